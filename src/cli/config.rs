@@ -1,0 +1,125 @@
+//! `convscope config MODEL LAYER [--json]`
+
+use serde_json::{json, Map, Value};
+
+use super::table::{Align, Table};
+use crate::error::{Error, Result};
+use crate::import::open_model;
+use crate::model::describe::{config_view, shape_label, weight_infos, WeightInfo};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model: a path to an .onnx file.
+    pub model: String,
+    /// The layer's name as `summary` prints it (or its node name in the file).
+    pub layer: String,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let graph = open_model(&a.model)?;
+    let layer = graph.layer(graph.find(&a.layer)?);
+    // Statistics need the weight values; a model whose external data file is missing still
+    // shows its config and weight shapes, and says why the statistics are absent.
+    let (weights, note) = match weight_infos(layer, true) {
+        Ok(w) => (w, None),
+        Err(e @ Error::MissingExternalData { .. }) => {
+            (weight_infos(layer, false)?, Some(e.to_string()))
+        }
+        Err(e) => return Err(e),
+    };
+    let config: Map<String, Value> = config_view(layer)
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    if a.json {
+        super::print_json(&json!({
+            "name": layer.name,
+            "type": layer.kind.type_name(),
+            "output_shape": layer.out_shape,
+            "config": config,
+            "weights": weights,
+            "note": note,
+        }));
+        return Ok(());
+    }
+    println!(
+        "{} ({})  output {}",
+        layer.name,
+        layer.kind.type_name(),
+        shape_label(&layer.out_shape)
+    );
+    let key_width = config.keys().map(String::len).max().unwrap_or(0);
+    for (k, v) in &config {
+        println!("  {k:<key_width$}  {}", compact(v));
+    }
+    if weights.is_empty() {
+        println!("no weights");
+    } else {
+        print!("{}", weights_table(&weights).render());
+    }
+    if let Some(note) = note {
+        println!("statistics unavailable: {note}");
+    }
+    Ok(())
+}
+
+fn compact(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(compact).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+fn weights_table(weights: &[WeightInfo]) -> Table {
+    let stat = |w: &WeightInfo, f: fn(&crate::model::weights::WeightStats) -> f32| {
+        w.stats
+            .as_ref()
+            .map_or("-".to_string(), |s| format!("{:.4}", f(s)))
+    };
+    Table {
+        headers: [
+            "weight", "role", "shape", "dtype", "min", "max", "mean", "std",
+        ]
+        .map(String::from)
+        .to_vec(),
+        align: vec![
+            Align::Left,
+            Align::Left,
+            Align::Left,
+            Align::Left,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+            Align::Right,
+        ],
+        rows: weights
+            .iter()
+            .map(|w| {
+                let role = if w.trainable {
+                    w.role.to_string()
+                } else if w.counted {
+                    format!("{} (non-trainable)", w.role)
+                } else {
+                    format!("{} (constant)", w.role)
+                };
+                vec![
+                    w.name.clone(),
+                    role,
+                    format!("{:?}", w.shape),
+                    w.dtype.to_string(),
+                    stat(w, |s| s.min),
+                    stat(w, |s| s.max),
+                    stat(w, |s| s.mean),
+                    stat(w, |s| s.std),
+                ]
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,54 @@
+//! The input options shared by every command that runs the model: `--image` or `--input-npy`,
+//! `--preprocess`, `--device`.
+
+use std::path::PathBuf;
+
+use candle_core::{Device, Tensor};
+
+use crate::error::{Error, Result};
+use crate::imaging::npy::read_npy_f32;
+use crate::methods::preprocess::{load_image, prepare_image, prepare_npy, InputSpec, Preprocess};
+use crate::model::Graph;
+
+#[derive(clap::Args, Debug)]
+pub struct InputArgs {
+    /// An image (PNG or JPEG): converted to RGB, resized to the model's input size (bilinear,
+    /// no crop) and preprocessed.
+    #[arg(
+        long,
+        conflicts_with = "input_npy",
+        required_unless_present = "input_npy"
+    )]
+    pub image: Option<PathBuf>,
+    /// An already prepared float32 .npy array in the model's layout (NCHW with N=1, or CHW);
+    /// no preprocessing is applied.
+    #[arg(long, value_name = "PATH")]
+    pub input_npy: Option<PathBuf>,
+    /// Preprocessing of --image: imagenet (torchvision mean/std), caffe (BGR, mean-subtracted,
+    /// 0-255), unit ([0,1]) or signed ([-1,1]).
+    #[arg(long, default_value = "imagenet", value_parser = parse_preprocess)]
+    pub preprocess: Preprocess,
+    /// Where to compute: auto, cpu, cuda or cuda:N (CUDA needs the `cuda` build feature).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+fn parse_preprocess(s: &str) -> std::result::Result<Preprocess, String> {
+    s.parse::<Preprocess>().map_err(|e| e.to_string())
+}
+
+impl InputArgs {
+    /// The prepared input as a batch-1 tensor on `device`.
+    pub fn tensor(&self, graph: &Graph, device: &Device) -> Result<Tensor> {
+        let input_shape = &graph.layer(graph.inputs[0]).out_shape;
+        let spec = InputSpec::from_input_shape(input_shape)?;
+        let prepared = match (&self.image, &self.input_npy) {
+            (Some(path), _) => prepare_image(&load_image(path)?, &spec, self.preprocess),
+            (None, Some(path)) => prepare_npy(read_npy_f32(path)?, &spec, path)?,
+            (None, None) => {
+                return Err(Error::Usage("give --image PATH or --input-npy PATH".into()))
+            }
+        };
+        prepared.to_tensor(device)
+    }
+}

@@ -1,0 +1,109 @@
+//! `convscope predict MODEL (--image PATH | --input-npy PATH) [--top K] [--json]`
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::input::InputArgs;
+use super::table::{Align, Table};
+use crate::error::{Error, Result};
+use crate::exec::{select_device, Executor, NoHook, Params};
+use crate::import::{labels, open_model};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model: a path to an .onnx file.
+    pub model: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// How many classes to show.
+    #[arg(long, default_value_t = 5)]
+    pub top: usize,
+    /// Class names, one a line (default: ImageNet's for 1000-class models).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub struct Prediction {
+    pub index: usize,
+    pub prob: f32,
+    pub logit: f32,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let graph = open_model(&a.model)?;
+    let device = select_device(&a.input.device)?;
+    let params = Params::load(&graph, &device)?;
+    let input = a.input.tensor(&graph, &device)?;
+    let acts = Executor::new(&graph, &params).forward(&input, &mut NoHook)?;
+    // Probabilities are the softmax of the raw class scores, whether or not the graph ends in
+    // its own softmax (then this reproduces it).
+    let logits = acts
+        .get(graph.logits_layer())
+        .flatten_all()?
+        .to_vec1::<f32>()?;
+    if logits.iter().any(|v| !v.is_finite()) {
+        return Err(Error::Input(
+            "the model produced NaN or infinite scores for this input".into(),
+        ));
+    }
+    let labels = labels::for_model(logits.len(), a.labels.as_deref())?;
+    let top = top_k(&logits, a.top.max(1));
+    let label = |i: usize| labels.as_ref().map(|l| l[i].clone());
+    if a.json {
+        let top: Vec<_> = top
+            .iter()
+            .map(|p| json!({"index": p.index, "label": label(p.index), "prob": p.prob, "logit": p.logit}))
+            .collect();
+        super::print_json(&json!({ "top": top }));
+        return Ok(());
+    }
+    let table = Table {
+        headers: ["#", "class", "label", "prob", "logit"]
+            .map(String::from)
+            .to_vec(),
+        align: vec![
+            Align::Right,
+            Align::Right,
+            Align::Left,
+            Align::Right,
+            Align::Right,
+        ],
+        rows: top
+            .iter()
+            .enumerate()
+            .map(|(rank, p)| {
+                vec![
+                    (rank + 1).to_string(),
+                    p.index.to_string(),
+                    label(p.index).unwrap_or_else(|| "-".into()),
+                    format!("{:.4}", p.prob),
+                    format!("{:.4}", p.logit),
+                ]
+            })
+            .collect(),
+    };
+    print!("{}", table.render());
+    Ok(())
+}
+
+/// The `k` highest-scoring classes with softmax probabilities.
+pub fn top_k(logits: &[f32], k: usize) -> Vec<Prediction> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f64> = logits.iter().map(|&l| ((l - max) as f64).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    order
+        .into_iter()
+        .take(k)
+        .map(|i| Prediction {
+            index: i,
+            prob: (exps[i] / sum) as f32,
+            logit: logits[i],
+        })
+        .collect()
+}

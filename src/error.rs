@@ -1,0 +1,101 @@
+//! The core's one error type. Every variant renders as a single line that says what is wrong
+//! and, where there is one, what the user can do about it: the CLI prints it as is.
+
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: file not found; check the path", path.display())]
+    NotFound { path: PathBuf },
+
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file is not a model we can parse (not protobuf, truncated, inconsistent).
+    #[error("{} is not a valid ONNX model: {detail}", path.display())]
+    BadModel { path: PathBuf, detail: String },
+
+    #[error(
+        "unsupported ONNX op {op} (node '{node}'); convscope supports: {supported}. \
+         Re-export the model with supported ops or open an issue naming this op"
+    )]
+    UnsupportedOp {
+        op: String,
+        node: String,
+        supported: String,
+    },
+
+    /// A well-formed graph whose structure we cannot run (bad shapes, unsupported attribute values).
+    #[error("layer '{layer}': {detail}")]
+    Graph { layer: String, detail: String },
+
+    #[error(
+        "the weights of {} are in the external data file {}, which is missing; \
+         copy that file next to the model",
+        model.display(), file.display()
+    )]
+    MissingExternalData { model: PathBuf, file: PathBuf },
+
+    #[error("{}: cannot decode image: {detail}; use a PNG or JPEG file", path.display())]
+    Image { path: PathBuf, detail: String },
+
+    #[error("{}: {detail}", path.display())]
+    Npy { path: PathBuf, detail: String },
+
+    /// An input tensor that does not fit the model.
+    #[error("{0}")]
+    Input(String),
+
+    #[error("no layer named '{name}'{}", suggest(suggestions))]
+    UnknownLayer {
+        name: String,
+        suggestions: Vec<String>,
+    },
+
+    /// A command-line argument or option value that makes no sense.
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("tensor computation failed: {0}")]
+    Tensor(#[from] candle_core::Error),
+}
+
+fn suggest(names: &[String]) -> String {
+    if names.is_empty() {
+        "; run `convscope summary MODEL` to list the layers".to_string()
+    } else {
+        format!("; did you mean {}?", names.join(", "))
+    }
+}
+
+impl Error {
+    pub fn graph(layer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Error::Graph {
+            layer: layer.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// Wraps an I/O error, turning "not found" into the friendlier variant.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Error::NotFound { path }
+        } else {
+            Error::Io { path, source }
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! How a network RUNS: a forward pass in topological order with per-call hooks, and a reverse
+//! pass of our own in which every layer kind has a backward rule for its inputs only. One
+//! reverse pass gives d(objective)/d(input) and d(objective)/d(any layer output); it skips the
+//! kernel gradients candle's autograd would compute (see DESIGN.md §3 for the measurements).
+
+mod device;
+pub mod hook;
+pub mod ops;
+mod params;
+
+use candle_core::{DType, Device, Tensor};
+
+pub use device::{device_label, select_device};
+pub use hook::{Capture, Hook, NoHook};
+pub use params::Params;
+
+use crate::error::{Error, Result};
+use crate::model::{Graph, LayerId};
+
+/// The backward rule for ReLU-family layers (ReLU, LeakyReLU, Clip/ReLU6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReluRule {
+    /// The true gradient.
+    #[default]
+    Normal,
+    /// Guided backpropagation: grad · [x active] · [grad > 0].
+    Guided,
+    /// Deconvnet: relu(grad), ignoring the forward activation.
+    Deconvnet,
+}
+
+/// Every layer's output from one forward pass (kept for the reverse pass).
+pub struct Activations {
+    values: Vec<Tensor>,
+}
+
+impl Activations {
+    pub fn get(&self, id: LayerId) -> &Tensor {
+        &self.values[id.0]
+    }
+}
+
+/// Gradients of one objective with respect to layer outputs; `None` where none flows.
+pub struct Gradients {
+    values: Vec<Option<Tensor>>,
+}
+
+impl Gradients {
+    pub fn get(&self, id: LayerId) -> Option<&Tensor> {
+        self.values[id.0].as_ref()
+    }
+}
+
+pub struct Executor<'a> {
+    pub graph: &'a Graph,
+    pub params: &'a Params,
+}
+
+impl<'a> Executor<'a> {
+    pub fn new(graph: &'a Graph, params: &'a Params) -> Self {
+        Executor { graph, params }
+    }
+
+    /// Runs the graph on `input` (the first graph input; any batch size).
+    pub fn forward(&self, input: &Tensor, hook: &mut dyn Hook) -> Result<Activations> {
+        let g = self.graph;
+        let expected = &g.layer(g.inputs[0]).out_shape;
+        if input.rank() != expected.len() || input.dims()[1..] != expected[1..] {
+            return Err(Error::Input(format!(
+                "input has shape {:?} but the model expects {:?} (any batch size)",
+                input.dims(),
+                expected
+            )));
+        }
+        let input = input.to_dtype(DType::F32)?;
+        let mut values: Vec<Tensor> = Vec::with_capacity(g.layers.len());
+        for id in g.ids() {
+            let layer = g.layer(id);
+            let out = if g.inputs.contains(&id) {
+                input.clone()
+            } else {
+                let xs: Vec<&Tensor> = layer.inputs.iter().map(|i| &values[i.0]).collect();
+                ops::forward(layer, self.params.of(id), &xs).map_err(|e| context(&layer.name, e))?
+            };
+            let out = hook.after(id, &out)?.unwrap_or(out);
+            values.push(out);
+        }
+        Ok(Activations { values })
+    }
+
+    /// Propagates `seed` (the gradient of the objective with respect to `from`'s output) back
+    /// through the graph.
+    pub fn backward(
+        &self,
+        acts: &Activations,
+        from: LayerId,
+        seed: Tensor,
+        rule: ReluRule,
+    ) -> Result<Gradients> {
+        let g = self.graph;
+        let mut grads: Vec<Option<Tensor>> = vec![None; g.layers.len()];
+        grads[from.0] = Some(seed);
+        for i in (0..=from.0).rev() {
+            let id = LayerId(i);
+            let layer = g.layer(id);
+            let Some(grad) = grads[i].clone() else {
+                continue;
+            };
+            if layer.inputs.is_empty() {
+                continue;
+            }
+            let xs: Vec<&Tensor> = layer.inputs.iter().map(|j| acts.get(*j)).collect();
+            let input_grads =
+                ops::backward(layer, self.params.of(id), &xs, acts.get(id), &grad, rule)
+                    .map_err(|e| context(&layer.name, e))?;
+            for (input, ig) in layer.inputs.iter().zip(input_grads) {
+                let Some(ig) = ig else { continue };
+                grads[input.0] = Some(match grads[input.0].take() {
+                    Some(acc) => (acc + ig)?,
+                    None => ig,
+                });
+            }
+        }
+        Ok(Gradients { values: grads })
+    }
+}
+
+/// The seed for "sum over the batch of output[:, class]": a one-hot gradient.
+pub fn one_hot_seed(shape: &[usize], class: usize, device: &Device) -> Result<Tensor> {
+    let classes = *shape.last().unwrap_or(&0);
+    if class >= classes || shape.len() != 2 {
+        return Err(Error::Usage(format!(
+            "class {class} is out of range for an output of shape {shape:?}"
+        )));
+    }
+    let mut data = vec![0f32; shape.iter().product()];
+    for row in 0..shape[0] {
+        data[row * classes + class] = 1.0;
+    }
+    Ok(Tensor::from_vec(data, shape, device)?)
+}
+
+fn context(layer: &str, e: Error) -> Error {
+    match e {
+        Error::Tensor(t) => Error::graph(layer, format!("tensor computation failed: {t}")),
+        other => other,
+    }
+}

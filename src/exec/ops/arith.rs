@@ -1,0 +1,63 @@
+//! Broadcasting arithmetic (Add, Sub, Mul, Div, PRelu) and the reduction that undoes
+//! broadcasting in the backward pass.
+
+use candle_core::Tensor;
+
+use crate::error::Result;
+use crate::model::BinaryOp;
+
+pub fn forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    Ok(match op {
+        BinaryOp::Add => a.broadcast_add(b)?,
+        BinaryOp::Sub => a.broadcast_sub(b)?,
+        BinaryOp::Mul => a.broadcast_mul(b)?,
+        BinaryOp::Div => a.broadcast_div(b)?,
+    })
+}
+
+/// Gradients with respect to `a` and `b` (each summed back to its own shape).
+pub fn backward(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> Result<(Tensor, Tensor)> {
+    let (ga, gb) = match op {
+        BinaryOp::Add => (g.clone(), g.clone()),
+        BinaryOp::Sub => (g.clone(), g.neg()?),
+        BinaryOp::Mul => (g.broadcast_mul(b)?, g.broadcast_mul(a)?),
+        BinaryOp::Div => {
+            let ga = g.broadcast_div(b)?;
+            // d(a/b)/db = -a / b^2
+            let gb = ga.broadcast_mul(a)?.broadcast_div(b)?.neg()?;
+            (ga, gb)
+        }
+    };
+    Ok((sum_to_shape(&ga, a.dims())?, sum_to_shape(&gb, b.dims())?))
+}
+
+/// Sums `g` over the dims that broadcasting expanded, giving a tensor of `shape`.
+pub fn sum_to_shape(g: &Tensor, shape: &[usize]) -> Result<Tensor> {
+    if g.dims() == shape {
+        return Ok(g.clone());
+    }
+    let extra = g.rank() - shape.len();
+    let mut t = g.clone();
+    for _ in 0..extra {
+        t = t.sum(0)?;
+    }
+    let dims: Vec<usize> = (0..shape.len())
+        .filter(|&i| shape[i] == 1 && t.dim(i).unwrap_or(1) != 1)
+        .collect();
+    if !dims.is_empty() {
+        t = t.sum_keepdim(dims)?;
+    }
+    Ok(t.reshape(shape)?)
+}
+
+pub fn prelu_forward(x: &Tensor, slope: &Tensor) -> Result<Tensor> {
+    let neg = x.broadcast_mul(slope)?;
+    Ok(x.gt(0f64)?.where_cond(x, &neg)?)
+}
+
+pub fn prelu_backward(x: &Tensor, slope: &Tensor, g: &Tensor) -> Result<Tensor> {
+    let d = x
+        .gt(0f64)?
+        .where_cond(&x.ones_like()?, &slope.broadcast_as(x.shape())?)?;
+    Ok((g * d)?)
+}

@@ -1,0 +1,158 @@
+//! 2-D convolution forward and its input gradient (never the kernel gradient).
+//!
+//! Fast path: candle's `conv2d` after explicit (possibly asymmetric) zero padding, which needs
+//! equal strides and dilations on both axes. The input gradient is itself a stride-1 convolution
+//! of the stride-dilated output gradient with the flipped, in/out-swapped kernel. Other
+//! geometries take the general path: unfold + batched matmul per group, and its adjoint.
+
+use candle_core::Tensor;
+
+use super::window::Taps;
+use crate::error::Result;
+use crate::model::Conv2dConfig;
+
+/// Pads (positive) or crops (negative) `x` along `dim`.
+pub fn pad_or_crop(x: &Tensor, dim: usize, before: isize, after: isize) -> Result<Tensor> {
+    let mut t = x.clone();
+    if before < 0 || after < 0 {
+        let len = t.dim(dim)? as isize;
+        let start = (-before).max(0);
+        let end = len - (-after).max(0);
+        t = t.narrow(dim, start as usize, (end - start).max(0) as usize)?;
+    }
+    if before > 0 || after > 0 {
+        t = t.pad_with_zeros(dim, before.max(0) as usize, after.max(0) as usize)?;
+    }
+    Ok(t)
+}
+
+fn square(c: &Conv2dConfig) -> bool {
+    c.window.strides[0] == c.window.strides[1] && c.window.dilation[0] == c.window.dilation[1]
+}
+
+pub fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, c: &Conv2dConfig) -> Result<Tensor> {
+    let y = if square(c) {
+        let p = c.window.pads;
+        let xp = pad_or_crop(x, 2, p[0] as isize, p[2] as isize)?;
+        let xp = pad_or_crop(&xp, 3, p[1] as isize, p[3] as isize)?;
+        xp.conv2d(w, 0, c.window.strides[0], c.window.dilation[0], c.groups)?
+    } else {
+        general_forward(x, w, c)?
+    };
+    Ok(match bias {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    })
+}
+
+/// d(loss)/d(input) given d(loss)/d(output).
+pub fn input_grad(
+    grad: &Tensor,
+    w: &Tensor,
+    c: &Conv2dConfig,
+    in_shape: &[usize],
+) -> Result<Tensor> {
+    if !square(c) {
+        return general_input_grad(grad, w, c, in_shape);
+    }
+    let (n, o, oh, ow) = grad.dims4()?;
+    let s = c.window.strides[0];
+    let d = c.window.dilation[0];
+    // Insert s-1 zeros between output positions.
+    let g = if s > 1 {
+        grad.reshape((n, o, oh, 1, ow, 1))?
+            .pad_with_zeros(3, 0, s - 1)?
+            .pad_with_zeros(5, 0, s - 1)?
+            .reshape((n, o, oh * s, ow * s))?
+            .narrow(2, 0, (oh - 1) * s + 1)?
+            .narrow(3, 0, (ow - 1) * s + 1)?
+    } else {
+        grad.clone()
+    };
+    let wt = transposed_kernel(w, c.groups)?;
+    let mut gp = g;
+    for axis in 0..2 {
+        let span = ((c.window.kernel[axis] - 1) * d) as isize;
+        let len = gp.dim(2 + axis)? as isize;
+        let begin = c.window.pads[axis] as isize;
+        let before = span - begin;
+        let after = in_shape[2 + axis] as isize + begin - len;
+        gp = pad_or_crop(&gp, 2 + axis, before, after)?;
+    }
+    Ok(gp.conv2d(&wt, 0, 1, d, c.groups)?)
+}
+
+/// `[O, I/g, kh, kw]` -> `[I, O/g, kh, kw]`, spatially flipped: the kernel of the adjoint.
+fn transposed_kernel(w: &Tensor, groups: usize) -> Result<Tensor> {
+    let (o, ig, kh, kw) = w.dims4()?;
+    let og = o / groups;
+    Ok(w.reshape((groups, og, ig, kh, kw))?
+        .transpose(1, 2)?
+        .reshape((groups * ig, og, kh, kw))?
+        .flip(&[2, 3])?
+        .contiguous()?)
+}
+
+/// Patches `[N, g, L, I/g*K]` and kernel `[g, I/g*K, O/g]` for the unfold formulation.
+fn unfold_operands(
+    x: &Tensor,
+    w: &Tensor,
+    c: &Conv2dConfig,
+    taps: &Taps,
+) -> Result<(Tensor, Tensor)> {
+    let (n, ch, _, _) = x.dims4()?;
+    let g = c.groups;
+    let (l, k) = (taps.positions(), taps.k);
+    let patches = taps
+        .unfold(x, 0.0)?
+        .reshape((n, g, ch / g, l, k))?
+        .permute((0, 1, 3, 2, 4))?
+        .reshape((n, g, l, ch / g * k))?;
+    let kernel = w
+        .reshape((g, c.filters / g, ch / g * k))?
+        .transpose(1, 2)?
+        .contiguous()?;
+    Ok((patches, kernel))
+}
+
+fn taps_for(c: &Conv2dConfig, in_hw: (usize, usize)) -> Result<Taps> {
+    let out = |a| {
+        c.window
+            .out_len(a, if a == 0 { in_hw.0 } else { in_hw.1 }, false)
+    };
+    let out_hw = (out(0).unwrap_or(0), out(1).unwrap_or(0));
+    Ok(Taps::new(&c.window, in_hw, out_hw))
+}
+
+fn general_forward(x: &Tensor, w: &Tensor, c: &Conv2dConfig) -> Result<Tensor> {
+    let (n, _, h, wd) = x.dims4()?;
+    let taps = taps_for(c, (h, wd))?;
+    let (patches, kernel) = unfold_operands(x, w, c, &taps)?;
+    let y = patches.broadcast_matmul(&kernel.unsqueeze(0)?)?; // [N, g, L, O/g]
+    let (oh, ow) = taps.out_hw;
+    Ok(y.permute((0, 1, 3, 2))?.reshape((n, c.filters, oh, ow))?)
+}
+
+fn general_input_grad(
+    grad: &Tensor,
+    w: &Tensor,
+    c: &Conv2dConfig,
+    in_shape: &[usize],
+) -> Result<Tensor> {
+    let n = grad.dim(0)?;
+    let (ch, h, wd) = (in_shape[1], in_shape[2], in_shape[3]);
+    let g = c.groups;
+    let taps = taps_for(c, (h, wd))?;
+    let (l, k) = (taps.positions(), taps.k);
+    let kernel = w.reshape((g, c.filters / g, ch / g * k))?; // [g, O/g, I/g*K]
+    let gy = grad
+        .reshape((n, g, c.filters / g, l))?
+        .transpose(2, 3)?
+        .contiguous()?; // [N, g, L, O/g]
+    let dpatches = gy.broadcast_matmul(&kernel.unsqueeze(0)?)?; // [N, g, L, I/g*K]
+    let dpatches = dpatches
+        .reshape((n, g, l, ch / g, k))?
+        .permute((0, 1, 3, 2, 4))?
+        .reshape((n, ch, l, k))?;
+    taps.fold_add(&dpatches)
+}

@@ -1,0 +1,124 @@
+//! One forward function and one backward rule per layer kind, on candle tensors. Backward rules
+//! return the gradient with respect to each layer input, never the weights.
+
+mod activation;
+mod arith;
+pub mod conv;
+mod layout;
+mod norm;
+mod pool;
+pub mod window;
+
+use candle_core::Tensor;
+
+use super::ReluRule;
+use crate::error::{Error, Result};
+use crate::model::{Layer, LayerKind, Side};
+
+/// The layer's output shape at the batch size of `x`.
+fn runtime_shape(layer: &Layer, x: &Tensor) -> Result<Vec<usize>> {
+    let mut s = layer.out_shape.clone();
+    s[0] = x.dim(0)?;
+    Ok(s)
+}
+
+/// The two operands of a binary layer, placing a constant on its side.
+fn operands<'a>(side: Option<Side>, p: &'a [Tensor], x: &[&'a Tensor]) -> (&'a Tensor, &'a Tensor) {
+    match side {
+        None => (x[0], x[1]),
+        Some(Side::Left) => (&p[0], x[0]),
+        Some(Side::Right) => (x[0], &p[0]),
+    }
+}
+
+pub fn forward(layer: &Layer, p: &[Tensor], x: &[&Tensor]) -> Result<Tensor> {
+    let first = x
+        .first()
+        .ok_or_else(|| Error::graph(&layer.name, "layer has no input"))?;
+    Ok(match &layer.kind {
+        LayerKind::Input => (*first).clone(),
+        LayerKind::Conv2d(c) => conv::forward(first, &p[0], p.get(1), c)?,
+        LayerKind::BatchNorm(_) => norm::batch_norm(first, &p[0], &p[1])?,
+        LayerKind::Activation(a) => activation::forward(first, a)?,
+        LayerKind::PRelu => arith::prelu_forward(first, &p[0])?,
+        LayerKind::Binary(b) => {
+            let (l, r) = operands(b.constant, p, x);
+            arith::forward(b.op, l, r)?
+        }
+        LayerKind::MaxPool2d(c) => pool::max_forward(first, c, &layer.out_shape)?,
+        LayerKind::AvgPool2d(c) => pool::avg_forward(first, c, &layer.out_shape)?,
+        LayerKind::GlobalAvgPool => pool::global_avg_forward(first)?,
+        LayerKind::GlobalMaxPool => pool::global_max_forward(first)?,
+        LayerKind::Reshape(_) => first.reshape(runtime_shape(layer, first)?)?,
+        LayerKind::Linear(_) => layout::linear(first, &p[0], p.get(1))?,
+        LayerKind::MatMul => x[0].broadcast_matmul(x[1])?,
+        LayerKind::Softmax { axis, log } => layout::softmax(first, *axis, *log)?,
+        LayerKind::Dropout { .. } | LayerKind::Identity => (*first).clone(),
+        LayerKind::Concat { axis } => Tensor::cat(x, *axis)?,
+        LayerKind::Transpose { perm } => layout::transpose(first, perm)?,
+        LayerKind::Pad(c) => layout::pad(first, c)?,
+        LayerKind::ReduceMean { axes, keepdims } => {
+            layout::reduce_mean(first, axes, *keepdims, &runtime_shape(layer, first)?)?
+        }
+        LayerKind::LayerNorm(c) => norm::layer_norm(first, c.axis, c.epsilon, &p[0], p.get(1))?,
+    })
+}
+
+/// Gradients with respect to each of the layer's inputs, given the gradient `g` of its output
+/// `y`. `None` where an input receives no gradient.
+pub fn backward(
+    layer: &Layer,
+    p: &[Tensor],
+    x: &[&Tensor],
+    y: &Tensor,
+    g: &Tensor,
+    rule: ReluRule,
+) -> Result<Vec<Option<Tensor>>> {
+    let first = x[0];
+    let one = |t: Tensor| Ok(vec![Some(t)]);
+    match &layer.kind {
+        LayerKind::Input => Ok(vec![]),
+        LayerKind::Conv2d(c) => one(conv::input_grad(g, &p[0], c, first.dims())?),
+        LayerKind::BatchNorm(_) => one(norm::batch_norm_backward(g, &p[0])?),
+        LayerKind::Activation(a) => one(activation::backward(first, y, g, a, rule)?),
+        LayerKind::PRelu => one(arith::prelu_backward(first, &p[0], g)?),
+        LayerKind::Binary(b) => {
+            let (l, r) = operands(b.constant, p, x);
+            let (gl, gr) = arith::backward(b.op, l, r, g)?;
+            // When both operands are the same layer, the caller adds the two gradients.
+            Ok(match b.constant {
+                None => vec![Some(gl), Some(gr)],
+                Some(Side::Left) => vec![Some(gr)],
+                Some(Side::Right) => vec![Some(gl)],
+            })
+        }
+        LayerKind::MaxPool2d(c) => one(pool::max_backward(first, g, c, &layer.out_shape)?),
+        LayerKind::AvgPool2d(c) => one(pool::avg_backward(first, g, c, &layer.out_shape)?),
+        LayerKind::GlobalAvgPool => one(pool::global_avg_backward(first, g)?),
+        LayerKind::GlobalMaxPool => one(pool::global_max_backward(first, g)?),
+        LayerKind::Reshape(_) => one(g.reshape(first.shape())?),
+        LayerKind::Linear(_) => one(layout::linear_backward(g, &p[0], first.dims())?),
+        LayerKind::MatMul => {
+            let (ga, gb) = layout::matmul_backward(x[0], x[1], g)?;
+            Ok(vec![Some(ga), Some(gb)])
+        }
+        LayerKind::Softmax { axis, log } => one(layout::softmax_backward(y, g, *axis, *log)?),
+        LayerKind::Dropout { .. } | LayerKind::Identity => one(g.clone()),
+        LayerKind::Concat { axis } => {
+            let sizes = x
+                .iter()
+                .map(|t| t.dim(*axis))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            Ok(layout::concat_backward(g, *axis, &sizes)?
+                .into_iter()
+                .map(Some)
+                .collect())
+        }
+        LayerKind::Transpose { perm } => one(layout::transpose_backward(g, perm)?),
+        LayerKind::Pad(c) => one(layout::pad_backward(g, c, first.dims())?),
+        LayerKind::ReduceMean { axes, .. } => one(layout::reduce_mean_backward(first, g, axes)?),
+        LayerKind::LayerNorm(c) => one(norm::layer_norm_backward(
+            first, g, c.axis, c.epsilon, &p[0],
+        )?),
+    }
+}

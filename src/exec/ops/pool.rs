@@ -1,0 +1,93 @@
+//! Max and average pooling (any pads, strides, dilations, ceil mode) and the global pools,
+//! forward and backward, through the window index tables.
+
+use candle_core::{DType, Tensor};
+
+use super::window::{route_to_argmax, Taps};
+use crate::error::Result;
+use crate::model::PoolConfig;
+
+fn taps(p: &PoolConfig, x_shape: &[usize], out_shape: &[usize]) -> Taps {
+    Taps::new(
+        &p.window,
+        (x_shape[2], x_shape[3]),
+        (out_shape[2], out_shape[3]),
+    )
+}
+
+fn out_nchw(y: Tensor, out_shape: &[usize]) -> Result<Tensor> {
+    let (n, c, _) = y.dims3()?;
+    Ok(y.reshape((n, c, out_shape[2], out_shape[3]))?)
+}
+
+/// `out_shape` is the layer's batch-1 output shape; only its spatial dims are used.
+pub fn max_forward(x: &Tensor, p: &PoolConfig, out_shape: &[usize]) -> Result<Tensor> {
+    let t = taps(p, x.dims(), out_shape);
+    out_nchw(t.unfold(x, f32::NEG_INFINITY)?.max(3)?, out_shape)
+}
+
+pub fn max_backward(
+    x: &Tensor,
+    grad: &Tensor,
+    p: &PoolConfig,
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    let t = taps(p, x.dims(), out_shape);
+    // PyTorch routes the gradient to the first maximum of each window; candle's argmax does too.
+    let argmax = t.unfold(x, f32::NEG_INFINITY)?.argmax(3)?;
+    let (n, c, _, _) = grad.dims4()?;
+    route_to_argmax(&t, &argmax, &grad.reshape((n, c, t.positions()))?)
+}
+
+pub fn avg_forward(x: &Tensor, p: &PoolConfig, out_shape: &[usize]) -> Result<Tensor> {
+    let t = taps(p, x.dims(), out_shape);
+    let div = t.divisors(&p.window, p.count_include_pad, x.device())?;
+    let sum = t.unfold(x, 0.0)?.sum_keepdim(3)?;
+    out_nchw(sum.broadcast_div(&div)?.squeeze(3)?, out_shape)
+}
+
+pub fn avg_backward(
+    x: &Tensor,
+    grad: &Tensor,
+    p: &PoolConfig,
+    out_shape: &[usize],
+) -> Result<Tensor> {
+    let t = taps(p, x.dims(), out_shape);
+    let div = t.divisors(&p.window, p.count_include_pad, x.device())?;
+    let (n, c, _, _) = grad.dims4()?;
+    let g = grad
+        .reshape((n, c, t.positions(), 1))?
+        .broadcast_div(&div)?;
+    t.fold_add(&g.broadcast_as((n, c, t.positions(), t.k))?.contiguous()?)
+}
+
+pub fn global_avg_forward(x: &Tensor) -> Result<Tensor> {
+    let rank = x.rank();
+    Ok(x.mean_keepdim((2..rank).collect::<Vec<_>>())?)
+}
+
+pub fn global_avg_backward(x: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    let spatial: usize = x.dims()[2..].iter().product();
+    Ok((grad.broadcast_as(x.shape())? / spatial as f64)?)
+}
+
+fn flat_spatial(x: &Tensor) -> Result<Tensor> {
+    let (n, c) = (x.dim(0)?, x.dim(1)?);
+    Ok(x.reshape((n, c, x.elem_count() / (n * c)))?)
+}
+
+pub fn global_max_forward(x: &Tensor) -> Result<Tensor> {
+    let y = flat_spatial(x)?.max_keepdim(2)?;
+    let mut shape = x.dims().to_vec();
+    shape[2..].iter_mut().for_each(|d| *d = 1);
+    Ok(y.reshape(shape)?)
+}
+
+pub fn global_max_backward(x: &Tensor, grad: &Tensor) -> Result<Tensor> {
+    let flat = flat_spatial(x)?;
+    let (n, c, hw) = flat.dims3()?;
+    let argmax = flat.argmax_keepdim(2)?.to_dtype(DType::U32)?;
+    let g = grad.reshape((n, c, 1))?.contiguous()?;
+    let zeros = Tensor::zeros((n, c, hw), grad.dtype(), grad.device())?;
+    Ok(zeros.scatter_add(&argmax, &g, 2)?.reshape(x.shape())?)
+}

@@ -1,0 +1,98 @@
+//! A graph's weights on a device, prepared the way the kernels want them (BatchNorm folded to a
+//! scale and shift, dense kernels as `[in, out]` with Gemm's alpha and beta applied, biases
+//! shaped for broadcasting). Loading reads external data, so a missing file surfaces here.
+
+use candle_core::{Device, Tensor};
+
+use crate::error::{Error, Result};
+use crate::model::{Graph, HostTensor, Layer, LayerId, LayerKind};
+
+pub struct Params {
+    layers: Vec<Vec<Tensor>>,
+}
+
+impl Params {
+    pub fn load(graph: &Graph, device: &Device) -> Result<Params> {
+        let layers = graph
+            .layers
+            .iter()
+            .map(|l| prepare(l, device))
+            .collect::<Result<_>>()?;
+        Ok(Params { layers })
+    }
+
+    pub fn of(&self, id: LayerId) -> &[Tensor] {
+        &self.layers[id.0]
+    }
+}
+
+fn tensor(t: &HostTensor, shape: &[usize], device: &Device) -> Result<Tensor> {
+    Ok(Tensor::from_slice(&t.data, shape, device)?)
+}
+
+fn prepare(layer: &Layer, device: &Device) -> Result<Vec<Tensor>> {
+    let host = layer
+        .weights
+        .iter()
+        .map(|w| w.load())
+        .collect::<Result<Vec<_>>>()?;
+    let raw = |i: usize| tensor(&host[i], &host[i].shape, device);
+    Ok(match &layer.kind {
+        LayerKind::Conv2d(c) => {
+            let mut v = vec![raw(0)?];
+            if c.use_bias {
+                v.push(tensor(&host[1], &[1, c.filters, 1, 1], device)?);
+            }
+            v
+        }
+        LayerKind::BatchNorm(b) => {
+            let (gamma, beta, mean, var) =
+                (&host[0].data, &host[1].data, &host[2].data, &host[3].data);
+            let scale: Vec<f32> = gamma
+                .iter()
+                .zip(var)
+                .map(|(g, v)| g / (v + b.epsilon).sqrt())
+                .collect();
+            let shift: Vec<f32> = beta
+                .iter()
+                .zip(mean)
+                .zip(&scale)
+                .map(|((b, m), s)| b - m * s)
+                .collect();
+            let shape = (1, b.channels, 1, 1);
+            vec![
+                Tensor::from_vec(scale, shape, device)?,
+                Tensor::from_vec(shift, shape, device)?,
+            ]
+        }
+        LayerKind::Linear(l) => {
+            let w = raw(0)?;
+            let w = if l.weight_out_in {
+                w.t()?.contiguous()?
+            } else {
+                w
+            };
+            let mut v = vec![(w * l.alpha as f64)?];
+            if l.use_bias {
+                let b = &host[1];
+                let values = if b.data.len() == 1 {
+                    vec![b.data[0]; l.units]
+                } else {
+                    b.data.clone()
+                };
+                v.push((Tensor::from_vec(values, l.units, device)? * l.beta as f64)?);
+            }
+            v
+        }
+        LayerKind::LayerNorm(_) | LayerKind::PRelu | LayerKind::Binary(_) => {
+            (0..host.len()).map(raw).collect::<Result<_>>()?
+        }
+        _ if host.is_empty() => vec![],
+        other => {
+            return Err(Error::graph(
+                &layer.name,
+                format!("{} layers carry no weights", other.type_name()),
+            ))
+        }
+    })
+}

@@ -1,0 +1,3 @@
+//! Pixels and arrays: NPY files, image decoding.
+
+pub mod npy;

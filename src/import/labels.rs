@@ -1,0 +1,61 @@
+//! Class labels: the embedded ImageNet-1k names, or a user's file with one name a line.
+
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+const IMAGENET: &str = include_str!("imagenet_classes.txt");
+
+pub fn imagenet() -> Vec<String> {
+    IMAGENET.lines().map(str::to_string).collect()
+}
+
+/// Reads a labels file: one class name a line, in class-index order.
+pub fn read(path: &Path) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let labels: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
+    if labels.iter().all(String::is_empty) {
+        return Err(Error::Usage(format!(
+            "{}: the labels file is empty; give one class name a line",
+            path.display()
+        )));
+    }
+    Ok(labels)
+}
+
+/// The labels for a model with `classes` outputs: the user's file (which must have exactly that
+/// many lines), else ImageNet's when there are 1000 classes, else none.
+pub fn for_model(classes: usize, file: Option<&Path>) -> Result<Option<Vec<String>>> {
+    match file {
+        Some(path) => {
+            let mut labels = read(path)?;
+            while labels.last().is_some_and(String::is_empty) && labels.len() > classes {
+                labels.pop();
+            }
+            if labels.len() != classes {
+                return Err(Error::Usage(format!(
+                    "{} has {} labels but the model has {classes} classes",
+                    path.display(),
+                    labels.len()
+                )));
+            }
+            Ok(Some(labels))
+        }
+        None if classes == 1000 => Ok(Some(imagenet())),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imagenet_has_1000_names_in_order() {
+        let l = imagenet();
+        assert_eq!(l.len(), 1000);
+        assert_eq!(l[0], "tench");
+        assert_eq!(l[281], "tabby");
+        assert_eq!(l[999], "toilet tissue");
+    }
+}

@@ -1,0 +1,246 @@
+//! Constant folding of the shape arithmetic exporters emit around Flatten and Reshape
+//! (Shape -> Gather -> Unsqueeze -> Concat -> Reshape, Cast, Slice, Equal/Where, …). Input shapes
+//! are static, so these chains evaluate to constants at import and never become layers.
+//! Values are tiny; they are computed in f64, which holds every integer they can contain exactly.
+
+use super::tensor::{Const, ConstData};
+use crate::error::{Error, Result};
+use crate::model::shape::broadcast;
+use crate::model::HostTensor;
+
+/// A small dense array used while folding.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Nd {
+    pub shape: Vec<usize>,
+    pub data: Vec<f64>,
+    pub is_int: bool,
+}
+
+/// Folding never needs large tensors; refuse rather than evaluate a huge constant expression.
+const MAX_FOLD_ELEMENTS: usize = 1 << 24;
+
+impl Nd {
+    pub fn from_const(c: &Const) -> Result<Nd> {
+        if c.numel() > MAX_FOLD_ELEMENTS {
+            return Err(Error::graph(
+                &c.name,
+                "constant expression is too large to evaluate at import",
+            ));
+        }
+        Ok(match &c.data {
+            ConstData::Int(v) => Nd {
+                shape: c.shape.clone(),
+                data: v.iter().map(|&x| x as f64).collect(),
+                is_int: true,
+            },
+            ConstData::Float { .. } => Nd {
+                shape: c.shape.clone(),
+                data: c.floats()?.data.iter().map(|&x| x as f64).collect(),
+                is_int: false,
+            },
+        })
+    }
+
+    pub fn ints(shape: Vec<usize>, v: impl IntoIterator<Item = i64>) -> Nd {
+        Nd {
+            shape,
+            data: v.into_iter().map(|x| x as f64).collect(),
+            is_int: true,
+        }
+    }
+
+    pub fn into_const(self, name: &str) -> Const {
+        if self.is_int {
+            Const::int(
+                name,
+                self.shape,
+                self.data.iter().map(|&x| x as i64).collect(),
+            )
+        } else {
+            Const::float(
+                name,
+                HostTensor {
+                    shape: self.shape,
+                    data: self.data.iter().map(|&x| x as f32).collect(),
+                },
+            )
+        }
+    }
+
+    fn strides(shape: &[usize]) -> Vec<usize> {
+        let mut s = vec![1; shape.len()];
+        for i in (0..shape.len().saturating_sub(1)).rev() {
+            s[i] = s[i + 1] * shape[i + 1];
+        }
+        s
+    }
+
+    /// Element-wise binary op with numpy broadcasting.
+    pub fn zip(&self, other: &Nd, f: impl Fn(f64, f64) -> f64) -> Result<Nd, String> {
+        let shape = broadcast(&self.shape, &other.shape)?;
+        let n: usize = shape.iter().product();
+        let index = |src: &Nd, flat: usize| -> usize {
+            let off = shape.len() - src.shape.len();
+            let strides = Self::strides(&src.shape);
+            let out_strides = Self::strides(&shape);
+            let mut idx = 0;
+            for (d, &len) in src.shape.iter().enumerate() {
+                let coord = (flat / out_strides[d + off]) % shape[d + off];
+                if len != 1 {
+                    idx += coord * strides[d];
+                }
+            }
+            idx
+        };
+        let data = (0..n)
+            .map(|i| f(self.data[index(self, i)], other.data[index(other, i)]))
+            .collect();
+        Ok(Nd {
+            shape,
+            data,
+            is_int: self.is_int && other.is_int,
+        })
+    }
+
+    /// numpy `take(indices, axis)`, negative indices counting from the end.
+    pub fn gather(&self, indices: &Nd, axis: usize) -> Result<Nd, String> {
+        let dim = *self.shape.get(axis).ok_or("gather axis out of range")?;
+        let outer: usize = self.shape[..axis].iter().product();
+        let inner: usize = self.shape[axis + 1..].iter().product();
+        let mut data = Vec::with_capacity(outer * indices.data.len() * inner);
+        for o in 0..outer {
+            for &ix in &indices.data {
+                let ix = if ix < 0.0 { ix + dim as f64 } else { ix };
+                if ix < 0.0 || ix >= dim as f64 {
+                    return Err(format!("gather index {ix} out of range for dim {dim}"));
+                }
+                let base = (o * dim + ix as usize) * inner;
+                data.extend_from_slice(&self.data[base..base + inner]);
+            }
+        }
+        let shape = [
+            &self.shape[..axis],
+            &indices.shape[..],
+            &self.shape[axis + 1..],
+        ]
+        .concat();
+        Ok(Nd {
+            shape,
+            data,
+            is_int: self.is_int,
+        })
+    }
+
+    /// Concatenation along `axis`.
+    pub fn concat(parts: &[Nd], axis: usize) -> Result<Nd, String> {
+        let first = parts.first().ok_or("concat of nothing")?;
+        let outer: usize = first.shape[..axis].iter().product();
+        let mut shape = first.shape.clone();
+        shape[axis] = parts.iter().map(|p| p.shape[axis]).sum();
+        let mut data = Vec::new();
+        for o in 0..outer {
+            for p in parts {
+                if p.shape.len() != first.shape.len() {
+                    return Err("concat of tensors of different ranks".into());
+                }
+                let chunk: usize = p.shape[axis..].iter().product();
+                data.extend_from_slice(&p.data[o * chunk..(o + 1) * chunk]);
+            }
+        }
+        Ok(Nd {
+            shape,
+            data,
+            is_int: parts.iter().all(|p| p.is_int),
+        })
+    }
+
+    /// Permutes the dims (numpy `transpose(perm)`).
+    pub fn transpose(&self, perm: &[usize]) -> Nd {
+        let shape: Vec<usize> = perm.iter().map(|&p| self.shape[p]).collect();
+        let src_strides = Self::strides(&self.shape);
+        let out_strides = Self::strides(&shape);
+        let n = self.data.len();
+        let data = (0..n)
+            .map(|flat| {
+                let mut idx = 0;
+                for (d, &p) in perm.iter().enumerate() {
+                    let coord = (flat / out_strides[d]) % shape[d];
+                    idx += coord * src_strides[p];
+                }
+                self.data[idx]
+            })
+            .collect();
+        Nd {
+            shape,
+            data,
+            is_int: self.is_int,
+        }
+    }
+
+    /// ONNX Slice on one axis (start/end already clamped by the caller's rules).
+    pub fn slice(&self, axis: usize, start: i64, end: i64, step: i64) -> Result<Nd, String> {
+        let dim = self.shape[axis] as i64;
+        let clamp = |v: i64, lo: i64, hi: i64| v.max(lo).min(hi);
+        let norm = |v: i64| if v < 0 { v + dim } else { v };
+        let (start, end) = if step > 0 {
+            (clamp(norm(start), 0, dim), clamp(norm(end), 0, dim))
+        } else {
+            (
+                clamp(norm(start), 0, dim - 1),
+                clamp(norm(end), -1, dim - 1),
+            )
+        };
+        if step == 0 {
+            return Err("slice step 0".into());
+        }
+        let mut idx = Vec::new();
+        let mut i = start;
+        while (step > 0 && i < end) || (step < 0 && i > end) {
+            idx.push(i);
+            i += step;
+        }
+        let n = idx.len();
+        self.gather(&Nd::ints(vec![n], idx), axis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flatten_chain_folds() {
+        // Shape([1,8,4,4]) -> Gather(0) -> Unsqueeze -> Concat([-1]) gives [1, -1].
+        let shape = Nd::ints(vec![4], [1, 8, 4, 4]);
+        let n = shape.gather(&Nd::ints(vec![], [0]), 0).unwrap();
+        assert_eq!(n.shape, Vec::<usize>::new());
+        let n = Nd {
+            shape: vec![1],
+            ..n
+        };
+        let target = Nd::concat(&[n, Nd::ints(vec![1], [-1])], 0).unwrap();
+        assert_eq!(target.data, vec![1.0, -1.0]);
+    }
+
+    #[test]
+    fn broadcasting_zip_and_slice() {
+        let a = Nd::ints(vec![2, 1], [1, 2]);
+        let b = Nd::ints(vec![3], [10, 20, 30]);
+        let c = a.zip(&b, |x, y| x * y).unwrap();
+        assert_eq!(c.shape, vec![2, 3]);
+        assert_eq!(c.data, vec![10.0, 20.0, 30.0, 20.0, 40.0, 60.0]);
+        let s = Nd::ints(vec![4], [1, 8, 4, 4])
+            .slice(0, 2, i64::MAX, 1)
+            .unwrap();
+        assert_eq!(s.data, vec![4.0, 4.0]);
+        let r = Nd::ints(vec![4], [1, 8, 4, 4])
+            .slice(0, -1, i64::MIN, -1)
+            .unwrap();
+        assert_eq!(r.data, vec![4.0, 4.0, 8.0, 1.0]);
+        let t = Nd::ints(vec![2, 3], [1, 2, 3, 4, 5, 6]).transpose(&[1, 0]);
+        assert_eq!(
+            (t.shape, t.data),
+            (vec![3, 2], vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0])
+        );
+    }
+}

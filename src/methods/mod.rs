@@ -1,0 +1,3 @@
+//! What we compute from a network. For now: input preparation.
+
+pub mod preprocess;

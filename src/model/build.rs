@@ -1,0 +1,339 @@
+//! Building graphs in code, with seeded random weights (He-uniform kernels, small random
+//! BatchNorm statistics). Used by the benchmarks, tests, and the architectures convscope knows.
+
+use std::sync::Arc;
+
+use super::kind::*;
+use super::shape;
+use super::weights::{HostTensor, ParamCount, StoredType, Weight, WeightData, WeightRole};
+use super::{Graph, Layer, LayerId};
+use crate::error::Result;
+
+/// A small deterministic generator (SplitMix64): reproducible weights without a dependency.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn uniform(&mut self, lo: f32, hi: f32) -> f32 {
+        let u = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        lo + (hi - lo) * u
+    }
+}
+
+/// A square convolution's geometry: `ConvSpec::new(64, 3).stride(2).bias(true)`.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvSpec {
+    pub filters: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub groups: usize,
+    pub bias: bool,
+}
+
+impl ConvSpec {
+    /// Stride 1, "same" padding for odd kernels, one group, no bias.
+    pub fn new(filters: usize, kernel: usize) -> Self {
+        ConvSpec {
+            filters,
+            kernel,
+            stride: 1,
+            pad: kernel / 2,
+            groups: 1,
+            bias: false,
+        }
+    }
+
+    pub fn stride(self, stride: usize) -> Self {
+        ConvSpec { stride, ..self }
+    }
+
+    pub fn pad(self, pad: usize) -> Self {
+        ConvSpec { pad, ..self }
+    }
+
+    pub fn groups(self, groups: usize) -> Self {
+        ConvSpec { groups, ..self }
+    }
+
+    pub fn bias(self, bias: bool) -> Self {
+        ConvSpec { bias, ..self }
+    }
+}
+
+pub struct GraphBuilder {
+    name: String,
+    layers: Vec<Layer>,
+    rng: Rng,
+}
+
+impl GraphBuilder {
+    /// Starts a graph whose input has `shape` (batch first, batch 1).
+    pub fn new(name: &str, input: &str, shape: &[usize], seed: u64) -> (Self, LayerId) {
+        let b = GraphBuilder {
+            name: name.into(),
+            layers: vec![Layer {
+                name: input.into(),
+                source_name: input.into(),
+                source_op: "input".into(),
+                kind: LayerKind::Input,
+                inputs: vec![],
+                out_shape: shape.to_vec(),
+                weights: vec![],
+            }],
+            rng: Rng::new(seed),
+        };
+        (b, LayerId(0))
+    }
+
+    pub fn shape(&self, id: LayerId) -> &[usize] {
+        &self.layers[id.0].out_shape
+    }
+
+    /// Adds a layer, inferring its output shape.
+    pub fn add(
+        &mut self,
+        name: &str,
+        kind: LayerKind,
+        inputs: Vec<LayerId>,
+        weights: Vec<Weight>,
+    ) -> Result<LayerId> {
+        let shapes: Vec<&[usize]> = inputs.iter().map(|i| self.shape(*i)).collect();
+        let out_shape = shape::infer(name, &kind, &shapes, &weights)?;
+        self.layers.push(Layer {
+            name: name.into(),
+            source_name: name.into(),
+            source_op: kind.type_name().into(),
+            kind,
+            inputs,
+            out_shape,
+            weights,
+        });
+        Ok(LayerId(self.layers.len() - 1))
+    }
+
+    fn weight(
+        &mut self,
+        name: String,
+        role: WeightRole,
+        shape: Vec<usize>,
+        bound: f32,
+        count: ParamCount,
+    ) -> Weight {
+        let n: usize = shape.iter().product();
+        let data = (0..n).map(|_| self.rng.uniform(-bound, bound)).collect();
+        self.tensor(name, role, shape, data, count)
+    }
+
+    fn tensor(
+        &self,
+        name: String,
+        role: WeightRole,
+        shape: Vec<usize>,
+        data: Vec<f32>,
+        count: ParamCount,
+    ) -> Weight {
+        Weight {
+            name,
+            role,
+            shape: shape.clone(),
+            stored: StoredType::F32,
+            count,
+            data: WeightData::Loaded(Arc::new(HostTensor { shape, data })),
+        }
+    }
+
+    /// A square convolution with He-uniform weights.
+    pub fn conv(&mut self, name: &str, x: LayerId, spec: ConvSpec) -> Result<LayerId> {
+        let ConvSpec {
+            filters,
+            kernel: k,
+            stride,
+            pad,
+            groups,
+            bias,
+        } = spec;
+        let in_ch = self.shape(x)[1];
+        let fan_in = (in_ch / groups * k * k) as f32;
+        let mut weights = vec![self.weight(
+            format!("{name}.weight"),
+            WeightRole::Kernel,
+            vec![filters, in_ch / groups, k, k],
+            (6.0 / fan_in).sqrt(),
+            ParamCount::Trainable,
+        )];
+        if bias {
+            weights.push(self.weight(
+                format!("{name}.bias"),
+                WeightRole::Bias,
+                vec![filters],
+                0.1,
+                ParamCount::Trainable,
+            ));
+        }
+        let kind = LayerKind::Conv2d(Conv2dConfig {
+            filters,
+            in_channels: in_ch,
+            window: Window {
+                kernel: [k, k],
+                strides: [stride, stride],
+                dilation: [1, 1],
+                pads: [pad; 4],
+                mode: PaddingMode::Explicit,
+            },
+            groups,
+            use_bias: bias,
+        });
+        self.add(name, kind, vec![x], weights)
+    }
+
+    pub fn batch_norm(&mut self, name: &str, x: LayerId) -> Result<LayerId> {
+        let c = self.shape(x)[1];
+        let gamma = (0..c).map(|_| self.rng.uniform(0.8, 1.2)).collect();
+        let beta = (0..c).map(|_| self.rng.uniform(-0.1, 0.1)).collect();
+        let mean = (0..c).map(|_| self.rng.uniform(-0.1, 0.1)).collect();
+        let var = (0..c).map(|_| self.rng.uniform(0.5, 1.5)).collect();
+        let weights = vec![
+            self.tensor(
+                format!("{name}.weight"),
+                WeightRole::Gamma,
+                vec![c],
+                gamma,
+                ParamCount::Trainable,
+            ),
+            self.tensor(
+                format!("{name}.bias"),
+                WeightRole::Beta,
+                vec![c],
+                beta,
+                ParamCount::Trainable,
+            ),
+            self.tensor(
+                format!("{name}.running_mean"),
+                WeightRole::MovingMean,
+                vec![c],
+                mean,
+                ParamCount::NonTrainable,
+            ),
+            self.tensor(
+                format!("{name}.running_var"),
+                WeightRole::MovingVariance,
+                vec![c],
+                var,
+                ParamCount::NonTrainable,
+            ),
+        ];
+        let kind = LayerKind::BatchNorm(BatchNormConfig {
+            channels: c,
+            epsilon: 1e-5,
+            momentum: 0.9,
+        });
+        self.add(name, kind, vec![x], weights)
+    }
+
+    pub fn activation(&mut self, name: &str, x: LayerId, a: Activation) -> Result<LayerId> {
+        self.add(name, LayerKind::Activation(a), vec![x], vec![])
+    }
+
+    pub fn relu(&mut self, name: &str, x: LayerId) -> Result<LayerId> {
+        self.activation(name, x, Activation::Relu)
+    }
+
+    pub fn max_pool(
+        &mut self,
+        name: &str,
+        x: LayerId,
+        k: usize,
+        stride: usize,
+        pad: usize,
+    ) -> Result<LayerId> {
+        let window = Window {
+            kernel: [k, k],
+            strides: [stride, stride],
+            dilation: [1, 1],
+            pads: [pad; 4],
+            mode: PaddingMode::Explicit,
+        };
+        let kind = LayerKind::MaxPool2d(PoolConfig {
+            window,
+            ceil_mode: false,
+            count_include_pad: false,
+        });
+        self.add(name, kind, vec![x], vec![])
+    }
+
+    pub fn global_avg_pool(&mut self, name: &str, x: LayerId) -> Result<LayerId> {
+        self.add(name, LayerKind::GlobalAvgPool, vec![x], vec![])
+    }
+
+    pub fn flatten(&mut self, name: &str, x: LayerId) -> Result<LayerId> {
+        self.add(
+            name,
+            LayerKind::Reshape(ReshapeOp::Flatten { axis: 1 }),
+            vec![x],
+            vec![],
+        )
+    }
+
+    pub fn add_layers(&mut self, name: &str, a: LayerId, b: LayerId) -> Result<LayerId> {
+        let kind = LayerKind::Binary(BinaryConfig {
+            op: BinaryOp::Add,
+            constant: None,
+        });
+        self.add(name, kind, vec![a, b], vec![])
+    }
+
+    /// A dense layer with PyTorch's `[out, in]` weight layout.
+    pub fn linear(&mut self, name: &str, x: LayerId, units: usize) -> Result<LayerId> {
+        let in_features = *self.shape(x).last().expect("rank >= 1");
+        let bound = (6.0 / in_features as f32).sqrt();
+        let weights = vec![
+            self.weight(
+                format!("{name}.weight"),
+                WeightRole::Kernel,
+                vec![units, in_features],
+                bound,
+                ParamCount::Trainable,
+            ),
+            self.weight(
+                format!("{name}.bias"),
+                WeightRole::Bias,
+                vec![units],
+                0.1,
+                ParamCount::Trainable,
+            ),
+        ];
+        let kind = LayerKind::Linear(LinearConfig {
+            units,
+            in_features,
+            use_bias: true,
+            weight_out_in: true,
+            alpha: 1.0,
+            beta: 1.0,
+        });
+        self.add(name, kind, vec![x], weights)
+    }
+
+    pub fn finish(self, output: LayerId) -> Result<Graph> {
+        let g = Graph {
+            name: self.name,
+            layers: self.layers,
+            inputs: vec![LayerId(0)],
+            outputs: vec![output],
+        };
+        g.validate()?;
+        Ok(g)
+    }
+}

@@ -1,0 +1,238 @@
+//! The network as a typed graph: layers in topological order, each naming its input layers.
+//! Inside convscope layers are `LayerId`s; names are only for the edges (CLI, display).
+
+use super::kind::LayerKind;
+use super::weights::{ParamCount, Weight};
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LayerId(pub usize);
+
+#[derive(Clone, Debug)]
+pub struct Layer {
+    /// Readable, unique name (e.g. `features.0`, `block1_conv1`).
+    pub name: String,
+    /// The node's name in the source file, when it differs from `name` or is worth showing.
+    pub source_name: String,
+    /// The op the source file used (e.g. ONNX `Gemm`), shown in the config view.
+    pub source_op: String,
+    pub kind: LayerKind,
+    pub inputs: Vec<LayerId>,
+    /// Output shape for batch 1 (dim 0 is the batch).
+    pub out_shape: Vec<usize>,
+    pub weights: Vec<Weight>,
+}
+
+impl Layer {
+    pub fn params(&self, count: ParamCount) -> usize {
+        self.weights
+            .iter()
+            .filter(|w| w.count == count)
+            .map(Weight::numel)
+            .sum()
+    }
+
+    pub fn trainable_params(&self) -> usize {
+        self.params(ParamCount::Trainable)
+    }
+
+    pub fn total_params(&self) -> usize {
+        self.params(ParamCount::Trainable) + self.params(ParamCount::NonTrainable)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Graph {
+    pub name: String,
+    /// Topologically ordered: every layer's inputs come before it.
+    pub layers: Vec<Layer>,
+    pub inputs: Vec<LayerId>,
+    pub outputs: Vec<LayerId>,
+}
+
+/// Parameter totals the Keras way.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ParamTotals {
+    pub total: usize,
+    pub trainable: usize,
+    pub non_trainable: usize,
+}
+
+impl Graph {
+    pub fn layer(&self, id: LayerId) -> &Layer {
+        &self.layers[id.0]
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = LayerId> {
+        (0..self.layers.len()).map(LayerId)
+    }
+
+    /// Checks the invariants everything else relies on: inputs precede their users, ids are in
+    /// range, inputs and outputs exist, names are unique.
+    pub fn validate(&self) -> Result<()> {
+        let mut seen = std::collections::HashSet::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            if !seen.insert(layer.name.as_str()) {
+                return Err(Error::graph(&layer.name, "duplicate layer name"));
+            }
+            if let Some(bad) = layer.inputs.iter().find(|id| id.0 >= i) {
+                return Err(Error::graph(
+                    &layer.name,
+                    format!(
+                        "input #{} does not precede it (graph is not topologically ordered)",
+                        bad.0
+                    ),
+                ));
+            }
+        }
+        if self.inputs.is_empty() || self.outputs.is_empty() {
+            return Err(Error::graph(
+                &self.name,
+                "graph has no inputs or no outputs",
+            ));
+        }
+        for id in self.inputs.iter().chain(&self.outputs) {
+            if id.0 >= self.layers.len() {
+                return Err(Error::graph(
+                    &self.name,
+                    "input or output refers to no layer",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn param_totals(&self) -> ParamTotals {
+        let trainable = self.layers.iter().map(Layer::trainable_params).sum();
+        let non_trainable = self
+            .layers
+            .iter()
+            .map(|l| l.params(ParamCount::NonTrainable))
+            .sum();
+        ParamTotals {
+            total: trainable + non_trainable,
+            trainable,
+            non_trainable,
+        }
+    }
+
+    /// The layers that consume each layer's output.
+    pub fn consumers(&self) -> Vec<Vec<LayerId>> {
+        let mut out = vec![Vec::new(); self.layers.len()];
+        for (i, layer) in self.layers.iter().enumerate() {
+            for input in &layer.inputs {
+                out[input.0].push(LayerId(i));
+            }
+        }
+        out
+    }
+
+    /// True when every layer feeds only the next one, as in a Keras `Sequential` model.
+    pub fn is_sequential(&self) -> bool {
+        self.layers
+            .iter()
+            .enumerate()
+            .skip(1)
+            .all(|(i, l)| l.inputs.len() == 1 && l.inputs[0].0 == i - 1)
+    }
+
+    /// The first graph output's class scores before any final softmax: the layer whose output
+    /// is the raw logit, as keras-vis swaps softmax for linear. Skips trailing Identity/Dropout.
+    pub fn logits_layer(&self) -> LayerId {
+        let mut id = self.outputs[0];
+        loop {
+            let layer = self.layer(id);
+            match layer.kind {
+                LayerKind::Softmax { .. } | LayerKind::Identity | LayerKind::Dropout { .. }
+                    if layer.inputs.len() == 1 =>
+                {
+                    id = layer.inputs[0]
+                }
+                _ => return id,
+            }
+        }
+    }
+
+    /// Finds a layer by its readable name or its source name. An unknown name is an error that
+    /// suggests the closest names.
+    pub fn find(&self, name: &str) -> Result<LayerId> {
+        if let Some(i) = self
+            .layers
+            .iter()
+            .position(|l| l.name == name)
+            .or_else(|| self.layers.iter().position(|l| l.source_name == name))
+        {
+            return Ok(LayerId(i));
+        }
+        Err(Error::UnknownLayer {
+            name: name.to_string(),
+            suggestions: closest_names(name, self.layers.iter().map(|l| l.name.as_str()), 3),
+        })
+    }
+}
+
+/// The `n` names nearest to `query` by edit distance (substring matches first).
+pub fn closest_names<'a>(
+    query: &str,
+    names: impl Iterator<Item = &'a str>,
+    n: usize,
+) -> Vec<String> {
+    let q = query.to_lowercase();
+    let mut scored: Vec<(usize, &str)> = names
+        .map(|name| {
+            let lower = name.to_lowercase();
+            let score = if lower.contains(&q) || q.contains(&lower) {
+                0
+            } else {
+                edit_distance(&q, &lower)
+            };
+            (score, name)
+        })
+        .collect();
+    scored.sort_by_key(|&(score, name)| (score, name.len()));
+    let limit = (q.len() / 2).max(3);
+    scored
+        .into_iter()
+        .filter(|&(score, _)| score <= limit)
+        .take(n)
+        .map(|(_, name)| name.to_string())
+        .collect()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_prefer_near_names() {
+        let names = [
+            "block1_conv1",
+            "block1_conv2",
+            "block2_conv1",
+            "fc1",
+            "predictions",
+        ];
+        let got = closest_names("block1_conv3", names.iter().copied(), 2);
+        assert_eq!(got, vec!["block1_conv1", "block1_conv2"]);
+        assert!(closest_names("zzzzzzzzzzzzzzzz", names.iter().copied(), 3).is_empty());
+        assert_eq!(
+            closest_names("pred", names.iter().copied(), 1),
+            vec!["predictions"]
+        );
+    }
+}

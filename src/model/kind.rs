@@ -1,0 +1,287 @@
+//! Layer kinds with typed configurations: what each layer computes, independent of any file
+//! format. Importers translate their ops into these; the executor runs them.
+//!
+//! Conventions: shapes are NCHW-style with dim 0 the batch everywhere; axes stored here are
+//! non-negative and never 0 (the batch), which importers check.
+
+/// Which side of a binary op a constant operand sits on (it matters for Sub and Div).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Left,
+    Right,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BinaryConfig {
+    pub op: BinaryOp,
+    /// `Some(side)` when one operand is a constant held as this layer's weight 0.
+    pub constant: Option<Side>,
+}
+
+/// Element-wise activations. The ReLU family (Relu, LeakyRelu, Clip) has selectable backward rules.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Activation {
+    Relu,
+    LeakyRelu {
+        alpha: f32,
+    },
+    /// `Clip(0, 6)` is ReLU6. Bounds are `f32::NEG_INFINITY`/`INFINITY` when absent.
+    Clip {
+        min: f32,
+        max: f32,
+    },
+    Sigmoid,
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    HardSwish,
+    Tanh,
+    Erf,
+    Gelu {
+        tanh_approximation: bool,
+    },
+}
+
+impl Activation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Activation::Relu => "relu",
+            Activation::LeakyRelu { .. } => "leaky_relu",
+            Activation::Clip { min, max } if *min == 0.0 && *max == 6.0 => "relu6",
+            Activation::Clip { .. } => "clip",
+            Activation::Sigmoid => "sigmoid",
+            Activation::HardSigmoid { .. } => "hard_sigmoid",
+            Activation::HardSwish => "hard_swish",
+            Activation::Tanh => "tanh",
+            Activation::Erf => "erf",
+            Activation::Gelu { .. } => "gelu",
+        }
+    }
+
+    /// True for the kinds whose backward rule can be swapped (guided, deconvnet).
+    pub fn is_relu_family(&self) -> bool {
+        matches!(
+            self,
+            Activation::Relu | Activation::LeakyRelu { .. } | Activation::Clip { .. }
+        )
+    }
+}
+
+/// How the file asked for padding; the pads themselves are always resolved to explicit numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PaddingMode {
+    Explicit,
+    SameUpper,
+    SameLower,
+    Valid,
+}
+
+/// Spatial window geometry shared by convolutions and pools.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window {
+    pub kernel: [usize; 2],
+    pub strides: [usize; 2],
+    pub dilation: [usize; 2],
+    /// top, left, bottom, right
+    pub pads: [usize; 4],
+    pub mode: PaddingMode,
+}
+
+impl Window {
+    /// Output length along one spatial axis (0 = H, 1 = W), floor or ceil rounding.
+    /// Ceil follows PyTorch/onnxruntime: a last window that would start inside the end padding
+    /// is dropped.
+    pub fn out_len(&self, axis: usize, input: usize, ceil: bool) -> Option<usize> {
+        let (k, s, d) = (self.kernel[axis], self.strides[axis], self.dilation[axis]);
+        let (pb, pe) = (self.pads[axis], self.pads[axis + 2]);
+        let span = d * (k - 1) + 1;
+        let padded = input + pb + pe;
+        if padded < span || s == 0 {
+            return None;
+        }
+        let mut out = if ceil {
+            (padded - span).div_ceil(s) + 1
+        } else {
+            (padded - span) / s + 1
+        };
+        if ceil && (out - 1) * s >= input + pb {
+            out -= 1;
+        }
+        Some(out)
+    }
+
+    pub fn padding_label(&self) -> String {
+        match self.mode {
+            PaddingMode::SameUpper | PaddingMode::SameLower => "same".into(),
+            PaddingMode::Valid => "valid".into(),
+            PaddingMode::Explicit if self.pads == [0; 4] => "valid".into(),
+            PaddingMode::Explicit => format!("{:?}", self.pads),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Conv2dConfig {
+    pub filters: usize,
+    pub in_channels: usize,
+    pub window: Window,
+    pub groups: usize,
+    pub use_bias: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolConfig {
+    pub window: Window,
+    pub ceil_mode: bool,
+    /// AveragePool only: whether padded positions count in the divisor.
+    pub count_include_pad: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct BatchNormConfig {
+    pub channels: usize,
+    pub epsilon: f32,
+    pub momentum: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerNormConfig {
+    /// Normalization runs over dims `axis..rank`.
+    pub axis: usize,
+    pub epsilon: f32,
+    pub use_bias: bool,
+}
+
+/// A dense layer `y = alpha * x·W + beta * b` on the last dim (Gemm, or MatMul with a constant).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinearConfig {
+    pub units: usize,
+    pub in_features: usize,
+    pub use_bias: bool,
+    /// Weight stored as [out, in] in the file (Gemm transB=1, PyTorch's layout) or [in, out].
+    pub weight_out_in: bool,
+    pub alpha: f32,
+    pub beta: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PadMode {
+    Constant(f32),
+    Reflect,
+    Edge,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PadConfig {
+    /// Per-dim (begin, end); may be negative (a crop). Dim 0 is always (0, 0).
+    pub pads: Vec<(i64, i64)>,
+    pub mode: PadMode,
+}
+
+/// Ops that only change the shape; at run time the output takes the layer's inferred shape
+/// with the batch dim replaced.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ReshapeOp {
+    Flatten { axis: usize },
+    Reshape,
+    Squeeze { axes: Vec<usize> },
+    Unsqueeze { axes: Vec<usize> },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum LayerKind {
+    Input,
+    Conv2d(Conv2dConfig),
+    BatchNorm(BatchNormConfig),
+    Activation(Activation),
+    /// Parametric ReLU; weight 0 is the slope, broadcast against the input.
+    PRelu,
+    Binary(BinaryConfig),
+    MaxPool2d(PoolConfig),
+    AvgPool2d(PoolConfig),
+    GlobalAvgPool,
+    GlobalMaxPool,
+    Reshape(ReshapeOp),
+    Linear(LinearConfig),
+    /// Matrix product of two layer outputs (a constant right operand becomes `Linear`).
+    MatMul,
+    Softmax {
+        axis: usize,
+        log: bool,
+    },
+    Dropout {
+        ratio: f32,
+    },
+    Identity,
+    Concat {
+        axis: usize,
+    },
+    Transpose {
+        perm: Vec<usize>,
+    },
+    Pad(PadConfig),
+    ReduceMean {
+        axes: Vec<usize>,
+        keepdims: bool,
+    },
+    LayerNorm(LayerNormConfig),
+}
+
+impl LayerKind {
+    /// The type name shown in the summary's "Layer (type)" column.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            LayerKind::Input => "InputLayer",
+            LayerKind::Conv2d(c) if c.groups > 1 && c.groups == c.in_channels => "DepthwiseConv2D",
+            LayerKind::Conv2d(_) => "Conv2D",
+            LayerKind::BatchNorm(_) => "BatchNormalization",
+            LayerKind::Activation(_) => "Activation",
+            LayerKind::PRelu => "PReLU",
+            LayerKind::Binary(b) => match b.op {
+                BinaryOp::Add => "Add",
+                BinaryOp::Sub => "Subtract",
+                BinaryOp::Mul => "Multiply",
+                BinaryOp::Div => "Divide",
+            },
+            LayerKind::MaxPool2d(_) => "MaxPooling2D",
+            LayerKind::AvgPool2d(_) => "AveragePooling2D",
+            LayerKind::GlobalAvgPool => "GlobalAveragePooling2D",
+            LayerKind::GlobalMaxPool => "GlobalMaxPooling2D",
+            LayerKind::Reshape(r) => match r {
+                ReshapeOp::Flatten { .. } => "Flatten",
+                ReshapeOp::Reshape => "Reshape",
+                ReshapeOp::Squeeze { .. } => "Squeeze",
+                ReshapeOp::Unsqueeze { .. } => "Unsqueeze",
+            },
+            LayerKind::Linear(_) => "Dense",
+            LayerKind::MatMul => "MatMul",
+            LayerKind::Softmax { log: false, .. } => "Softmax",
+            LayerKind::Softmax { log: true, .. } => "LogSoftmax",
+            LayerKind::Dropout { .. } => "Dropout",
+            LayerKind::Identity => "Identity",
+            LayerKind::Concat { .. } => "Concatenate",
+            LayerKind::Transpose { .. } => "Permute",
+            LayerKind::Pad(_) => "Padding",
+            LayerKind::ReduceMean { .. } => "ReduceMean",
+            LayerKind::LayerNorm(_) => "LayerNormalization",
+        }
+    }
+
+    /// The spatial window, for kinds that have one.
+    pub fn window(&self) -> Option<&Window> {
+        match self {
+            LayerKind::Conv2d(c) => Some(&c.window),
+            LayerKind::MaxPool2d(p) | LayerKind::AvgPool2d(p) => Some(&p.window),
+            _ => None,
+        }
+    }
+}

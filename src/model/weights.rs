@@ -1,0 +1,268 @@
+//! A layer's weight tensors: what they are (role, shape, how they count) and where their values
+//! live. Values are read lazily so that a model whose external data file is absent can still be
+//! summarized, and statistics are computed only when asked for.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// What a weight is to its layer. Decides how it counts (Keras rules) and how it is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightRole {
+    Kernel,
+    Bias,
+    Gamma,
+    Beta,
+    MovingMean,
+    MovingVariance,
+    /// PReLU slope.
+    Slope,
+    /// A learned tensor operand of an element-wise op (e.g. ConvNeXt's layer scale).
+    Operand,
+    /// A fixed scalar or constant operand (e.g. GELU's 0.5); not a parameter.
+    Constant,
+}
+
+impl WeightRole {
+    pub fn label(self) -> &'static str {
+        match self {
+            WeightRole::Kernel => "kernel",
+            WeightRole::Bias => "bias",
+            WeightRole::Gamma => "gamma",
+            WeightRole::Beta => "beta",
+            WeightRole::MovingMean => "moving_mean",
+            WeightRole::MovingVariance => "moving_variance",
+            WeightRole::Slope => "alpha",
+            WeightRole::Operand => "operand",
+            WeightRole::Constant => "constant",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamCount {
+    Trainable,
+    NonTrainable,
+    /// Constants that are part of the computation but not parameters.
+    NotCounted,
+}
+
+/// Element types a stored tensor may have; all are converted to f32 when read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoredType {
+    F32,
+    F16,
+    BF16,
+    F64,
+}
+
+impl StoredType {
+    pub fn size(self) -> usize {
+        match self {
+            StoredType::F32 => 4,
+            StoredType::F16 | StoredType::BF16 => 2,
+            StoredType::F64 => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StoredType::F32 => "float32",
+            StoredType::F16 => "float16",
+            StoredType::BF16 => "bfloat16",
+            StoredType::F64 => "float64",
+        }
+    }
+}
+
+/// A dense host tensor of f32 values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// Where a weight's values come from.
+#[derive(Clone, Debug)]
+pub enum WeightData {
+    Loaded(Arc<HostTensor>),
+    /// Bytes in an external file (ONNX external data), read on demand.
+    External {
+        file: PathBuf,
+        model: PathBuf,
+        offset: u64,
+        length: u64,
+        stored: StoredType,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Weight {
+    /// The name in the source file (e.g. `features.0.weight`).
+    pub name: String,
+    pub role: WeightRole,
+    pub shape: Vec<usize>,
+    pub stored: StoredType,
+    pub count: ParamCount,
+    pub data: WeightData,
+}
+
+impl Weight {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// Reads the values (from memory or the external file) as f32.
+    pub fn load(&self) -> Result<Arc<HostTensor>> {
+        match &self.data {
+            WeightData::Loaded(t) => Ok(t.clone()),
+            WeightData::External {
+                file,
+                model,
+                offset,
+                length,
+                stored,
+            } => {
+                let expected = (self.numel() as u64).saturating_mul(stored.size() as u64);
+                if *length != expected {
+                    return Err(Error::BadModel {
+                        path: model.clone(),
+                        detail: format!(
+                            "external tensor '{}' declares {length} bytes but its shape {:?} needs {expected}",
+                            self.name, self.shape
+                        ),
+                    });
+                }
+                let mut f = File::open(file).map_err(|e| match e.kind() {
+                    std::io::ErrorKind::NotFound => Error::MissingExternalData {
+                        model: model.clone(),
+                        file: file.clone(),
+                    },
+                    _ => Error::io(file, e),
+                })?;
+                let size = f.metadata().map_err(|e| Error::io(file, e))?.len();
+                if offset.saturating_add(*length) > size {
+                    return Err(Error::BadModel {
+                        path: model.clone(),
+                        detail: format!(
+                            "external tensor '{}' lies at bytes {offset}..{} but {} holds only {size} bytes (truncated?)",
+                            self.name,
+                            offset.saturating_add(*length),
+                            file.display()
+                        ),
+                    });
+                }
+                let mut bytes = vec![0u8; *length as usize];
+                f.seek(SeekFrom::Start(*offset))
+                    .and_then(|_| f.read_exact(&mut bytes))
+                    .map_err(|e| Error::io(file, e))?;
+                Ok(Arc::new(HostTensor {
+                    shape: self.shape.clone(),
+                    data: decode_le(&bytes, *stored),
+                }))
+            }
+        }
+    }
+}
+
+/// Decodes little-endian bytes of the given type into f32 values.
+pub fn decode_le(bytes: &[u8], stored: StoredType) -> Vec<f32> {
+    match stored {
+        StoredType::F32 => bytes
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect(),
+        StoredType::F64 => bytes
+            .chunks_exact(8)
+            .map(|c| f64::from_le_bytes(c.try_into().expect("chunk of 8")) as f32)
+            .collect(),
+        StoredType::F16 => bytes
+            .chunks_exact(2)
+            .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+            .collect(),
+        StoredType::BF16 => bytes
+            .chunks_exact(2)
+            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
+            .collect(),
+    }
+}
+
+/// IEEE half to single precision, including subnormals, infinities and NaN.
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = ((h >> 15) as u32) << 31;
+    let exp = ((h >> 10) & 0x1f) as u32;
+    let frac = (h & 0x3ff) as u32;
+    let bits = match (exp, frac) {
+        (0, 0) => sign,
+        (0, _) => {
+            // Subnormal: value = frac * 2^-24.
+            let v = frac as f32 * f32::powi(2.0, -24);
+            return if sign != 0 { -v } else { v };
+        }
+        (0x1f, 0) => sign | 0x7f80_0000,
+        (0x1f, _) => sign | 0x7fc0_0000,
+        _ => sign | ((exp + 127 - 15) << 23) | (frac << 13),
+    };
+    f32::from_bits(bits)
+}
+
+/// Summary statistics of a weight tensor, as the config view shows them.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct WeightStats {
+    pub min: f32,
+    pub max: f32,
+    pub mean: f32,
+    pub std: f32,
+}
+
+impl WeightStats {
+    /// Population statistics (numpy's default `std`), accumulated in f64 for stability.
+    pub fn of(values: &[f32]) -> Option<WeightStats> {
+        if values.is_empty() {
+            return None;
+        }
+        let (mut min, mut max, mut sum) = (f32::INFINITY, f32::NEG_INFINITY, 0f64);
+        for &v in values {
+            min = min.min(v);
+            max = max.max(v);
+            sum += v as f64;
+        }
+        let mean = sum / values.len() as f64;
+        let var = values
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / values.len() as f64;
+        Some(WeightStats {
+            min,
+            max,
+            mean: mean as f32,
+            std: var.sqrt() as f32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn half_precision_decodes() {
+        assert_eq!(f16_to_f32(0x3c00), 1.0);
+        assert_eq!(f16_to_f32(0xc000), -2.0);
+        assert_eq!(f16_to_f32(0x0001), f32::powi(2.0, -24));
+        assert!(f16_to_f32(0x7e00).is_nan());
+        assert_eq!(f16_to_f32(0x7c00), f32::INFINITY);
+    }
+
+    #[test]
+    fn stats_match_numpy() {
+        // np.array([1, 2, 3, 4], np.float32): min 1, max 4, mean 2.5, std 1.118034
+        let s = WeightStats::of(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!((s.min, s.max, s.mean), (1.0, 4.0, 2.5));
+        assert!((s.std - 1.118_034).abs() < 1e-6);
+    }
+}
