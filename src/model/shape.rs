@@ -272,6 +272,12 @@ fn reshape_shape(op: &ReshapeOp, s: &[usize]) -> std::result::Result<Vec<usize>,
             if *axis == 0 || *axis > s.len() {
                 return Err(format!("flatten axis {axis} is out of range for {s:?}"));
             }
+            // Dim 0 stays the batch only if nothing else is merged into it.
+            if s[1..*axis].iter().any(|&d| d != 1) {
+                return Err(format!(
+                    "flatten axis {axis} of {s:?} would merge the batch with other dims; only axis=1 is supported"
+                ));
+            }
             Ok(vec![
                 s[..*axis].iter().product(),
                 s[*axis..].iter().product(),
@@ -345,6 +351,18 @@ mod tests {
             vec![1, 8, 4, 4]
         );
         assert!(broadcast(&[1, 8, 4, 4], &[3, 1, 1]).is_err());
+    }
+
+    #[test]
+    fn flatten_keeps_the_batch_first() {
+        let f = |axis| reshape_shape(&ReshapeOp::Flatten { axis }, &[1, 3, 2, 4]);
+        assert_eq!(f(1).unwrap(), vec![1, 24]);
+        assert!(
+            f(2).is_err(),
+            "axis 2 would merge the batch with the channels"
+        );
+        let g = reshape_shape(&ReshapeOp::Flatten { axis: 2 }, &[1, 1, 2, 4]).unwrap();
+        assert_eq!(g, vec![1, 8]);
     }
 
     #[test]
