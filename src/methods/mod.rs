@@ -1,3 +1,76 @@
-//! What we compute from a network. For now: input preparation.
+//! What we COMPUTE: one file per method behind one trait, a shared CAM pipeline, target
+//! resolution, and input preparation.
 
+pub mod artifact;
+mod blur;
+pub mod cam;
+pub mod context;
+mod deconvnet;
+mod gradcam;
+mod gradcampp;
+mod guided;
+mod guided_gradcam;
+mod hirescam;
+mod ig;
+mod inputxgrad;
+mod layercam;
 pub mod preprocess;
+mod saliency;
+mod smoothgrad;
+pub mod target;
+mod xgradcam;
+
+pub use artifact::{Artifact, Output};
+pub use context::{Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
+pub use ig::{gauss_legendre, quadrature};
+
+use crate::error::{Error, Result};
+
+/// What a method is and what it needs.
+#[derive(Clone, Copy, Debug)]
+pub struct MethodInfo {
+    /// The `render` METHOD id.
+    pub id: &'static str,
+    pub name: &'static str,
+    /// Works on a layer (`--layer`), as CAMs do.
+    pub needs_layer: bool,
+}
+
+pub trait Method: Sync {
+    fn info(&self) -> MethodInfo;
+    fn run(&self, cx: &mut Cx<'_>) -> Result<Output>;
+}
+
+/// Every method, in the order `--help` lists them.
+pub fn all() -> Vec<&'static dyn Method> {
+    vec![
+        &saliency::Saliency,
+        &guided::Guided,
+        &deconvnet::Deconvnet,
+        &inputxgrad::InputXGradient,
+        &smoothgrad::SmoothGrad,
+        &ig::IntegratedGradients,
+        &gradcam::GradCam,
+        &gradcampp::GradCamPlusPlus,
+        &hirescam::HiResCam,
+        &xgradcam::XGradCam,
+        &layercam::LayerCam,
+        &guided_gradcam::GuidedGradCam,
+    ]
+}
+
+pub fn ids() -> Vec<&'static str> {
+    all().iter().map(|m| m.info().id).collect()
+}
+
+pub fn by_id(id: &str) -> Result<&'static dyn Method> {
+    all()
+        .into_iter()
+        .find(|m| m.info().id == id)
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "unknown method '{id}'; methods: {}",
+                ids().join(", ")
+            ))
+        })
+}

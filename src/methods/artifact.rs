@@ -1,0 +1,51 @@
+//! What a method produces, on the host, with its raw range kept (normalization is for display).
+
+use serde_json::{Map, Value};
+
+use crate::model::LayerId;
+
+#[derive(Clone, Debug)]
+pub enum Artifact {
+    /// Input-space attribution with the input's shape without the batch (`[C,H,W]`, or
+    /// `[H,W,C]` for NHWC models), raw and signed.
+    Attribution { shape: Vec<usize>, data: Vec<f32> },
+    /// A class activation map at a layer's resolution, after the ReLU, before any scaling.
+    Cam {
+        layer: LayerId,
+        height: usize,
+        width: usize,
+        data: Vec<f32>,
+    },
+}
+
+impl Artifact {
+    pub fn data(&self) -> &[f32] {
+        match self {
+            Artifact::Attribution { data, .. } | Artifact::Cam { data, .. } => data,
+        }
+    }
+
+    /// The array shape as written to NPY.
+    pub fn shape(&self) -> Vec<usize> {
+        match self {
+            Artifact::Attribution { shape, .. } => shape.clone(),
+            Artifact::Cam { height, width, .. } => vec![*height, *width],
+        }
+    }
+}
+
+/// A method's result plus facts worth reporting (e.g. integrated gradients' completeness gap).
+#[derive(Clone, Debug)]
+pub struct Output {
+    pub artifact: Artifact,
+    pub extras: Map<String, Value>,
+}
+
+impl From<Artifact> for Output {
+    fn from(artifact: Artifact) -> Self {
+        Output {
+            artifact,
+            extras: Map::new(),
+        }
+    }
+}

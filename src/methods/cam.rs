@@ -1,0 +1,89 @@
+//! The class-activation-map pipeline shared by Grad-CAM and its family, as pytorch-grad-cam's
+//! `BaseCAM`: take the layer's activations A `[K,h,w]` and the gradient G of the target score
+//! with respect to them, let the method weigh them, and return relu(Σ_k W_k · A_k) at the
+//! layer's resolution. Methods differ only in `weights`.
+
+use candle_core::Tensor;
+
+use super::context::Cx;
+use super::{Artifact, Output};
+use crate::error::{Error, Result};
+use crate::exec::{one_hot_seed, NoHook, ReluRule};
+use crate::model::{Graph, LayerId};
+
+/// A CAM method: per-channel weights `[K,1,1]`, or per-element weights `[K,h,w]`.
+pub trait CamWeights {
+    fn weights(&self, a: &Tensor, g: &Tensor) -> Result<Tensor>;
+}
+
+/// The layer's activations and the target's gradient there, batch dim dropped: `[K,h,w]` each.
+pub fn activations_and_gradients(cx: &Cx<'_>, layer: LayerId) -> Result<(Tensor, Tensor)> {
+    let acts = cx.exec.forward(&cx.input, &mut NoHook)?;
+    let seed = one_hot_seed(acts.get(cx.scores).dims(), cx.target, cx.input.device())?;
+    let grads = cx.exec.backward(&acts, cx.scores, seed, ReluRule::Normal)?;
+    let g = grads.get(layer).ok_or_else(|| {
+        Error::Usage(format!(
+            "the target score does not depend on layer '{}'; pick a layer before the classifier",
+            cx.graph.layer(layer).name
+        ))
+    })?;
+    Ok((acts.get(layer).squeeze(0)?, g.squeeze(0)?))
+}
+
+pub fn run(method: &dyn CamWeights, cx: &Cx<'_>) -> Result<Output> {
+    let layer = cx.layer()?;
+    check_spatial(cx.graph, layer)?;
+    let (a, g) = activations_and_gradients(cx, layer)?;
+    let w = method.weights(&a, &g)?;
+    let cam = a.broadcast_mul(&w)?.sum(0)?.relu()?;
+    let (height, width) = cam.dims2()?;
+    Ok(Artifact::Cam {
+        layer,
+        height,
+        width,
+        data: cam.flatten_all()?.to_vec1()?,
+    }
+    .into())
+}
+
+/// CAMs need an NCHW feature map with more than one position.
+pub fn check_spatial(graph: &Graph, layer: LayerId) -> Result<()> {
+    let shape = &graph.layer(layer).out_shape;
+    if shape.len() == 4 && shape[2] * shape[3] > 1 {
+        return Ok(());
+    }
+    let candidates: Vec<String> = spatial_layers(graph)
+        .iter()
+        .rev()
+        .take(5)
+        .map(|&id| graph.layer(id).name.clone())
+        .collect();
+    Err(Error::Usage(format!(
+        "layer '{}' has output shape {shape:?}, not a spatial feature map; CAM methods need a layer with \
+         [N,C,H,W] output and H×W > 1, e.g. {}",
+        graph.layer(layer).name,
+        candidates.join(", ")
+    )))
+}
+
+/// Layers with a spatial NCHW output (excluding the input).
+pub fn spatial_layers(graph: &Graph) -> Vec<LayerId> {
+    graph
+        .ids()
+        .filter(|&id| !graph.inputs.contains(&id))
+        .filter(|&id| {
+            let s = &graph.layer(id).out_shape;
+            s.len() == 4 && s[2] * s[3] > 1
+        })
+        .collect()
+}
+
+/// torch-cam's rule: the last layer whose output still has spatial size > 1.
+pub fn default_layer(graph: &Graph) -> Option<LayerId> {
+    spatial_layers(graph).last().copied()
+}
+
+/// Σ over the spatial dims, keeping them as size 1: `[K,h,w]` -> `[K,1,1]`.
+pub fn spatial_sum(t: &Tensor) -> Result<Tensor> {
+    Ok(t.sum_keepdim(1)?.sum_keepdim(2)?)
+}

@@ -1,0 +1,127 @@
+//! What every method receives: the model, the executor, the prepared input, the target class,
+//! the layer (for layer methods) and the knobs. Also the one primitive most methods share: the
+//! gradient of the target score with respect to a batch of inputs.
+
+use candle_core::Tensor;
+
+use crate::error::{Error, Result};
+use crate::exec::{one_hot_seed, Executor, NoHook, ReluRule};
+use crate::model::{Graph, LayerId};
+
+/// Method options (`render`'s knobs). Defaults follow the reference implementations.
+#[derive(Clone, Debug)]
+pub struct Knobs {
+    /// SmoothGrad samples (captum's `nt_samples`).
+    pub samples: usize,
+    /// SmoothGrad noise standard deviation in input space; `None` = 0.15 × (max − min) of the
+    /// prepared input.
+    pub stdev: Option<f32>,
+    pub nt_type: NoiseTunnelType,
+    /// Integrated-gradients steps.
+    pub steps: usize,
+    pub ig_method: IgMethod,
+    pub baseline: Baseline,
+    /// Inputs per batched forward/backward pass for the multi-evaluation methods.
+    pub batch: usize,
+    pub seed: u64,
+    /// Noise to use instead of drawing it, `[samples, ...input dims]` (tests inject the
+    /// reference's own noise through this).
+    pub noise: Option<Tensor>,
+}
+
+impl Default for Knobs {
+    fn default() -> Self {
+        Knobs {
+            samples: 25,
+            stdev: None,
+            nt_type: NoiseTunnelType::SmoothGrad,
+            steps: 50,
+            ig_method: IgMethod::GaussLegendre,
+            baseline: Baseline::Zero,
+            batch: 10,
+            seed: 0,
+            noise: None,
+        }
+    }
+}
+
+/// captum `NoiseTunnel` aggregation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoiseTunnelType {
+    SmoothGrad,
+    SmoothGradSq,
+    VarGrad,
+}
+
+/// captum's integration rules for integrated gradients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IgMethod {
+    GaussLegendre,
+    RiemannLeft,
+    RiemannRight,
+    RiemannMiddle,
+    RiemannTrapezoid,
+}
+
+#[derive(Clone, Debug)]
+pub enum Baseline {
+    Zero,
+    /// The input blurred with a Gaussian (sigma in pixels).
+    Blur(f32),
+    /// Uniform noise over the input's value range (seeded).
+    Uniform,
+    /// A user-supplied array with the input's shape.
+    Tensor(Tensor),
+}
+
+pub struct Cx<'a> {
+    pub graph: &'a Graph,
+    pub exec: Executor<'a>,
+    /// The prepared input, batch 1, in the model's layout.
+    pub input: Tensor,
+    pub target: usize,
+    /// The layer whose output holds the raw class scores (before any softmax).
+    pub scores: LayerId,
+    /// The layer for layer methods (CAMs).
+    pub layer: Option<LayerId>,
+    pub knobs: Knobs,
+}
+
+impl Cx<'_> {
+    /// d(score of the target, summed over the batch)/d(inputs) for a batch of inputs, with the
+    /// given rule for ReLU-family layers.
+    pub fn input_gradient(&self, inputs: &Tensor, rule: ReluRule) -> Result<Tensor> {
+        let acts = self.exec.forward(inputs, &mut NoHook)?;
+        let scores = acts.get(self.scores);
+        let seed = one_hot_seed(scores.dims(), self.target, inputs.device())?;
+        let grads = self.exec.backward(&acts, self.scores, seed, rule)?;
+        grads
+            .get(self.graph.inputs[0])
+            .cloned()
+            .ok_or_else(|| Error::graph(&self.graph.name, "no gradient reaches the input"))
+    }
+
+    /// The target's raw score for each input of a batch.
+    pub fn target_scores(&self, inputs: &Tensor) -> Result<Vec<f32>> {
+        let acts = self.exec.forward(inputs, &mut NoHook)?;
+        Ok(acts
+            .get(self.scores)
+            .narrow(1, self.target, 1)?
+            .flatten_all()?
+            .to_vec1()?)
+    }
+
+    /// The layer a layer method works on (resolved by the caller).
+    pub fn layer(&self) -> Result<LayerId> {
+        self.layer
+            .ok_or_else(|| Error::Usage("this method needs a layer (--layer NAME)".into()))
+    }
+}
+
+/// Tensor (batch 1) to a host attribution artifact with the batch dim dropped.
+pub fn attribution(t: &Tensor) -> Result<super::Artifact> {
+    Ok(super::Artifact::Attribution {
+        shape: t.dims()[1..].to_vec(),
+        data: t.flatten_all()?.to_vec1()?,
+    })
+}

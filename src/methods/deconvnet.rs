@@ -1,0 +1,25 @@
+//! Deconvnet (Zeiler & Fergus 2014; captum `Deconvolution`): the input "gradient" where every
+//! ReLU-family layer passes back relu(grad), ignoring its forward input. Same rectifier scope
+//! note as guided backpropagation.
+
+use super::context::{attribution, Cx};
+use super::{Method, MethodInfo, Output};
+use crate::error::Result;
+use crate::exec::ReluRule;
+
+pub struct Deconvnet;
+
+impl Method for Deconvnet {
+    fn info(&self) -> MethodInfo {
+        MethodInfo {
+            id: "deconvnet",
+            name: "Deconvnet",
+            needs_layer: false,
+        }
+    }
+
+    fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
+        let g = cx.input_gradient(&cx.input, ReluRule::Deconvnet)?;
+        Ok(attribution(&g)?.into())
+    }
+}

@@ -1,0 +1,28 @@
+//! Guided backpropagation (Springenberg et al. 2015; captum `GuidedBackprop`): the input
+//! gradient where every ReLU-family layer passes back grad · [x active] · [grad > 0].
+//!
+//! Where we differ from captum: captum overrides only `nn.ReLU` modules; convscope applies the
+//! rule to every rectifier (ReLU, LeakyReLU, Clip/ReLU6), as the method intends. On networks with
+//! only ReLU the two agree exactly (tested on the fixture nets).
+
+use super::context::{attribution, Cx};
+use super::{Method, MethodInfo, Output};
+use crate::error::Result;
+use crate::exec::ReluRule;
+
+pub struct Guided;
+
+impl Method for Guided {
+    fn info(&self) -> MethodInfo {
+        MethodInfo {
+            id: "guided",
+            name: "Guided backpropagation",
+            needs_layer: false,
+        }
+    }
+
+    fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
+        let g = cx.input_gradient(&cx.input, ReluRule::Guided)?;
+        Ok(attribution(&g)?.into())
+    }
+}

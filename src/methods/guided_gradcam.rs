@@ -1,0 +1,62 @@
+//! Guided Grad-CAM (Selvaraju et al. 2017; captum `GuidedGradCam`): guided backpropagation
+//! multiplied by the Grad-CAM map upsampled to the input size with nearest-neighbour
+//! interpolation (captum's default `interpolate_mode="nearest"`).
+
+use candle_core::Tensor;
+
+use super::cam;
+use super::context::{attribution, Cx};
+use super::gradcam::GradCam;
+use super::preprocess::{InputSpec, Layout};
+use super::{Artifact, Method, MethodInfo, Output};
+use crate::error::Result;
+use crate::exec::ReluRule;
+
+pub struct GuidedGradCam;
+
+impl Method for GuidedGradCam {
+    fn info(&self) -> MethodInfo {
+        MethodInfo {
+            id: "guided-gradcam",
+            name: "Guided Grad-CAM",
+            needs_layer: true,
+        }
+    }
+
+    fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
+        let Artifact::Cam {
+            height,
+            width,
+            data,
+            ..
+        } = cam::run(&GradCam, cx)?.artifact
+        else {
+            unreachable!("Grad-CAM returns a CAM")
+        };
+        let spec = InputSpec::from_input_shape(&cx.graph.layer(cx.graph.inputs[0]).out_shape)?;
+        let up = nearest(&data, (height, width), (spec.height, spec.width));
+        let map_shape = match spec.layout {
+            Layout::Nchw => vec![1, 1, spec.height, spec.width],
+            Layout::Nhwc => vec![1, spec.height, spec.width, 1],
+        };
+        let map = Tensor::from_vec(up, map_shape, cx.input.device())?;
+        let guided = cx.input_gradient(&cx.input, ReluRule::Guided)?;
+        Ok(attribution(&guided.broadcast_mul(&map)?)?.into())
+    }
+}
+
+/// Nearest-neighbour resize as `torch.nn.functional.interpolate(mode="nearest")`:
+/// source index = floor(dst · in / out).
+pub fn nearest(data: &[f32], from: (usize, usize), to: (usize, usize)) -> Vec<f32> {
+    let src = |dst: usize, n_in: usize, n_out: usize| {
+        ((dst as f64 * n_in as f64 / n_out as f64).floor() as usize).min(n_in - 1)
+    };
+    let mut out = Vec::with_capacity(to.0 * to.1);
+    for y in 0..to.0 {
+        let sy = src(y, from.0, to.0);
+        for x in 0..to.1 {
+            out.push(data[sy * from.1 + src(x, from.1, to.1)]);
+        }
+    }
+    out
+}

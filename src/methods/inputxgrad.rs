@@ -1,0 +1,23 @@
+//! Input × gradient (captum `InputXGradient`): the input times its gradient, element-wise.
+
+use super::context::{attribution, Cx};
+use super::{Method, MethodInfo, Output};
+use crate::error::Result;
+use crate::exec::ReluRule;
+
+pub struct InputXGradient;
+
+impl Method for InputXGradient {
+    fn info(&self) -> MethodInfo {
+        MethodInfo {
+            id: "inputxgrad",
+            name: "Input × gradient",
+            needs_layer: false,
+        }
+    }
+
+    fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
+        let g = cx.input_gradient(&cx.input, ReluRule::Normal)?;
+        Ok(attribution(&(g * &cx.input)?)?.into())
+    }
+}

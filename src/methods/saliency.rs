@@ -1,0 +1,24 @@
+//! Vanilla gradient (Simonyan et al. 2014; captum `Saliency` with `abs=False`): the signed
+//! gradient of the target score with respect to the input. Display takes max |·| over channels.
+
+use super::context::{attribution, Cx};
+use super::{Method, MethodInfo, Output};
+use crate::error::Result;
+use crate::exec::ReluRule;
+
+pub struct Saliency;
+
+impl Method for Saliency {
+    fn info(&self) -> MethodInfo {
+        MethodInfo {
+            id: "saliency",
+            name: "Saliency (vanilla gradient)",
+            needs_layer: false,
+        }
+    }
+
+    fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
+        let g = cx.input_gradient(&cx.input, ReluRule::Normal)?;
+        Ok(attribution(&g)?.into())
+    }
+}
