@@ -7,7 +7,9 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::imaging::npy::read_npy_f32;
-use crate::methods::preprocess::{load_image, prepare_image, prepare_npy, InputSpec, Preprocess};
+use crate::methods::preprocess::{
+    load_image, prepare_image, prepare_npy, InputSpec, PreparedInput, Preprocess,
+};
 use crate::model::Graph;
 
 #[derive(clap::Args, Debug)]
@@ -37,18 +39,46 @@ fn parse_preprocess(s: &str) -> std::result::Result<Preprocess, String> {
     s.parse::<Preprocess>().map_err(|e| e.to_string())
 }
 
+/// A prepared input with what is needed to show it again.
+pub struct Input {
+    pub prepared: PreparedInput,
+    pub spec: InputSpec,
+    /// The preprocessing applied (`None` for `--input-npy`, whose preprocessing is unknown).
+    pub preprocess: Option<Preprocess>,
+    /// The file the input came from.
+    pub path: PathBuf,
+}
+
 impl InputArgs {
-    /// The prepared input as a batch-1 tensor on `device`.
-    pub fn tensor(&self, graph: &Graph, device: &Device) -> Result<Tensor> {
+    /// Reads and prepares the input for `graph`'s first input.
+    pub fn prepare(&self, graph: &Graph) -> Result<Input> {
         let input_shape = &graph.layer(graph.inputs[0]).out_shape;
         let spec = InputSpec::from_input_shape(input_shape)?;
-        let prepared = match (&self.image, &self.input_npy) {
-            (Some(path), _) => prepare_image(&load_image(path)?, &spec, self.preprocess),
-            (None, Some(path)) => prepare_npy(read_npy_f32(path)?, &spec, path)?,
+        let (prepared, preprocess, path) = match (&self.image, &self.input_npy) {
+            (Some(path), _) => (
+                prepare_image(&load_image(path)?, &spec, self.preprocess),
+                Some(self.preprocess),
+                path.clone(),
+            ),
+            (None, Some(path)) => (
+                prepare_npy(read_npy_f32(path)?, &spec, path)?,
+                None,
+                path.clone(),
+            ),
             (None, None) => {
                 return Err(Error::Usage("give --image PATH or --input-npy PATH".into()))
             }
         };
-        prepared.to_tensor(device)
+        Ok(Input {
+            prepared,
+            spec,
+            preprocess,
+            path,
+        })
+    }
+
+    /// The prepared input as a batch-1 tensor on `device`.
+    pub fn tensor(&self, graph: &Graph, device: &Device) -> Result<Tensor> {
+        self.prepare(graph)?.prepared.to_tensor(device)
     }
 }

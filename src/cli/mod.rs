@@ -3,6 +3,7 @@
 mod config;
 mod input;
 mod predict;
+mod render;
 mod summary;
 mod table;
 
@@ -30,6 +31,8 @@ pub enum Command {
     Config(config::Args),
     /// Classify an image (or a prepared input array) and print the top classes.
     Predict(predict::Args),
+    /// Compute an explanation map (saliency, Grad-CAM, …) and write it as PNG and NPY.
+    Render(Box<render::Args>),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -37,6 +40,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Summary(a) => summary::run(a),
         Command::Config(a) => config::run(a),
         Command::Predict(a) => predict::run(a),
+        Command::Render(a) => render::run(*a),
     }
 }
 

@@ -1,5 +1,6 @@
-//! Writing files so that a failure never leaves a partial file behind: write a temporary file in
-//! the same folder, then rename it over the target.
+//! Writing files so that a failure never leaves a partial file behind: each file is written in
+//! full to a temporary file in the same folder, then renamed over the target. Several outputs
+//! can be staged first and committed together, so that a failure on the second leaves neither.
 
 use std::fs;
 use std::io::{self, Write};
@@ -8,8 +9,40 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
 
-/// Writes `bytes` to a fresh temporary file next to `path`, then renames it over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+/// A fully written temporary file waiting to be renamed into place; removed if dropped.
+pub struct Staged {
+    tmp: Option<PathBuf>,
+    target: PathBuf,
+}
+
+impl Staged {
+    /// Renames the temporary file over the target.
+    pub fn commit(mut self) -> Result<()> {
+        let tmp = self.tmp.take().expect("not yet committed");
+        fs::rename(&tmp, &self.target).map_err(|source| {
+            let _ = fs::remove_file(&tmp);
+            Error::Write {
+                path: self.target.clone(),
+                source,
+            }
+        })
+    }
+
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if let Some(tmp) = self.tmp.take() {
+            let _ = fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to a fresh temporary file next to `path`.
+pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let werr = |source: io::Error| Error::Write {
         path: path.to_path_buf(),
@@ -25,9 +58,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
-
     let mut attempt = 0;
-    let (tmp, mut file): (PathBuf, fs::File) = loop {
+    let (tmp, mut file) = loop {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let tmp = dir.join(format!(
             ".{}.{}-{n}.tmp",
@@ -44,16 +76,34 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             Err(e) => return Err(werr(e)),
         }
     };
-    let written = file
-        .write_all(bytes)
+    let staged = Staged {
+        tmp: Some(tmp),
+        target: path.to_path_buf(),
+    };
+    file.write_all(bytes)
         .and_then(|()| file.sync_all())
-        .and_then(|()| {
-            drop(file);
-            fs::rename(&tmp, path)
-        });
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(werr(e));
+        .map_err(werr)?;
+    Ok(staged)
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    stage(path, bytes)?.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropped_stages_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.bin");
+        let staged = stage(&a, b"hello").unwrap();
+        drop(staged);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        stage(&a, b"hello").unwrap().commit().unwrap();
+        assert_eq!(fs::read(&a).unwrap(), b"hello");
+        assert!(stage(&dir.path().join("missing/x.bin"), b"x").is_err());
     }
-    Ok(())
 }

@@ -1,0 +1,129 @@
+//! `render`'s method options, validated into `methods::Knobs`.
+
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use crate::error::{Error, Result};
+use crate::imaging::npy::read_npy_f32;
+use crate::methods::{Baseline, IgMethod, Knobs, NoiseTunnelType};
+
+#[derive(clap::Args, Debug)]
+pub struct KnobArgs {
+    /// smoothgrad: number of noisy samples.
+    #[arg(long, default_value_t = 25, help_heading = "Method options")]
+    pub samples: usize,
+    /// smoothgrad: noise standard deviation in the model's input space
+    /// [default: 0.15 × (max − min) of the prepared input].
+    #[arg(long, allow_negative_numbers = true, help_heading = "Method options")]
+    pub stdev: Option<f32>,
+    /// smoothgrad: smoothgrad | smoothgrad_sq | vargrad (captum's NoiseTunnel types).
+    #[arg(long, default_value = "smoothgrad", help_heading = "Method options")]
+    pub nt_type: String,
+    /// Seed for smoothgrad's noise and the uniform IG baseline.
+    #[arg(long, default_value_t = 0, help_heading = "Method options")]
+    pub seed: u64,
+    /// ig: zero | blur | uniform | FILE.npy (an array with the input's shape).
+    #[arg(long, default_value = "zero", help_heading = "Method options")]
+    pub baseline: String,
+    /// ig: integration steps.
+    #[arg(long, default_value_t = 50, help_heading = "Method options")]
+    pub steps: usize,
+    /// ig: gausslegendre | riemann_left | riemann_right | riemann_middle | riemann_trapezoid.
+    #[arg(long, default_value = "gausslegendre", help_heading = "Method options")]
+    pub ig_method: String,
+    /// Inputs per batched pass (smoothgrad, ig).
+    #[arg(long, default_value_t = 10, help_heading = "Method options")]
+    pub batch: usize,
+}
+
+impl KnobArgs {
+    pub fn to_knobs(&self, input: &Tensor, device: &Device) -> Result<Knobs> {
+        let usage = |m: String| Err(Error::Usage(m));
+        if self.samples == 0 {
+            return usage("--samples must be at least 1".into());
+        }
+        if self.steps == 0 {
+            return usage(
+                "--steps must be at least 1 (integrated gradients needs points on the path)".into(),
+            );
+        }
+        if self.batch == 0 {
+            return usage("--batch must be at least 1".into());
+        }
+        if let Some(s) = self.stdev {
+            if !(s.is_finite() && s >= 0.0) {
+                return usage(format!("--stdev {s} must be a non-negative number"));
+            }
+        }
+        let nt_type = match self.nt_type.as_str() {
+            "smoothgrad" => NoiseTunnelType::SmoothGrad,
+            "smoothgrad_sq" => NoiseTunnelType::SmoothGradSq,
+            "vargrad" => NoiseTunnelType::VarGrad,
+            other => {
+                return usage(format!(
+                    "--nt-type {other}: expected smoothgrad, smoothgrad_sq or vargrad"
+                ))
+            }
+        };
+        let ig_method = match self.ig_method.as_str() {
+            "gausslegendre" => IgMethod::GaussLegendre,
+            "riemann_left" => IgMethod::RiemannLeft,
+            "riemann_right" => IgMethod::RiemannRight,
+            "riemann_middle" => IgMethod::RiemannMiddle,
+            "riemann_trapezoid" => IgMethod::RiemannTrapezoid,
+            other => {
+                return usage(format!(
+                    "--ig-method {other}: expected gausslegendre, riemann_left, riemann_right, riemann_middle or riemann_trapezoid"
+                ))
+            }
+        };
+        if ig_method == IgMethod::RiemannTrapezoid && self.steps < 2 {
+            return usage("--steps must be at least 2 for riemann_trapezoid".into());
+        }
+        Ok(Knobs {
+            samples: self.samples,
+            stdev: self.stdev,
+            nt_type,
+            steps: self.steps,
+            ig_method,
+            baseline: self.baseline(input, device)?,
+            batch: self.batch,
+            seed: self.seed,
+            noise: None,
+        })
+    }
+
+    fn baseline(&self, input: &Tensor, device: &Device) -> Result<Baseline> {
+        Ok(match self.baseline.as_str() {
+            "zero" => Baseline::Zero,
+            "uniform" => Baseline::Uniform,
+            // σ = 1/16 of the image side: blurs away detail, keeps the layout.
+            "blur" => Baseline::Blur(
+                input.dims().iter().skip(1).copied().max().unwrap_or(16) as f32 / 16.0,
+            ),
+            file if file.ends_with(".npy") => {
+                let path = Path::new(file);
+                let arr = read_npy_f32(path)?;
+                let want = input.dims();
+                let shape = if arr.shape.len() + 1 == want.len() {
+                    [&[1], arr.shape.as_slice()].concat()
+                } else {
+                    arr.shape.clone()
+                };
+                if shape != want {
+                    return Err(Error::Usage(format!(
+                        "--baseline {file} has shape {:?} but the prepared input has {want:?}",
+                        arr.shape
+                    )));
+                }
+                Baseline::Tensor(Tensor::from_vec(arr.data, shape, device)?)
+            }
+            other => {
+                return Err(Error::Usage(format!(
+                    "--baseline {other}: expected zero, blur, uniform or a .npy file"
+                )))
+            }
+        })
+    }
+}

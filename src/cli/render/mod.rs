@@ -1,0 +1,257 @@
+//! `convscope render METHOD MODEL (--image PATH | --input-npy PATH) [options]`: one explanation
+//! map, written as PNG (for people) and NPY (raw, for scripts), with a JSON report.
+
+mod knobs;
+mod picture;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{json, Map, Value};
+
+use super::input::InputArgs;
+use crate::error::{Error, Result};
+use crate::exec::{select_device, Executor, NoHook, Params};
+use crate::imaging::atomic::stage;
+use crate::imaging::heatmap::{check, MapProblem};
+use crate::imaging::npy::npy_bytes_f32;
+use crate::imaging::png::encode_png;
+use crate::import::{labels, open_model};
+use crate::methods::{self, cam, target, Artifact, Cx, Output};
+
+const ABOUT: &str = "The target is the raw class score before softmax: when the graph ends in Softmax or \
+LogSoftmax, its input is used (as keras-vis swaps softmax for linear). Methods: saliency, guided, \
+deconvnet, inputxgrad, smoothgrad, ig, gradcam, gradcampp, hirescam, xgradcam, layercam, guided-gradcam.";
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = ABOUT)]
+pub struct Args {
+    /// The method: saliency, guided, deconvnet, inputxgrad, smoothgrad, ig, gradcam, gradcampp,
+    /// hirescam, xgradcam, layercam, guided-gradcam.
+    pub method: String,
+    /// The model: a path to an .onnx file.
+    pub model: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Class to explain: an index, or text matched against the labels [default: the top-1 class].
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Layer for CAM methods [default: the last layer whose output has spatial size > 1].
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Where to write the picture [default: INPUT_STEM.METHOD.png unless only --npy is given].
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+    /// Where to write the raw map (float32 .npy).
+    #[arg(long)]
+    pub npy: Option<PathBuf>,
+    /// Class names, one a line (default: ImageNet's for 1000-class models).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Print a JSON report instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub knobs: knobs::KnobArgs,
+    #[command(flatten)]
+    pub look: picture::LookArgs,
+}
+
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let method = methods::by_id(&a.method)?;
+    let look = a.look.look()?;
+    let t = Instant::now();
+    let graph = open_model(&a.model)?;
+    let device = select_device(&a.input.device)?;
+    let params = Params::load(&graph, &device)?;
+    let load_ms = ms(t);
+
+    let t = Instant::now();
+    let input = a.input.prepare(&graph)?;
+    let x = input.prepared.to_tensor(&device)?;
+    let knobs = a.knobs.to_knobs(&x, &device)?;
+    let prepare_ms = ms(t);
+
+    let exec = Executor::new(&graph, &params);
+    let scores_layer = graph.logits_layer();
+    let scores: Vec<f32> = exec
+        .forward(&x, &mut NoHook)?
+        .get(scores_layer)
+        .flatten_all()?
+        .to_vec1()?;
+    let labels = labels::for_model(scores.len(), a.labels.as_deref())?;
+    let target = match &a.target {
+        Some(t) => target::resolve(t, scores.len(), labels.as_deref())?,
+        None => target::top1(&scores),
+    };
+    let layer = if method.info().needs_layer {
+        let id = match &a.layer {
+            Some(name) => graph.find(name)?,
+            None => cam::default_layer(&graph).ok_or_else(|| {
+                Error::Usage("the model has no layer with a spatial output for a CAM method".into())
+            })?,
+        };
+        cam::check_spatial(&graph, id)?;
+        Some(id)
+    } else {
+        None
+    };
+
+    let mut cx = Cx {
+        graph: &graph,
+        exec,
+        input: x,
+        target,
+        scores: scores_layer,
+        layer,
+        knobs,
+    };
+    let t = Instant::now();
+    let output = method.run(&mut cx)?;
+    let method_ms = ms(t);
+    let problem = check(output.artifact.data());
+    if problem == Some(MapProblem::NonFinite) {
+        return Err(Error::Input(format!(
+            "{} produced a map with NaN or infinite values; nothing was written",
+            a.method
+        )));
+    }
+
+    let t = Instant::now();
+    let png_path = a
+        .output
+        .clone()
+        .or_else(|| a.npy.is_none().then(|| default_png(&input.path, &a.method)));
+    let png = png_path
+        .as_ref()
+        .map(|_| encode_png(&picture::render(&output.artifact, &input, &look)))
+        .transpose()
+        .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?;
+    let render_ms = ms(t);
+
+    // Stage every file before committing any, so a failure leaves nothing behind.
+    let mut staged = Vec::new();
+    if let (Some(path), Some(bytes)) = (&png_path, &png) {
+        staged.push(stage(path, bytes)?);
+    }
+    if let Some(path) = &a.npy {
+        staged.push(stage(
+            path,
+            &npy_bytes_f32(&output.artifact.shape(), output.artifact.data()),
+        )?);
+    }
+    for s in staged {
+        s.commit()?;
+    }
+
+    let report = Report {
+        method: &a.method,
+        graph: &graph,
+        scores: &scores,
+        target,
+        label: labels.as_ref().map(|l| l[target].as_str()),
+        output: &output,
+        problem,
+        png: png_path.as_deref(),
+        npy: a.npy.as_deref(),
+        timings: json!({"load_ms": load_ms, "prepare_ms": prepare_ms, "method_ms": method_ms, "render_ms": render_ms}),
+    };
+    if a.json {
+        super::print_json(&report.json());
+    } else {
+        report.print();
+    }
+    Ok(())
+}
+
+fn default_png(input: &Path, method: &str) -> PathBuf {
+    let stem = input
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into());
+    PathBuf::from(format!("{stem}.{method}.png"))
+}
+
+struct Report<'a> {
+    method: &'a str,
+    graph: &'a crate::model::Graph,
+    scores: &'a [f32],
+    target: usize,
+    label: Option<&'a str>,
+    output: &'a Output,
+    problem: Option<MapProblem>,
+    png: Option<&'a Path>,
+    npy: Option<&'a Path>,
+    timings: Value,
+}
+
+impl Report<'_> {
+    fn probability(&self) -> f32 {
+        let max = self
+            .scores
+            .iter()
+            .copied()
+            .fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = self.scores.iter().map(|&s| ((s - max) as f64).exp()).sum();
+        (((self.scores[self.target] - max) as f64).exp() / sum) as f32
+    }
+
+    fn layer(&self) -> Option<&str> {
+        match &self.output.artifact {
+            Artifact::Cam { layer, .. } => Some(self.graph.layer(*layer).name.as_str()),
+            Artifact::Attribution { .. } => None,
+        }
+    }
+
+    fn json(&self) -> Value {
+        let data = self.output.artifact.data();
+        let (min, max) = data
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
+        let mut v: Map<String, Value> = Map::new();
+        v.insert("method".into(), json!(self.method));
+        v.insert("target".into(), json!({"index": self.target, "label": self.label, "score": self.scores[self.target], "prob": self.probability()}));
+        v.insert("layer".into(), json!(self.layer()));
+        v.insert("shape".into(), json!(self.output.artifact.shape()));
+        v.insert(
+            "map".into(),
+            json!({"min": min, "max": max, "problem": self.problem.map(|p| p.describe())}),
+        );
+        for (k, val) in &self.output.extras {
+            v.insert(k.clone(), val.clone());
+        }
+        v.insert("timings".into(), self.timings.clone());
+        v.insert("files".into(), json!({"png": self.png, "npy": self.npy}));
+        Value::Object(v)
+    }
+
+    fn print(&self) {
+        let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
+        let layer = self
+            .layer()
+            .map(|l| format!(" at layer {l}"))
+            .unwrap_or_default();
+        println!(
+            "{} of class {}{label} (score {:.4}, p={:.4}){layer}",
+            self.method,
+            self.target,
+            self.scores[self.target],
+            self.probability()
+        );
+        if let Some(gap) = self.output.extras.get("completeness_gap") {
+            println!("completeness gap (Σ attributions − (F(x) − F(baseline))): {gap}");
+        }
+        if let Some(p) = self.problem {
+            eprintln!("warning: {}", p.describe());
+        }
+        for path in [self.png, self.npy].into_iter().flatten() {
+            println!("wrote {}", path.display());
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! `convscope render`: outputs on the happy path, and every bad input: a one-line message, a
+//! non-zero exit, no panic, and nothing left behind.
+
+mod common;
+
+use assert_cmd::Command;
+use common::fixtures;
+use predicates::prelude::*;
+
+fn render(method: &str, net: &str) -> Command {
+    let mut c = Command::cargo_bin("convscope").unwrap();
+    let dir = fixtures().join("nets");
+    c.arg("render")
+        .arg(method)
+        .arg(dir.join(format!("{net}.onnx")))
+        .arg("--input-npy")
+        .arg(dir.join(format!("{net}.input.npy")));
+    c
+}
+
+/// Runs a failing command and returns its one-line message.
+fn fails(cmd: &mut Command) -> String {
+    let out = cmd
+        .assert()
+        .failure()
+        .stdout(predicate::str::is_empty())
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    assert!(err.starts_with("error: "), "{err}");
+    err
+}
+
+#[test]
+fn writes_png_npy_and_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (png, npy) = (dir.path().join("cam.png"), dir.path().join("cam.npy"));
+    let out = render("gradcam", "resnet_like")
+        .args(["--json", "--size", "64x48", "--target", "3", "-o"])
+        .arg(&png)
+        .arg("--npy")
+        .arg(&npy)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["method"], "gradcam");
+    assert_eq!(v["target"]["index"], 3);
+    assert_eq!(
+        v["layer"], "layer2.0.relu_1",
+        "default layer: the last with spatial size > 1"
+    );
+    assert_eq!(v["shape"], serde_json::json!([4, 4]));
+    for k in ["load_ms", "prepare_ms", "method_ms", "render_ms"] {
+        assert!(v["timings"][k].is_number(), "{k}");
+    }
+    let img = image::open(&png).unwrap();
+    assert_eq!((img.width(), img.height()), (64, 48));
+    let arr = convscope::imaging::npy::read_npy_f32(&npy).unwrap();
+    assert_eq!(arr.shape, vec![4, 4]);
+    assert!(
+        arr.data.iter().all(|v| *v >= 0.0),
+        "CAMs are after the ReLU"
+    );
+}
+
+#[test]
+fn ig_reports_its_completeness_gap() {
+    let out = render("ig", "vgg_like")
+        .args(["--json", "--npy"])
+        .arg(tempfile::tempdir().unwrap().path().join("ig.npy"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let gap = v["completeness_gap"].as_f64().unwrap();
+    let delta = v["delta_f"].as_f64().unwrap();
+    assert!(
+        gap.abs() < 0.05 * delta.abs().max(1e-3),
+        "gap {gap} vs F(x)-F(0) {delta}"
+    );
+}
+
+#[test]
+fn bad_inputs_are_one_line_errors() {
+    let e = fails(&mut render("sailency", "vgg_like"));
+    assert!(
+        e.contains("unknown method") && e.contains("saliency") && e.contains("gradcam"),
+        "{e}"
+    );
+    let e = fails(render("gradcam", "vgg_like").args(["--layer", "classifier.0"]));
+    assert!(
+        e.contains("not a spatial feature map") && e.contains("features."),
+        "{e}"
+    );
+    let e = fails(render("saliency", "vgg_like").args(["--target", "10"]));
+    assert!(
+        e.contains("out of range") && e.contains("10 classes"),
+        "{e}"
+    );
+    let e = fails(render("saliency", "vgg_like").args(["--target", "cat"]));
+    assert!(e.contains("no labels"), "{e}");
+    let e = fails(render("ig", "vgg_like").args(["--steps", "0"]));
+    assert!(e.contains("--steps"), "{e}");
+    let e = fails(render("smoothgrad", "vgg_like").args(["--stdev", "-1"]));
+    assert!(e.contains("--stdev") && e.contains("non-negative"), "{e}");
+    let e = fails(render("gradcam", "vgg_like").args(["--layer", "features.O"]));
+    assert!(e.contains("features.0"), "{e}");
+    let e = fails(render("gradcam", "vgg_like").args(["--colormap", "rainbow"]));
+    assert!(e.contains("jet"), "{e}");
+    let e = fails(render("gradcam", "vgg_like").args(["--alpha", "2"]));
+    assert!(e.contains("--alpha"), "{e}");
+}
+
+#[test]
+fn ambiguous_and_unknown_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let labels = dir.path().join("labels.txt");
+    let names = [
+        "tabby",
+        "tiger cat",
+        "tiger",
+        "Egyptian cat",
+        "dog",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+    ];
+    std::fs::write(&labels, names.join("\n")).unwrap();
+    let e = fails(
+        render("saliency", "vgg_like")
+            .arg("--labels")
+            .arg(&labels)
+            .args(["--target", "cat"]),
+    );
+    assert!(
+        e.contains("ambiguous") && e.contains("tiger cat") && e.contains("Egyptian cat"),
+        "{e}"
+    );
+    let e = fails(
+        render("saliency", "vgg_like")
+            .arg("--labels")
+            .arg(&labels)
+            .args(["--target", "zebra"]),
+    );
+    assert!(e.contains("matches no label"), "{e}");
+    render("saliency", "vgg_like")
+        .arg("--labels")
+        .arg(&labels)
+        .args(["--target", "tiger", "--npy"])
+        .arg(dir.path().join("s.npy"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("class 2 'tiger'"));
+}
+
+#[test]
+fn an_unwritable_output_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("map.npy");
+    let png = dir.path().join("no/such/dir/map.png");
+    let e = fails(
+        render("gradcam", "vgg_like")
+            .arg("-o")
+            .arg(&png)
+            .arg("--npy")
+            .arg(&npy),
+    );
+    assert!(e.contains("cannot write") && e.contains("map.png"), "{e}");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "nothing may be written when one output fails: {left:?}"
+    );
+}
