@@ -1,6 +1,6 @@
 //! Grad-CAM++ (Chattopadhay et al. 2018), as pytorch-grad-cam's `GradCAMPlusPlus` computes it:
 //! α = G² / (2G² + Σ_hw A · G³ + ε) where G ≠ 0 (else 0), channel weight = Σ_hw α · relu(G),
-//! ε = 1e-7.
+//! ε = 1e-6 (pytorch-grad-cam 1.5.7).
 
 use candle_core::Tensor;
 
@@ -16,7 +16,7 @@ impl CamWeights for GradCamPlusPlus {
         let g2 = g.sqr()?;
         let g3 = (&g2 * g)?;
         let sum_a = spatial_sum(a)?;
-        let denom = ((&g2 * 2.0)? + g3.broadcast_mul(&sum_a)?)?.affine(1.0, 1e-7)?;
+        let denom = ((&g2 * 2.0)? + g3.broadcast_mul(&sum_a)?)?.affine(1.0, 1e-6)?;
         let alpha = (&g2 / denom)?;
         let alpha = g.ne(0f32)?.where_cond(&alpha, &alpha.zeros_like()?)?;
         spatial_sum(&(alpha * g.relu()?)?)

@@ -82,8 +82,10 @@ pub fn quadrature(method: IgMethod, n: usize) -> (Vec<f64>, Vec<f64>) {
         IgMethod::RiemannLeft => (linspace(0.0, 1.0 - 1.0 / nf), vec![1.0 / nf; n]),
         IgMethod::RiemannRight => (linspace(1.0 / nf, 1.0), vec![1.0 / nf; n]),
         IgMethod::RiemannMiddle => (linspace(0.5 / nf, 1.0 - 0.5 / nf), vec![1.0 / nf; n]),
+        // captum's trapezoid: steps of 1/n with the two ends halved (so the weights sum to
+        // (n−1)/n, not 1, unlike the textbook rule's 1/(n−1)); we follow the reference.
         IgMethod::RiemannTrapezoid => {
-            let mut w = vec![1.0 / (nf - 1.0); n];
+            let mut w = vec![1.0 / nf; n];
             w[0] /= 2.0;
             w[n - 1] /= 2.0;
             (linspace(0.0, 1.0), w)
@@ -189,7 +191,7 @@ mod tests {
     fn riemann_rules_match_captum() {
         let (a, w) = quadrature(IgMethod::RiemannTrapezoid, 5);
         assert_eq!(a, vec![0.0, 0.25, 0.5, 0.75, 1.0]);
-        assert_eq!(w, vec![0.125, 0.25, 0.25, 0.25, 0.125]);
+        assert_eq!(w, vec![0.1, 0.2, 0.2, 0.2, 0.1]);
         let (a, _) = quadrature(IgMethod::RiemannMiddle, 4);
         assert_eq!(a, vec![0.125, 0.375, 0.625, 0.875]);
         let (a, _) = quadrature(IgMethod::RiemannLeft, 4);

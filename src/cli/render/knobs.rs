@@ -78,8 +78,8 @@ impl KnobArgs {
                 ))
             }
         };
-        if ig_method == IgMethod::RiemannTrapezoid && self.steps < 2 {
-            return usage("--steps must be at least 2 for riemann_trapezoid".into());
+        if ig_method != IgMethod::GaussLegendre && self.steps < 2 {
+            return usage(format!("--steps must be at least 2 for {}", self.ig_method));
         }
         Ok(Knobs {
             samples: self.samples,

@@ -1,0 +1,195 @@
+//! Every `render` method against its reference implementation (captum 0.9, pytorch-grad-cam
+//! 1.5.7) on the fixture nets; `tests/fixtures/make_fixtures.py` (`make_maps`) wrote the
+//! references with the same weights and inputs.
+//!
+//! Tolerances, relative to the reference's largest magnitude (as in onnx_reference.rs):
+//! - 1e-3 for gradients, CAMs, IG and SmoothGrad: one forward and one reverse pass in float32,
+//!   summed in a different order than PyTorch's kernels.
+//! - 1e-2 for VarGrad: E[g²] − E[g]² cancels most of its digits.
+//! - 1e-3 absolute for pytorch-grad-cam's scaled maps (values in [0, 1]).
+//!
+//! Guided backprop, deconvnet and guided Grad-CAM are compared on the nets whose rectifiers are
+//! all ReLU: captum overrides only `nn.ReLU`, convscope every rectifier (see methods/guided.rs).
+
+mod common;
+
+use candle_core::{Device, Tensor};
+use common::{fixtures, npy_tensor, rel_max_err};
+use convscope::exec::{Executor, Params};
+use convscope::imaging::heatmap::Heatmap;
+use convscope::import::onnx;
+use convscope::methods::{self, Artifact, Cx, IgMethod, Knobs, NoiseTunnelType};
+use convscope::model::Graph;
+use serde_json::Value;
+
+struct Net {
+    graph: Graph,
+    params: Params,
+    input: Tensor,
+    manifest: Value,
+}
+
+fn net(name: &str) -> Net {
+    let dir = fixtures().join("maps");
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap())
+            .unwrap();
+    let graph = onnx::load(&fixtures().join(format!("nets/{name}.onnx"))).unwrap();
+    let params = Params::load(&graph, &Device::Cpu).unwrap();
+    let input = npy_tensor(&fixtures().join(format!("nets/{name}.input.npy")));
+    Net {
+        graph,
+        params,
+        input,
+        manifest,
+    }
+}
+
+impl Net {
+    fn reference(&self, key: &str) -> Option<Tensor> {
+        let file = self.manifest["files"][key].as_str()?;
+        Some(npy_tensor(&fixtures().join("maps").join(file)))
+    }
+
+    fn run(&self, method: &str, knobs: Knobs) -> Artifact {
+        let layer = self.manifest["layer"]["node"].as_str().map(|node| {
+            self.graph
+                .ids()
+                .find(|&id| self.graph.layer(id).source_name == node)
+                .unwrap_or_else(|| panic!("no layer from node {node}"))
+        });
+        let mut cx = Cx {
+            graph: &self.graph,
+            exec: Executor::new(&self.graph, &self.params),
+            input: self.input.clone(),
+            target: self.manifest["target"].as_u64().unwrap() as usize,
+            scores: self.graph.logits_layer(),
+            layer,
+            knobs,
+        };
+        methods::by_id(method)
+            .unwrap()
+            .run(&mut cx)
+            .unwrap()
+            .artifact
+    }
+}
+
+fn tensor(a: &Artifact) -> Tensor {
+    Tensor::from_slice(a.data(), a.shape(), &Device::Cpu).unwrap()
+}
+
+fn check(net: &str, key: &str, got: &Tensor, want: &Tensor, tol: f32) {
+    let err = rel_max_err(got, want);
+    println!("{net}: {key} rel err {err:.2e}");
+    assert!(
+        err < tol,
+        "{net}: {key} differs from the reference by {err} (tolerance {tol})"
+    );
+}
+
+fn check_method(n: &Net, name: &str, key: &str, method: &str, knobs: Knobs, tol: f32) {
+    if let Some(want) = n.reference(key) {
+        check(name, key, &tensor(&n.run(method, knobs)), &want, tol);
+    }
+}
+
+fn check_net(name: &str, all_relu: bool) {
+    let n = net(name);
+    let k = Knobs::default;
+    check_method(&n, name, "saliency", "saliency", k(), 1e-3);
+    check_method(&n, name, "inputxgrad", "inputxgrad", k(), 1e-3);
+    if all_relu {
+        check_method(&n, name, "guided", "guided", k(), 1e-3);
+        check_method(&n, name, "deconvnet", "deconvnet", k(), 1e-3);
+        check_method(&n, name, "guided_gradcam", "guided-gradcam", k(), 1e-3);
+    }
+    for (key, method) in [
+        ("gradcam", "gradcam"),
+        ("layergradcam", "gradcam"),
+        ("gradcampp", "gradcampp"),
+        ("hirescam", "hirescam"),
+        ("xgradcam", "xgradcam"),
+        ("layercam", "layercam"),
+    ] {
+        check_method(&n, name, key, method, k(), 1e-3);
+        // pytorch-grad-cam's displayed map: minmax(resize(minmax(raw))), minmax again.
+        if let Some(want) = n.reference(&format!("{key}_scaled")) {
+            let Artifact::Cam {
+                height,
+                width,
+                data,
+                ..
+            } = n.run(method, k())
+            else {
+                panic!()
+            };
+            let (h, w) = want.dims2().unwrap();
+            let scaled = Heatmap::new(height, width, data)
+                .normalized()
+                .resize_bilinear(h, w)
+                .normalized();
+            let got = Tensor::from_vec(scaled.data, (h, w), &Device::Cpu).unwrap();
+            let diff = (got - &want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .max_all()
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            println!("{name}: {key}_scaled abs err {diff:.2e}");
+            assert!(diff < 1e-3, "{name}: {key}_scaled differs by {diff}");
+        }
+    }
+    let steps = n.manifest["ig_n_steps"].as_u64().unwrap_or(50) as usize;
+    for (key, m) in [
+        ("ig_gausslegendre", IgMethod::GaussLegendre),
+        ("ig_riemann_left", IgMethod::RiemannLeft),
+        ("ig_riemann_right", IgMethod::RiemannRight),
+        ("ig_riemann_middle", IgMethod::RiemannMiddle),
+        ("ig_riemann_trapezoid", IgMethod::RiemannTrapezoid),
+    ] {
+        let knobs = Knobs {
+            steps,
+            ig_method: m,
+            ..k()
+        };
+        check_method(&n, name, key, "ig", knobs, 1e-3);
+    }
+    if let Some(noise) = n.reference("smoothgrad_noise") {
+        for (key, t, tol) in [
+            ("smoothgrad", NoiseTunnelType::SmoothGrad, 1e-3),
+            ("smoothgrad_sq", NoiseTunnelType::SmoothGradSq, 1e-3),
+            ("vargrad", NoiseTunnelType::VarGrad, 1e-2),
+        ] {
+            let knobs = Knobs {
+                noise: Some(noise.clone()),
+                nt_type: t,
+                batch: 3, // uneven batches: 3 + 3 + 2 samples
+                ..k()
+            };
+            check_method(&n, name, key, "smoothgrad", knobs, tol);
+        }
+    }
+}
+
+#[test]
+fn vgg_like() {
+    check_net("vgg_like", true);
+}
+
+#[test]
+fn resnet_like() {
+    check_net("resnet_like", true);
+}
+
+#[test]
+fn mobilenet_like() {
+    check_net("mobilenet_like", false);
+}
+
+#[test]
+fn keras_nhwc_scores_are_taken_before_softmax() {
+    check_net("keras_nhwc", true);
+}
