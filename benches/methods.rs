@@ -1,0 +1,111 @@
+//! `cargo bench --bench methods [-- --quick] [-- --json PATH]`
+//!
+//! Times each explanation method on VGG16 and ResNet50 at 224x224, batch 1, seeded random
+//! weights, on the CPU (medians). SmoothGrad and IG use reduced counts (10 samples, 20 steps,
+//! batches of 5 and 10) so a run fits a coffee break; `benches/compare_torch.py` times captum
+//! and pytorch-grad-cam with the same counts and prints the ratios.
+
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use convscope::exec::{Executor, NoHook, Params};
+use convscope::import::zoo;
+use convscope::methods::{self, cam, Cx, Knobs};
+use convscope::model::Graph;
+
+pub const SMOOTHGRAD_SAMPLES: usize = 10;
+pub const IG_STEPS: usize = 20;
+
+fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    let mut t: Vec<f64> = (0..runs)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
+    let device = Device::Cpu;
+    let params = Params::load(graph, &device).unwrap();
+    let input = Tensor::randn(0f32, 1f32, (1, 3, 224, 224), &device).unwrap();
+    let exec = Executor::new(graph, &params);
+    let scores = graph.logits_layer();
+    let logits: Vec<f32> = exec
+        .forward(&input, &mut NoHook)
+        .unwrap()
+        .get(scores)
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let target = methods::target::top1(&logits);
+    for id in [
+        "saliency",
+        "guided",
+        "gradcam",
+        "gradcampp",
+        "smoothgrad",
+        "ig",
+    ] {
+        let knobs = Knobs {
+            samples: SMOOTHGRAD_SAMPLES,
+            steps: IG_STEPS,
+            batch: if id == "smoothgrad" { 5 } else { 10 },
+            ..Knobs::default()
+        };
+        let mut cx = Cx {
+            graph,
+            exec: Executor::new(graph, &params),
+            input: input.clone(),
+            target,
+            scores,
+            layer: cam::default_layer(graph),
+            knobs,
+        };
+        let method = methods::by_id(id).unwrap();
+        let runs = if matches!(id, "smoothgrad" | "ig") {
+            runs.div_ceil(2)
+        } else {
+            runs
+        };
+        let t = median_ms(runs, || {
+            method.run(&mut cx).unwrap();
+        });
+        out.push((format!("{name}/{id}"), t));
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let json = args
+        .iter()
+        .position(|a| a == "--json")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let runs = if quick { 1 } else { 5 };
+    let mut results = Vec::new();
+    for (name, graph) in [
+        ("vgg16", zoo::vgg16(224, 0).unwrap()),
+        ("resnet50", zoo::resnet50(224, 0).unwrap()),
+    ] {
+        bench(name, &graph, runs, &mut results);
+    }
+    for (name, ms) in &results {
+        println!("{name:<36} {ms:>10.1} ms (median)");
+    }
+    if let Some(path) = json {
+        let map: serde_json::Map<String, serde_json::Value> = results
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+            .collect();
+        std::fs::write(&path, serde_json::to_string_pretty(&map).unwrap())
+            .expect("write bench JSON");
+        println!("wrote {path}");
+    }
+}
