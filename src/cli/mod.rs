@@ -15,6 +15,7 @@ use crate::error::Result;
 #[command(
     name = "convscope",
     version,
+    propagate_version = true,
     about = "A terminal explorer for convolutional networks: summary, layer configs, weights, predictions",
     long_about = None
 )]

@@ -97,6 +97,12 @@ pub enum WeightData {
         length: u64,
         stored: StoredType,
     },
+    /// The transpose of a 2-D tensor stored as `stored_shape` (exporters write `MatMul(x,
+    /// Transpose(W))`; transposing lazily keeps external weights unread until needed).
+    Transposed {
+        inner: Box<WeightData>,
+        stored_shape: [usize; 2],
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -117,53 +123,73 @@ impl Weight {
 
     /// Reads the values (from memory or the external file) as f32.
     pub fn load(&self) -> Result<Arc<HostTensor>> {
-        match &self.data {
-            WeightData::Loaded(t) => Ok(t.clone()),
-            WeightData::External {
-                file,
-                model,
-                offset,
-                length,
-                stored,
-            } => {
-                let expected = (self.numel() as u64).saturating_mul(stored.size() as u64);
-                if *length != expected {
-                    return Err(Error::BadModel {
-                        path: model.clone(),
-                        detail: format!(
-                            "external tensor '{}' declares {length} bytes but its shape {:?} needs {expected}",
-                            self.name, self.shape
-                        ),
-                    });
+        load_data(&self.name, &self.shape, &self.data)
+    }
+}
+
+fn load_data(name: &str, shape: &[usize], data: &WeightData) -> Result<Arc<HostTensor>> {
+    match data {
+        WeightData::Loaded(t) => Ok(t.clone()),
+        WeightData::Transposed {
+            inner,
+            stored_shape,
+        } => {
+            let [rows, cols] = *stored_shape;
+            let t = load_data(name, stored_shape, inner)?;
+            let mut out = vec![0f32; t.data.len()];
+            for r in 0..rows {
+                for c in 0..cols {
+                    out[c * rows + r] = t.data[r * cols + c];
                 }
-                let mut f = File::open(file).map_err(|e| match e.kind() {
-                    std::io::ErrorKind::NotFound => Error::MissingExternalData {
-                        model: model.clone(),
-                        file: file.clone(),
-                    },
-                    _ => Error::io(file, e),
-                })?;
-                let size = f.metadata().map_err(|e| Error::io(file, e))?.len();
-                if offset.saturating_add(*length) > size {
-                    return Err(Error::BadModel {
-                        path: model.clone(),
-                        detail: format!(
-                            "external tensor '{}' lies at bytes {offset}..{} but {} holds only {size} bytes (truncated?)",
-                            self.name,
-                            offset.saturating_add(*length),
-                            file.display()
-                        ),
-                    });
-                }
-                let mut bytes = vec![0u8; *length as usize];
-                f.seek(SeekFrom::Start(*offset))
-                    .and_then(|_| f.read_exact(&mut bytes))
-                    .map_err(|e| Error::io(file, e))?;
-                Ok(Arc::new(HostTensor {
-                    shape: self.shape.clone(),
-                    data: decode_le(&bytes, *stored),
-                }))
             }
+            Ok(Arc::new(HostTensor {
+                shape: vec![cols, rows],
+                data: out,
+            }))
+        }
+        WeightData::External {
+            file,
+            model,
+            offset,
+            length,
+            stored,
+        } => {
+            let numel: usize = shape.iter().product();
+            let expected = (numel as u64).saturating_mul(stored.size() as u64);
+            if *length != expected {
+                return Err(Error::BadModel {
+                    path: model.clone(),
+                    detail: format!(
+                        "external tensor '{name}' declares {length} bytes but its shape {shape:?} needs {expected}"
+                    ),
+                });
+            }
+            let mut f = File::open(file).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Error::MissingExternalData {
+                    model: model.clone(),
+                    file: file.clone(),
+                },
+                _ => Error::io(file, e),
+            })?;
+            let size = f.metadata().map_err(|e| Error::io(file, e))?.len();
+            if offset.saturating_add(*length) > size {
+                return Err(Error::BadModel {
+                    path: model.clone(),
+                    detail: format!(
+                        "external tensor '{name}' lies at bytes {offset}..{} but {} holds only {size} bytes (truncated?)",
+                        offset.saturating_add(*length),
+                        file.display()
+                    ),
+                });
+            }
+            let mut bytes = vec![0u8; *length as usize];
+            f.seek(SeekFrom::Start(*offset))
+                .and_then(|_| f.read_exact(&mut bytes))
+                .map_err(|e| Error::io(file, e))?;
+            Ok(Arc::new(HostTensor {
+                shape: shape.to_vec(),
+                data: decode_le(&bytes, *stored),
+            }))
         }
     }
 }

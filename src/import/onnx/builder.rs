@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 use super::attrs::node_label;
-use super::names::NameAllocator;
 use super::proto::NodeProto;
 use super::tensor::Const;
 use crate::error::{Error, Result};
@@ -22,7 +21,6 @@ pub struct Builder {
     pub opset: i64,
     pub layers: Vec<Layer>,
     pub values: HashMap<String, Value>,
-    pub names: NameAllocator,
     /// How many nodes (and graph outputs) read each tensor: fusions need single-use tensors.
     pub uses: HashMap<String, usize>,
 }
@@ -34,7 +32,6 @@ impl Builder {
             opset,
             layers: Vec::new(),
             values: HashMap::new(),
-            names: NameAllocator::default(),
             uses: HashMap::new(),
         }
     }
@@ -124,10 +121,9 @@ impl Builder {
         weights: Vec<Weight>,
         out_shape: Vec<usize>,
     ) -> Result<Value> {
+        // The readable base name; `finish` makes names unique once every layer is known.
         let weight_names: Vec<&str> = weights.iter().map(|w| w.name.as_str()).collect();
-        let name = self
-            .names
-            .allocate(&node.name, &node.op_type, &weight_names);
+        let name = super::names::readable(&node.name, &node.op_type, &weight_names);
         let id = LayerId(self.layers.len());
         self.layers.push(Layer {
             name,
@@ -142,11 +138,30 @@ impl Builder {
     }
 
     pub fn finish(
-        self,
+        mut self,
         name: String,
         inputs: Vec<LayerId>,
         outputs: Vec<LayerId>,
     ) -> Result<Graph> {
+        let reserved: Vec<String> = inputs
+            .iter()
+            .map(|i| self.layers[i.0].name.clone())
+            .collect();
+        let others: Vec<usize> = (0..self.layers.len())
+            .filter(|i| !inputs.contains(&LayerId(*i)))
+            .collect();
+        let bases: Vec<(String, String)> = others
+            .iter()
+            .map(|&i| {
+                (
+                    self.layers[i].name.clone(),
+                    self.layers[i].source_op.clone(),
+                )
+            })
+            .collect();
+        for (&i, name) in others.iter().zip(super::names::finalize(&bases, &reserved)) {
+            self.layers[i].name = name;
+        }
         let graph = Graph {
             name,
             layers: self.layers,

@@ -156,7 +156,6 @@ fn input_layer(b: &mut Builder, vi: &ValueInfoProto) -> Result<LayerId> {
     if numel.is_none_or(|n| n > crate::model::shape::MAX_ACTIVATION_ELEMENTS) {
         return Err(bad(format!("shape {shape:?} is absurdly large")));
     }
-    b.names.reserve(&vi.name);
     let id = LayerId(b.layers.len());
     b.layers.push(crate::model::Layer {
         name: vi.name.clone(),

@@ -5,15 +5,15 @@
 
 use std::collections::HashSet;
 
+/// Hands out names, suffixing `_1`, `_2`, … to keep them unique.
 #[derive(Default)]
 pub struct NameAllocator {
     used: HashSet<String>,
 }
 
 impl NameAllocator {
-    /// A unique readable name for a node.
-    pub fn allocate(&mut self, node_name: &str, op_type: &str, weight_names: &[&str]) -> String {
-        let base = readable(node_name, op_type, weight_names);
+    /// `base`, or `base_1`, `base_2`, … if taken.
+    pub fn unique(&mut self, base: String) -> String {
         let mut name = base.clone();
         let mut k = 1;
         while !self.used.insert(name.clone()) {
@@ -26,6 +26,33 @@ impl NameAllocator {
     pub fn reserve(&mut self, name: &str) {
         self.used.insert(name.to_string());
     }
+}
+
+/// Final names for layers whose readable base names are known: when several nodes share a base
+/// (a module that exports to Transpose → LayerNormalization → Transpose, or SiLU to Sigmoid →
+/// Mul), the last of them — the module's output — gets the plain name, the others `base.op`.
+pub fn finalize(bases: &[(String, String)], reserved: &[String]) -> Vec<String> {
+    let mut last = std::collections::HashMap::new();
+    for (i, (base, _)) in bases.iter().enumerate() {
+        last.insert(base.as_str(), i);
+    }
+    let mut alloc = NameAllocator::default();
+    for r in reserved {
+        alloc.reserve(r);
+    }
+    // Plain names first, so an earlier node's `base.op` never takes a later module's name.
+    let mut names = vec![String::new(); bases.len()];
+    for (i, (base, _)) in bases.iter().enumerate() {
+        if last[base.as_str()] == i {
+            names[i] = alloc.unique(base.clone());
+        }
+    }
+    for (i, (base, op)) in bases.iter().enumerate() {
+        if last[base.as_str()] != i {
+            names[i] = alloc.unique(format!("{base}.{}", op.to_lowercase()));
+        }
+    }
+    names
 }
 
 /// The readable name for one node, before uniqueness is enforced.
@@ -65,16 +92,19 @@ fn scope_path(node: &str, op_type: &str) -> Option<String> {
         if parts.is_empty() {
             return None;
         }
-        // Each torch scope component is either a child's full dotted path ("layer1.0") or its
-        // attribute name ("conv1"): join into one dotted path.
-        let mut path = String::new();
+        // Each torch scope component is a module's name relative to an ancestor: either a new
+        // attribute ("conv1") or a dotted path extending the previous component ("layer1" then
+        // "layer1.0", "conv" then "conv.0"), which replaces it.
+        let mut segments: Vec<&str> = Vec::new();
         for p in parts {
-            if path.is_empty() || p.starts_with(&format!("{path}.")) {
-                path = p.to_string();
-            } else {
-                path = format!("{path}.{p}");
+            match segments.last() {
+                Some(last) if p.starts_with(&format!("{last}.")) => {
+                    *segments.last_mut().expect("non-empty") = p
+                }
+                _ => segments.push(p),
             }
         }
+        let path = segments.join(".");
         return Some(path);
     }
     let parts: Vec<&str> = node.split('/').collect();
@@ -112,6 +142,8 @@ mod tests {
         );
         assert_eq!(readable("/layer1/layer1.0/Add", "Add", &[]), "layer1.0");
         assert_eq!(readable("/Flatten", "Flatten", &[]), "flatten");
+        let nested = "/features/features.1/conv/conv.0/conv.0.2/Clip";
+        assert_eq!(readable(nested, "Clip", &[]), "features.1.conv.0.2");
     }
 
     #[test]
@@ -139,12 +171,34 @@ mod tests {
     }
 
     #[test]
+    fn a_module_name_goes_to_its_output() {
+        let bases = [
+            ("features.0.1", "Transpose"),
+            ("features.0.1", "LayerNormalization"),
+            ("features.0.1", "Transpose"),
+            ("features.1", "Conv"),
+        ];
+        let bases: Vec<(String, String)> = bases
+            .iter()
+            .map(|(b, o)| (b.to_string(), o.to_string()))
+            .collect();
+        let names = finalize(&bases, &["input".into()]);
+        assert_eq!(
+            names,
+            [
+                "features.0.1.transpose",
+                "features.0.1.layernormalization",
+                "features.0.1",
+                "features.1"
+            ]
+        );
+    }
+
+    #[test]
     fn allocator_makes_names_unique() {
         let mut a = NameAllocator::default();
-        assert_eq!(a.allocate("/layer1/layer1.0/Add", "Add", &[]), "layer1.0");
-        assert_eq!(
-            a.allocate("/layer1/layer1.0/Add_1", "Add", &[]),
-            "layer1.0_1"
-        );
+        let base = |n: &str| readable(n, "Add", &[]);
+        assert_eq!(a.unique(base("/layer1/layer1.0/Add")), "layer1.0");
+        assert_eq!(a.unique(base("/layer1/layer1.0/Add_1")), "layer1.0_1");
     }
 }

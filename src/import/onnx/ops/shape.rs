@@ -5,8 +5,9 @@ use super::super::attrs::{node_label, Attrs};
 use super::super::builder::{axis, Builder, Value};
 use super::super::fold::Nd;
 use super::super::proto::NodeProto;
+use super::super::tensor::{Const, ConstData};
 use crate::error::{Error, Result};
-use crate::model::{LayerKind, PadConfig, PadMode, ReshapeOp};
+use crate::model::{LayerKind, PadConfig, PadMode, ReshapeOp, WeightData};
 
 fn err(node: &NodeProto, detail: impl Into<String>) -> Error {
     Error::graph(node_label(node), detail)
@@ -194,6 +195,29 @@ pub fn transpose(b: &mut Builder, node: &NodeProto) -> Result<Value> {
         None => (0..shape.len()).rev().collect(),
     };
     if let Value::Const(c) = b.input(node, 0)? {
+        // A 2-D weight in an external file stays unread: summary and config need only shapes.
+        if let (
+            ConstData::Float {
+                stored,
+                data: data @ WeightData::External { .. },
+            },
+            [r, c2],
+        ) = (&c.data, c.shape.as_slice())
+        {
+            let data = WeightData::Transposed {
+                inner: Box::new(data.clone()),
+                stored_shape: [*r, *c2],
+            };
+            let transposed = Const {
+                shape: vec![*c2, *r],
+                data: ConstData::Float {
+                    stored: *stored,
+                    data,
+                },
+                ..c.clone()
+            };
+            return Ok(Value::Const(transposed));
+        }
         let nd = Nd::from_const(c)?.transpose(&perm);
         return Ok(Value::Const(nd.into_const(&node.output[0])));
     }
