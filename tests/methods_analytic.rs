@@ -179,15 +179,16 @@ fn cam_family_on_one_conv() {
     // x = [[1, 2], [3, 4]]: A₀ = x, A₁ = relu(−x) = 0. For class 0, G₀ = 1/4 everywhere, G₁ = 0.
     // Grad-CAM: w = (1/4, 0) -> x/4. HiResCAM: Σ G·A = x/4. XGrad-CAM: w₀ = Σ(G₀A₀)/ΣA₀ = 1/4.
     // LayerCAM: relu(G)·A = x/4.
-    // Grad-CAM++: α = G²/(2G² + ΣA·G³) = (1/16)/(2/16 + 10/64) = 2/9, w₀ = Σ_hw α·G₀ = 4·(2/9)·(1/4)
-    // = 2/9 -> (2/9)·x.
+    // Grad-CAM++: α = G²/(2G² + ΣA·G³ + ε) = (1/16)/(2/16 + 10/64 + 1e-6) ≈ 2/9,
+    // w₀ = Σ_hw α·G₀ = 4·α·(1/4) = α -> α·x.
     let g = one_conv();
     let x = [1.0, 2.0, 3.0, 4.0];
     let quarter: Vec<f32> = x.iter().map(|v| v / 4.0).collect();
     for m in ["gradcam", "hirescam", "xgradcam", "layercam"] {
         close(&run(&g, m, &x, &[1, 1, 2, 2], 0, Some("relu")), &quarter);
     }
-    let pp: Vec<f32> = x.iter().map(|v| v * 2.0 / 9.0).collect();
+    let alpha = (1.0 / 16.0) / (2.0 / 16.0 + 10.0 / 64.0 + 1e-6);
+    let pp: Vec<f32> = x.iter().map(|v| v * alpha).collect();
     close(
         &run(&g, "gradcampp", &x, &[1, 1, 2, 2], 0, Some("relu")),
         &pp,
