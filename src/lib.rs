@@ -2,7 +2,8 @@
 //!
 //! The rooms (see DESIGN.md): `model` is what a network is, `import` how it is read, `exec` how
 //! it runs, `methods` what we compute from it, `imaging` pixels and arrays, `cli` the headless
-//! commands. Only `cli` (and later `tui`, `jobs`, `term`) touch the edges.
+//! commands, `term` terminal graphics. Only `cli` and `term` (and later `tui`, `jobs`) touch the
+//! edges.
 
 pub mod cli;
 pub mod error;
@@ -11,5 +12,6 @@ pub mod imaging;
 pub mod import;
 pub mod methods;
 pub mod model;
+pub mod term;
 
 pub use error::{Error, Result};

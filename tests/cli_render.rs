@@ -185,3 +185,81 @@ fn an_unwritable_output_leaves_nothing_behind() {
         "nothing may be written when one output fails: {left:?}"
     );
 }
+
+#[test]
+fn print_without_a_terminal_prints_the_path_and_never_waits() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("cam.png");
+    // stdout is a pipe here, so no terminal is queried: the path is printed instead.
+    render("gradcam", "vgg_like")
+        .arg("--print")
+        .arg("-o")
+        .arg(&png)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(png.display().to_string()));
+    assert!(png.exists());
+    render("gradcam", "vgg_like")
+        .arg("--print")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("not a terminal"));
+}
+
+/// `--print` in a real terminal (tmux, which has no graphics protocol and does not answer the
+/// kitty query): the picture is drawn in half-blocks with 24-bit colours, without hanging.
+#[test]
+fn print_in_a_terminal_draws_half_blocks() {
+    use std::process::Command as Std;
+    let session = format!("convscope-print-{}", std::process::id());
+    let bin = assert_cmd::cargo::cargo_bin("convscope");
+    let dir = fixtures().join("nets");
+    let cmd = format!(
+        "{} render gradcam {} --input-npy {} --print --size 120x80; echo CONVSCOPE-DONE; sleep 30",
+        bin.display(),
+        dir.join("vgg_like.onnx").display(),
+        dir.join("vgg_like.input.npy").display()
+    );
+    let started = Std::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "100",
+            "-y",
+            "40",
+            &cmd,
+        ])
+        .status()
+        .expect("tmux is installed (.ci/run installs it)");
+    assert!(started.success());
+    let mut screen = String::new();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let out = Std::new("tmux")
+            .args(["capture-pane", "-p", "-e", "-t", &session])
+            .output()
+            .unwrap();
+        screen = String::from_utf8_lossy(&out.stdout).into_owned();
+        if screen.contains("CONVSCOPE-DONE") {
+            break;
+        }
+    }
+    let _ = Std::new("tmux")
+        .args(["kill-session", "-t", &session])
+        .status();
+    assert!(
+        screen.contains("CONVSCOPE-DONE"),
+        "render --print did not finish:\n{screen}"
+    );
+    assert!(screen.contains("gradcam of class"), "{screen}");
+    let blocks = screen.matches(['▀', '▄']).count();
+    assert!(
+        blocks > 500,
+        "expected a half-block picture, found {blocks} block characters:\n{screen}"
+    );
+    assert!(screen.contains("38;2;"), "expected 24-bit colours");
+}

@@ -39,7 +39,7 @@ pub struct Args {
     /// Layer for CAM methods [default: the last layer whose output has spatial size > 1].
     #[arg(long)]
     pub layer: Option<String>,
-    /// Where to write the picture [default: INPUT_STEM.METHOD.png unless only --npy is given].
+    /// Where to write the picture [default: INPUT_STEM.METHOD.png, unless --npy or --print is given].
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
     /// Where to write the raw map (float32 .npy).
@@ -51,6 +51,10 @@ pub struct Args {
     /// Print a JSON report instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Draw the picture in the terminal (kitty, sixel, iTerm2 or half-blocks); prints the PNG's
+    /// path instead when stdout is not a terminal.
+    #[arg(long, conflicts_with = "json")]
+    pub print: bool,
     #[command(flatten)]
     pub knobs: knobs::KnobArgs,
     #[command(flatten)]
@@ -125,12 +129,15 @@ pub fn run(a: Args) -> Result<()> {
     let png_path = a
         .output
         .clone()
-        .or_else(|| a.npy.is_none().then(|| default_png(&input.path, &a.method)));
-    let png = png_path
-        .as_ref()
-        .map(|_| encode_png(&picture::render(&output.artifact, &input, &look)))
-        .transpose()
-        .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?;
+        .or_else(|| (a.npy.is_none() && !a.print).then(|| default_png(&input.path, &a.method)));
+    let picture =
+        (png_path.is_some() || a.print).then(|| picture::render(&output.artifact, &input, &look));
+    let png = match (&png_path, &picture) {
+        (Some(_), Some(img)) => {
+            Some(encode_png(img).map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?)
+        }
+        _ => None,
+    };
     let render_ms = ms(t);
 
     // Stage every file before committing any, so a failure leaves nothing behind.
@@ -164,6 +171,10 @@ pub fn run(a: Args) -> Result<()> {
         super::print_json(&report.json());
     } else {
         report.print();
+    }
+    if let (true, Some(img)) = (a.print, &picture) {
+        crate::term::print::print(img, png_path.as_deref())
+            .map_err(|e| Error::Input(format!("cannot write to the terminal: {e}")))?;
     }
     Ok(())
 }
