@@ -4,25 +4,13 @@
 //! at 224x224 with seeded random weights, on the CPU. Prints medians; with `--json` also writes
 //! them for `benches/compare_torch.py`, which times PyTorch in the same run and prints ratios.
 
-use std::time::Instant;
+mod common;
 
 use candle_core::{Device, Tensor};
+use common::median_ms;
 use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};
 use convscope::import::zoo;
 use convscope::model::Graph;
-
-fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
-    f(); // warm-up: first-touch allocation and lazy initialization
-    let mut times: Vec<f64> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
-}
 
 fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec<(String, f64)>) {
     let device = Device::Cpu;
@@ -50,13 +38,7 @@ fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let json = args
-        .iter()
-        .position(|a| a == "--json")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let (quick, json) = common::args();
     let (runs, big_batch) = if quick { (1, 2) } else { (5, 16) };
     let mut results = Vec::new();
     for (name, graph) in [
@@ -65,16 +47,5 @@ fn main() {
     ] {
         bench(name, &graph, runs, big_batch, &mut results);
     }
-    for (name, ms) in &results {
-        println!("{name:<36} {ms:>10.1} ms (median)");
-    }
-    if let Some(path) = json {
-        let map: serde_json::Map<String, serde_json::Value> = results
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-            .collect();
-        std::fs::write(&path, serde_json::to_string_pretty(&map).unwrap())
-            .expect("write bench JSON");
-        println!("wrote {path}");
-    }
+    common::report(&results, json);
 }

@@ -5,9 +5,10 @@
 //! batches of 5 and 10) so a run fits a coffee break; `benches/compare_torch.py` times captum
 //! and pytorch-grad-cam with the same counts and prints the ratios.
 
-use std::time::Instant;
+mod common;
 
 use candle_core::{Device, Tensor};
+use common::median_ms;
 use convscope::exec::{Executor, NoHook, Params};
 use convscope::import::zoo;
 use convscope::methods::{self, cam, Cx, Knobs};
@@ -15,19 +16,6 @@ use convscope::model::Graph;
 
 pub const SMOOTHGRAD_SAMPLES: usize = 10;
 pub const IG_STEPS: usize = 20;
-
-fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..runs)
-        .map(|_| {
-            let s = Instant::now();
-            f();
-            s.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
-}
 
 fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
     let device = Device::Cpu;
@@ -81,13 +69,7 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let json = args
-        .iter()
-        .position(|a| a == "--json")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    let (quick, json) = common::args();
     let runs = if quick { 1 } else { 5 };
     let mut results = Vec::new();
     for (name, graph) in [
@@ -96,16 +78,5 @@ fn main() {
     ] {
         bench(name, &graph, runs, &mut results);
     }
-    for (name, ms) in &results {
-        println!("{name:<36} {ms:>10.1} ms (median)");
-    }
-    if let Some(path) = json {
-        let map: serde_json::Map<String, serde_json::Value> = results
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-            .collect();
-        std::fs::write(&path, serde_json::to_string_pretty(&map).unwrap())
-            .expect("write bench JSON");
-        println!("wrote {path}");
-    }
+    common::report(&results, json);
 }

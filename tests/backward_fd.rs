@@ -19,15 +19,13 @@
 //! layers get inputs whose values within each channel plane differ pairwise by at least 0.05,
 //! so that no ±h step crosses a kink or changes which element of a window is the maximum.
 
-use std::sync::Arc;
-
 use candle_core::{Device, Tensor};
 use convscope::exec::{Executor, NoHook, Params, ReluRule};
 use convscope::model::shape::infer;
 use convscope::model::{
-    Activation, BatchNormConfig, BinaryConfig, BinaryOp, Conv2dConfig, Graph, HostTensor, Layer,
-    LayerId, LayerKind, LayerNormConfig, LinearConfig, PadConfig, PadMode, PaddingMode, ParamCount,
-    PoolConfig, ReshapeOp, Side, StoredType, Weight, WeightData, WeightRole, Window,
+    Activation, BatchNormConfig, BinaryConfig, BinaryOp, Conv2dConfig, Graph, Layer, LayerId,
+    LayerKind, LayerNormConfig, LinearConfig, PadConfig, PadMode, PaddingMode, ParamCount,
+    PoolConfig, ReshapeOp, Side, Weight, WeightRole, Window,
 };
 
 const H: f32 = 1e-2;
@@ -123,17 +121,13 @@ fn weight(role: WeightRole, shape: &[usize], data: Vec<f32>) -> Weight {
         data.len(),
         "weight data does not fit its shape"
     );
-    Weight {
-        name: format!("{}_{shape:?}", role.label()),
+    Weight::loaded(
+        format!("{}_{shape:?}", role.label()),
         role,
-        shape: shape.to_vec(),
-        stored: StoredType::F32,
-        count: ParamCount::Trainable,
-        data: WeightData::Loaded(Arc::new(HostTensor {
-            shape: shape.to_vec(),
-            data,
-        })),
-    }
+        shape,
+        data,
+        ParamCount::Trainable,
+    )
 }
 
 fn random_weight(rng: &mut Rng, role: WeightRole, shape: &[usize]) -> Weight {

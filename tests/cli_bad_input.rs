@@ -8,8 +8,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use assert_cmd::cargo::cargo_bin_cmd;
 use assert_cmd::Command;
+use common::expect_error;
 use convscope::imaging::npy::write_npy_f32;
 use convscope::import::onnx::proto::{
     data_type, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
@@ -34,43 +37,6 @@ fn vgg_input() -> PathBuf {
 
 fn convscope() -> Command {
     cargo_bin_cmd!("convscope")
-}
-
-/// Runs `cmd` and checks the error contract: non-zero exit (and not Rust's panic code 101),
-/// empty stdout, exactly one stderr line starting with `error: `, no panic message, and every
-/// keyword present (ignoring case). Returns the line.
-fn expect_error(cmd: &mut Command, keywords: &[&str]) -> String {
-    let assert = cmd
-        .assert()
-        .failure()
-        .code(predicate::ne(101))
-        .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::starts_with("error: "))
-        .stderr(predicate::str::contains("panicked").not())
-        .stderr(predicate::str::contains("RUST_BACKTRACE").not());
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "stderr is not exactly one line:\n{stderr}"
-    );
-    assert!(
-        stderr.ends_with('\n'),
-        "stderr does not end its line: {stderr:?}"
-    );
-    let line = stderr.trim_end().to_string();
-    assert!(
-        line.len() > "error: ".len() + 10,
-        "unhelpfully short message: {line}"
-    );
-    let lower = line.to_lowercase();
-    for k in keywords {
-        assert!(
-            lower.contains(&k.to_lowercase()),
-            "the message lacks {k:?}: {line}"
-        );
-    }
-    line
 }
 
 fn summary(model: &Path) -> Command {

@@ -4,7 +4,7 @@
 mod common;
 
 use assert_cmd::Command;
-use common::fixtures;
+use common::{expect_error, fixtures};
 use predicates::prelude::*;
 
 fn render(method: &str, net: &str) -> Command {
@@ -18,23 +18,10 @@ fn render(method: &str, net: &str) -> Command {
     c
 }
 
-/// Runs a failing command and returns its one-line message.
+/// Runs a failing command and returns its one-line message (the contract of
+/// `common::expect_error`).
 fn fails(cmd: &mut Command) -> String {
-    let out = cmd
-        .assert()
-        .failure()
-        .stdout(predicate::str::is_empty())
-        .get_output()
-        .clone();
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(!err.contains("panicked"), "{err}");
-    assert_eq!(
-        err.trim_end().lines().count(),
-        1,
-        "one line expected: {err}"
-    );
-    assert!(err.starts_with("error: "), "{err}");
-    err
+    expect_error(cmd, &[])
 }
 
 #[test]

@@ -11,11 +11,13 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod common;
+
 use assert_cmd::cargo::cargo_bin_cmd;
 use assert_cmd::Command;
+use common::expect_error;
 use convscope::imaging::npy::{read_npy_f32, write_npy_f32};
 use convscope::import::onnx::proto::ModelProto;
-use predicates::prelude::*;
 use prost::Message;
 use serde_json::Value;
 use tempfile::TempDir;
@@ -54,28 +56,6 @@ fn ok_json(cmd: &mut Command) -> Value {
     let text = ok_stdout(cmd);
     serde_json::from_str(&text)
         .unwrap_or_else(|e| panic!("{cmd:?} printed invalid JSON ({e}):\n{text}"))
-}
-
-/// The one-line error contract (see tests/cli_bad_input.rs). Returns the line.
-fn expect_error(cmd: &mut Command, keywords: &[&str]) -> String {
-    let assert = cmd
-        .assert()
-        .failure()
-        .code(predicate::ne(101))
-        .stdout(predicate::str::is_empty())
-        .stderr(predicate::str::starts_with("error: "))
-        .stderr(predicate::str::contains("panicked").not())
-        .stderr(predicate::str::contains("RUST_BACKTRACE").not());
-    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "stderr is not exactly one line:\n{stderr}"
-    );
-    for k in keywords {
-        assert!(stderr.contains(k), "the message lacks {k:?}: {stderr}");
-    }
-    stderr.trim_end().to_string()
 }
 
 fn summary_json(model: &Path) -> Value {

@@ -2,8 +2,6 @@
 //! (in the style of captum's `BasicModel_ConvNet_One_Conv`). Exact up to float32 rounding
 //! (tolerance 1e-6).
 
-use std::sync::Arc;
-
 use candle_core::{Device, Tensor};
 use convscope::exec::{Executor, Params};
 use convscope::methods::{self, Cx, Knobs};
@@ -11,17 +9,7 @@ use convscope::model::build::GraphBuilder;
 use convscope::model::*;
 
 fn weight(name: &str, role: WeightRole, shape: &[usize], data: &[f32]) -> Weight {
-    Weight {
-        name: name.into(),
-        role,
-        shape: shape.to_vec(),
-        stored: StoredType::F32,
-        count: ParamCount::Trainable,
-        data: WeightData::Loaded(Arc::new(HostTensor {
-            shape: shape.to_vec(),
-            data: data.to_vec(),
-        })),
-    }
+    Weight::loaded(name, role, shape, data.to_vec(), ParamCount::Trainable)
 }
 
 fn dense(units: usize, inputs: usize) -> LayerKind {

@@ -1,11 +1,9 @@
 //! Building graphs in code, with seeded random weights (He-uniform kernels, small random
 //! BatchNorm statistics). Used by the benchmarks, tests, and the architectures convscope knows.
 
-use std::sync::Arc;
-
 use super::kind::*;
 use super::shape;
-use super::weights::{HostTensor, ParamCount, StoredType, Weight, WeightData, WeightRole};
+use super::weights::{ParamCount, Weight, WeightRole};
 use super::{Graph, Layer, LayerId};
 use crate::error::Result;
 
@@ -141,25 +139,7 @@ impl GraphBuilder {
     ) -> Weight {
         let n: usize = shape.iter().product();
         let data = (0..n).map(|_| self.rng.uniform(-bound, bound)).collect();
-        self.tensor(name, role, shape, data, count)
-    }
-
-    fn tensor(
-        &self,
-        name: String,
-        role: WeightRole,
-        shape: Vec<usize>,
-        data: Vec<f32>,
-        count: ParamCount,
-    ) -> Weight {
-        Weight {
-            name,
-            role,
-            shape: shape.clone(),
-            stored: StoredType::F32,
-            count,
-            data: WeightData::Loaded(Arc::new(HostTensor { shape, data })),
-        }
+        Weight::loaded(name, role, &shape, data, count)
     }
 
     /// A square convolution with He-uniform weights.
@@ -213,31 +193,31 @@ impl GraphBuilder {
         let mean = (0..c).map(|_| self.rng.uniform(-0.1, 0.1)).collect();
         let var = (0..c).map(|_| self.rng.uniform(0.5, 1.5)).collect();
         let weights = vec![
-            self.tensor(
+            Weight::loaded(
                 format!("{name}.weight"),
                 WeightRole::Gamma,
-                vec![c],
+                &[c],
                 gamma,
                 ParamCount::Trainable,
             ),
-            self.tensor(
+            Weight::loaded(
                 format!("{name}.bias"),
                 WeightRole::Beta,
-                vec![c],
+                &[c],
                 beta,
                 ParamCount::Trainable,
             ),
-            self.tensor(
+            Weight::loaded(
                 format!("{name}.running_mean"),
                 WeightRole::MovingMean,
-                vec![c],
+                &[c],
                 mean,
                 ParamCount::NonTrainable,
             ),
-            self.tensor(
+            Weight::loaded(
                 format!("{name}.running_var"),
                 WeightRole::MovingVariance,
-                vec![c],
+                &[c],
                 var,
                 ParamCount::NonTrainable,
             ),

@@ -117,6 +117,27 @@ pub struct Weight {
 }
 
 impl Weight {
+    /// A float32 weight whose values are in memory.
+    pub fn loaded(
+        name: impl Into<String>,
+        role: WeightRole,
+        shape: &[usize],
+        data: Vec<f32>,
+        count: ParamCount,
+    ) -> Weight {
+        Weight {
+            name: name.into(),
+            role,
+            shape: shape.to_vec(),
+            stored: StoredType::F32,
+            count,
+            data: WeightData::Loaded(Arc::new(HostTensor {
+                shape: shape.to_vec(),
+                data,
+            })),
+        }
+    }
+
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }

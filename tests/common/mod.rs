@@ -3,8 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use assert_cmd::Command;
 use candle_core::{Device, Tensor};
 use convscope::imaging::npy::read_npy_f32;
+use predicates::prelude::*;
 
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -27,4 +29,41 @@ pub fn rel_max_err(got: &Tensor, want: &Tensor) -> f32 {
         .zip(&w)
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
         / scale
+}
+
+/// Runs `cmd` and checks the error contract: non-zero exit (and not Rust's panic code 101),
+/// empty stdout, exactly one stderr line starting with `error: `, no panic message, and every
+/// keyword present (ignoring case). Returns the line.
+pub fn expect_error(cmd: &mut Command, keywords: &[&str]) -> String {
+    let assert = cmd
+        .assert()
+        .failure()
+        .code(predicate::ne(101))
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::starts_with("error: "))
+        .stderr(predicate::str::contains("panicked").not())
+        .stderr(predicate::str::contains("RUST_BACKTRACE").not());
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "stderr is not exactly one line:\n{stderr}"
+    );
+    assert!(
+        stderr.ends_with('\n'),
+        "stderr does not end its line: {stderr:?}"
+    );
+    let line = stderr.trim_end().to_string();
+    assert!(
+        line.len() > "error: ".len() + 10,
+        "unhelpfully short message: {line}"
+    );
+    let lower = line.to_lowercase();
+    for k in keywords {
+        assert!(
+            lower.contains(&k.to_lowercase()),
+            "the message lacks {k:?}: {line}"
+        );
+    }
+    line
 }
