@@ -64,8 +64,9 @@ def forward_times():
 
 
 def method_times():
-    from captum.attr import GuidedBackprop, IntegratedGradients, NoiseTunnel, Saliency
-    from pytorch_grad_cam import GradCAM, GradCAMPlusPlus
+    from captum.attr import (Deconvolution, GuidedBackprop, GuidedGradCam, InputXGradient,
+                             IntegratedGradients, NoiseTunnel, Saliency)
+    from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     out = {}
@@ -76,7 +77,12 @@ def method_times():
         runs_long = (RUNS + 1) // 2
         out[f"{name}/saliency"] = median_ms(RUNS, lambda: Saliency(model).attribute(x, target=t, abs=False))
         out[f"{name}/guided"] = median_ms(RUNS, lambda: GuidedBackprop(model).attribute(x, target=t))
-        for key, cls in [("gradcam", GradCAM), ("gradcampp", GradCAMPlusPlus)]:
+        out[f"{name}/deconvnet"] = median_ms(RUNS, lambda: Deconvolution(model).attribute(x, target=t))
+        out[f"{name}/inputxgrad"] = median_ms(RUNS, lambda: InputXGradient(model).attribute(x, target=t))
+        out[f"{name}/guided-gradcam"] = median_ms(
+            RUNS, lambda: GuidedGradCam(model, layer).attribute(x, target=t))
+        for key, cls in [("gradcam", GradCAM), ("gradcampp", GradCAMPlusPlus), ("hirescam", HiResCAM),
+                         ("xgradcam", XGradCAM), ("layercam", LayerCAM)]:
             cam = cls(model=model, target_layers=[layer])
             out[f"{name}/{key}"] = median_ms(RUNS, lambda: cam(input_tensor=x, targets=[ClassifierOutputTarget(t)]))
         nt = NoiseTunnel(Saliency(model))

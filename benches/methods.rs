@@ -1,6 +1,6 @@
 //! `cargo bench --bench methods [-- --quick] [-- --json PATH]`
 //!
-//! Times each explanation method on VGG16 and ResNet50 at 224x224, batch 1, seeded random
+//! Times every explanation method on VGG16 and ResNet50 at 224x224, batch 1, seeded random
 //! weights, on the CPU (medians). SmoothGrad and IG use reduced counts (10 samples, 20 steps,
 //! batches of 5 and 10) so a run fits a coffee break; `benches/compare_torch.py` times captum
 //! and pytorch-grad-cam with the same counts and prints the ratios.
@@ -32,14 +32,7 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
         .to_vec1()
         .unwrap();
     let target = methods::target::top1(&logits);
-    for id in [
-        "saliency",
-        "guided",
-        "gradcam",
-        "gradcampp",
-        "smoothgrad",
-        "ig",
-    ] {
+    for id in methods::ids() {
         let knobs = Knobs {
             samples: SMOOTHGRAD_SAMPLES,
             steps: IG_STEPS,
