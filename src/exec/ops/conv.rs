@@ -1,9 +1,10 @@
 //! 2-D convolution forward and its input gradient (never the kernel gradient).
 //!
 //! Fast path: candle's `conv2d` after explicit (possibly asymmetric) zero padding, which needs
-//! equal strides and dilations on both axes. The input gradient is itself a stride-1 convolution
-//! of the stride-dilated output gradient with the flipped, in/out-swapped kernel. Other
-//! geometries take the general path: unfold + batched matmul per group, and its adjoint.
+//! equal strides and dilations on both axes. For stride 1 the input gradient is itself a
+//! convolution of the output gradient with the flipped, in/out-swapped kernel. Other geometries,
+//! and every strided input gradient, take the general path: unfold + batched matmul per group,
+//! and its adjoint (GEMM + col2im).
 
 use candle_core::Tensor;
 
@@ -52,25 +53,15 @@ pub fn input_grad(
     c: &Conv2dConfig,
     in_shape: &[usize],
 ) -> Result<Tensor> {
-    if !square(c) {
+    // Strided convolutions go through GEMM + col2im: the alternative (a stride-1 convolution
+    // of the zero-dilated gradient) makes candle unfold a map four times larger, mostly zeros —
+    // ~630 MB for ResNet's 7x7 stem.
+    if !square(c) || c.window.strides[0] > 1 {
         return general_input_grad(grad, w, c, in_shape);
     }
-    let (n, o, oh, ow) = grad.dims4()?;
-    let s = c.window.strides[0];
     let d = c.window.dilation[0];
-    // Insert s-1 zeros between output positions.
-    let g = if s > 1 {
-        grad.reshape((n, o, oh, 1, ow, 1))?
-            .pad_with_zeros(3, 0, s - 1)?
-            .pad_with_zeros(5, 0, s - 1)?
-            .reshape((n, o, oh * s, ow * s))?
-            .narrow(2, 0, (oh - 1) * s + 1)?
-            .narrow(3, 0, (ow - 1) * s + 1)?
-    } else {
-        grad.clone()
-    };
     let wt = transposed_kernel(w, c.groups)?;
-    let mut gp = g;
+    let mut gp = grad.clone();
     for axis in 0..2 {
         let span = ((c.window.kernel[axis] - 1) * d) as isize;
         let len = gp.dim(2 + axis)? as isize;
