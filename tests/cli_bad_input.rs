@@ -366,6 +366,16 @@ fn graph_with_a_dangling_input() {
 }
 
 #[test]
+fn a_model_with_two_inputs_is_refused() {
+    let dir = TempDir::new().unwrap();
+    let mut m = tiny_model(vec![node("adder", "Add", &["x", "y"], &["z"])], "z");
+    let graph = m.graph.as_mut().unwrap();
+    graph.input.push(float_input("y", &[1, 3, 4, 4]));
+    let path = write_model(dir.path(), "two_inputs.onnx", &m);
+    expect_error(&mut summary(&path), &["2 inputs", "x, y", "single-input"]);
+}
+
+#[test]
 fn graph_output_nobody_produces() {
     let dir = TempDir::new().unwrap();
     let m = tiny_model(vec![node("relu0", "Relu", &["x"], &["a"])], "nowhere");

@@ -69,6 +69,14 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Graph> {
     if inputs.is_empty() {
         return Err(bad("the graph has no non-constant input".into()));
     }
+    if inputs.len() > 1 {
+        let names: Vec<&str> = inputs.iter().map(|i| b.layers[i.0].name.as_str()).collect();
+        return Err(bad(format!(
+            "it has {} inputs ({}); convscope explores single-input image models",
+            names.len(),
+            names.join(", ")
+        )));
+    }
 
     for name in graph
         .node
