@@ -250,3 +250,30 @@ fn print_in_a_terminal_draws_half_blocks() {
     );
     assert!(screen.contains("38;2;"), "expected 24-bit colours");
 }
+
+#[test]
+fn occlusion_windows_and_their_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("occ.npy");
+    render("occlusion", "vgg_like")
+        .args([
+            "--window",
+            "4,4",
+            "--stride",
+            "2,2",
+            "--baseline",
+            "0.5",
+            "--npy",
+        ])
+        .arg(&npy)
+        .assert()
+        .success();
+    let arr = convscope::imaging::npy::read_npy_f32(&npy).unwrap();
+    assert_eq!(arr.shape, vec![3, 16, 16], "captum's [C,H,W] attribution");
+    let e = fails(render("occlusion", "vgg_like").args(["--window", "0,4"]));
+    assert!(e.contains("--window") && e.contains("positive"), "{e}");
+    let e = fails(render("occlusion", "vgg_like").args(["--window", "32,32"]));
+    assert!(e.contains("larger than the input"), "{e}");
+    let e = fails(render("occlusion", "vgg_like").args(["--baseline", "bright"]));
+    assert!(e.contains("--baseline"), "{e}");
+}

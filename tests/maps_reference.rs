@@ -7,6 +7,7 @@
 //!   summed in a different order than PyTorch's kernels.
 //! - 1e-2 for VarGrad: E[g²] − E[g]² cancels most of its digits.
 //! - 1e-3 absolute for pytorch-grad-cam's scaled maps (values in [0, 1]).
+//! - 1e-3 for occlusion (captum `Occlusion`, windows over (C, H, W), baseline 0).
 //!
 //! Guided backprop, deconvnet and guided Grad-CAM are compared on the nets whose rectifiers are
 //! all ReLU: captum overrides only `nn.ReLU`, convscope every rectifier (see methods/guided.rs).
@@ -156,6 +157,24 @@ fn check_net(name: &str, all_relu: bool) {
             ..k()
         };
         check_method(&n, name, key, "ig", knobs, 1e-3);
+    }
+    if let Some(occ) = n.manifest["occlusion"].as_object() {
+        let sizes = |k: &str| -> Vec<usize> {
+            occ[k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap() as usize)
+                .collect()
+        };
+        let knobs = Knobs {
+            window: sizes("window"),
+            stride: sizes("stride"),
+            batch: 7, // uneven batches
+            ..k()
+        };
+        // F(x) − F(x_occluded) subtracts nearby float32 scores: 1e-3 of the largest still holds.
+        check_method(&n, name, "occlusion", "occlusion", knobs, 1e-3);
     }
     if let Some(noise) = n.reference("smoothgrad_noise") {
         for (key, t, tol) in [

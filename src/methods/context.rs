@@ -24,6 +24,10 @@ pub struct Knobs {
     /// Inputs per batched forward/backward pass for the multi-evaluation methods.
     pub batch: usize,
     pub seed: u64,
+    /// Occlusion window and stride over the input dims (without the batch); `[H, W]` forms
+    /// cover every channel.
+    pub window: Vec<usize>,
+    pub stride: Vec<usize>,
     /// Noise to use instead of drawing it, `[samples, ...input dims]` (tests inject the
     /// reference's own noise through this).
     pub noise: Option<Tensor>,
@@ -40,6 +44,8 @@ impl Default for Knobs {
             baseline: Baseline::Zero,
             batch: 10,
             seed: 0,
+            window: vec![16, 16],
+            stride: vec![8, 8],
             noise: None,
         }
     }
@@ -66,6 +72,8 @@ pub enum IgMethod {
 #[derive(Clone, Debug)]
 pub enum Baseline {
     Zero,
+    /// Every element set to this value.
+    Constant(f32),
     /// The input blurred with a Gaussian (sigma in pixels).
     Blur(f32),
     /// Uniform noise over the input's value range (seeded).

@@ -140,10 +140,12 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
     (nodes, weights)
 }
 
-fn baseline(cx: &Cx<'_>) -> Result<Tensor> {
+/// The baseline x' as a tensor shaped like the input (shared with occlusion).
+pub(super) fn baseline(cx: &Cx<'_>) -> Result<Tensor> {
     let x = &cx.input;
     Ok(match &cx.knobs.baseline {
         Baseline::Zero => x.zeros_like()?,
+        Baseline::Constant(v) => (x.zeros_like()? + *v as f64)?,
         Baseline::Tensor(t) => {
             if t.dims() != x.dims() {
                 return Err(Error::Usage(format!(

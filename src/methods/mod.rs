@@ -14,6 +14,7 @@ mod hirescam;
 mod ig;
 mod inputxgrad;
 mod layercam;
+mod occlusion;
 pub mod preprocess;
 mod saliency;
 mod smoothgrad;
@@ -56,6 +57,7 @@ pub fn all() -> Vec<&'static dyn Method> {
         &xgradcam::XGradCam,
         &layercam::LayerCam,
         &guided_gradcam::GuidedGradCam,
+        &occlusion::Occlusion,
     ]
 }
 

@@ -23,9 +23,21 @@ pub struct KnobArgs {
     /// Seed for smoothgrad's noise and the uniform IG baseline.
     #[arg(long, default_value_t = 0, help_heading = "Method options")]
     pub seed: u64,
-    /// ig: zero | blur | uniform | FILE.npy (an array with the input's shape).
-    #[arg(long, default_value = "zero", help_heading = "Method options")]
+    /// ig, occlusion: zero | VALUE (a constant, in the model's input space) | blur | uniform |
+    /// FILE.npy (an array with the input's shape).
+    #[arg(
+        long,
+        default_value = "zero",
+        allow_negative_numbers = true,
+        help_heading = "Method options"
+    )]
     pub baseline: String,
+    /// occlusion: window size H,W (all channels) or C,H,W.
+    #[arg(long, default_value = "16,16", help_heading = "Method options")]
+    pub window: String,
+    /// occlusion: stride H,W or C,H,W.
+    #[arg(long, default_value = "8,8", help_heading = "Method options")]
+    pub stride: String,
     /// ig: integration steps.
     #[arg(long, default_value_t = 50, help_heading = "Method options")]
     pub steps: usize,
@@ -90,6 +102,8 @@ impl KnobArgs {
             baseline: self.baseline(input, device)?,
             batch: self.batch,
             seed: self.seed,
+            window: sizes(&self.window, "window")?,
+            stride: sizes(&self.stride, "stride")?,
             noise: None,
         })
     }
@@ -97,6 +111,9 @@ impl KnobArgs {
     fn baseline(&self, input: &Tensor, device: &Device) -> Result<Baseline> {
         Ok(match self.baseline.as_str() {
             "zero" => Baseline::Zero,
+            v if v.parse::<f32>().is_ok_and(f32::is_finite) => {
+                Baseline::Constant(v.parse().expect("checked"))
+            }
             "uniform" => Baseline::Uniform,
             // σ = 1/16 of the image side: blurs away detail, keeps the layout.
             "blur" => Baseline::Blur(
@@ -121,9 +138,22 @@ impl KnobArgs {
             }
             other => {
                 return Err(Error::Usage(format!(
-                    "--baseline {other}: expected zero, blur, uniform or a .npy file"
+                    "--baseline {other}: expected zero, a number, blur, uniform or a .npy file"
                 )))
             }
         })
     }
+}
+
+/// `16,16` or `3,16,16`: positive sizes.
+fn sizes(s: &str, what: &str) -> Result<Vec<usize>> {
+    s.split(',')
+        .map(|p| p.trim().parse::<usize>().ok().filter(|&v| v > 0))
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| (2..=3).contains(&v.len()))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--{what} {s}: expected H,W or C,H,W with positive integers"
+            ))
+        })
 }
