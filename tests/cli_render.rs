@@ -274,6 +274,11 @@ fn occlusion_windows_and_their_errors() {
     assert!(e.contains("--window") && e.contains("positive"), "{e}");
     let e = fails(render("occlusion", "vgg_like").args(["--window", "32,32"]));
     assert!(e.contains("larger than the input"), "{e}");
+    let e = fails(render("occlusion", "vgg_like").args(["--window", "4,4", "--stride", "5,5"]));
+    assert!(
+        e.contains("--stride") && e.contains("never be occluded"),
+        "{e}"
+    );
     let e = fails(render("occlusion", "vgg_like").args(["--baseline", "bright"]));
     assert!(e.contains("--baseline"), "{e}");
 }

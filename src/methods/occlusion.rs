@@ -88,6 +88,12 @@ fn geometry(cx: &Cx<'_>, dims: &[usize]) -> Result<(Vec<usize>, Vec<usize>)> {
             "--window {window:?} is larger than the input {dims:?} along dim {i}"
         )));
     }
+    // A stride beyond the window would leave elements no window covers, with no attribution.
+    if let Some(i) = (0..dims.len()).find(|&i| stride[i] > window[i]) {
+        return Err(Error::Usage(format!(
+            "--stride {stride:?} is larger than the window {window:?} along dim {i}: some inputs would never be occluded"
+        )));
+    }
     Ok((window, stride))
 }
 
