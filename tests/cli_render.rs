@@ -282,3 +282,87 @@ fn occlusion_windows_and_their_errors() {
     let e = fails(render("occlusion", "vgg_like").args(["--baseline", "bright"]));
     assert!(e.contains("--baseline"), "{e}");
 }
+
+#[test]
+fn filters_are_the_kernels_exactly() {
+    use convscope::import::onnx::proto::ModelProto;
+    use prost::Message;
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("filters.npy");
+    let png = dir.path().join("filters.png");
+    render("filters", "resnet_like")
+        .args(["--layer", "conv1", "--npy"])
+        .arg(&npy)
+        .arg("-o")
+        .arg(&png)
+        .assert()
+        .success();
+    // The kernel, decoded here straight from the ONNX initializer's bytes.
+    let bytes = std::fs::read(fixtures().join("nets/resnet_like.onnx")).unwrap();
+    let model = ModelProto::decode(bytes.as_slice()).unwrap();
+    let init = model
+        .graph
+        .unwrap()
+        .initializer
+        .into_iter()
+        .find(|t| t.name == "conv1.weight")
+        .unwrap();
+    let want: Vec<f32> = init
+        .raw_data
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
+    let got = convscope::imaging::npy::read_npy_f32(&npy).unwrap();
+    assert_eq!(
+        got.shape,
+        init.dims.iter().map(|&d| d as usize).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        got.data, want,
+        "NPY is the raw kernel tensor [O, I, kh, kw]"
+    );
+    let img = image::open(&png).unwrap();
+    assert!(
+        img.width() > 100 && img.height() > 100,
+        "a grid of 8 RGB tiles"
+    );
+    let e = fails(render("filters", "resnet_like").args(["--layer", "bn1"]));
+    assert!(
+        e.contains("no convolution kernels") && e.contains("conv1"),
+        "{e}"
+    );
+    let e = fails(render("filters", "resnet_like").args([
+        "--layer",
+        "layer1.0.conv1",
+        "--in-channel",
+        "8",
+    ]));
+    assert!(
+        e.contains("--in-channel 8 is out of range") && e.contains("8 input channels"),
+        "{e}"
+    );
+}
+
+#[test]
+fn features_are_the_activation_onnxruntime_computes() {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("features.npy");
+    render("features", "resnet_like")
+        .args(["--layer", "conv1", "--channels", "first:4", "--npy"])
+        .arg(&npy)
+        .assert()
+        .success();
+    let got = common::npy_tensor(&npy);
+    // onnxruntime's output of /conv1/Conv on the same input (batch dim dropped).
+    let want = common::npy_tensor(&fixtures().join("nets/resnet_like.act.0.npy"))
+        .squeeze(0)
+        .unwrap();
+    let err = common::rel_max_err(&got, &want);
+    assert!(err < 1e-4, "feature maps differ from onnxruntime by {err}");
+    let e =
+        fails(render("features", "resnet_like").args(["--layer", "conv1", "--channels", "3,99"]));
+    assert!(
+        e.contains("channel 99 is out of range") && e.contains("8 channels"),
+        "{e}"
+    );
+}

@@ -9,6 +9,16 @@ pub enum Artifact {
     /// Input-space attribution with the input's shape without the batch (`[C,H,W]`, or
     /// `[H,W,C]` for NHWC models), raw and signed.
     Attribution { shape: Vec<usize>, data: Vec<f32> },
+    /// Small pictures shown side by side (a layer's kernels, its feature maps), with the raw
+    /// array they come from (`shape`/`data`, written to NPY).
+    Grid {
+        layer: LayerId,
+        shape: Vec<usize>,
+        data: Vec<f32>,
+        tiles: Vec<Tile>,
+        /// Single-channel tiles are drawn in gray whatever the colormap (kernels).
+        grayscale: bool,
+    },
     /// A class activation map at a layer's resolution, after the ReLU, before any scaling.
     Cam {
         layer: LayerId,
@@ -21,17 +31,29 @@ pub enum Artifact {
 impl Artifact {
     pub fn data(&self) -> &[f32] {
         match self {
-            Artifact::Attribution { data, .. } | Artifact::Cam { data, .. } => data,
+            Artifact::Attribution { data, .. }
+            | Artifact::Cam { data, .. }
+            | Artifact::Grid { data, .. } => data,
         }
     }
 
     /// The array shape as written to NPY.
     pub fn shape(&self) -> Vec<usize> {
         match self {
-            Artifact::Attribution { shape, .. } => shape.clone(),
+            Artifact::Attribution { shape, .. } | Artifact::Grid { shape, .. } => shape.clone(),
             Artifact::Cam { height, width, .. } => vec![*height, *width],
         }
     }
+}
+
+/// One picture of a grid: `channels` (1 or 3) planes of `height`x`width`, raw values.
+#[derive(Clone, Debug)]
+pub struct Tile {
+    pub label: String,
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub data: Vec<f32>,
 }
 
 /// A method's result plus facts worth reporting (e.g. integrated gradients' completeness gap).

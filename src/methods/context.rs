@@ -28,6 +28,11 @@ pub struct Knobs {
     /// cover every channel.
     pub window: Vec<usize>,
     pub stride: Vec<usize>,
+    /// filters: the input channel shown for kernels with other than 3 input channels (or to
+    /// force one channel of an RGB kernel).
+    pub in_channel: Option<usize>,
+    /// features: `top:N` (by mean activation), `first:N`, or a list `i,j,k`.
+    pub channels: String,
     /// Noise to use instead of drawing it, `[samples, ...input dims]` (tests inject the
     /// reference's own noise through this).
     pub noise: Option<Tensor>,
@@ -44,6 +49,8 @@ impl Default for Knobs {
             baseline: Baseline::Zero,
             batch: 10,
             seed: 0,
+            in_channel: None,
+            channels: "top:16".into(),
             window: vec![16, 16],
             stride: vec![8, 8],
             noise: None,

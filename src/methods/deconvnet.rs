@@ -3,7 +3,7 @@
 //! note as guided backpropagation.
 
 use super::context::{attribution, Cx};
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 use crate::exec::ReluRule;
 
@@ -14,7 +14,7 @@ impl Method for Deconvnet {
         MethodInfo {
             id: "deconvnet",
             name: "Deconvnet",
-            needs_layer: false,
+            layer: LayerNeed::None,
         }
     }
 

@@ -6,7 +6,7 @@ use candle_core::Tensor;
 
 use super::cam::{self, spatial_sum, CamWeights};
 use super::context::Cx;
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 
 pub struct GradCamPlusPlus;
@@ -28,7 +28,7 @@ impl Method for GradCamPlusPlus {
         MethodInfo {
             id: "gradcampp",
             name: "Grad-CAM++",
-            needs_layer: true,
+            layer: LayerNeed::SpatialMap,
         }
     }
 

@@ -6,7 +6,7 @@
 //! only ReLU the two agree exactly (tested on the fixture nets).
 
 use super::context::{attribution, Cx};
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 use crate::exec::ReluRule;
 
@@ -17,7 +17,7 @@ impl Method for Guided {
         MethodInfo {
             id: "guided",
             name: "Guided backpropagation",
-            needs_layer: false,
+            layer: LayerNeed::None,
         }
     }
 

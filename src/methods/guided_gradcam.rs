@@ -8,7 +8,7 @@ use super::cam;
 use super::context::{attribution, Cx};
 use super::gradcam::GradCam;
 use super::preprocess::{InputSpec, Layout};
-use super::{Artifact, Method, MethodInfo, Output};
+use super::{Artifact, LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 use crate::exec::ReluRule;
 
@@ -19,7 +19,7 @@ impl Method for GuidedGradCam {
         MethodInfo {
             id: "guided-gradcam",
             name: "Guided Grad-CAM",
-            needs_layer: true,
+            layer: LayerNeed::SpatialMap,
         }
     }
 

@@ -5,7 +5,7 @@ use candle_core::Tensor;
 
 use super::cam::{self, CamWeights};
 use super::context::Cx;
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 
 pub struct HiResCam;
@@ -21,7 +21,7 @@ impl Method for HiResCam {
         MethodInfo {
             id: "hirescam",
             name: "HiResCAM",
-            needs_layer: true,
+            layer: LayerNeed::SpatialMap,
         }
     }
 

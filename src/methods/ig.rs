@@ -7,7 +7,7 @@ use candle_core::Tensor;
 use serde_json::json;
 
 use super::context::{attribution, Baseline, Cx, IgMethod};
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::{Error, Result};
 use crate::exec::ReluRule;
 use crate::model::build::Rng;
@@ -19,7 +19,7 @@ impl Method for IntegratedGradients {
         MethodInfo {
             id: "ig",
             name: "Integrated gradients",
-            needs_layer: false,
+            layer: LayerNeed::None,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Input × gradient (captum `InputXGradient`): the input times its gradient, element-wise.
 
 use super::context::{attribution, Cx};
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 use crate::exec::ReluRule;
 
@@ -12,7 +12,7 @@ impl Method for InputXGradient {
         MethodInfo {
             id: "inputxgrad",
             name: "Input × gradient",
-            needs_layer: false,
+            layer: LayerNeed::None,
         }
     }
 

@@ -4,7 +4,7 @@ use candle_core::Tensor;
 
 use super::cam::{self, CamWeights};
 use super::context::Cx;
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 
 pub struct LayerCam;
@@ -20,7 +20,7 @@ impl Method for LayerCam {
         MethodInfo {
             id: "layercam",
             name: "LayerCAM",
-            needs_layer: true,
+            layer: LayerNeed::SpatialMap,
         }
     }
 

@@ -6,6 +6,9 @@ mod blur;
 pub mod cam;
 pub mod context;
 mod deconvnet;
+mod deprocess;
+mod features;
+pub mod filters;
 mod gradcam;
 mod gradcampp;
 mod guided;
@@ -21,7 +24,7 @@ mod smoothgrad;
 pub mod target;
 mod xgradcam;
 
-pub use artifact::{Artifact, Output};
+pub use artifact::{Artifact, Output, Tile};
 pub use context::{Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
 pub use ig::{gauss_legendre, quadrature};
 
@@ -33,8 +36,18 @@ pub struct MethodInfo {
     /// The `render` METHOD id.
     pub id: &'static str,
     pub name: &'static str,
-    /// Works on a layer (`--layer`), as CAMs do.
-    pub needs_layer: bool,
+    /// What kind of layer (`--layer`) it works on, if any.
+    pub layer: LayerNeed,
+}
+
+/// The layer a method works on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LayerNeed {
+    None,
+    /// A layer with an NCHW output of spatial size > 1 (CAMs, feature maps); default: the last.
+    SpatialMap,
+    /// A convolution, for its kernels; default: the first.
+    Kernel,
 }
 
 pub trait Method: Sync {
@@ -58,6 +71,8 @@ pub fn all() -> Vec<&'static dyn Method> {
         &layercam::LayerCam,
         &guided_gradcam::GuidedGradCam,
         &occlusion::Occlusion,
+        &filters::Filters,
+        &features::Features,
     ]
 }
 

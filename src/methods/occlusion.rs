@@ -8,7 +8,7 @@ use candle_core::Tensor;
 
 use super::context::{attribution, Cx};
 use super::ig::baseline;
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::{Error, Result};
 
 pub struct Occlusion;
@@ -18,7 +18,7 @@ impl Method for Occlusion {
         MethodInfo {
             id: "occlusion",
             name: "Occlusion",
-            needs_layer: false,
+            layer: LayerNeed::None,
         }
     }
 

@@ -2,7 +2,7 @@
 //! gradient of the target score with respect to the input. Display takes max |·| over channels.
 
 use super::context::{attribution, Cx};
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 use crate::exec::ReluRule;
 
@@ -13,7 +13,7 @@ impl Method for Saliency {
         MethodInfo {
             id: "saliency",
             name: "Saliency (vanilla gradient)",
-            needs_layer: false,
+            layer: LayerNeed::None,
         }
     }
 

@@ -7,7 +7,7 @@
 use candle_core::Tensor;
 
 use super::context::{attribution, Cx, NoiseTunnelType};
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::{Error, Result};
 use crate::exec::ReluRule;
 use crate::model::build::Rng;
@@ -19,7 +19,7 @@ impl Method for SmoothGrad {
         MethodInfo {
             id: "smoothgrad",
             name: "SmoothGrad",
-            needs_layer: false,
+            layer: LayerNeed::None,
         }
     }
 

@@ -5,7 +5,7 @@ use candle_core::Tensor;
 
 use super::cam::{self, spatial_sum, CamWeights};
 use super::context::Cx;
-use super::{Method, MethodInfo, Output};
+use super::{LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 
 pub struct XGradCam;
@@ -23,7 +23,7 @@ impl Method for XGradCam {
         MethodInfo {
             id: "xgradcam",
             name: "XGrad-CAM",
-            needs_layer: true,
+            layer: LayerNeed::SpatialMap,
         }
     }
 

@@ -32,6 +32,12 @@ pub struct KnobArgs {
         help_heading = "Method options"
     )]
     pub baseline: String,
+    /// filters: the input channel to show (default: RGB tiles for 3-channel kernels, else 0).
+    #[arg(long, help_heading = "Method options")]
+    pub in_channel: Option<usize>,
+    /// features: which channels: top:N (most active), first:N, or a list i,j,k.
+    #[arg(long, default_value = "top:16", help_heading = "Method options")]
+    pub channels: String,
     /// occlusion: window size H,W (all channels) or C,H,W.
     #[arg(long, default_value = "16,16", help_heading = "Method options")]
     pub window: String,
@@ -102,6 +108,8 @@ impl KnobArgs {
             baseline: self.baseline(input, device)?,
             batch: self.batch,
             seed: self.seed,
+            in_channel: self.in_channel,
+            channels: self.channels.clone(),
             window: sizes(&self.window, "window")?,
             stride: sizes(&self.stride, "stride")?,
             noise: None,

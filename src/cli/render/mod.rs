@@ -17,7 +17,8 @@ use crate::imaging::heatmap::{check, MapProblem};
 use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::import::{labels, open_model};
-use crate::methods::{self, cam, target, Artifact, Cx, Output};
+use crate::methods::{self, cam, filters, target, Artifact, Cx, LayerNeed, Output};
+use crate::model::{Graph, LayerId};
 
 const ABOUT: &str = "The target is the raw class score before softmax: when the graph ends in Softmax or \
 LogSoftmax, its input is used (as keras-vis swaps softmax for linear). Methods: saliency, guided, \
@@ -92,18 +93,7 @@ pub fn run(a: Args) -> Result<()> {
         Some(t) => target::resolve(t, scores.len(), labels.as_deref())?,
         None => target::top1(&scores),
     };
-    let layer = if method.info().needs_layer {
-        let id = match &a.layer {
-            Some(name) => graph.find(name)?,
-            None => cam::default_layer(&graph).ok_or_else(|| {
-                Error::Usage("the model has no layer with a spatial output for a CAM method".into())
-            })?,
-        };
-        cam::check_spatial(&graph, id)?;
-        Some(id)
-    } else {
-        None
-    };
+    let layer = resolve_layer(&graph, method.info().layer, a.layer.as_deref())?;
 
     let mut cx = Cx {
         graph: &graph,
@@ -179,6 +169,28 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
+/// `--layer`, or the method's default, checked against what the method needs.
+fn resolve_layer(graph: &Graph, need: LayerNeed, name: Option<&str>) -> Result<Option<LayerId>> {
+    type Default = fn(&Graph) -> Option<LayerId>;
+    type Check = fn(&Graph, LayerId) -> Result<()>;
+    let (default, check): (Default, Check) = match need {
+        LayerNeed::None => return Ok(None),
+        LayerNeed::SpatialMap => (cam::default_layer, cam::check_spatial),
+        LayerNeed::Kernel => (filters::default_layer, filters::check_kernel),
+    };
+    let id = match name {
+        Some(name) => graph.find(name)?,
+        None => default(graph).ok_or_else(|| {
+            Error::Usage(match need {
+                LayerNeed::Kernel => "the model has no convolution".to_string(),
+                _ => "the model has no layer with a spatial output".to_string(),
+            })
+        })?,
+    };
+    check(graph, id)?;
+    Ok(Some(id))
+}
+
 fn default_png(input: &Path, method: &str) -> PathBuf {
     let stem = input
         .file_stem()
@@ -189,7 +201,7 @@ fn default_png(input: &Path, method: &str) -> PathBuf {
 
 struct Report<'a> {
     method: &'a str,
-    graph: &'a crate::model::Graph,
+    graph: &'a Graph,
     scores: &'a [f32],
     target: usize,
     label: Option<&'a str>,
@@ -213,7 +225,9 @@ impl Report<'_> {
 
     fn layer(&self) -> Option<&str> {
         match &self.output.artifact {
-            Artifact::Cam { layer, .. } => Some(self.graph.layer(*layer).name.as_str()),
+            Artifact::Cam { layer, .. } | Artifact::Grid { layer, .. } => {
+                Some(self.graph.layer(*layer).name.as_str())
+            }
             Artifact::Attribution { .. } => None,
         }
     }
@@ -243,6 +257,14 @@ impl Report<'_> {
     }
 
     fn print(&self) {
+        if let Artifact::Grid { .. } = self.output.artifact {
+            // Kernels and feature maps do not depend on the class.
+            println!("{} of layer {}", self.method, self.layer().unwrap_or("?"));
+            for path in [self.png, self.npy].into_iter().flatten() {
+                println!("wrote {}", path.display());
+            }
+            return;
+        }
         let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
         let layer = self
             .layer()

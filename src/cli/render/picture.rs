@@ -7,10 +7,11 @@ use image::RgbImage;
 use super::super::input::Input;
 use crate::error::Result;
 use crate::imaging::colormap::Colormap;
+use crate::imaging::grid;
 use crate::imaging::heatmap::{channel_max_abs, channel_sum, Heatmap};
 use crate::imaging::png::{overlay, parse_size, resize_rgb};
 use crate::methods::preprocess::{deprocess, Layout};
-use crate::methods::Artifact;
+use crate::methods::{Artifact, Tile};
 
 #[derive(clap::Args, Debug)]
 pub struct LookArgs {
@@ -31,12 +32,16 @@ pub struct LookArgs {
     /// Draw a CAM alone, not over the input image.
     #[arg(long, help_heading = "Picture")]
     pub no_overlay: bool,
-    /// Output size WIDTHxHEIGHT [default: the model's input size].
+    /// Grids (filters, features): one scale for all tiles instead of one per tile.
+    #[arg(long, help_heading = "Picture")]
+    pub shared_scale: bool,
+    /// Output size WIDTHxHEIGHT [default: the model's input size; grids: their natural size].
     #[arg(long, help_heading = "Picture")]
     pub size: Option<String>,
 }
 
 pub struct Look {
+    pub shared_scale: bool,
     pub colormap: Colormap,
     pub alpha: f32,
     pub signed: bool,
@@ -53,6 +58,7 @@ impl LookArgs {
             )));
         }
         Ok(Look {
+            shared_scale: self.shared_scale,
             colormap: self.colormap.parse()?,
             alpha: self.alpha,
             signed: self.signed,
@@ -66,6 +72,15 @@ pub fn render(artifact: &Artifact, input: &Input, look: &Look) -> RgbImage {
     let spec = &input.spec;
     let (w, h) = look.size.unwrap_or((spec.width as u32, spec.height as u32));
     match artifact {
+        Artifact::Grid {
+            tiles, grayscale, ..
+        } => {
+            let grid = grid_picture(tiles, *grayscale, look);
+            match look.size {
+                Some((w, h)) => resize_rgb(&grid, w, h),
+                None => grid,
+            }
+        }
         Artifact::Cam {
             height,
             width,
@@ -98,6 +113,56 @@ pub fn render(artifact: &Artifact, input: &Input, look: &Look) -> RgbImage {
             }
         }
     }
+}
+
+/// Tiles min-max normalized one by one (or with one shared scale), single-channel ones through
+/// the colormap (gray for kernels), three-channel ones as RGB, laid out in a labelled grid.
+fn grid_picture(tiles: &[Tile], grayscale: bool, look: &Look) -> RgbImage {
+    let all: Vec<f32> = tiles.iter().flat_map(|t| t.data.iter().copied()).collect();
+    let shared = minmax(&all);
+    let cmap = if grayscale {
+        Colormap::Gray
+    } else {
+        look.colormap
+    };
+    let pictures: Vec<(String, RgbImage)> = tiles
+        .iter()
+        .map(|t| {
+            let (lo, hi) = if look.shared_scale {
+                shared
+            } else {
+                minmax(&t.data)
+            };
+            let norm = |v: f32| (v - lo) / (hi - lo + 1e-7);
+            let (w, h) = (t.width as u32, t.height as u32);
+            let plane = t.height * t.width;
+            let img = RgbImage::from_fn(w, h, |x, y| {
+                let i = (y * w + x) as usize;
+                if t.channels == 3 {
+                    let c = |k: usize| {
+                        (norm(t.data[k * plane + i]).clamp(0.0, 1.0) * 255.0).round() as u8
+                    };
+                    image::Rgb([c(0), c(1), c(2)])
+                } else {
+                    image::Rgb(cmap.rgb(norm(t.data[i])))
+                }
+            });
+            (t.label.clone(), img)
+        })
+        .collect();
+    let cell = if tiles.first().is_some_and(|t| t.height.max(t.width) <= 16) {
+        48
+    } else {
+        96
+    };
+    grid::compose(&pictures, grid::columns_for(pictures.len()), cell)
+}
+
+fn minmax(v: &[f32]) -> (f32, f32) {
+    v.iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        })
 }
 
 /// Attributions of NHWC models come in HWC order; the heatmap helpers want CHW.

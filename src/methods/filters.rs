@@ -1,0 +1,97 @@
+//! A convolution's kernels as pictures (the seed article's `get_weights()[0][:, :, 0]`): one
+//! RGB tile per filter when the kernels see 3 input channels (the first layer), otherwise one
+//! grayscale tile per filter for input channel `--in-channel` (default 0). NPY is the raw kernel
+//! tensor `[O, I, kh, kw]`.
+
+use super::context::Cx;
+use super::{Artifact, LayerNeed, Method, MethodInfo, Output, Tile};
+use crate::error::{Error, Result};
+use crate::model::{Graph, LayerId, LayerKind};
+
+pub struct Filters;
+
+impl Method for Filters {
+    fn info(&self) -> MethodInfo {
+        MethodInfo {
+            id: "filters",
+            name: "Filters",
+            layer: LayerNeed::Kernel,
+        }
+    }
+
+    fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
+        let layer = cx.layer()?;
+        check_kernel(cx.graph, layer)?;
+        let kernel = cx.graph.layer(layer).weights[0].load()?;
+        let [o, i, kh, kw] = <[usize; 4]>::try_from(kernel.shape.as_slice())
+            .map_err(|_| Error::graph(&cx.graph.layer(layer).name, "kernel is not 4-D"))?;
+        let plane = kh * kw;
+        let rgb = i == 3 && cx.knobs.in_channel.is_none();
+        let channel = cx.knobs.in_channel.unwrap_or(0);
+        if !rgb && channel >= i {
+            return Err(Error::Usage(format!(
+                "--in-channel {channel} is out of range: the kernels of '{}' have {i} input channels",
+                cx.graph.layer(layer).name
+            )));
+        }
+        let tiles = (0..o)
+            .map(|f| {
+                let filter = &kernel.data[f * i * plane..(f + 1) * i * plane];
+                let (channels, data) = if rgb {
+                    (3, filter.to_vec())
+                } else {
+                    (1, filter[channel * plane..(channel + 1) * plane].to_vec())
+                };
+                Tile {
+                    label: f.to_string(),
+                    channels,
+                    height: kh,
+                    width: kw,
+                    data,
+                }
+            })
+            .collect();
+        Ok(Artifact::Grid {
+            layer,
+            shape: kernel.shape.clone(),
+            data: kernel.data.clone(),
+            tiles,
+            grayscale: true,
+        }
+        .into())
+    }
+}
+
+fn conv_layers(graph: &Graph) -> Vec<LayerId> {
+    graph
+        .ids()
+        .filter(|&id| matches!(graph.layer(id).kind, LayerKind::Conv2d(_)))
+        .collect()
+}
+
+/// The first convolution, whose kernels look at the image itself.
+pub fn default_layer(graph: &Graph) -> Option<LayerId> {
+    conv_layers(graph).first().copied()
+}
+
+/// Only convolutions have kernels to show.
+pub fn check_kernel(graph: &Graph, layer: LayerId) -> Result<()> {
+    if matches!(graph.layer(layer).kind, LayerKind::Conv2d(_)) {
+        return Ok(());
+    }
+    let names: Vec<String> = conv_layers(graph)
+        .iter()
+        .take(6)
+        .map(|&id| graph.layer(id).name.clone())
+        .collect();
+    Err(Error::Usage(format!(
+        "layer '{}' ({}) has no convolution kernels; layers with kernels: {}",
+        graph.layer(layer).name,
+        graph.layer(layer).kind.type_name(),
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    )))
+}
