@@ -32,9 +32,11 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
         .to_vec1()
         .unwrap();
     let target = methods::target::top1(&logits);
-    // Occlusion (729 windows at 224x224 by default) is timed with its incremental-inference work
-    // (the performance issue), not here.
-    for id in methods::ids().into_iter().filter(|id| *id != "occlusion") {
+    // Occlusion (729 windows at 224x224) and Score-CAM (one pass per channel) are timed with
+    // their batching and incremental-inference work (the performance issue), not here; nor are
+    // filters and features, which are a weight read and one forward pass.
+    let skip = ["occlusion", "scorecam", "filters", "features"];
+    for id in methods::ids().into_iter().filter(|id| !skip.contains(id)) {
         let knobs = Knobs {
             samples: SMOOTHGRAD_SAMPLES,
             steps: IG_STEPS,

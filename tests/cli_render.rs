@@ -366,3 +366,26 @@ fn features_are_the_activation_onnxruntime_computes() {
         "{e}"
     );
 }
+
+#[test]
+fn scorecam_scores_all_or_the_top_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let out = render("scorecam", "resnet_like")
+            .args(["--json", "--npy"])
+            .arg(dir.path().join("s.npy"))
+            .args(extra)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        serde_json::from_slice(&out).unwrap()
+    };
+    assert_eq!(
+        run(&[])["channels_scored"],
+        16,
+        "layer2.0.relu_1 has 16 channels"
+    );
+    assert_eq!(run(&["--top-channels", "4"])["channels_scored"], 4);
+}

@@ -7,6 +7,7 @@
 //!   summed in a different order than PyTorch's kernels.
 //! - 1e-2 for VarGrad: E[g²] − E[g]² cancels most of its digits.
 //! - 1e-3 absolute for pytorch-grad-cam's scaled maps (values in [0, 1]).
+//! - 1e-3 for Score-CAM (pytorch-grad-cam `ScoreCAM`'s raw map: softmax over masked-input scores).
 //! - 1e-3 for occlusion (captum `Occlusion`, windows over (C, H, W), baseline 0).
 //!
 //! Guided backprop, deconvnet and guided Grad-CAM are compared on the nets whose rectifiers are
@@ -112,6 +113,7 @@ fn check_net(name: &str, all_relu: bool) {
         ("hirescam", "hirescam"),
         ("xgradcam", "xgradcam"),
         ("layercam", "layercam"),
+        ("scorecam", "scorecam"),
     ] {
         check_method(&n, name, key, method, k(), 1e-3);
         // pytorch-grad-cam's displayed map: minmax(resize(minmax(raw))), minmax again.

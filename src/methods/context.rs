@@ -31,6 +31,8 @@ pub struct Knobs {
     /// filters: the input channel shown for kernels with other than 3 input channels (or to
     /// force one channel of an RGB kernel).
     pub in_channel: Option<usize>,
+    /// scorecam: score only the N most active channels.
+    pub top_channels: Option<usize>,
     /// features: `top:N` (by mean activation), `first:N`, or a list `i,j,k`.
     pub channels: String,
     /// Noise to use instead of drawing it, `[samples, ...input dims]` (tests inject the
@@ -50,6 +52,7 @@ impl Default for Knobs {
             batch: 10,
             seed: 0,
             in_channel: None,
+            top_channels: None,
             channels: "top:16".into(),
             window: vec![16, 16],
             stride: vec![8, 8],

@@ -20,6 +20,7 @@ mod layercam;
 mod occlusion;
 pub mod preprocess;
 mod saliency;
+mod scorecam;
 mod smoothgrad;
 pub mod target;
 mod xgradcam;
@@ -70,6 +71,7 @@ pub fn all() -> Vec<&'static dyn Method> {
         &xgradcam::XGradCam,
         &layercam::LayerCam,
         &guided_gradcam::GuidedGradCam,
+        &scorecam::ScoreCam,
         &occlusion::Occlusion,
         &filters::Filters,
         &features::Features,

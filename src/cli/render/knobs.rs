@@ -35,6 +35,9 @@ pub struct KnobArgs {
     /// filters: the input channel to show (default: RGB tiles for 3-channel kernels, else 0).
     #[arg(long, help_heading = "Method options")]
     pub in_channel: Option<usize>,
+    /// scorecam: score only the N most active channels (faster) [default: all].
+    #[arg(long, help_heading = "Method options")]
+    pub top_channels: Option<usize>,
     /// features: which channels: top:N (most active), first:N, or a list i,j,k.
     #[arg(long, default_value = "top:16", help_heading = "Method options")]
     pub channels: String,
@@ -109,6 +112,7 @@ impl KnobArgs {
             batch: self.batch,
             seed: self.seed,
             in_channel: self.in_channel,
+            top_channels: self.top_channels,
             channels: self.channels.clone(),
             window: sizes(&self.window, "window")?,
             stride: sizes(&self.stride, "stride")?,
