@@ -40,6 +40,7 @@ fn writes_png_npy_and_json() {
         .clone();
     let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(v["method"], "gradcam");
+    assert_eq!(v["device"], "cpu");
     assert_eq!(v["target"]["index"], 3);
     assert_eq!(
         v["layer"], "layer2.0.relu_1",

@@ -116,17 +116,6 @@ impl Graph {
         }
     }
 
-    /// The layers that consume each layer's output.
-    pub fn consumers(&self) -> Vec<Vec<LayerId>> {
-        let mut out = vec![Vec::new(); self.layers.len()];
-        for (i, layer) in self.layers.iter().enumerate() {
-            for input in &layer.inputs {
-                out[input.0].push(LayerId(i));
-            }
-        }
-        out
-    }
-
     /// True when every layer feeds only the next one, as in a Keras `Sequential` model.
     pub fn is_sequential(&self) -> bool {
         self.layers

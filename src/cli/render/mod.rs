@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::input::InputArgs;
 use crate::error::{Error, Result};
-use crate::exec::{select_device, Executor, NoHook, Params};
+use crate::exec::{device_label, select_device, Executor, NoHook, Params};
 use crate::imaging::atomic::stage;
 use crate::imaging::heatmap::{check, MapProblem};
 use crate::imaging::npy::npy_bytes_f32;
@@ -155,6 +155,7 @@ pub fn run(a: Args) -> Result<()> {
         problem,
         png: png_path.as_deref(),
         npy: a.npy.as_deref(),
+        device: device_label(&device),
         timings: json!({"load_ms": load_ms, "prepare_ms": prepare_ms, "method_ms": method_ms, "render_ms": render_ms}),
     };
     if a.json {
@@ -209,6 +210,7 @@ struct Report<'a> {
     problem: Option<MapProblem>,
     png: Option<&'a Path>,
     npy: Option<&'a Path>,
+    device: String,
     timings: Value,
 }
 
@@ -251,6 +253,7 @@ impl Report<'_> {
         for (k, val) in &self.output.extras {
             v.insert(k.clone(), val.clone());
         }
+        v.insert("device".into(), json!(self.device));
         v.insert("timings".into(), self.timings.clone());
         v.insert("files".into(), json!({"png": self.png, "npy": self.npy}));
         Value::Object(v)
