@@ -9,6 +9,7 @@ use super::table::{Align, Table};
 use crate::error::{Error, Result};
 use crate::exec::{select_device, Executor, NoHook, Params};
 use crate::import::{labels, open_model};
+use crate::methods::target::softmax;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -92,9 +93,7 @@ pub fn run(a: Args) -> Result<()> {
 
 /// The `k` highest-scoring classes with softmax probabilities.
 pub fn top_k(logits: &[f32], k: usize) -> Vec<Prediction> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f64> = logits.iter().map(|&l| ((l - max) as f64).exp()).collect();
-    let sum: f64 = exps.iter().sum();
+    let probs = softmax(logits);
     let mut order: Vec<usize> = (0..logits.len()).collect();
     order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
     order
@@ -102,7 +101,7 @@ pub fn top_k(logits: &[f32], k: usize) -> Vec<Prediction> {
         .take(k)
         .map(|i| Prediction {
             index: i,
-            prob: (exps[i] / sum) as f32,
+            prob: probs[i],
             logit: logits[i],
         })
         .collect()

@@ -56,7 +56,7 @@ impl Method for ScoreCam {
             let shape: Vec<usize> = [&[chunk.len()], &cx.input.dims()[1..]].concat();
             scores.extend(cx.target_scores(&Tensor::from_vec(batch, shape, cx.input.device())?)?);
         }
-        let weights = softmax(&scores);
+        let weights = super::target::softmax(&scores);
         let mut map = vec![0f32; plane];
         for (&c, wgt) in channels.iter().zip(&weights) {
             for (m, v) in map.iter_mut().zip(&a[c * plane..(c + 1) * plane]) {
@@ -124,13 +124,6 @@ fn masked(x: &[f32], mask: &[f32], spec: &InputSpec) -> Vec<f32> {
         .collect()
 }
 
-fn softmax(v: &[f32]) -> Vec<f32> {
-    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let e: Vec<f32> = v.iter().map(|x| (x - max).exp()).collect();
-    let sum: f32 = e.iter().sum();
-    e.iter().map(|x| x / sum).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,7 +134,5 @@ mod tests {
         // = [[0, .5, 1], [1, 1.5, 2], [2, 2.5, 3]]
         let up = upsample_aligned(&[0.0, 1.0, 2.0, 3.0], (2, 2), (3, 3));
         assert_eq!(up, vec![0.0, 0.5, 1.0, 1.0, 1.5, 2.0, 2.0, 2.5, 3.0]);
-        let s = softmax(&[0.0, 0.0]);
-        assert_eq!(s, vec![0.5, 0.5]);
     }
 }

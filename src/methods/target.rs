@@ -44,6 +44,14 @@ pub fn resolve(spec: &str, classes: usize, labels: Option<&[String]>) -> Result<
     }
 }
 
+/// Softmax of raw scores, accumulated in f64 (shifted by the maximum, so large logits are safe).
+pub fn softmax(scores: &[f32]) -> Vec<f32> {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f64> = scores.iter().map(|&s| ((s - max) as f64).exp()).collect();
+    let sum: f64 = exps.iter().sum();
+    exps.iter().map(|e| (e / sum) as f32).collect()
+}
+
 /// The index of the highest score.
 pub fn top1(scores: &[f32]) -> usize {
     (0..scores.len())
@@ -85,6 +93,12 @@ mod tests {
             .to_string()
             .contains("matches no label"));
         assert!(resolve("cat", 4, None).is_err());
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_survives_large_logits() {
+        let p = softmax(&[1000.0, 1000.0, -1000.0]);
+        assert_eq!(p, vec![0.5, 0.5, 0.0]);
     }
 
     #[test]

@@ -216,13 +216,7 @@ struct Report<'a> {
 
 impl Report<'_> {
     fn probability(&self) -> f32 {
-        let max = self
-            .scores
-            .iter()
-            .copied()
-            .fold(f32::NEG_INFINITY, f32::max);
-        let sum: f64 = self.scores.iter().map(|&s| ((s - max) as f64).exp()).sum();
-        (((self.scores[self.target] - max) as f64).exp() / sum) as f32
+        target::softmax(self.scores)[self.target]
     }
 
     fn layer(&self) -> Option<&str> {
