@@ -51,6 +51,7 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
             scores,
             layer: cam::default_layer(graph),
             knobs,
+            control: Default::default(),
         };
         let method = methods::by_id(id).unwrap();
         let runs = if matches!(id, "smoothgrad" | "ig") {

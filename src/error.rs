@@ -69,6 +69,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The caller's cancel token was set while a method ran.
+    #[error("cancelled")]
+    Cancelled,
+
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),
 }

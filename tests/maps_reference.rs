@@ -68,6 +68,7 @@ impl Net {
             scores: self.graph.logits_layer(),
             layer,
             knobs,
+            control: Default::default(),
         };
         methods::by_id(method)
             .unwrap()

@@ -61,6 +61,7 @@ fn run(
         scores: graph.logits_layer(),
         layer: layer.map(|l| graph.find(l).unwrap()),
         knobs: Knobs::default(),
+        control: Default::default(),
     };
     let out = methods::by_id(method).unwrap().run(&mut cx).unwrap();
     out.artifact.data().to_vec()
@@ -213,6 +214,7 @@ fn cam_methods_refuse_non_spatial_layers() {
         scores: g.logits_layer(),
         layer: Some(g.find("pool").unwrap()),
         knobs: Knobs::default(),
+        control: Default::default(),
     };
     let err = methods::by_id("gradcam")
         .unwrap()

@@ -4,6 +4,7 @@
 
 use candle_core::Tensor;
 
+use super::control::Control;
 use crate::error::{Error, Result};
 use crate::exec::{one_hot_seed, Executor, NoHook, ReluRule};
 use crate::model::{Graph, LayerId};
@@ -103,6 +104,8 @@ pub struct Cx<'a> {
     /// The layer for layer methods (CAMs).
     pub layer: Option<LayerId>,
     pub knobs: Knobs,
+    /// Progress reports and cancellation for the long methods.
+    pub control: Control,
 }
 
 impl Cx<'_> {

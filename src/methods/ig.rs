@@ -36,6 +36,7 @@ impl Method for IntegratedGradients {
         let batch = cx.knobs.batch.max(1);
         let mut total: Option<Tensor> = None;
         for start in (0..steps).step_by(batch) {
+            cx.control.check()?;
             let n = batch.min(steps - start);
             let a: Vec<f32> = alphas[start..start + n].iter().map(|&v| v as f32).collect();
             let w: Vec<f32> = weights[start..start + n]
@@ -53,6 +54,7 @@ impl Method for IntegratedGradients {
                 Some(acc) => (acc + part)?,
                 None => part,
             });
+            cx.control.step(start + n, steps, "steps")?;
         }
         let attr = (total.expect("steps >= 1") * &delta)?;
         let sum = attr.sum_all()?.to_scalar::<f32>()?;

@@ -5,6 +5,7 @@ pub mod artifact;
 mod blur;
 pub mod cam;
 pub mod context;
+pub mod control;
 mod deconvnet;
 mod deprocess;
 mod features;
@@ -27,6 +28,7 @@ mod xgradcam;
 
 pub use artifact::{Artifact, Output, Tile};
 pub use context::{Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
+pub use control::{CancelToken, Control, Progress};
 pub use ig::{gauss_legendre, quadrature};
 
 use crate::error::{Error, Result};

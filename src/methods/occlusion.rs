@@ -30,7 +30,9 @@ impl Method for Occlusion {
         let base: Vec<f32> = baseline(cx)?.flatten_all()?.to_vec1()?;
         let reference = cx.target_scores(&cx.input)?[0];
         let (mut total, mut count) = (vec![0f32; x.len()], vec![0f32; x.len()]);
+        let mut done = 0;
         for chunk in windows.chunks(cx.knobs.batch.max(1)) {
+            cx.control.check()?;
             let mut batch = Vec::with_capacity(chunk.len() * x.len());
             for start in chunk {
                 let mut occluded = x.clone();
@@ -47,6 +49,8 @@ impl Method for Occlusion {
                     count[i] += 1.0;
                 }
             }
+            done += chunk.len();
+            cx.control.step(done, windows.len(), "windows")?;
         }
         let attr: Vec<f32> = total
             .iter()

@@ -44,6 +44,7 @@ impl Method for ScoreCam {
         }
         let mut scores = Vec::with_capacity(channels.len());
         for chunk in channels.chunks(cx.knobs.batch.max(1)) {
+            cx.control.check()?;
             let mut batch = Vec::with_capacity(chunk.len() * x.len());
             for &c in chunk {
                 let mask = normalized(&upsample_aligned(
@@ -55,6 +56,7 @@ impl Method for ScoreCam {
             }
             let shape: Vec<usize> = [&[chunk.len()], &cx.input.dims()[1..]].concat();
             scores.extend(cx.target_scores(&Tensor::from_vec(batch, shape, cx.input.device())?)?);
+            cx.control.step(scores.len(), channels.len(), "channels")?;
         }
         let weights = super::target::softmax(&scores);
         let mut map = vec![0f32; plane];

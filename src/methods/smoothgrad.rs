@@ -35,6 +35,7 @@ impl Method for SmoothGrad {
         let batch = cx.knobs.batch.max(1);
         let (mut sum, mut sum_sq): (Option<Tensor>, Option<Tensor>) = (None, None);
         for start in (0..samples).step_by(batch) {
+            cx.control.check()?;
             let n = batch.min(samples - start);
             let noisy = noise.narrow(0, start, n)?.broadcast_add(&cx.input)?;
             let g = cx.input_gradient(&noisy, ReluRule::Normal)?;
@@ -47,6 +48,7 @@ impl Method for SmoothGrad {
                 Some(acc) => (acc + sq)?,
                 None => sq,
             });
+            cx.control.step(start + n, samples, "samples")?;
         }
         let mean = (sum.expect("at least one sample") / samples as f64)?;
         let mean_sq = (sum_sq.expect("at least one sample") / samples as f64)?;

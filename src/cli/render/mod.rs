@@ -3,6 +3,7 @@
 
 mod knobs;
 mod picture;
+mod progress;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -103,6 +104,7 @@ pub fn run(a: Args) -> Result<()> {
         scores: scores_layer,
         layer,
         knobs,
+        control: progress::control(&a.method),
     };
     let t = Instant::now();
     let output = method.run(&mut cx)?;
