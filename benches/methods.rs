@@ -39,7 +39,7 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
     for id in methods::ids().into_iter().filter(|id| !skip.contains(id)) {
         let knobs = Knobs {
             samples: SMOOTHGRAD_SAMPLES,
-            steps: IG_STEPS,
+            steps: Some(IG_STEPS),
             batch: if id == "smoothgrad" { 5 } else { 10 },
             ..Knobs::default()
         };

@@ -3,6 +3,13 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    // `convscope summary model.onnx | head` should end quietly, as Unix tools do, not panic in
+    // println! on the closed pipe: restore the default SIGPIPE action that Rust's runtime ignores.
+    #[cfg(unix)]
+    // SAFETY: called first, before any thread exists; SIG_DFL is a valid action for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = convscope::cli::Cli::parse();
     match convscope::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

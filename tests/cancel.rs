@@ -29,7 +29,20 @@ fn long_methods() -> Vec<(&'static str, Knobs)> {
         ),
         ("scorecam", k()),
         ("smoothgrad", Knobs { samples: 8, ..k() }),
-        ("ig", Knobs { steps: 8, ..k() }),
+        (
+            "ig",
+            Knobs {
+                steps: Some(8),
+                ..k()
+            },
+        ),
+        (
+            "actmax",
+            Knobs {
+                steps: Some(4),
+                ..k()
+            },
+        ),
     ]
 }
 

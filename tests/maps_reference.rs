@@ -155,7 +155,7 @@ fn check_net(name: &str, all_relu: bool) {
         ("ig_riemann_trapezoid", IgMethod::RiemannTrapezoid),
     ] {
         let knobs = Knobs {
-            steps,
+            steps: Some(steps),
             ig_method: m,
             ..k()
         };

@@ -16,11 +16,7 @@ use crate::model::Graph;
 pub struct InputArgs {
     /// An image (PNG or JPEG): converted to RGB, resized to the model's input size (bilinear,
     /// no crop) and preprocessed.
-    #[arg(
-        long,
-        conflicts_with = "input_npy",
-        required_unless_present = "input_npy"
-    )]
+    #[arg(long, conflicts_with = "input_npy")]
     pub image: Option<PathBuf>,
     /// An already prepared float32 .npy array in the model's layout (NCHW with N=1, or CHW);
     /// no preprocessing is applied.
@@ -75,6 +71,11 @@ impl InputArgs {
             preprocess,
             path,
         })
+    }
+
+    /// Whether an input was given at all.
+    pub fn given(&self) -> bool {
+        self.image.is_some() || self.input_npy.is_some()
     }
 
     /// The prepared input as a batch-1 tensor on `device`.

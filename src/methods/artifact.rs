@@ -19,6 +19,16 @@ pub enum Artifact {
         /// Single-channel tiles are drawn in gray whatever the colormap (kernels).
         grayscale: bool,
     },
+    /// A picture made by a method (activation maximization): `data` in the model's input space
+    /// and layout (`shape`, written to NPY), `pixels` what to show, planar `[channels, h, w]`.
+    Image {
+        shape: Vec<usize>,
+        data: Vec<f32>,
+        channels: usize,
+        height: usize,
+        width: usize,
+        pixels: Vec<u8>,
+    },
     /// A class activation map at a layer's resolution, after the ReLU, before any scaling.
     Cam {
         layer: LayerId,
@@ -33,14 +43,17 @@ impl Artifact {
         match self {
             Artifact::Attribution { data, .. }
             | Artifact::Cam { data, .. }
-            | Artifact::Grid { data, .. } => data,
+            | Artifact::Grid { data, .. }
+            | Artifact::Image { data, .. } => data,
         }
     }
 
     /// The array shape as written to NPY.
     pub fn shape(&self) -> Vec<usize> {
         match self {
-            Artifact::Attribution { shape, .. } | Artifact::Grid { shape, .. } => shape.clone(),
+            Artifact::Attribution { shape, .. }
+            | Artifact::Grid { shape, .. }
+            | Artifact::Image { shape, .. } => shape.clone(),
             Artifact::Cam { height, width, .. } => vec![*height, *width],
         }
     }

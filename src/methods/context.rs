@@ -4,7 +4,9 @@
 
 use candle_core::Tensor;
 
+use super::actmax::Recipe;
 use super::control::Control;
+use super::preprocess::Preprocess;
 use crate::error::{Error, Result};
 use crate::exec::{one_hot_seed, Executor, NoHook, ReluRule};
 use crate::model::{Graph, LayerId};
@@ -18,8 +20,9 @@ pub struct Knobs {
     /// prepared input.
     pub stdev: Option<f32>,
     pub nt_type: NoiseTunnelType,
-    /// Integrated-gradients steps.
-    pub steps: usize,
+    /// Integrated-gradients steps (default 50) or activation-maximization steps (default: the
+    /// recipe's).
+    pub steps: Option<usize>,
     pub ig_method: IgMethod,
     pub baseline: Baseline,
     /// Inputs per batched forward/backward pass for the multi-evaluation methods.
@@ -39,6 +42,15 @@ pub struct Knobs {
     /// Noise to use instead of drawing it, `[samples, ...input dims]` (tests inject the
     /// reference's own noise through this).
     pub noise: Option<Tensor>,
+    /// actmax: the recipe, the keras-vis jitter, the picture size (rows, columns), and the
+    /// unit to maximize (a channel of `layer`, or a neuron of a dense `layer`; else the target).
+    pub recipe: Recipe,
+    pub jitter: Option<f32>,
+    pub size: Option<(usize, usize)>,
+    pub channel: Option<usize>,
+    pub neuron: Option<usize>,
+    /// How pixels become the model's input (actmax optimizes pixels).
+    pub preprocess: Preprocess,
 }
 
 impl Default for Knobs {
@@ -47,7 +59,7 @@ impl Default for Knobs {
             samples: 25,
             stdev: None,
             nt_type: NoiseTunnelType::SmoothGrad,
-            steps: 50,
+            steps: None,
             ig_method: IgMethod::GaussLegendre,
             baseline: Baseline::Zero,
             batch: 10,
@@ -58,6 +70,12 @@ impl Default for Knobs {
             window: vec![16, 16],
             stride: vec![8, 8],
             noise: None,
+            recipe: Recipe::Lucid,
+            jitter: None,
+            size: None,
+            channel: None,
+            neuron: None,
+            preprocess: Preprocess::Imagenet,
         }
     }
 }

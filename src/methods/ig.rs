@@ -24,7 +24,7 @@ impl Method for IntegratedGradients {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let steps = cx.knobs.steps;
+        let steps = cx.knobs.steps.unwrap_or(50);
         if steps == 0 || (steps == 1 && cx.knobs.ig_method == IgMethod::RiemannTrapezoid) {
             return Err(Error::Usage(format!(
                 "--steps {steps} is too few; use at least 2"

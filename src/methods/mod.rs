@@ -1,6 +1,7 @@
 //! What we COMPUTE: one file per method behind one trait, a shared CAM pipeline, target
 //! resolution, and input preparation.
 
+pub mod actmax;
 pub mod artifact;
 mod blur;
 pub mod cam;
@@ -51,11 +52,17 @@ pub enum LayerNeed {
     SpatialMap,
     /// A convolution, for its kernels; default: the first.
     Kernel,
+    /// Any layer, only when `--layer` is given (activation maximization of a channel/neuron).
+    Optional,
 }
 
 pub trait Method: Sync {
     fn info(&self) -> MethodInfo;
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output>;
+    /// Whether the method explains an input (all but activation maximization, which makes one).
+    fn needs_input(&self) -> bool {
+        true
+    }
 }
 
 /// Every method, in the order `--help` lists them.
@@ -77,6 +84,7 @@ pub fn all() -> Vec<&'static dyn Method> {
         &occlusion::Occlusion,
         &filters::Filters,
         &features::Features,
+        &actmax::ActMax,
     ]
 }
 

@@ -74,7 +74,7 @@ impl Preprocess {
 
     /// Maps a pixel value `v` (0–255) of output channel `channel` (in the model's channel
     /// order) of a `channels`-channel input.
-    fn apply(self, v: f32, channel: usize, channels: usize) -> f32 {
+    pub(crate) fn apply(self, v: f32, channel: usize, channels: usize) -> f32 {
         let gray = channels == 1;
         match self {
             Preprocess::Imagenet if gray => (v / 255.0 - IMAGENET_GRAY_MEAN) / IMAGENET_GRAY_STD,

@@ -6,6 +6,8 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::imaging::npy::read_npy_f32;
+use crate::methods::actmax::Recipe;
+use crate::methods::preprocess::Preprocess;
 use crate::methods::{Baseline, IgMethod, Knobs, NoiseTunnelType};
 
 #[derive(clap::Args, Debug)]
@@ -47,9 +49,23 @@ pub struct KnobArgs {
     /// occlusion: stride H,W or C,H,W.
     #[arg(long, default_value = "8,8", help_heading = "Method options")]
     pub stride: String,
-    /// ig: integration steps.
-    #[arg(long, default_value_t = 50, help_heading = "Method options")]
-    pub steps: usize,
+    /// ig: integration steps [default: 50]; actmax: optimization steps [default: 512 for
+    /// lucid, 200 for keras-vis].
+    #[arg(long, help_heading = "Method options")]
+    pub steps: Option<usize>,
+    /// actmax: lucid (Fourier image, decorrelated colour, random transforms, Adam) or keras-vis
+    /// (pixels, L6-norm and total-variation penalties, RMSProp).
+    #[arg(long, default_value = "lucid", help_heading = "Method options")]
+    pub recipe: String,
+    /// actmax (keras-vis): roll the picture by up to this fraction of each side every step.
+    #[arg(long, allow_negative_numbers = true, help_heading = "Method options")]
+    pub jitter: Option<f32>,
+    /// actmax: maximize this channel's mean activation of --layer (instead of the target).
+    #[arg(long, help_heading = "Method options")]
+    pub channel: Option<usize>,
+    /// actmax: maximize this unit of the dense layer --layer (instead of the target).
+    #[arg(long, help_heading = "Method options")]
+    pub neuron: Option<usize>,
     /// ig: gausslegendre | riemann_left | riemann_right | riemann_middle | riemann_trapezoid.
     #[arg(long, default_value = "gausslegendre", help_heading = "Method options")]
     pub ig_method: String,
@@ -64,10 +80,17 @@ impl KnobArgs {
         if self.samples == 0 {
             return usage("--samples must be at least 1".into());
         }
-        if self.steps == 0 {
+        if self.steps == Some(0) {
             return usage(
-                "--steps must be at least 1 (integrated gradients needs points on the path)".into(),
+                "--steps must be at least 1 (integrated gradients and activation maximization take steps)".into(),
             );
+        }
+        if let Some(j) = self.jitter {
+            if !(j.is_finite() && j >= 0.0) {
+                return usage(format!(
+                    "--jitter {j} must be a non-negative fraction of the side (such as 0.05) or a number of pixels"
+                ));
+            }
         }
         if self.batch == 0 {
             return usage("--batch must be at least 1".into());
@@ -99,7 +122,7 @@ impl KnobArgs {
                 ))
             }
         };
-        if ig_method != IgMethod::GaussLegendre && self.steps < 2 {
+        if ig_method != IgMethod::GaussLegendre && self.steps.is_some_and(|s| s < 2) {
             return usage(format!("--steps must be at least 2 for {}", self.ig_method));
         }
         Ok(Knobs {
@@ -117,6 +140,12 @@ impl KnobArgs {
             window: sizes(&self.window, "window")?,
             stride: sizes(&self.stride, "stride")?,
             noise: None,
+            recipe: Recipe::parse(&self.recipe)?,
+            jitter: self.jitter.filter(|&j| j > 0.0),
+            size: None,
+            channel: self.channel,
+            neuron: self.neuron,
+            preprocess: Preprocess::Imagenet,
         })
     }
 

@@ -8,6 +8,7 @@ mod progress;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use candle_core::{DType, Tensor};
 use serde_json::{json, Map, Value};
 
 use super::input::InputArgs;
@@ -18,18 +19,22 @@ use crate::imaging::heatmap::{check, MapProblem};
 use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::import::{labels, open_model};
+use crate::methods::preprocess::InputSpec;
 use crate::methods::{self, cam, filters, target, Artifact, Cx, LayerNeed, Output};
 use crate::model::{Graph, LayerId};
 
 const ABOUT: &str = "The target is the raw class score before softmax: when the graph ends in Softmax or \
 LogSoftmax, its input is used (as keras-vis swaps softmax for linear). Methods: saliency, guided, \
-deconvnet, inputxgrad, smoothgrad, ig, gradcam, gradcampp, hirescam, xgradcam, layercam, guided-gradcam.";
+deconvnet, inputxgrad, smoothgrad, ig, gradcam, gradcampp, hirescam, xgradcam, layercam, guided-gradcam, \
+scorecam, occlusion, filters, features, actmax. actmax needs no input: without --image it needs \
+--target CLASS, or --layer NAME with --channel K (a feature map) or --neuron K (a dense layer).";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = ABOUT)]
 pub struct Args {
     /// The method: saliency, guided, deconvnet, inputxgrad, smoothgrad, ig, gradcam, gradcampp,
-    /// hirescam, xgradcam, layercam, guided-gradcam.
+    /// hirescam, xgradcam, layercam, guided-gradcam, scorecam, occlusion, filters, features,
+    /// actmax.
     pub method: String,
     /// The model: a path to an .onnx file.
     pub model: String,
@@ -77,22 +82,54 @@ pub fn run(a: Args) -> Result<()> {
     let load_ms = ms(t);
 
     let t = Instant::now();
-    let input = a.input.prepare(&graph)?;
-    let x = input.prepared.to_tensor(&device)?;
-    let knobs = a.knobs.to_knobs(&x, &device)?;
+    // Activation maximization makes its own picture: an input is optional.
+    let input = if a.input.given() || method.needs_input() {
+        Some(a.input.prepare(&graph)?)
+    } else {
+        None
+    };
+    let x = match &input {
+        Some(input) => input.prepared.to_tensor(&device)?,
+        None => {
+            let spec = InputSpec::from_input_shape(&graph.layer(graph.inputs[0]).out_shape)?;
+            Tensor::zeros(spec.shape(1), DType::F32, &device)?
+        }
+    };
+    let mut knobs = a.knobs.to_knobs(&x, &device)?;
+    knobs.preprocess = a.input.preprocess;
+    knobs.size = look.size.map(|(w, h)| (h as usize, w as usize));
     let prepare_ms = ms(t);
 
     let exec = Executor::new(&graph, &params);
     let scores_layer = graph.logits_layer();
-    let scores: Vec<f32> = exec
-        .forward(&x, &mut NoHook)?
-        .get(scores_layer)
-        .flatten_all()?
-        .to_vec1()?;
-    let labels = labels::for_model(scores.len(), a.labels.as_deref())?;
-    let target = match &a.target {
-        Some(t) => target::resolve(t, scores.len(), labels.as_deref())?,
-        None => target::top1(&scores),
+    let scores: Option<Vec<f32>> = match input {
+        Some(_) => Some(
+            exec.forward(&x, &mut NoHook)?
+                .get(scores_layer)
+                .flatten_all()?
+                .to_vec1()?,
+        ),
+        None => None,
+    };
+    let classes = graph
+        .layer(scores_layer)
+        .out_shape
+        .last()
+        .copied()
+        .unwrap_or(0);
+    let labels = labels::for_model(classes, a.labels.as_deref())?;
+    // actmax of a channel or neuron has no class.
+    let unit = a.knobs.channel.is_some() || a.knobs.neuron.is_some();
+    let target = match (&a.target, &scores) {
+        (Some(t), _) => target::resolve(t, classes, labels.as_deref())?,
+        (None, Some(scores)) => target::top1(scores),
+        (None, None) if unit => 0,
+        (None, None) => {
+            return Err(Error::Usage(format!(
+                "{} without an input needs --target CLASS (or --layer NAME with --channel K or --neuron K)",
+                a.method
+            )))
+        }
     };
     let layer = resolve_layer(&graph, method.info().layer, a.layer.as_deref())?;
 
@@ -118,12 +155,18 @@ pub fn run(a: Args) -> Result<()> {
     }
 
     let t = Instant::now();
+    let stem_source = input
+        .as_ref()
+        .map_or(Path::new(&a.model), |i| i.path.as_path());
     let png_path = a
         .output
         .clone()
-        .or_else(|| (a.npy.is_none() && !a.print).then(|| default_png(&input.path, &a.method)));
-    let picture =
-        (png_path.is_some() || a.print).then(|| picture::render(&output.artifact, &input, &look));
+        .or_else(|| (a.npy.is_none() && !a.print).then(|| default_png(stem_source, &a.method)));
+    let picture = match (png_path.is_some() || a.print, &input) {
+        (false, _) => None,
+        (true, Some(input)) => Some(picture::render(&output.artifact, input, &look)),
+        (true, None) => picture::made_picture(&output.artifact),
+    };
     let png = match (&png_path, &picture) {
         (Some(_), Some(img)) => {
             Some(encode_png(img).map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?)
@@ -147,12 +190,13 @@ pub fn run(a: Args) -> Result<()> {
         s.commit()?;
     }
 
+    let target = (!(unit && method.info().id == "actmax")).then_some(target);
     let report = Report {
         method: &a.method,
         graph: &graph,
-        scores: &scores,
+        scores: scores.as_deref(),
         target,
-        label: labels.as_ref().map(|l| l[target].as_str()),
+        label: target.and_then(|t| Some(labels.as_ref()?[t].as_str())),
         output: &output,
         problem,
         png: png_path.as_deref(),
@@ -178,6 +222,7 @@ fn resolve_layer(graph: &Graph, need: LayerNeed, name: Option<&str>) -> Result<O
     type Check = fn(&Graph, LayerId) -> Result<()>;
     let (default, check): (Default, Check) = match need {
         LayerNeed::None => return Ok(None),
+        LayerNeed::Optional => return name.map(|n| graph.find(n)).transpose(),
         LayerNeed::SpatialMap => (cam::default_layer, cam::check_spatial),
         LayerNeed::Kernel => (filters::default_layer, filters::check_kernel),
     };
@@ -205,8 +250,10 @@ fn default_png(input: &Path, method: &str) -> PathBuf {
 struct Report<'a> {
     method: &'a str,
     graph: &'a Graph,
-    scores: &'a [f32],
-    target: usize,
+    /// The class scores for the input (none when a method made its own picture).
+    scores: Option<&'a [f32]>,
+    /// The class explained or maximized (none for actmax of a channel or neuron).
+    target: Option<usize>,
     label: Option<&'a str>,
     output: &'a Output,
     problem: Option<MapProblem>,
@@ -217,8 +264,10 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
-    fn probability(&self) -> f32 {
-        target::softmax(self.scores)[self.target]
+    /// The target's raw score and probability for the input, when there is an input.
+    fn score(&self) -> Option<(f32, f32)> {
+        let (scores, t) = (self.scores?, self.target?);
+        Some((scores[t], target::softmax(scores)[t]))
     }
 
     fn layer(&self) -> Option<&str> {
@@ -226,7 +275,7 @@ impl Report<'_> {
             Artifact::Cam { layer, .. } | Artifact::Grid { layer, .. } => {
                 Some(self.graph.layer(*layer).name.as_str())
             }
-            Artifact::Attribution { .. } => None,
+            Artifact::Attribution { .. } | Artifact::Image { .. } => None,
         }
     }
 
@@ -239,7 +288,15 @@ impl Report<'_> {
             });
         let mut v: Map<String, Value> = Map::new();
         v.insert("method".into(), json!(self.method));
-        v.insert("target".into(), json!({"index": self.target, "label": self.label, "score": self.scores[self.target], "prob": self.probability()}));
+        let target = self.target.map(|index| {
+            let mut t = json!({"index": index, "label": self.label});
+            if let Some((score, prob)) = self.score() {
+                t["score"] = json!(score);
+                t["prob"] = json!(prob);
+            }
+            t
+        });
+        v.insert("target".into(), json!(target));
         v.insert("layer".into(), json!(self.layer()));
         v.insert("shape".into(), json!(self.output.artifact.shape()));
         v.insert(
@@ -256,34 +313,62 @@ impl Report<'_> {
     }
 
     fn print(&self) {
-        if let Artifact::Grid { .. } = self.output.artifact {
+        let extra = |k: &str| self.output.extras.get(k);
+        match &self.output.artifact {
             // Kernels and feature maps do not depend on the class.
-            println!("{} of layer {}", self.method, self.layer().unwrap_or("?"));
-            for path in [self.png, self.npy].into_iter().flatten() {
-                println!("wrote {}", path.display());
+            Artifact::Grid { .. } => {
+                println!("{} of layer {}", self.method, self.layer().unwrap_or("?"))
             }
-            return;
-        }
-        let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
-        let layer = self
-            .layer()
-            .map(|l| format!(" at layer {l}"))
-            .unwrap_or_default();
-        println!(
-            "{} of class {}{label} (score {:.4}, p={:.4}){layer}",
-            self.method,
-            self.target,
-            self.scores[self.target],
-            self.probability()
-        );
-        if let Some(gap) = self.output.extras.get("completeness_gap") {
-            println!("completeness gap (Σ attributions − (F(x) − F(baseline))): {gap}");
+            Artifact::Image { .. } => {
+                let (Some(obj), Some(start), Some(end)) = (
+                    extra("objective").and_then(Value::as_str),
+                    extra("objective_start"),
+                    extra("objective_end"),
+                ) else {
+                    return;
+                };
+                let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
+                let recipe = extra("recipe").and_then(Value::as_str).unwrap_or("?");
+                let steps = extra("steps").cloned().unwrap_or_default();
+                println!(
+                    "{} of {obj}{label} ({recipe}, {steps} steps): objective {start} at the start, {end} at the end",
+                    self.method
+                );
+            }
+            _ => {
+                let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
+                let layer = self
+                    .layer()
+                    .map(|l| format!(" at layer {l}"))
+                    .unwrap_or_default();
+                let (index, (score, prob)) = (
+                    self.target.unwrap_or_default(),
+                    self.score().unwrap_or_default(),
+                );
+                println!(
+                    "{} of class {index}{label} (score {score:.4}, p={prob:.4}){layer}",
+                    self.method
+                );
+                if let Some(gap) = extra("completeness_gap") {
+                    println!("completeness gap (Σ attributions − (F(x) − F(baseline))): {gap}");
+                }
+            }
         }
         if let Some(p) = self.problem {
             eprintln!("warning: {}", p.describe());
         }
         for path in [self.png, self.npy].into_iter().flatten() {
             println!("wrote {}", path.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_help_lists_every_method() {
+        for id in crate::methods::ids() {
+            assert!(super::ABOUT.contains(id), "--help does not list {id}");
         }
     }
 }

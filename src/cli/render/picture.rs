@@ -72,6 +72,7 @@ pub fn render(artifact: &Artifact, input: &Input, look: &Look) -> RgbImage {
     let spec = &input.spec;
     let (w, h) = look.size.unwrap_or((spec.width as u32, spec.height as u32));
     match artifact {
+        Artifact::Image { .. } => made_picture(artifact).expect("an Image artifact"),
         Artifact::Grid {
             tiles, grayscale, ..
         } => {
@@ -113,6 +114,28 @@ pub fn render(artifact: &Artifact, input: &Input, look: &Look) -> RgbImage {
             }
         }
     }
+}
+
+/// A picture a method made (activation maximization), at its own size; `None` for artifacts
+/// that are drawn over an input.
+pub fn made_picture(artifact: &Artifact) -> Option<RgbImage> {
+    let Artifact::Image {
+        channels,
+        height,
+        width,
+        pixels,
+        ..
+    } = artifact
+    else {
+        return None;
+    };
+    let plane = height * width;
+    let (w, h) = (*width as u32, *height as u32);
+    Some(RgbImage::from_fn(w, h, |x, y| {
+        let i = (y * w + x) as usize;
+        let c = |k: usize| pixels[if *channels == 3 { k * plane + i } else { i }];
+        image::Rgb([c(0), c(1), c(2)])
+    }))
 }
 
 /// Tiles min-max normalized one by one (or with one shared scale), single-channel ones through
