@@ -26,6 +26,21 @@ pub enum Artifact {
         width: usize,
         data: Vec<f32>,
     },
+    /// A map over the input's H×W that belongs to no layer (occlusion's target probability
+    /// per window position), raw; drawn like a CAM.
+    Heatmap {
+        height: usize,
+        width: usize,
+        data: Vec<f32>,
+    },
+    /// A per-pixel map at the input's size (raw, written to NPY) and which pixels of the input
+    /// it keeps visible (`keep`, row-major): the picture is the input with the rest black.
+    Mask {
+        height: usize,
+        width: usize,
+        data: Vec<f32>,
+        keep: Vec<bool>,
+    },
 }
 
 impl Artifact {
@@ -33,6 +48,8 @@ impl Artifact {
         match self {
             Artifact::Attribution { data, .. }
             | Artifact::Cam { data, .. }
+            | Artifact::Heatmap { data, .. }
+            | Artifact::Mask { data, .. }
             | Artifact::Grid { data, .. } => data,
         }
     }
@@ -41,7 +58,9 @@ impl Artifact {
     pub fn shape(&self) -> Vec<usize> {
         match self {
             Artifact::Attribution { shape, .. } | Artifact::Grid { shape, .. } => shape.clone(),
-            Artifact::Cam { height, width, .. } => vec![*height, *width],
+            Artifact::Cam { height, width, .. }
+            | Artifact::Heatmap { height, width, .. }
+            | Artifact::Mask { height, width, .. } => vec![*height, *width],
         }
     }
 }

@@ -5,6 +5,7 @@
 use candle_core::Tensor;
 
 use super::control::Control;
+use super::occlusion::OcclusionView;
 use crate::error::{Error, Result};
 use crate::exec::{one_hot_seed, Executor, NoHook, ReluRule};
 use crate::model::{Graph, LayerId};
@@ -29,6 +30,12 @@ pub struct Knobs {
     /// cover every channel.
     pub window: Vec<usize>,
     pub stride: Vec<usize>,
+    /// occlusion: attribution (captum's map), heatmap (probability per window position) or
+    /// mask (the input's pixels whose occlusion lowers the probability most).
+    pub view: OcclusionView,
+    /// occlusion `mask`: keep pixels whose probability drop is at least this fraction of the
+    /// largest drop, in (0, 1].
+    pub threshold: f32,
     /// filters: the input channel shown for kernels with other than 3 input channels (or to
     /// force one channel of an RGB kernel).
     pub in_channel: Option<usize>,
@@ -57,6 +64,8 @@ impl Default for Knobs {
             channels: "top:16".into(),
             window: vec![16, 16],
             stride: vec![8, 8],
+            view: OcclusionView::Attribution,
+            threshold: 0.5,
             noise: None,
         }
     }

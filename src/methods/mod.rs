@@ -30,6 +30,7 @@ pub use artifact::{Artifact, Output, Tile};
 pub use context::{Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
 pub use control::{CancelToken, Control, Progress};
 pub use ig::{gauss_legendre, quadrature};
+pub use occlusion::OcclusionView;
 
 use crate::error::{Error, Result};
 

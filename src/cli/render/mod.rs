@@ -226,17 +226,34 @@ impl Report<'_> {
             Artifact::Cam { layer, .. } | Artifact::Grid { layer, .. } => {
                 Some(self.graph.layer(*layer).name.as_str())
             }
-            Artifact::Attribution { .. } => None,
+            Artifact::Attribution { .. } | Artifact::Heatmap { .. } | Artifact::Mask { .. } => None,
+        }
+    }
+
+    /// What occlusion's heatmap and mask views add to the text report.
+    fn print_occlusion(&self) {
+        let e = &self.output.extras;
+        let (min, max) = minmax(self.output.artifact.data());
+        match &self.output.artifact {
+            Artifact::Heatmap { .. } => println!(
+                "target probability with a window occluded: {min:.4} to {max:.4} (unoccluded {:.4})",
+                self.probability()
+            ),
+            Artifact::Mask { .. } => {
+                println!(
+                    "kept {} of {} pixels: probability drop ≥ {} × the largest drop {max:.4}",
+                    e["kept_pixels"], e["total_pixels"], e["threshold"]
+                );
+                if max <= 0.0 {
+                    eprintln!("warning: no window lowers the target's probability, so the mask keeps nothing");
+                }
+            }
+            _ => {}
         }
     }
 
     fn json(&self) -> Value {
-        let data = self.output.artifact.data();
-        let (min, max) = data
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
+        let (min, max) = minmax(self.output.artifact.data());
         let mut v: Map<String, Value> = Map::new();
         v.insert("method".into(), json!(self.method));
         v.insert("target".into(), json!({"index": self.target, "label": self.label, "score": self.scores[self.target], "prob": self.probability()}));
@@ -279,6 +296,7 @@ impl Report<'_> {
         if let Some(gap) = self.output.extras.get("completeness_gap") {
             println!("completeness gap (Σ attributions − (F(x) − F(baseline))): {gap}");
         }
+        self.print_occlusion();
         if let Some(p) = self.problem {
             eprintln!("warning: {}", p.describe());
         }
@@ -286,4 +304,11 @@ impl Report<'_> {
             println!("wrote {}", path.display());
         }
     }
+}
+
+fn minmax(data: &[f32]) -> (f32, f32) {
+    data.iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        })
 }

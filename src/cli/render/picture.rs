@@ -1,6 +1,7 @@
-//! What a person sees: a method's artifact as an RGB image. CAMs are min-max normalized,
-//! upsampled bilinearly to the input size and overlaid on the input; attributions are shown as
-//! max |·| over channels (or, with `--signed`, the channel sum on a blue-white-red scale).
+//! What a person sees: a method's artifact as an RGB image. CAMs and other H×W heatmaps are
+//! min-max normalized, upsampled bilinearly to the input size and overlaid on the input;
+//! attributions are shown as max |·| over channels (or, with `--signed`, the channel sum on a
+//! blue-white-red scale); masks as the input with the pixels they drop in black.
 
 use image::RgbImage;
 
@@ -86,6 +87,11 @@ pub fn render(artifact: &Artifact, input: &Input, look: &Look) -> RgbImage {
             width,
             data,
             ..
+        }
+        | Artifact::Heatmap {
+            height,
+            width,
+            data,
         } => {
             let map = Heatmap::new(*height, *width, data.clone())
                 .normalized()
@@ -97,6 +103,17 @@ pub fn render(artifact: &Artifact, input: &Input, look: &Look) -> RgbImage {
             } else {
                 heat
             }
+        }
+        Artifact::Mask { width, keep, .. } => {
+            let mut base = deprocess(&input.prepared, spec, input.preprocess);
+            for (i, _) in keep.iter().enumerate().filter(|(_, &k)| !k) {
+                base.put_pixel(
+                    (i % width) as u32,
+                    (i / width) as u32,
+                    image::Rgb([0, 0, 0]),
+                );
+            }
+            resize_rgb(&base, w, h)
         }
         Artifact::Attribution { data, .. } => {
             let chw = to_chw(data, spec.layout, spec.channels, spec.height, spec.width);
