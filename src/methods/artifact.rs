@@ -19,6 +19,10 @@ pub enum Artifact {
         /// Single-channel tiles are drawn in gray whatever the colormap (kernels).
         grayscale: bool,
     },
+    /// Several layers' grids, one row each (`features --layers`, the layer-wise figure). There
+    /// is no single array to write: `data` is every shown tile's values in order (for the range
+    /// and the map check), `shape` is its length.
+    Rows { rows: Vec<Row>, data: Vec<f32> },
     /// A class activation map at a layer's resolution, after the ReLU, before any scaling.
     Cam {
         layer: LayerId,
@@ -50,6 +54,7 @@ impl Artifact {
             | Artifact::Cam { data, .. }
             | Artifact::Heatmap { data, .. }
             | Artifact::Mask { data, .. }
+            | Artifact::Rows { data, .. }
             | Artifact::Grid { data, .. } => data,
         }
     }
@@ -61,8 +66,19 @@ impl Artifact {
             Artifact::Cam { height, width, .. }
             | Artifact::Heatmap { height, width, .. }
             | Artifact::Mask { height, width, .. } => vec![*height, *width],
+            Artifact::Rows { data, .. } => vec![data.len()],
         }
     }
+}
+
+/// One layer's row of a [`Artifact::Rows`]: its output shape `[C, h, w]` and the tiles shown,
+/// under `label` (the layer's name: pictures have no graph to look it up in).
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub layer: LayerId,
+    pub label: String,
+    pub shape: Vec<usize>,
+    pub tiles: Vec<Tile>,
 }
 
 /// One picture of a grid: `channels` (1 or 3) planes of `height`x`width`, raw values.

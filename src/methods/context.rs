@@ -43,6 +43,8 @@ pub struct Knobs {
     pub top_channels: Option<usize>,
     /// features: `top:N` (by mean activation), `first:N`, or a list `i,j,k`.
     pub channels: String,
+    /// features: several layers, one row each (`--layers`); empty: the method's one layer.
+    pub layers: Vec<LayerId>,
     /// Noise to use instead of drawing it, `[samples, ...input dims]` (tests inject the
     /// reference's own noise through this).
     pub noise: Option<Tensor>,
@@ -62,6 +64,7 @@ impl Default for Knobs {
             in_channel: None,
             top_channels: None,
             channels: "top:16".into(),
+            layers: Vec::new(),
             window: vec![16, 16],
             stride: vec![8, 8],
             view: OcclusionView::Attribution,

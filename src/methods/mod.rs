@@ -26,7 +26,7 @@ mod smoothgrad;
 pub mod target;
 mod xgradcam;
 
-pub use artifact::{Artifact, Output, Tile};
+pub use artifact::{Artifact, Output, Row, Tile};
 pub use context::{Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
 pub use control::{CancelToken, Control, Progress};
 pub use ig::{gauss_legendre, quadrature};

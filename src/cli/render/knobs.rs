@@ -145,6 +145,8 @@ impl KnobArgs {
             in_channel: self.in_channel,
             top_channels: self.top_channels,
             channels: self.channels.clone(),
+            // `--layers` names layers: resolved against the graph by the caller.
+            layers: Vec::new(),
             window: sizes(&self.window, "window")?,
             stride: sizes(&self.stride, "stride")?,
             view,

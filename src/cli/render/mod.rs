@@ -2,6 +2,7 @@
 //! map, written as PNG (for people) and NPY (raw, for scripts), with a JSON report.
 
 mod knobs;
+mod layers;
 mod picture;
 mod progress;
 
@@ -41,6 +42,9 @@ pub struct Args {
     /// Layer for CAM methods [default: the last layer whose output has spatial size > 1].
     #[arg(long)]
     pub layer: Option<String>,
+    /// features: several layers, one row each in the picture (no --npy with more than one).
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Vec<String>,
     /// Where to write the picture [default: INPUT_STEM.METHOD.png, unless --npy or --print is given].
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
@@ -69,6 +73,7 @@ fn ms(t: Instant) -> f64 {
 
 pub fn run(a: Args) -> Result<()> {
     let method = methods::by_id(&a.method)?;
+    layers::check_args(&a.method, &a.layers, a.layer.as_deref(), a.npy.is_some())?;
     let look = a.look.look()?;
     let t = Instant::now();
     let graph = open_model(&a.model)?;
@@ -79,7 +84,8 @@ pub fn run(a: Args) -> Result<()> {
     let t = Instant::now();
     let input = a.input.prepare(&graph)?;
     let x = input.prepared.to_tensor(&device)?;
-    let knobs = a.knobs.to_knobs(&x, &device)?;
+    let mut knobs = a.knobs.to_knobs(&x, &device)?;
+    knobs.layers = layers::resolve(&graph, &a.layers)?;
     let prepare_ms = ms(t);
 
     let exec = Executor::new(&graph, &params);
@@ -226,7 +232,10 @@ impl Report<'_> {
             Artifact::Cam { layer, .. } | Artifact::Grid { layer, .. } => {
                 Some(self.graph.layer(*layer).name.as_str())
             }
-            Artifact::Attribution { .. } | Artifact::Heatmap { .. } | Artifact::Mask { .. } => None,
+            Artifact::Attribution { .. }
+            | Artifact::Heatmap { .. }
+            | Artifact::Mask { .. }
+            | Artifact::Rows { .. } => None,
         }
     }
 
@@ -258,7 +267,22 @@ impl Report<'_> {
         v.insert("method".into(), json!(self.method));
         v.insert("target".into(), json!({"index": self.target, "label": self.label, "score": self.scores[self.target], "prob": self.probability()}));
         v.insert("layer".into(), json!(self.layer()));
-        v.insert("shape".into(), json!(self.output.artifact.shape()));
+        match &self.output.artifact {
+            Artifact::Rows { rows, .. } => {
+                v.insert("shape".into(), Value::Null);
+                let rows: Vec<Value> = rows
+                    .iter()
+                    .map(|r| {
+                        let channels: Vec<&str> = r.tiles.iter().map(|t| t.label.as_str()).collect();
+                        json!({"name": self.graph.layer(r.layer).name, "shape": r.shape, "channels": channels})
+                    })
+                    .collect();
+                v.insert("layers".into(), json!(rows));
+            }
+            a => {
+                v.insert("shape".into(), json!(a.shape()));
+            }
+        }
         v.insert(
             "map".into(),
             json!({"min": min, "max": max, "problem": self.problem.map(|p| p.describe())}),
@@ -273,9 +297,15 @@ impl Report<'_> {
     }
 
     fn print(&self) {
-        if let Artifact::Grid { .. } = self.output.artifact {
+        if let Artifact::Grid { .. } | Artifact::Rows { .. } = self.output.artifact {
             // Kernels and feature maps do not depend on the class.
-            println!("{} of layer {}", self.method, self.layer().unwrap_or("?"));
+            match &self.output.artifact {
+                Artifact::Rows { rows, .. } => {
+                    let names: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+                    println!("{} of layers {}", self.method, names.join(", "));
+                }
+                _ => println!("{} of layer {}", self.method, self.layer().unwrap_or("?")),
+            }
             for path in [self.png, self.npy].into_iter().flatten() {
                 println!("wrote {}", path.display());
             }
