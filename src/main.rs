@@ -1,9 +1,7 @@
 //! The `convscope` binary: parses arguments and hands over to the CLI. No logic here.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
-    let cli = convscope::cli::Cli::parse();
+    let cli = convscope::cli::parse();
     match convscope::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -134,3 +134,22 @@ fn filters_on_a_layer_without_kernels_lists_the_nearest_that_have_them() {
         "{line}"
     );
 }
+
+#[test]
+fn values_clap_cannot_parse_are_one_line_too() {
+    refused(
+        "occlusion",
+        "vgg_like",
+        &["--view", "mask", "--threshold", "half"],
+        &["invalid value 'half'", "--threshold", "see --help"],
+    );
+    refused(
+        "features",
+        "vgg_like",
+        &["--layer-s", "features.0"],
+        &[
+            "unexpected argument '--layer-s'",
+            "similar argument exists: '--layers'",
+        ],
+    );
+}
