@@ -41,6 +41,17 @@ pub enum OcclusionView {
     Mask,
 }
 
+impl OcclusionView {
+    /// The `--view` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OcclusionView::Attribution => "attribution",
+            OcclusionView::Heatmap => "heatmap",
+            OcclusionView::Mask => "mask",
+        }
+    }
+}
+
 impl Method for Occlusion {
     fn info(&self) -> MethodInfo {
         MethodInfo {
@@ -66,8 +77,8 @@ impl Method for Occlusion {
             .into(),
             OcclusionView::Mask => pass.mask(cx, &w),
         };
-        let view = format!("{:?}", cx.knobs.view).to_lowercase();
-        out.extras.insert("view".into(), view.into());
+        out.extras
+            .insert("view".into(), cx.knobs.view.as_str().into());
         out.extras.insert("windows".into(), w.starts.len().into());
         out.extras.insert("grid".into(), vec![rows, cols].into());
         out.extras
