@@ -8,6 +8,15 @@ prints the ratios convscope / reference (lower is better; 1.0 = as fast).
 It runs the Rust benchmarks first (writing target/convscope_*.json), then the references with the
 same thread count (THREADS, default: all cores), models (torchvision vgg16 and resnet50, random
 weights), input size, batch sizes, method settings and number of runs (medians after a warm-up).
+
+Occlusion (window 3,16,16, stride 3,8,8: 729 windows) and Score-CAM (one pass per channel) take
+minutes: they run once each, without a warm-up, on both sides. convscope evaluates them in batches
+of 16; captum's Occlusion is timed with perturbations_per_eval 16 (the ratio) and 1 (its default,
+a second reference row), pytorch-grad-cam's ScoreCAM with batch_size 16.
+
+Limit a run with the environment variables benches/common reads, passed on to cargo bench:
+CONVSCOPE_BENCH_METHODS=occlusion,scorecam, CONVSCOPE_BENCH_MODELS=vgg16, and, for smoke tests
+only, CONVSCOPE_BENCH_SIZE=32 (at sizes other than 224 the two VGG16 classifiers differ).
 """
 import json
 import os
@@ -16,14 +25,27 @@ import subprocess
 import sys
 import time
 
-import torch
-import torchvision
+# pytorch-grad-cam's ScoreCAM draws a progress bar; tqdm reads this when first imported (torch.hub)
+os.environ.setdefault("TQDM_DISABLE", "1")
+import torch  # noqa: E402
+import torchvision  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 RUNS, BIG_BATCH = (1, 2) if QUICK else (5, 16)
 SMOOTHGRAD_SAMPLES, IG_STEPS = 10, 20  # as benches/methods.rs
 THREADS = int(os.environ.get("THREADS", os.cpu_count() or 1))
+OCCLUSION_WINDOW, OCCLUSION_STRIDE, LONG_BATCH = (3, 16, 16), (3, 8, 8), 16  # as benches/methods.rs
+SIZE = int(os.environ.get("CONVSCOPE_BENCH_SIZE") or 224)
+
+
+def selected(var):
+    """The comma-separated names in the environment variable `var`, or None (= all)."""
+    items = [v.strip() for v in os.environ.get(var, "").split(",") if v.strip()]
+    return items or None
+
+
+METHODS, MODELS = selected("CONVSCOPE_BENCH_METHODS"), selected("CONVSCOPE_BENCH_MODELS")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -37,8 +59,16 @@ def median_ms(runs, f):
     return statistics.median(times)
 
 
+def once_ms(f):
+    t = time.perf_counter()
+    f()
+    return (time.perf_counter() - t) * 1e3
+
+
 def models():
     for name, ctor in [("vgg16", torchvision.models.vgg16), ("resnet50", torchvision.models.resnet50)]:
+        if MODELS and name not in MODELS:
+            continue
         model = ctor(weights=None).eval()
         for m in model.modules():  # captum's ReLU hooks need out-of-place ReLUs
             if isinstance(m, torch.nn.ReLU):
@@ -50,7 +80,7 @@ def models():
 def forward_times():
     out = {}
     for name, model, _ in models():
-        x1, xb = torch.randn(1, 3, 224, 224), torch.randn(BIG_BATCH, 3, 224, 224)
+        x1, xb = torch.randn(1, 3, SIZE, SIZE), torch.randn(BIG_BATCH, 3, SIZE, SIZE)
         with torch.no_grad():
             out[f"{name}/forward_b1"] = median_ms(RUNS, lambda: model(x1))
             out[f"{name}/forward_b{BIG_BATCH}"] = median_ms((RUNS + 1) // 2, lambda: model(xb))
@@ -65,33 +95,46 @@ def forward_times():
 
 def method_times():
     from captum.attr import (Deconvolution, GuidedBackprop, GuidedGradCam, InputXGradient,
-                             IntegratedGradients, NoiseTunnel, Saliency)
-    from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
+                             IntegratedGradients, NoiseTunnel, Occlusion, Saliency)
+    from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM, XGradCAM
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     out = {}
     for name, model, layer in models():
-        x = torch.randn(1, 3, 224, 224)
+        x = torch.randn(1, 3, SIZE, SIZE)
         t = int(model(x).argmax())
         stdev = float(0.15 * (x.max() - x.min()))
         runs_long = (RUNS + 1) // 2
-        out[f"{name}/saliency"] = median_ms(RUNS, lambda: Saliency(model).attribute(x, target=t, abs=False))
-        out[f"{name}/guided"] = median_ms(RUNS, lambda: GuidedBackprop(model).attribute(x, target=t))
-        out[f"{name}/deconvnet"] = median_ms(RUNS, lambda: Deconvolution(model).attribute(x, target=t))
-        out[f"{name}/inputxgrad"] = median_ms(RUNS, lambda: InputXGradient(model).attribute(x, target=t))
-        out[f"{name}/guided-gradcam"] = median_ms(
-            RUNS, lambda: GuidedGradCam(model, layer).attribute(x, target=t))
+
+        def timed(method, runs, f):
+            if not METHODS or method in METHODS:
+                out[f"{name}/{method}"] = median_ms(runs, f)
+
+        timed("saliency", RUNS, lambda: Saliency(model).attribute(x, target=t, abs=False))
+        timed("guided", RUNS, lambda: GuidedBackprop(model).attribute(x, target=t))
+        timed("deconvnet", RUNS, lambda: Deconvolution(model).attribute(x, target=t))
+        timed("inputxgrad", RUNS, lambda: InputXGradient(model).attribute(x, target=t))
+        timed("guided-gradcam", RUNS, lambda: GuidedGradCam(model, layer).attribute(x, target=t))
         for key, cls in [("gradcam", GradCAM), ("gradcampp", GradCAMPlusPlus), ("hirescam", HiResCAM),
                          ("xgradcam", XGradCAM), ("layercam", LayerCAM)]:
             cam = cls(model=model, target_layers=[layer])
-            out[f"{name}/{key}"] = median_ms(RUNS, lambda: cam(input_tensor=x, targets=[ClassifierOutputTarget(t)]))
+            timed(key, RUNS, lambda: cam(input_tensor=x, targets=[ClassifierOutputTarget(t)]))
         nt = NoiseTunnel(Saliency(model))
-        out[f"{name}/smoothgrad"] = median_ms(runs_long, lambda: nt.attribute(
+        timed("smoothgrad", runs_long, lambda: nt.attribute(
             x, target=t, nt_type="smoothgrad", nt_samples=SMOOTHGRAD_SAMPLES, nt_samples_batch_size=5,
             stdevs=stdev, abs=False))
         ig = IntegratedGradients(model)
-        out[f"{name}/ig"] = median_ms(runs_long, lambda: ig.attribute(
-            x, target=t, n_steps=IG_STEPS, internal_batch_size=10))
+        timed("ig", runs_long, lambda: ig.attribute(x, target=t, n_steps=IG_STEPS, internal_batch_size=10))
+        if not METHODS or "occlusion" in METHODS:
+            occ = Occlusion(model)
+            for ppe, key in ((LONG_BATCH, "occlusion"), (1, "occlusion ppe=1")):
+                out[f"{name}/{key}"] = once_ms(lambda: occ.attribute(
+                    x, target=t, sliding_window_shapes=OCCLUSION_WINDOW, strides=OCCLUSION_STRIDE,
+                    baselines=0, perturbations_per_eval=ppe))
+        if not METHODS or "scorecam" in METHODS:
+            sc = ScoreCAM(model=model, target_layers=[layer])
+            sc.batch_size = LONG_BATCH
+            out[f"{name}/scorecam"] = once_ms(lambda: sc(input_tensor=x, targets=[ClassifierOutputTarget(t)]))
     return out
 
 
@@ -104,9 +147,11 @@ def compare(bench, reference):
     print(f"\n{'benchmark':<36} {'convscope ms':>13} {'reference ms':>13} {'ratio':>7}"
           f"   (torch {torch.__version__}, {THREADS} threads)")
     for key, ms in ours.items():
-        ref = theirs.get(key)
-        if ref:
-            print(f"{key:<36} {ms:>13.1f} {ref:>13.1f} {ms / ref:>7.2f}", flush=True)
+        # the reference with the same settings, then its variants ("vgg16/occlusion ppe=1")
+        for ref_key in [key] + sorted(k for k in theirs if k.startswith(key + " ")):
+            ref = theirs.get(ref_key)
+            if ref:
+                print(f"{ref_key:<36} {ms:>13.1f} {ref:>13.1f} {ms / ref:>7.2f}", flush=True)
 
 
 def main():

@@ -3,21 +3,22 @@
 //! Times forward (batch 1 and 16) and forward + input gradient (batch 1) of VGG16 and ResNet50
 //! at 224x224 with seeded random weights, on the CPU. Prints medians; with `--json` also writes
 //! them for `benches/compare_torch.py`, which times PyTorch in the same run and prints ratios.
+//! `CONVSCOPE_BENCH_MODELS` and `CONVSCOPE_BENCH_SIZE` limit a run (see `common`).
 
 mod common;
 
 use candle_core::{Device, Tensor};
 use common::median_ms;
 use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};
-use convscope::import::zoo;
 use convscope::model::Graph;
 
 fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec<(String, f64)>) {
     let device = Device::Cpu;
     let params = Params::load(graph, &device).expect("weights load");
     let exec = Executor::new(graph, &params);
-    let x1 = Tensor::randn(0f32, 1f32, (1, 3, 224, 224), &device).unwrap();
-    let xb = Tensor::randn(0f32, 1f32, (big_batch, 3, 224, 224), &device).unwrap();
+    let side = common::size();
+    let x1 = Tensor::randn(0f32, 1f32, (1, 3, side, side), &device).unwrap();
+    let xb = Tensor::randn(0f32, 1f32, (big_batch, 3, side, side), &device).unwrap();
     let logits = graph.logits_layer();
 
     let t = median_ms(runs, || {
@@ -41,10 +42,7 @@ fn main() {
     let (quick, json) = common::args();
     let (runs, big_batch) = if quick { (1, 2) } else { (5, 16) };
     let mut results = Vec::new();
-    for (name, graph) in [
-        ("vgg16", zoo::vgg16(224, 0).unwrap()),
-        ("resnet50", zoo::resnet50(224, 0).unwrap()),
-    ] {
+    for (name, graph) in common::models() {
         bench(name, &graph, runs, big_batch, &mut results);
     }
     common::report(&results, json);

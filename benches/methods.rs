@@ -4,23 +4,65 @@
 //! weights, on the CPU (medians). SmoothGrad and IG use reduced counts (10 samples, 20 steps,
 //! batches of 5 and 10) so a run fits a coffee break; `benches/compare_torch.py` times captum
 //! and pytorch-grad-cam with the same counts and prints the ratios.
+//!
+//! Occlusion (window 3,16,16, stride 3,8,8: 27 x 27 = 729 windows at 224x224) and Score-CAM (one
+//! pass per channel of the default layer: 512 for VGG16, 2048 for ResNet50) run in batches of
+//! 16 and are timed once, without a warm-up: each takes minutes. Limit a run with
+//! `CONVSCOPE_BENCH_METHODS=occlusion,scorecam` and `CONVSCOPE_BENCH_MODELS=vgg16` (see
+//! `common`); smoke-test with `CONVSCOPE_BENCH_SIZE=32`. Activation maximization runs 50 lucid
+//! steps, once.
 
 mod common;
 
 use candle_core::{Device, Tensor};
-use common::median_ms;
+use common::{median_ms, once_ms};
 use convscope::exec::{Executor, NoHook, Params};
-use convscope::import::zoo;
 use convscope::methods::{self, cam, Cx, Knobs};
 use convscope::model::Graph;
 
 pub const SMOOTHGRAD_SAMPLES: usize = 10;
 pub const IG_STEPS: usize = 20;
+pub const ACTMAX_STEPS: usize = 50;
+/// Occlusion's window and stride, and the batch of the two long methods (compare_torch.py uses
+/// the same).
+pub const OCCLUSION_WINDOW: [usize; 3] = [3, 16, 16];
+pub const OCCLUSION_STRIDE: [usize; 3] = [3, 8, 8];
+pub const LONG_BATCH: usize = 16;
+
+/// Each method's knobs for the benchmark.
+fn knobs(id: &str) -> Knobs {
+    let k = Knobs {
+        samples: SMOOTHGRAD_SAMPLES,
+        steps: Some(IG_STEPS),
+        batch: 10,
+        ..Knobs::default()
+    };
+    match id {
+        "smoothgrad" => Knobs { batch: 5, ..k },
+        "occlusion" => Knobs {
+            window: OCCLUSION_WINDOW.to_vec(),
+            stride: OCCLUSION_STRIDE.to_vec(),
+            batch: LONG_BATCH,
+            ..k
+        },
+        "scorecam" => Knobs {
+            batch: LONG_BATCH,
+            ..k
+        },
+        // 50 lucid steps: the count the performance issue compares with lucent.
+        "actmax" => Knobs {
+            steps: Some(ACTMAX_STEPS),
+            ..k
+        },
+        _ => k,
+    }
+}
 
 fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
     let device = Device::Cpu;
     let params = Params::load(graph, &device).unwrap();
-    let input = Tensor::randn(0f32, 1f32, (1, 3, 224, 224), &device).unwrap();
+    let side = common::size();
+    let input = Tensor::randn(0f32, 1f32, (1, 3, side, side), &device).unwrap();
     let exec = Executor::new(graph, &params);
     let scores = graph.logits_layer();
     let logits: Vec<f32> = exec
@@ -32,17 +74,10 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
         .to_vec1()
         .unwrap();
     let target = methods::target::top1(&logits);
-    // Occlusion (729 windows at 224x224) and Score-CAM (one pass per channel) are timed with
-    // their batching and incremental-inference work (the performance issue), not here; nor are
-    // filters and features, which are a weight read and one forward pass.
-    let skip = ["occlusion", "scorecam", "filters", "features"];
-    for id in methods::ids().into_iter().filter(|id| !skip.contains(id)) {
-        let knobs = Knobs {
-            samples: SMOOTHGRAD_SAMPLES,
-            steps: Some(IG_STEPS),
-            batch: if id == "smoothgrad" { 5 } else { 10 },
-            ..Knobs::default()
-        };
+    // Filters and features are a weight read and one forward pass: nothing to time.
+    let skip = ["filters", "features"];
+    let ids = methods::ids().into_iter();
+    for id in ids.filter(|id| !skip.contains(id) && common::method_selected(id)) {
         let mut cx = Cx {
             graph,
             exec: Executor::new(graph, &params),
@@ -50,18 +85,18 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
             target,
             scores,
             layer: cam::default_layer(graph),
-            knobs,
+            knobs: knobs(id),
             control: Default::default(),
         };
         let method = methods::by_id(id).unwrap();
-        let runs = if matches!(id, "smoothgrad" | "ig") {
-            runs.div_ceil(2)
-        } else {
-            runs
-        };
-        let t = median_ms(runs, || {
+        let run = || {
             method.run(&mut cx).unwrap();
-        });
+        };
+        let t = match id {
+            "occlusion" | "scorecam" | "actmax" => once_ms(run),
+            "smoothgrad" | "ig" => median_ms(runs.div_ceil(2), run),
+            _ => median_ms(runs, run),
+        };
         out.push((format!("{name}/{id}"), t));
     }
 }
@@ -70,10 +105,7 @@ fn main() {
     let (quick, json) = common::args();
     let runs = if quick { 1 } else { 5 };
     let mut results = Vec::new();
-    for (name, graph) in [
-        ("vgg16", zoo::vgg16(224, 0).unwrap()),
-        ("resnet50", zoo::resnet50(224, 0).unwrap()),
-    ] {
+    for (name, graph) in common::models() {
         bench(name, &graph, runs, &mut results);
     }
     common::report(&results, json);

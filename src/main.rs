@@ -1,7 +1,5 @@
 //! The `convscope` binary: parses arguments and hands over to the CLI. No logic here.
 
-use clap::Parser;
-
 fn main() -> std::process::ExitCode {
     // `convscope summary model.onnx | head` should end quietly, as Unix tools do, not panic in
     // println! on the closed pipe: restore the default SIGPIPE action that Rust's runtime ignores.
@@ -10,7 +8,7 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = convscope::cli::Cli::parse();
+    let cli = convscope::cli::parse();
     match convscope::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

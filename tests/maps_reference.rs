@@ -8,7 +8,9 @@
 //! - 1e-2 for VarGrad: E[g²] − E[g]² cancels most of its digits.
 //! - 1e-3 absolute for pytorch-grad-cam's scaled maps (values in [0, 1]).
 //! - 1e-3 for Score-CAM (pytorch-grad-cam `ScoreCAM`'s raw map: softmax over masked-input scores).
-//! - 1e-3 for occlusion (captum `Occlusion`, windows over (C, H, W), baseline 0).
+//! - 1e-3 for occlusion (captum `Occlusion`, windows over (C, H, W)): the manifest's window, and
+//!   its `cases`: the last window cut at the edge, one channel at a time (baseline 0.25), and a
+//!   non-square window and stride that also slides over the channels.
 //!
 //! Guided backprop, deconvnet and guided Grad-CAM are compared on the nets whose rectifiers are
 //! all ReLU: captum overrides only `nn.ReLU`, convscope every rectifier (see methods/guided.rs).
@@ -20,7 +22,7 @@ use common::{fixtures, npy_tensor, rel_max_err};
 use convscope::exec::{Executor, Params};
 use convscope::imaging::heatmap::Heatmap;
 use convscope::import::onnx;
-use convscope::methods::{self, Artifact, Cx, IgMethod, Knobs, NoiseTunnelType};
+use convscope::methods::{self, Artifact, Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
 use convscope::model::Graph;
 use serde_json::Value;
 
@@ -162,22 +164,13 @@ fn check_net(name: &str, all_relu: bool) {
         check_method(&n, name, key, "ig", knobs, 1e-3);
     }
     if let Some(occ) = n.manifest["occlusion"].as_object() {
-        let sizes = |k: &str| -> Vec<usize> {
-            occ[k]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| v.as_u64().unwrap() as usize)
-                .collect()
-        };
-        let knobs = Knobs {
-            window: sizes("window"),
-            stride: sizes("stride"),
-            batch: 7, // uneven batches
-            ..k()
-        };
-        // F(x) − F(x_occluded) subtracts nearby float32 scores: 1e-3 of the largest still holds.
-        check_method(&n, name, "occlusion", "occlusion", knobs, 1e-3);
+        check_occlusion(&n, name, "occlusion", occ);
+        // The window cut at the edge, channel-wise windows, a non-square window and stride.
+        let cases = occ["cases"].as_object().expect("occlusion.cases");
+        assert_eq!(cases.len(), 3, "{name}: occlusion cases");
+        for (key, case) in cases {
+            check_occlusion(&n, name, key, case.as_object().unwrap());
+        }
     }
     if let Some(noise) = n.reference("smoothgrad_noise") {
         for (key, t, tol) in [
@@ -194,6 +187,29 @@ fn check_net(name: &str, all_relu: bool) {
             check_method(&n, name, key, "smoothgrad", knobs, tol);
         }
     }
+}
+
+/// captum `Occlusion` with the manifest's (C,H,W) window, stride and scalar baseline.
+fn check_occlusion(n: &Net, name: &str, key: &str, occ: &serde_json::Map<String, Value>) {
+    let sizes = |k: &str| -> Vec<usize> {
+        occ[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap() as usize)
+            .collect()
+    };
+    let baseline = occ["baseline"].as_f64().unwrap() as f32;
+    let knobs = Knobs {
+        window: sizes("window"),
+        stride: sizes("stride"),
+        baseline: Baseline::Constant(baseline),
+        batch: 7, // uneven batches
+        ..Knobs::default()
+    };
+    assert!(n.reference(key).is_some(), "{name}: no {key} reference");
+    // F(x) − F(x_occluded) subtracts nearby float32 scores: 1e-3 of the largest still holds.
+    check_method(n, name, key, "occlusion", knobs, 1e-3);
 }
 
 #[test]

@@ -1,7 +1,18 @@
-//! What the benchmarks share: medians after a warm-up, and the JSON that
-//! `benches/compare_torch.py` reads.
+//! What the benchmarks share: medians after a warm-up, the subset a run is limited to, and the
+//! JSON that `benches/compare_torch.py` reads.
+//!
+//! Subsets, read from the environment by both this and `compare_torch.py` (the long methods take
+//! minutes, so a run can be cut down to what is being worked on):
+//! - `CONVSCOPE_BENCH_MODELS=vgg16,resnet50` — which models (default both);
+//! - `CONVSCOPE_BENCH_METHODS=occlusion,scorecam` — which render methods (default all timed);
+//! - `CONVSCOPE_BENCH_SIZE=224` — the input side. Other sizes are for smoke tests only: VGG16's
+//!   classifier then differs from torchvision's (no adaptive pooling), so ratios mean nothing.
+#![allow(dead_code)] // each bench uses a part
 
 use std::time::Instant;
+
+use convscope::import::zoo;
+use convscope::model::Graph;
 
 /// Median wall time of `runs` calls after one warm-up call (first-touch allocation and lazy
 /// initialization are not what we measure).
@@ -16,6 +27,65 @@ pub fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
         .collect();
     times.sort_by(f64::total_cmp);
     times[times.len() / 2]
+}
+
+/// One timed call, no warm-up: for methods that take minutes, where first-touch costs vanish
+/// in the noise and a warm-up would double the wait.
+pub fn once_ms(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// The comma-separated list in `var`, or `None` when unset or empty (= everything).
+fn list(var: &str) -> Option<Vec<String>> {
+    let v = std::env::var(var).ok()?;
+    let items: Vec<String> = v
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!items.is_empty()).then_some(items)
+}
+
+/// Whether `CONVSCOPE_BENCH_METHODS` selects the method `id`.
+pub fn method_selected(id: &str) -> bool {
+    list("CONVSCOPE_BENCH_METHODS").is_none_or(|l| l.iter().any(|m| m == id))
+}
+
+/// The input side, `CONVSCOPE_BENCH_SIZE` or 224.
+pub fn size() -> usize {
+    std::env::var("CONVSCOPE_BENCH_SIZE")
+        .ok()
+        .map(|v| {
+            v.parse()
+                .expect("CONVSCOPE_BENCH_SIZE is a number of pixels")
+        })
+        .unwrap_or(224)
+}
+
+/// A zoo architecture: `(side, seed)` to a graph.
+type Builder = fn(usize, u64) -> convscope::error::Result<Graph>;
+
+/// The models `CONVSCOPE_BENCH_MODELS` selects (default VGG16 and ResNet50), seeded random
+/// weights, at [`size`].
+pub fn models() -> Vec<(&'static str, Graph)> {
+    let want = list("CONVSCOPE_BENCH_MODELS");
+    let side = size();
+    let builders: [(&str, Builder); 2] = [("vgg16", zoo::vgg16), ("resnet50", zoo::resnet50)];
+    if let Some(w) = &want {
+        for name in w {
+            assert!(
+                builders.iter().any(|(n, _)| n == name),
+                "CONVSCOPE_BENCH_MODELS: unknown model {name}; models: vgg16, resnet50"
+            );
+        }
+    }
+    builders
+        .into_iter()
+        .filter(|(name, _)| want.as_ref().is_none_or(|w| w.iter().any(|n| n == name)))
+        .map(|(name, build)| (name, build(side, 0).expect("zoo model builds")))
+        .collect()
 }
 
 /// `--quick` and `--json PATH` from the bench's arguments.

@@ -36,6 +36,42 @@ pub enum Command {
     Render(Box<render::Args>),
 }
 
+/// Parses the command line. Help and version print as clap prints them; every usage error
+/// (a value that does not parse, an unknown or missing argument) becomes one `error: …` line
+/// with clap's tips kept, exit code 2, like convscope's own errors: scripts and the tests read
+/// one line, not clap's multi-line usage block.
+pub fn parse() -> Cli {
+    use clap::error::ErrorKind;
+    Cli::try_parse().unwrap_or_else(|e| {
+        if matches!(
+            e.kind(),
+            ErrorKind::DisplayHelp
+                | ErrorKind::DisplayVersion
+                | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        ) {
+            e.exit()
+        }
+        eprintln!("{}", one_line(&e.render().to_string()));
+        std::process::exit(2)
+    })
+}
+
+/// clap's `error: MSG\n\n  tip: …\n\nUsage: …\n\nFor more information, try '--help'.` as
+/// `error: MSG; tip: … (see --help)`.
+fn one_line(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        if line.starts_with("Usage:") || line.starts_with("For more information") {
+            break;
+        }
+        if !out.is_empty() {
+            out.push_str(if out.ends_with(':') { " " } else { "; " });
+        }
+        out.push_str(line);
+    }
+    format!("{out} (see --help)")
+}
+
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Summary(a) => summary::run(a),
@@ -51,4 +87,22 @@ fn print_json(value: &serde_json::Value) {
         "{}",
         serde_json::to_string_pretty(value).expect("JSON values serialize")
     );
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clap_errors_become_one_line() {
+        let clap = "error: unexpected argument '--layer' found\n\n  tip: a similar argument exists: '--layers'\n\nUsage: convscope render <METHOD> <MODEL>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            super::one_line(clap),
+            "error: unexpected argument '--layer' found; tip: a similar argument exists: '--layers' (see --help)"
+        );
+        let missing =
+            "error: the following required arguments were not provided:\n  <MODEL>\n\nUsage: x\n";
+        assert_eq!(
+            super::one_line(missing),
+            "error: the following required arguments were not provided: <MODEL> (see --help)"
+        );
+    }
 }

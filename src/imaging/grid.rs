@@ -1,51 +1,15 @@
 //! Grids of small pictures with an index under each (filters, feature maps): tiles are scaled
-//! up with nearest-neighbour (a 3x3 kernel stays nine crisp squares) and labelled with a 3x5
-//! bitmap digit font, so no font file is needed.
+//! up with nearest-neighbour (a 3x3 kernel stays nine crisp squares) and labelled with the 3x5
+//! bitmap font. Grids can be stacked as labelled rows (one layer each).
 
 use image::{imageops, Rgb, RgbImage};
 
-/// 3x5 glyphs for 0-9, one row a byte (3 low bits, left to right).
-const DIGITS: [[u8; 5]; 10] = [
-    [0b111, 0b101, 0b101, 0b101, 0b111],
-    [0b010, 0b110, 0b010, 0b010, 0b111],
-    [0b111, 0b001, 0b111, 0b100, 0b111],
-    [0b111, 0b001, 0b111, 0b001, 0b111],
-    [0b101, 0b101, 0b111, 0b001, 0b001],
-    [0b111, 0b100, 0b111, 0b001, 0b111],
-    [0b111, 0b100, 0b111, 0b101, 0b111],
-    [0b111, 0b001, 0b010, 0b010, 0b010],
-    [0b111, 0b101, 0b111, 0b101, 0b111],
-    [0b111, 0b101, 0b111, 0b001, 0b111],
-];
+use super::font::{draw_text, text_width, TEXT_HEIGHT};
 
-/// Pixels per font dot.
-const DOT: u32 = 2;
 const GAP: u32 = 4;
-const LABEL_HEIGHT: u32 = 5 * DOT + 4;
+const LABEL_HEIGHT: u32 = TEXT_HEIGHT + 4;
 const BACKGROUND: Rgb<u8> = Rgb([24, 24, 24]);
 const INK: Rgb<u8> = Rgb([230, 230, 230]);
-
-/// Draws `text` (digits; other characters leave a gap) with its top-left corner at (x, y).
-pub fn draw_digits(img: &mut RgbImage, text: &str, x: u32, y: u32) {
-    for (k, ch) in text.chars().enumerate() {
-        let Some(d) = ch.to_digit(10) else { continue };
-        let x0 = x + k as u32 * 4 * DOT;
-        for (row, bits) in DIGITS[d as usize].iter().enumerate() {
-            for col in 0..3u32 {
-                if bits & (0b100 >> col) != 0 {
-                    for dy in 0..DOT {
-                        for dx in 0..DOT {
-                            let (px, py) = (x0 + col * DOT + dx, y + row as u32 * DOT + dy);
-                            if px < img.width() && py < img.height() {
-                                img.put_pixel(px, py, INK);
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
 
 /// Lays `tiles` out in rows of `columns`, each scaled to fit a `cell`x`cell` square and
 /// labelled underneath.
@@ -70,7 +34,30 @@ pub fn compose(tiles: &[(String, RgbImage)], columns: usize, cell: u32) -> RgbIm
         );
         let scaled = imageops::resize(tile, w, h, imageops::FilterType::Nearest);
         imageops::replace(&mut out, &scaled, x as i64, y as i64);
-        draw_digits(&mut out, label, x, y + h + 2);
+        draw_text(&mut out, label, x, y + h + 2, INK);
+    }
+    out
+}
+
+/// Stacks `rows` (pictures such as one-row grids) top to bottom, each under its label, on a
+/// canvas as wide as the widest row or label.
+pub fn stack(rows: &[(String, RgbImage)]) -> RgbImage {
+    let width = rows
+        .iter()
+        .map(|(label, img)| img.width().max(GAP + text_width(label) + GAP))
+        .max()
+        .unwrap_or(1);
+    let height: u32 = rows
+        .iter()
+        .map(|(_, img)| GAP + LABEL_HEIGHT + img.height())
+        .sum();
+    let mut out = RgbImage::from_pixel(width, height.max(1), BACKGROUND);
+    let mut y = 0;
+    for (label, img) in rows {
+        draw_text(&mut out, label, GAP, y + GAP + 2, INK);
+        y += GAP + LABEL_HEIGHT;
+        imageops::replace(&mut out, img, 0, y as i64);
+        y += img.height();
     }
     out
 }
@@ -83,17 +70,6 @@ pub fn columns_for(n: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn digits_are_drawn_where_asked() {
-        let mut img = RgbImage::from_pixel(20, 12, BACKGROUND);
-        draw_digits(&mut img, "1", 0, 0);
-        // "1": top row is .X. -> the dot at column 1 is ink, column 0 is not.
-        assert_eq!(*img.get_pixel(DOT, 0), INK);
-        assert_eq!(*img.get_pixel(0, 0), BACKGROUND);
-        // bottom row of "1" is XXX.
-        assert_eq!(*img.get_pixel(0, 4 * DOT), INK);
-    }
 
     #[test]
     fn grid_places_tiles_and_labels() {
@@ -113,5 +89,21 @@ mod tests {
             ),
             BACKGROUND
         );
+    }
+
+    #[test]
+    fn rows_stack_under_their_labels() {
+        let wide = RgbImage::from_pixel(100, 10, Rgb([255, 0, 0]));
+        let narrow = RgbImage::from_pixel(40, 20, Rgb([0, 0, 255]));
+        let s = stack(&[("a".into(), wide), ("b".into(), narrow)]);
+        assert_eq!(s.width(), 100);
+        assert_eq!(s.height(), 2 * (GAP + LABEL_HEIGHT) + 30);
+        // The label of the first row is ink somewhere in its strip; the rows follow it.
+        let strip = (0..GAP + LABEL_HEIGHT).flat_map(|y| (0..20).map(move |x| (x, y)));
+        assert!(strip.clone().any(|(x, y)| *s.get_pixel(x, y) == INK));
+        assert_eq!(*s.get_pixel(50, GAP + LABEL_HEIGHT + 5), Rgb([255, 0, 0]));
+        let second = 2 * (GAP + LABEL_HEIGHT) + 10;
+        assert_eq!(*s.get_pixel(20, second + 10), Rgb([0, 0, 255]));
+        assert_eq!(*s.get_pixel(60, second + 10), BACKGROUND);
     }
 }

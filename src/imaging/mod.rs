@@ -2,6 +2,7 @@
 
 pub mod atomic;
 pub mod colormap;
+pub mod font;
 pub mod grid;
 pub mod heatmap;
 pub mod npy;

@@ -29,12 +29,31 @@ pub enum Artifact {
         width: usize,
         pixels: Vec<u8>,
     },
+    /// Several layers' grids, one row each (`features --layers`, the layer-wise figure). There
+    /// is no single array to write: `data` is every shown tile's values in order (for the range
+    /// and the map check), `shape` is its length.
+    Rows { rows: Vec<Row>, data: Vec<f32> },
     /// A class activation map at a layer's resolution, after the ReLU, before any scaling.
     Cam {
         layer: LayerId,
         height: usize,
         width: usize,
         data: Vec<f32>,
+    },
+    /// A map over the input's H×W that belongs to no layer (occlusion's target probability
+    /// per window position), raw; drawn like a CAM.
+    Heatmap {
+        height: usize,
+        width: usize,
+        data: Vec<f32>,
+    },
+    /// A per-pixel map at the input's size (raw, written to NPY) and which pixels of the input
+    /// it keeps visible (`keep`, row-major): the picture is the input with the rest black.
+    Mask {
+        height: usize,
+        width: usize,
+        data: Vec<f32>,
+        keep: Vec<bool>,
     },
 }
 
@@ -43,8 +62,11 @@ impl Artifact {
         match self {
             Artifact::Attribution { data, .. }
             | Artifact::Cam { data, .. }
-            | Artifact::Grid { data, .. }
-            | Artifact::Image { data, .. } => data,
+            | Artifact::Heatmap { data, .. }
+            | Artifact::Mask { data, .. }
+            | Artifact::Rows { data, .. }
+            | Artifact::Image { data, .. }
+            | Artifact::Grid { data, .. } => data,
         }
     }
 
@@ -54,9 +76,22 @@ impl Artifact {
             Artifact::Attribution { shape, .. }
             | Artifact::Grid { shape, .. }
             | Artifact::Image { shape, .. } => shape.clone(),
-            Artifact::Cam { height, width, .. } => vec![*height, *width],
+            Artifact::Cam { height, width, .. }
+            | Artifact::Heatmap { height, width, .. }
+            | Artifact::Mask { height, width, .. } => vec![*height, *width],
+            Artifact::Rows { data, .. } => vec![data.len()],
         }
     }
+}
+
+/// One layer's row of a [`Artifact::Rows`]: its output shape `[C, h, w]` and the tiles shown,
+/// under `label` (the layer's name: pictures have no graph to look it up in).
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub layer: LayerId,
+    pub label: String,
+    pub shape: Vec<usize>,
+    pub tiles: Vec<Tile>,
 }
 
 /// One picture of a grid: `channels` (1 or 3) planes of `height`x`width`, raw values.

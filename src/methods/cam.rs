@@ -59,7 +59,7 @@ pub fn check_spatial(graph: &Graph, layer: LayerId) -> Result<()> {
         .map(|&id| graph.layer(id).name.clone())
         .collect();
     Err(Error::Usage(format!(
-        "layer '{}' has output shape {shape:?}, not a spatial feature map; CAM methods need a layer with \
+        "layer '{}' has output shape {shape:?}, not a spatial feature map; CAMs and feature maps need a layer with \
          [N,C,H,W] output and H×W > 1, e.g. {}",
         graph.layer(layer).name,
         candidates.join(", ")

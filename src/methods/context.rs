@@ -6,6 +6,7 @@ use candle_core::Tensor;
 
 use super::actmax::Recipe;
 use super::control::Control;
+use super::occlusion::OcclusionView;
 use super::preprocess::Preprocess;
 use crate::error::{Error, Result};
 use crate::exec::{one_hot_seed, Executor, NoHook, ReluRule};
@@ -32,6 +33,12 @@ pub struct Knobs {
     /// cover every channel.
     pub window: Vec<usize>,
     pub stride: Vec<usize>,
+    /// occlusion: attribution (captum's map), heatmap (probability per window position) or
+    /// mask (the input's pixels whose occlusion lowers the probability most).
+    pub view: OcclusionView,
+    /// occlusion `mask`: keep pixels whose probability drop is at least this fraction of the
+    /// largest drop, in (0, 1].
+    pub threshold: f32,
     /// filters: the input channel shown for kernels with other than 3 input channels (or to
     /// force one channel of an RGB kernel).
     pub in_channel: Option<usize>,
@@ -39,6 +46,8 @@ pub struct Knobs {
     pub top_channels: Option<usize>,
     /// features: `top:N` (by mean activation), `first:N`, or a list `i,j,k`.
     pub channels: String,
+    /// features: several layers, one row each (`--layers`); empty: the method's one layer.
+    pub layers: Vec<LayerId>,
     /// Noise to use instead of drawing it, `[samples, ...input dims]` (tests inject the
     /// reference's own noise through this).
     pub noise: Option<Tensor>,
@@ -67,8 +76,11 @@ impl Default for Knobs {
             in_channel: None,
             top_channels: None,
             channels: "top:16".into(),
+            layers: Vec::new(),
             window: vec![16, 16],
             stride: vec![8, 8],
+            view: OcclusionView::Attribution,
+            threshold: 0.5,
             noise: None,
             recipe: Recipe::Lucid,
             jitter: None,

@@ -74,24 +74,34 @@ pub fn default_layer(graph: &Graph) -> Option<LayerId> {
     conv_layers(graph).first().copied()
 }
 
-/// Only convolutions have kernels to show.
+/// Only convolutions have kernels to show. The refusal lists the convolutions nearest the layer
+/// (in graph order; all of them when there are few), since the one a user means is usually next
+/// to the BatchNorm or activation they named.
 pub fn check_kernel(graph: &Graph, layer: LayerId) -> Result<()> {
     if matches!(graph.layer(layer).kind, LayerKind::Conv2d(_)) {
         return Ok(());
     }
-    let names: Vec<String> = conv_layers(graph)
+    const SHOWN: usize = 6;
+    let convs = conv_layers(graph);
+    let mut near = convs.clone();
+    near.sort_by_key(|id| id.0.abs_diff(layer.0));
+    near.truncate(SHOWN);
+    near.sort();
+    let names: Vec<&str> = near
         .iter()
-        .take(6)
-        .map(|&id| graph.layer(id).name.clone())
+        .map(|&id| graph.layer(id).name.as_str())
         .collect();
+    let list = match convs.len() {
+        0 => "none".to_string(),
+        n if n <= SHOWN => names.join(", "),
+        n => format!(
+            "{} (the {SHOWN} nearest of {n}; `convscope summary MODEL` lists them all)",
+            names.join(", ")
+        ),
+    };
     Err(Error::Usage(format!(
-        "layer '{}' ({}) has no convolution kernels; layers with kernels: {}",
+        "layer '{}' ({}) has no convolution kernels; layers with kernels: {list}",
         graph.layer(layer).name,
         graph.layer(layer).kind.type_name(),
-        if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        }
     )))
 }

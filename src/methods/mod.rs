@@ -27,10 +27,11 @@ mod smoothgrad;
 pub mod target;
 mod xgradcam;
 
-pub use artifact::{Artifact, Output, Tile};
+pub use artifact::{Artifact, Output, Row, Tile};
 pub use context::{Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
 pub use control::{CancelToken, Control, Progress};
 pub use ig::{gauss_legendre, quadrature};
+pub use occlusion::OcclusionView;
 
 use crate::error::{Error, Result};
 

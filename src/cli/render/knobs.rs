@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::imaging::npy::read_npy_f32;
 use crate::methods::actmax::Recipe;
 use crate::methods::preprocess::Preprocess;
-use crate::methods::{Baseline, IgMethod, Knobs, NoiseTunnelType};
+use crate::methods::{Baseline, IgMethod, Knobs, NoiseTunnelType, OcclusionView};
 
 #[derive(clap::Args, Debug)]
 pub struct KnobArgs {
@@ -49,6 +49,21 @@ pub struct KnobArgs {
     /// occlusion: stride H,W or C,H,W.
     #[arg(long, default_value = "8,8", help_heading = "Method options")]
     pub stride: String,
+    /// occlusion: attribution (captum's map of raw-score drops, NPY [C,H,W]) | heatmap (the
+    /// target probability with each window occluded, NPY [rows, cols] over the window grid;
+    /// channel-wise windows averaged) | mask (the input with only the pixels whose occlusion
+    /// drops the probability most; NPY the per-pixel probability drop [H,W]).
+    #[arg(long, default_value = "attribution", help_heading = "Method options")]
+    pub view: String,
+    /// occlusion --view mask: keep pixels whose probability drop is at least T × the largest
+    /// drop, T in (0, 1]; the rest are drawn black.
+    #[arg(
+        long,
+        default_value_t = 0.5,
+        allow_negative_numbers = true,
+        help_heading = "Method options"
+    )]
+    pub threshold: f32,
     /// ig: integration steps [default: 50]; actmax: optimization steps [default: 512 for
     /// lucid, 200 for keras-vis].
     #[arg(long, help_heading = "Method options")]
@@ -122,6 +137,22 @@ impl KnobArgs {
                 ))
             }
         };
+        let view = match self.view.as_str() {
+            "attribution" => OcclusionView::Attribution,
+            "heatmap" => OcclusionView::Heatmap,
+            "mask" => OcclusionView::Mask,
+            other => {
+                return usage(format!(
+                    "--view {other}: expected attribution, heatmap or mask"
+                ))
+            }
+        };
+        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+            return usage(format!(
+                "--threshold {} must be in (0, 1]: the fraction of the largest probability drop a pixel needs to be kept",
+                self.threshold
+            ));
+        }
         if ig_method != IgMethod::GaussLegendre && self.steps.is_some_and(|s| s < 2) {
             return usage(format!("--steps must be at least 2 for {}", self.ig_method));
         }
@@ -137,8 +168,12 @@ impl KnobArgs {
             in_channel: self.in_channel,
             top_channels: self.top_channels,
             channels: self.channels.clone(),
+            // `--layers` names layers: resolved against the graph by the caller.
+            layers: Vec::new(),
             window: sizes(&self.window, "window")?,
             stride: sizes(&self.stride, "stride")?,
+            view,
+            threshold: self.threshold,
             noise: None,
             recipe: Recipe::parse(&self.recipe)?,
             jitter: self.jitter.filter(|&j| j > 0.0),

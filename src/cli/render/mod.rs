@@ -2,6 +2,7 @@
 //! map, written as PNG (for people) and NPY (raw, for scripts), with a JSON report.
 
 mod knobs;
+mod layers;
 mod picture;
 mod progress;
 
@@ -46,6 +47,9 @@ pub struct Args {
     /// Layer for CAM methods [default: the last layer whose output has spatial size > 1].
     #[arg(long)]
     pub layer: Option<String>,
+    /// features: several layers, one row each in the picture (no --npy with more than one).
+    #[arg(long, value_delimiter = ',')]
+    pub layers: Vec<String>,
     /// Where to write the picture [default: INPUT_STEM.METHOD.png, unless --npy or --print is given].
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
@@ -74,6 +78,7 @@ fn ms(t: Instant) -> f64 {
 
 pub fn run(a: Args) -> Result<()> {
     let method = methods::by_id(&a.method)?;
+    layers::check_args(&a.method, &a.layers, a.layer.as_deref(), a.npy.is_some())?;
     let look = a.look.look()?;
     let t = Instant::now();
     let graph = open_model(&a.model)?;
@@ -98,6 +103,7 @@ pub fn run(a: Args) -> Result<()> {
     let mut knobs = a.knobs.to_knobs(&x, &device)?;
     knobs.preprocess = a.input.preprocess;
     knobs.size = look.size.map(|(w, h)| (h as usize, w as usize));
+    knobs.layers = layers::resolve(&graph, &a.layers)?;
     let prepare_ms = ms(t);
 
     let exec = Executor::new(&graph, &params);
@@ -275,17 +281,38 @@ impl Report<'_> {
             Artifact::Cam { layer, .. } | Artifact::Grid { layer, .. } => {
                 Some(self.graph.layer(*layer).name.as_str())
             }
-            Artifact::Attribution { .. } | Artifact::Image { .. } => None,
+            Artifact::Attribution { .. }
+            | Artifact::Heatmap { .. }
+            | Artifact::Mask { .. }
+            | Artifact::Rows { .. }
+            | Artifact::Image { .. } => None,
+        }
+    }
+
+    /// What occlusion's heatmap and mask views add to the text report.
+    fn print_occlusion(&self) {
+        let e = &self.output.extras;
+        let (min, max) = minmax(self.output.artifact.data());
+        match &self.output.artifact {
+            Artifact::Heatmap { .. } => println!(
+                "target probability with a window occluded: {min:.4} to {max:.4} (unoccluded {:.4})",
+                self.score().map_or(f32::NAN, |(_, p)| p)
+            ),
+            Artifact::Mask { .. } => {
+                println!(
+                    "kept {} of {} pixels: probability drop ≥ {} × the largest drop {max:.4}",
+                    e["kept_pixels"], e["total_pixels"], e["threshold"]
+                );
+                if max <= 0.0 {
+                    eprintln!("warning: no window lowers the target's probability, so the mask keeps nothing");
+                }
+            }
+            _ => {}
         }
     }
 
     fn json(&self) -> Value {
-        let data = self.output.artifact.data();
-        let (min, max) = data
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-                (a.min(v), b.max(v))
-            });
+        let (min, max) = minmax(self.output.artifact.data());
         let mut v: Map<String, Value> = Map::new();
         v.insert("method".into(), json!(self.method));
         let target = self.target.map(|index| {
@@ -298,7 +325,22 @@ impl Report<'_> {
         });
         v.insert("target".into(), json!(target));
         v.insert("layer".into(), json!(self.layer()));
-        v.insert("shape".into(), json!(self.output.artifact.shape()));
+        match &self.output.artifact {
+            Artifact::Rows { rows, .. } => {
+                v.insert("shape".into(), Value::Null);
+                let rows: Vec<Value> = rows
+                    .iter()
+                    .map(|r| {
+                        let channels: Vec<&str> = r.tiles.iter().map(|t| t.label.as_str()).collect();
+                        json!({"name": self.graph.layer(r.layer).name, "shape": r.shape, "channels": channels})
+                    })
+                    .collect();
+                v.insert("layers".into(), json!(rows));
+            }
+            a => {
+                v.insert("shape".into(), json!(a.shape()));
+            }
+        }
         v.insert(
             "map".into(),
             json!({"min": min, "max": max, "problem": self.problem.map(|p| p.describe())}),
@@ -314,29 +356,29 @@ impl Report<'_> {
 
     fn print(&self) {
         let extra = |k: &str| self.output.extras.get(k);
+        let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
         match &self.output.artifact {
             // Kernels and feature maps do not depend on the class.
+            Artifact::Rows { rows, .. } => {
+                let names: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
+                println!("{} of layers {}", self.method, names.join(", "));
+            }
             Artifact::Grid { .. } => {
                 println!("{} of layer {}", self.method, self.layer().unwrap_or("?"))
             }
             Artifact::Image { .. } => {
-                let (Some(obj), Some(start), Some(end)) = (
-                    extra("objective").and_then(Value::as_str),
-                    extra("objective_start"),
-                    extra("objective_end"),
-                ) else {
-                    return;
-                };
-                let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
+                let obj = extra("objective").and_then(Value::as_str).unwrap_or("?");
                 let recipe = extra("recipe").and_then(Value::as_str).unwrap_or("?");
-                let steps = extra("steps").cloned().unwrap_or_default();
+                let num = |k: &str| extra(k).cloned().unwrap_or_default();
                 println!(
-                    "{} of {obj}{label} ({recipe}, {steps} steps): objective {start} at the start, {end} at the end",
-                    self.method
+                    "{} of {obj}{label} ({recipe}, {} steps): objective {} at the start, {} at the end",
+                    self.method,
+                    num("steps"),
+                    num("objective_start"),
+                    num("objective_end")
                 );
             }
             _ => {
-                let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
                 let layer = self
                     .layer()
                     .map(|l| format!(" at layer {l}"))
@@ -352,6 +394,7 @@ impl Report<'_> {
                 if let Some(gap) = extra("completeness_gap") {
                     println!("completeness gap (Σ attributions − (F(x) − F(baseline))): {gap}");
                 }
+                self.print_occlusion();
             }
         }
         if let Some(p) = self.problem {
@@ -361,6 +404,13 @@ impl Report<'_> {
             println!("wrote {}", path.display());
         }
     }
+}
+
+fn minmax(data: &[f32]) -> (f32, f32) {
+    data.iter()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
+            (a.min(v), b.max(v))
+        })
 }
 
 #[cfg(test)]

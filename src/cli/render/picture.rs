@@ -1,6 +1,7 @@
-//! What a person sees: a method's artifact as an RGB image. CAMs are min-max normalized,
-//! upsampled bilinearly to the input size and overlaid on the input; attributions are shown as
-//! max |·| over channels (or, with `--signed`, the channel sum on a blue-white-red scale).
+//! What a person sees: a method's artifact as an RGB image. CAMs and other H×W heatmaps are
+//! min-max normalized, upsampled bilinearly to the input size and overlaid on the input;
+//! attributions are shown as max |·| over channels (or, with `--signed`, the channel sum on a
+//! blue-white-red scale); masks as the input with the pixels they drop in black.
 
 use image::RgbImage;
 
@@ -32,7 +33,8 @@ pub struct LookArgs {
     /// Draw a CAM alone, not over the input image.
     #[arg(long, help_heading = "Picture")]
     pub no_overlay: bool,
-    /// Grids (filters, features): one scale for all tiles instead of one per tile.
+    /// Grids (filters, features): one scale for all tiles instead of one per tile (with
+    /// `features --layers`: one scale per layer).
     #[arg(long, help_heading = "Picture")]
     pub shared_scale: bool,
     /// Output size WIDTHxHEIGHT [default: the model's input size; grids: their natural size].
@@ -76,17 +78,38 @@ pub fn render(artifact: &Artifact, input: &Input, look: &Look) -> RgbImage {
         Artifact::Grid {
             tiles, grayscale, ..
         } => {
-            let grid = grid_picture(tiles, *grayscale, look);
-            match look.size {
-                Some((w, h)) => resize_rgb(&grid, w, h),
-                None => grid,
-            }
+            let pictures = tile_pictures(tiles, *grayscale, look);
+            let grid = grid::compose(
+                &pictures,
+                grid::columns_for(tiles.len()),
+                cell_for(tiles.iter()),
+            );
+            natural_or(grid, look.size)
+        }
+        Artifact::Rows { rows, .. } => {
+            let cell = cell_for(rows.iter().flat_map(|r| &r.tiles));
+            let lines: Vec<(String, RgbImage)> = rows
+                .iter()
+                .map(|r| {
+                    let pictures = tile_pictures(&r.tiles, false, look);
+                    (
+                        r.label.clone(),
+                        grid::compose(&pictures, r.tiles.len(), cell),
+                    )
+                })
+                .collect();
+            natural_or(grid::stack(&lines), look.size)
         }
         Artifact::Cam {
             height,
             width,
             data,
             ..
+        }
+        | Artifact::Heatmap {
+            height,
+            width,
+            data,
         } => {
             let map = Heatmap::new(*height, *width, data.clone())
                 .normalized()
@@ -98,6 +121,17 @@ pub fn render(artifact: &Artifact, input: &Input, look: &Look) -> RgbImage {
             } else {
                 heat
             }
+        }
+        Artifact::Mask { width, keep, .. } => {
+            let mut base = deprocess(&input.prepared, spec, input.preprocess);
+            for (i, _) in keep.iter().enumerate().filter(|(_, &k)| !k) {
+                base.put_pixel(
+                    (i % width) as u32,
+                    (i / width) as u32,
+                    image::Rgb([0, 0, 0]),
+                );
+            }
+            resize_rgb(&base, w, h)
         }
         Artifact::Attribution { data, .. } => {
             let chw = to_chw(data, spec.layout, spec.channels, spec.height, spec.width);
@@ -138,9 +172,28 @@ pub fn made_picture(artifact: &Artifact) -> Option<RgbImage> {
     }))
 }
 
-/// Tiles min-max normalized one by one (or with one shared scale), single-channel ones through
-/// the colormap (gray for kernels), three-channel ones as RGB, laid out in a labelled grid.
-fn grid_picture(tiles: &[Tile], grayscale: bool, look: &Look) -> RgbImage {
+/// Grids keep their natural size unless `--size` asks for another.
+fn natural_or(img: RgbImage, size: Option<(u32, u32)>) -> RgbImage {
+    match size {
+        Some((w, h)) => resize_rgb(&img, w, h),
+        None => img,
+    }
+}
+
+/// Small tiles (kernels) get small cells; feature maps larger ones. One size for all tiles so
+/// rows of different layers line up.
+fn cell_for<'a>(mut tiles: impl Iterator<Item = &'a Tile>) -> u32 {
+    if tiles.all(|t| t.height.max(t.width) <= 16) {
+        48
+    } else {
+        96
+    }
+}
+
+/// Tiles min-max normalized one by one (or with one scale shared by the tiles given: a grid, or
+/// one layer's row), single-channel ones through the colormap (gray for kernels), three-channel
+/// ones as RGB, each with its label.
+fn tile_pictures(tiles: &[Tile], grayscale: bool, look: &Look) -> Vec<(String, RgbImage)> {
     let all: Vec<f32> = tiles.iter().flat_map(|t| t.data.iter().copied()).collect();
     let shared = minmax(&all);
     let cmap = if grayscale {
@@ -148,7 +201,7 @@ fn grid_picture(tiles: &[Tile], grayscale: bool, look: &Look) -> RgbImage {
     } else {
         look.colormap
     };
-    let pictures: Vec<(String, RgbImage)> = tiles
+    tiles
         .iter()
         .map(|t| {
             let (lo, hi) = if look.shared_scale {
@@ -172,13 +225,7 @@ fn grid_picture(tiles: &[Tile], grayscale: bool, look: &Look) -> RgbImage {
             });
             (t.label.clone(), img)
         })
-        .collect();
-    let cell = if tiles.first().is_some_and(|t| t.height.max(t.width) <= 16) {
-        48
-    } else {
-        96
-    };
-    grid::compose(&pictures, grid::columns_for(pictures.len()), cell)
+        .collect()
 }
 
 fn minmax(v: &[f32]) -> (f32, f32) {

@@ -1,0 +1,178 @@
+//! Occlusion (Zeiler & Fergus 2014). A window slides over the input (see `windows.rs` for where
+//! it goes) and each occluded input replaces the window with the baseline. One batched pass
+//! takes every occluded input's full score row; `--view` decides what to show from it:
+//!
+//! - `attribution` (default), as captum's `Occlusion`: every element a window covers gains
+//!   F(x) − F(x_occluded) for the target's raw score, and each element's total is divided by
+//!   the number of windows covering it. `[C,H,W]` (the input's layout), signed.
+//! - `heatmap`, the paper's picture: the target's softmax probability with the window occluded,
+//!   one value per window position over H×W, `[rows, cols]`. Low = the patch mattered.
+//!   Channel-wise windows (`--window 1,8,8`) are averaged over their channel positions rather
+//!   than refused, so every window size gives a map.
+//! - `mask`: per pixel the probability drop p(x) − p(x_occluded), averaged over the windows
+//!   covering the pixel as the attribution averages, `[H,W]`; the picture keeps the input's
+//!   pixels whose drop is at least `--threshold` × the largest drop and blacks out the rest.
+
+mod views;
+mod windows;
+
+use candle_core::Tensor;
+
+use super::context::{attribution, Cx};
+use super::ig::baseline;
+use super::preprocess::InputSpec;
+use super::target::softmax;
+use super::{Artifact, LayerNeed, Method, MethodInfo, Output};
+use crate::error::Result;
+use crate::exec::NoHook;
+use windows::Windows;
+
+pub struct Occlusion;
+
+/// What `render occlusion` shows (`--view`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OcclusionView {
+    /// captum's attribution map of raw-score drops.
+    #[default]
+    Attribution,
+    /// The target probability per window position.
+    Heatmap,
+    /// The input reduced to the pixels whose occlusion lowers the probability most.
+    Mask,
+}
+
+impl OcclusionView {
+    /// The `--view` name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OcclusionView::Attribution => "attribution",
+            OcclusionView::Heatmap => "heatmap",
+            OcclusionView::Mask => "mask",
+        }
+    }
+}
+
+impl Method for Occlusion {
+    fn info(&self) -> MethodInfo {
+        MethodInfo {
+            id: "occlusion",
+            name: "Occlusion",
+            layer: LayerNeed::None,
+        }
+    }
+
+    fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
+        let spec = InputSpec::from_input_shape(&cx.graph.layer(cx.graph.inputs[0]).out_shape)?;
+        let dims = &cx.input.dims()[1..];
+        let w = Windows::new(&cx.knobs.window, &cx.knobs.stride, dims, spec.layout)?;
+        let pass = evaluate(cx, &w)?;
+        let (rows, cols) = w.grid();
+        let mut out: Output = match cx.knobs.view {
+            OcclusionView::Attribution => attribution(&pass.attribution(cx, &w)?)?.into(),
+            OcclusionView::Heatmap => Artifact::Heatmap {
+                height: rows,
+                width: cols,
+                data: views::probability_grid(&w, &pass.probs),
+            }
+            .into(),
+            OcclusionView::Mask => pass.mask(cx, &w),
+        };
+        out.extras
+            .insert("view".into(), cx.knobs.view.as_str().into());
+        out.extras.insert("windows".into(), w.starts.len().into());
+        out.extras.insert("grid".into(), vec![rows, cols].into());
+        out.extras
+            .insert("prob_unoccluded".into(), pass.reference_prob.into());
+        Ok(out)
+    }
+}
+
+/// Every window's target score and probability, and the unoccluded input's.
+struct Pass {
+    reference_score: f32,
+    reference_prob: f32,
+    scores: Vec<f32>,
+    probs: Vec<f32>,
+}
+
+/// The one batched pass over the windows.
+fn evaluate(cx: &Cx<'_>, w: &Windows) -> Result<Pass> {
+    let x: Vec<f32> = cx.input.flatten_all()?.to_vec1()?;
+    let base: Vec<f32> = baseline(cx)?.flatten_all()?.to_vec1()?;
+    let target = |row: &[f32]| (row[cx.target], softmax(row)[cx.target]);
+    let (reference_score, reference_prob) = target(&score_rows(cx, &cx.input)?[0]);
+    let (mut scores, mut probs) = (Vec::new(), Vec::new());
+    for chunk in w.starts.chunks(cx.knobs.batch.max(1)) {
+        cx.control.check()?;
+        let mut batch = Vec::with_capacity(chunk.len() * x.len());
+        for start in chunk {
+            let mut occluded = x.clone();
+            for i in w.covered(start) {
+                occluded[i] = base[i];
+            }
+            batch.extend_from_slice(&occluded);
+        }
+        let shape: Vec<usize> = [&[chunk.len()], w.dims.as_slice()].concat();
+        let inputs = Tensor::from_vec(batch, shape, cx.input.device())?;
+        for row in score_rows(cx, &inputs)? {
+            let (s, p) = target(&row);
+            scores.push(s);
+            probs.push(p);
+        }
+        cx.control.step(scores.len(), w.starts.len(), "windows")?;
+    }
+    Ok(Pass {
+        reference_score,
+        reference_prob,
+        scores,
+        probs,
+    })
+}
+
+/// Every class's raw score for each input of a batch.
+fn score_rows(cx: &Cx<'_>, inputs: &Tensor) -> Result<Vec<Vec<f32>>> {
+    let acts = cx.exec.forward(inputs, &mut NoHook)?;
+    Ok(acts.get(cx.scores).flatten_from(1)?.to_vec2()?)
+}
+
+impl Pass {
+    /// captum's map: per element, the mean raw-score drop over the windows covering it.
+    fn attribution(&self, cx: &Cx<'_>, w: &Windows) -> Result<Tensor> {
+        let n: usize = w.dims.iter().product();
+        let (mut total, mut count) = (vec![0f32; n], vec![0f32; n]);
+        for (start, score) in w.starts.iter().zip(&self.scores) {
+            for i in w.covered(start) {
+                total[i] += self.reference_score - score;
+                count[i] += 1.0;
+            }
+        }
+        let attr: Vec<f32> = total
+            .iter()
+            .zip(&count)
+            .map(|(t, c)| t / c.max(1.0))
+            .collect();
+        Ok(Tensor::from_vec(attr, cx.input.dims(), cx.input.device())?)
+    }
+
+    fn mask(&self, cx: &Cx<'_>, w: &Windows) -> Output {
+        let drops: Vec<f32> = self.probs.iter().map(|p| self.reference_prob - p).collect();
+        let drop = views::drop_map(w, &drops);
+        let m = views::mask(&drop, cx.knobs.threshold);
+        let kept = m.keep.iter().filter(|&&k| k).count();
+        let (height, width) = w.hw();
+        let mut out: Output = Artifact::Mask {
+            height,
+            width,
+            data: drop,
+            keep: m.keep,
+        }
+        .into();
+        let e = &mut out.extras;
+        e.insert("threshold".into(), cx.knobs.threshold.into());
+        e.insert("max_drop".into(), m.max_drop.into());
+        e.insert("cutoff".into(), m.cutoff.into());
+        e.insert("kept_pixels".into(), kept.into());
+        e.insert("total_pixels".into(), (height * width).into());
+        out
+    }
+}
