@@ -6,6 +6,7 @@
 //! edges.
 
 pub mod cli;
+pub mod demo;
 pub mod error;
 pub mod exec;
 pub mod imaging;
