@@ -191,6 +191,8 @@ impl Net {
             layers: self.layers,
             inputs: vec![LayerId(0)],
             outputs: vec![last],
+            labels: None,
+            sample_image: None,
         };
         g.validate().unwrap();
         g

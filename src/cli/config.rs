@@ -1,4 +1,4 @@
-//! `convscope config MODEL LAYER [--json]`
+//! `convscope config [MODEL] LAYER [--json]` (MODEL defaults to the embedded demo)
 
 use serde_json::{json, Map, Value};
 
@@ -9,18 +9,23 @@ use crate::model::describe::{config_view, shape_label, weight_infos, WeightInfo}
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model: a path to an .onnx file.
-    pub model: String,
-    /// The layer's name as `summary` prints it (or its node name in the file).
-    pub layer: String,
+    /// [MODEL] LAYER: the model (an .onnx file, or `demo`, the default when only LAYER is
+    /// given) and the layer's name as `summary` prints it (or its node name in the file).
+    #[arg(num_args = 1..=2, value_names = ["MODEL", "LAYER"], required = true)]
+    pub args: Vec<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let graph = open_model(&a.model)?;
-    let layer = graph.layer(graph.find(&a.layer)?);
+    let (model, name) = match a.args.as_slice() {
+        [layer] => (crate::demo::NAME, layer),
+        [model, layer, ..] => (model.as_str(), layer),
+        [] => return Err(Error::Usage("give the layer: config [MODEL] LAYER".into())),
+    };
+    let graph = open_model(model)?;
+    let layer = graph.layer(graph.find(name)?);
     // Statistics need the weight values; a model whose external data file is missing still
     // shows its config and weight shapes, and says why the statistics are absent.
     let (weights, note) = match weight_infos(layer, true) {

@@ -35,6 +35,15 @@ fn parse_preprocess(s: &str) -> std::result::Result<Preprocess, String> {
     s.parse::<Preprocess>().map_err(|e| e.to_string())
 }
 
+fn decode_png(name: &str, bytes: &[u8]) -> Result<image::RgbImage> {
+    image::load_from_memory(bytes)
+        .map(|img| img.to_rgb8())
+        .map_err(|e| Error::Image {
+            path: PathBuf::from(name),
+            detail: e.to_string(),
+        })
+}
+
 /// A prepared input with what is needed to show it again.
 pub struct Input {
     pub prepared: PreparedInput,
@@ -61,9 +70,15 @@ impl InputArgs {
                 None,
                 path.clone(),
             ),
-            (None, None) => {
-                return Err(Error::Usage("give --image PATH or --input-npy PATH".into()))
-            }
+            (None, None) => match graph.sample_image {
+                // The demo ships a picture of its own.
+                Some((name, png)) => (
+                    prepare_image(&decode_png(name, png)?, &spec, self.preprocess),
+                    Some(self.preprocess),
+                    PathBuf::from(name),
+                ),
+                None => return Err(Error::Usage("give --image PATH or --input-npy PATH".into())),
+            },
         };
         Ok(Input {
             prepared,

@@ -13,7 +13,8 @@ use crate::methods::target::softmax;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model: a path to an .onnx file.
+    /// The model: a path to an .onnx file, or `demo` (the embedded demo model, the default).
+    #[arg(default_value = "demo")]
     pub model: String,
     #[command(flatten)]
     pub input: InputArgs,
@@ -51,7 +52,7 @@ pub fn run(a: Args) -> Result<()> {
             "the model produced NaN or infinite scores for this input".into(),
         ));
     }
-    let labels = labels::for_model(logits.len(), a.labels.as_deref())?;
+    let labels = labels::for_model(logits.len(), a.labels.as_deref(), graph.labels.as_deref())?;
     let top = top_k(&logits, a.top.max(1));
     let label = |i: usize| labels.as_ref().map(|l| l[i].clone());
     if a.json {

@@ -9,7 +9,8 @@ use crate::model::describe::{shape_label, summary_rows};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model: a path to an .onnx file.
+    /// The model: a path to an .onnx file, or `demo` (the embedded demo model, the default).
+    #[arg(default_value = "demo")]
     pub model: String,
     /// Print JSON instead of the table.
     #[arg(long)]

@@ -12,7 +12,7 @@ use candle_core::{DType, Device, Tensor};
 
 pub use device::{device_label, select_device};
 pub use hook::{Capture, Hook, NoHook};
-pub use params::Params;
+pub use params::{to_graph_layout, Params};
 
 use crate::error::{Error, Result};
 use crate::model::{Graph, LayerId};

@@ -24,6 +24,54 @@ impl Params {
     pub fn of(&self, id: LayerId) -> &[Tensor] {
         &self.layers[id.0]
     }
+
+    /// Parameters given directly in the kernels' layout: a trainer's variables, whose gradients
+    /// candle's autograd tracks through the forward pass.
+    pub fn from_tensors(layers: Vec<Vec<Tensor>>) -> Params {
+        Params { layers }
+    }
+
+    pub fn tensors(&self) -> &[Vec<Tensor>] {
+        &self.layers
+    }
+}
+
+/// Back from the kernels' layout to the graph's weights (the inverse of loading) for
+/// convolutions and dense layers: what a trainer saves. Other kinds with weights are refused.
+pub fn to_graph_layout(layer: &Layer, p: &[Tensor]) -> Result<Vec<HostTensor>> {
+    let host = |t: &Tensor, shape: Vec<usize>| -> Result<HostTensor> {
+        Ok(HostTensor {
+            data: t.flatten_all()?.to_vec1()?,
+            shape,
+        })
+    };
+    let dims = |t: &Tensor| t.dims().to_vec();
+    match &layer.kind {
+        LayerKind::Conv2d(c) => {
+            let mut out = vec![host(&p[0], dims(&p[0]))?];
+            if c.use_bias {
+                out.push(host(&p[1], vec![c.filters])?);
+            }
+            Ok(out)
+        }
+        LayerKind::Linear(l) if l.alpha == 1.0 && l.beta == 1.0 => {
+            let w = if l.weight_out_in {
+                p[0].t()?.contiguous()?
+            } else {
+                p[0].clone()
+            };
+            let mut out = vec![host(&w, dims(&w))?];
+            if l.use_bias {
+                out.push(host(&p[1], vec![l.units])?);
+            }
+            Ok(out)
+        }
+        _ if p.is_empty() => Ok(vec![]),
+        other => Err(Error::graph(
+            &layer.name,
+            format!("cannot export {} weights", other.type_name()),
+        )),
+    }
 }
 
 fn tensor(t: &HostTensor, shape: &[usize], device: &Device) -> Result<Tensor> {

@@ -24,8 +24,13 @@ pub fn read(path: &Path) -> Result<Vec<String>> {
 }
 
 /// The labels for a model with `classes` outputs: the user's file (which must have exactly that
-/// many lines), else ImageNet's when there are 1000 classes, else none.
-pub fn for_model(classes: usize, file: Option<&Path>) -> Result<Option<Vec<String>>> {
+/// many lines), else those the model carries, else ImageNet's when there are 1000 classes, else
+/// none.
+pub fn for_model(
+    classes: usize,
+    file: Option<&Path>,
+    carried: Option<&[String]>,
+) -> Result<Option<Vec<String>>> {
     match file {
         Some(path) => {
             let mut labels = read(path)?;
@@ -41,6 +46,7 @@ pub fn for_model(classes: usize, file: Option<&Path>) -> Result<Option<Vec<Strin
             }
             Ok(Some(labels))
         }
+        None if carried.is_some_and(|l| l.len() == classes) => Ok(carried.map(<[String]>::to_vec)),
         None if classes == 1000 => Ok(Some(imagenet())),
         None => Ok(None),
     }

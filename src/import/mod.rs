@@ -2,6 +2,7 @@
 
 pub mod labels;
 pub mod onnx;
+pub mod safetensors;
 pub mod zoo;
 
 use std::path::Path;
@@ -9,8 +10,12 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::model::Graph;
 
-/// Opens a model given on the command line. Today: an ONNX file.
+/// Opens a model given on the command line: `demo` (the embedded demo model; `./demo` for a
+/// file of that name), or an ONNX file.
 pub fn open_model(arg: &str) -> Result<Graph> {
+    if arg == crate::demo::NAME {
+        return crate::demo::graph();
+    }
     let path = Path::new(arg);
     if !path.exists() {
         return Err(Error::NotFound {

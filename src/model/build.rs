@@ -319,6 +319,8 @@ impl GraphBuilder {
             layers: self.layers,
             inputs: vec![LayerId(0)],
             outputs: vec![output],
+            labels: None,
+            sample_image: None,
         };
         g.validate()?;
         Ok(g)

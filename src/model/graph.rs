@@ -48,6 +48,11 @@ pub struct Graph {
     pub layers: Vec<Layer>,
     pub inputs: Vec<LayerId>,
     pub outputs: Vec<LayerId>,
+    /// Class names the model carries (the embedded demo's); `--labels` overrides them.
+    pub labels: Option<Vec<String>>,
+    /// A picture the model ships with (file name, PNG bytes), used when no input is given (the
+    /// demo).
+    pub sample_image: Option<(&'static str, &'static [u8])>,
 }
 
 /// Parameter totals the Keras way.

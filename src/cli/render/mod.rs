@@ -37,7 +37,8 @@ pub struct Args {
     /// hirescam, xgradcam, layercam, guided-gradcam, scorecam, occlusion, filters, features,
     /// actmax.
     pub method: String,
-    /// The model: a path to an .onnx file.
+    /// The model: a path to an .onnx file, or `demo` (the embedded demo model, the default).
+    #[arg(default_value = "demo")]
     pub model: String,
     #[command(flatten)]
     pub input: InputArgs,
@@ -123,7 +124,7 @@ pub fn run(a: Args) -> Result<()> {
         .last()
         .copied()
         .unwrap_or(0);
-    let labels = labels::for_model(classes, a.labels.as_deref())?;
+    let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
     // actmax of a channel or neuron has no class.
     let unit = a.knobs.channel.is_some() || a.knobs.neuron.is_some();
     let target = match (&a.target, &scores) {

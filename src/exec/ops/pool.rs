@@ -22,8 +22,26 @@ fn out_nchw(y: Tensor, out_shape: &[usize]) -> Result<Tensor> {
 
 /// `out_shape` is the layer's batch-1 output shape; only its spatial dims are used.
 pub fn max_forward(x: &Tensor, p: &PoolConfig, out_shape: &[usize]) -> Result<Tensor> {
+    if tiles_exactly(p, x.dims(), out_shape) {
+        // The common VGG case: candle's kernel, several times faster than gathering taps, and
+        // differentiable by candle's autograd at the cost of a nearest upsample (training).
+        let w = &p.window;
+        return Ok(
+            x.max_pool2d_with_stride((w.kernel[0], w.kernel[1]), (w.strides[0], w.strides[1]))?
+        );
+    }
     let t = taps(p, x.dims(), out_shape);
     out_nchw(t.unfold(x, f32::NEG_INFINITY)?.max(3)?, out_shape)
+}
+
+/// Non-overlapping, unpadded, undilated windows that cover the input exactly.
+fn tiles_exactly(p: &PoolConfig, x_shape: &[usize], out_shape: &[usize]) -> bool {
+    let w = &p.window;
+    x_shape.len() == 4
+        && w.kernel == w.strides
+        && w.dilation == [1, 1]
+        && w.pads == [0; 4]
+        && (0..2).all(|a| out_shape[2 + a] * w.kernel[a] == x_shape[2 + a])
 }
 
 pub fn max_backward(

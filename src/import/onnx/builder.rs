@@ -167,6 +167,8 @@ impl Builder {
             layers: self.layers,
             inputs,
             outputs,
+            labels: None,
+            sample_image: None,
         };
         graph.validate()?;
         Ok(graph)

@@ -1,0 +1,70 @@
+//! The embedded demo model: `demo` is a MODEL everywhere, a command without a model uses it, and
+//! without an input it classifies its own sample picture (a star).
+
+use assert_cmd::Command;
+
+fn convscope() -> Command {
+    Command::cargo_bin("convscope").unwrap()
+}
+
+fn json(cmd: &mut Command) -> serde_json::Value {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn summary_of_the_demo_with_or_without_its_name() {
+    let named = json(convscope().args(["summary", "demo", "--json"]));
+    let implied = json(convscope().args(["summary", "--json"]));
+    assert_eq!(named, implied);
+    let names: Vec<&str> = named["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    for want in [
+        "block1_conv1",
+        "block1_pool",
+        "block4_conv2",
+        "fc1",
+        "predictions",
+    ] {
+        assert!(names.contains(&want), "no {want} in {names:?}");
+    }
+    let total = named["total_params"].as_u64().unwrap();
+    assert!((100_000..1_000_000).contains(&total), "{total} parameters");
+}
+
+#[test]
+fn predict_classifies_the_sample_star_by_name() {
+    let v = json(convscope().args(["predict", "--json"]));
+    assert_eq!(v["top"][0]["label"], "star", "{v}");
+    assert!(v["top"][0]["prob"].as_f64().unwrap() > 0.9, "{v}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/images/shapes");
+    for class in ["circle", "heart", "hexagon"] {
+        let v = json(
+            convscope()
+                .args(["predict", "demo", "--json", "--image"])
+                .arg(dir.join(format!("{class}.png"))),
+        );
+        assert_eq!(v["top"][0]["label"], class, "{v}");
+    }
+}
+
+#[test]
+fn render_and_config_default_to_the_demo() {
+    let dir = tempfile::tempdir().unwrap();
+    let png = dir.path().join("cam.png");
+    let v = json(
+        convscope()
+            .args(["render", "gradcam", "--json", "--target", "star", "-o"])
+            .arg(&png),
+    );
+    assert_eq!(v["layer"], "block4_conv2_relu");
+    assert_eq!(v["target"]["label"], "star");
+    assert!(png.exists());
+    let v = json(convscope().args(["config", "block1_conv1", "--json"]));
+    assert_eq!(v["config"]["filters"], 8);
+    assert_eq!(v["weights"][0]["shape"], serde_json::json!([8, 3, 3, 3]));
+}
