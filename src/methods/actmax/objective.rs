@@ -23,34 +23,26 @@ impl Objective {
     /// `--channel K` or `--neuron K` of `--layer L`, else the target class.
     pub fn from_cx(cx: &Cx<'_>) -> Result<Objective> {
         let (channel, neuron) = (cx.knobs.channel, cx.knobs.neuron);
-        let layer_of = |flag: &str| {
-            cx.layer
-                .ok_or_else(|| Error::Usage(format!("--{flag} needs --layer NAME")))
-        };
         match (channel, neuron) {
             (Some(_), Some(_)) => Err(Error::Usage("give --channel or --neuron, not both".into())),
             (Some(k), None) => {
-                let layer = layer_of("channel")?;
-                let shape = &cx.graph.layer(layer).out_shape;
-                let name = &cx.graph.layer(layer).name;
-                if shape.len() != 4 {
-                    return Err(Error::Usage(format!(
-                        "--channel: layer {name} has output shape {shape:?}, not a feature map; use --neuron K for dense layers"
-                    )));
-                }
-                check_index("--channel", k, shape[1], name)?;
+                let layer = unit_layer(
+                    cx,
+                    "channel",
+                    k,
+                    4,
+                    "not a feature map; use --neuron K for dense layers",
+                )?;
                 Ok(Objective::Channel { layer, channel: k })
             }
             (None, Some(k)) => {
-                let layer = layer_of("neuron")?;
-                let shape = &cx.graph.layer(layer).out_shape;
-                let name = &cx.graph.layer(layer).name;
-                if shape.len() != 2 {
-                    return Err(Error::Usage(format!(
-                        "--neuron: layer {name} has output shape {shape:?}, not [batch, units]; use --channel K for feature maps"
-                    )));
-                }
-                check_index("--neuron", k, shape[1], name)?;
+                let layer = unit_layer(
+                    cx,
+                    "neuron",
+                    k,
+                    2,
+                    "not [batch, units]; use --channel K for feature maps",
+                )?;
                 Ok(Objective::Neuron { layer, unit: k })
             }
             (None, None) => Ok(Objective::Class {
@@ -133,12 +125,26 @@ impl Objective {
     }
 }
 
-fn check_index(flag: &str, k: usize, n: usize, layer: &str) -> Result<()> {
-    if k >= n {
+/// `--layer` for `--FLAG K`: its output must have `rank` dims, and dim 1 must hold index `k`.
+fn unit_layer(cx: &Cx<'_>, flag: &str, k: usize, rank: usize, otherwise: &str) -> Result<LayerId> {
+    let layer = cx
+        .layer
+        .ok_or_else(|| Error::Usage(format!("--{flag} needs --layer NAME")))?;
+    let (shape, name) = (
+        &cx.graph.layer(layer).out_shape,
+        &cx.graph.layer(layer).name,
+    );
+    if shape.len() != rank {
         return Err(Error::Usage(format!(
-            "{flag} {k} is out of range: layer {layer} has {n} (0..{})",
-            n.saturating_sub(1)
+            "--{flag}: layer {name} has output shape {shape:?}, {otherwise}"
         )));
     }
-    Ok(())
+    if k >= shape[1] {
+        return Err(Error::Usage(format!(
+            "--{flag} {k} is out of range: layer {name} has {} (0..{})",
+            shape[1],
+            shape[1].saturating_sub(1)
+        )));
+    }
+    Ok(layer)
 }
