@@ -68,3 +68,27 @@ fn render_and_config_default_to_the_demo() {
     assert_eq!(v["config"]["filters"], 8);
     assert_eq!(v["weights"][0]["shape"], serde_json::json!([8, 3, 3, 3]));
 }
+
+#[test]
+fn batches_are_sized_to_the_model() {
+    // The demo keeps ~7 MB of activations and gradients per input: the 64 cap applies.
+    let v = json(
+        convscope()
+            .args(["render", "occlusion", "--json", "--npy"])
+            .arg(tempfile::tempdir().unwrap().path().join("o.npy")),
+    );
+    assert_eq!(v["batch"], 64, "{v}");
+    let v = json(
+        convscope()
+            .args(["render", "occlusion", "--json", "--batch", "3", "--npy"])
+            .arg(tempfile::tempdir().unwrap().path().join("o.npy")),
+    );
+    assert_eq!(v["batch"], 3, "{v}");
+    // VGG16 at 224x224 keeps ~230 MB per input: 9 fit in the 2 GiB budget.
+    let vgg = convscope::import::onnx::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/zoo/vgg16.onnx"),
+    )
+    .unwrap();
+    let b = convscope::methods::batch_for(&vgg, convscope::methods::BATCH_BUDGET);
+    assert!((2..=16).contains(&b), "vgg16 batch {b}");
+}

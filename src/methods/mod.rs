@@ -89,6 +89,24 @@ pub fn all() -> Vec<&'static dyn Method> {
     ]
 }
 
+/// A batch size for the multi-evaluation methods that keeps a batched pass's activations and
+/// gradients (every layer's output is kept for the reverse pass: about twice the sum of the
+/// output sizes per input) within `budget` bytes; at least 1, at most 64 (larger batches stop
+/// paying on CPUs).
+pub fn batch_for(graph: &crate::model::Graph, budget: usize) -> usize {
+    let per_input: usize = graph
+        .layers
+        .iter()
+        .map(|l| l.out_shape.iter().skip(1).product::<usize>())
+        .sum::<usize>()
+        * std::mem::size_of::<f32>()
+        * 2;
+    (budget / per_input.max(1)).clamp(1, 64)
+}
+
+/// The memory `render` sizes batches to.
+pub const BATCH_BUDGET: usize = 2 << 30;
+
 pub fn ids() -> Vec<&'static str> {
     all().iter().map(|m| m.info().id).collect()
 }

@@ -84,9 +84,10 @@ pub struct KnobArgs {
     /// ig: gausslegendre | riemann_left | riemann_right | riemann_middle | riemann_trapezoid.
     #[arg(long, default_value = "gausslegendre", help_heading = "Method options")]
     pub ig_method: String,
-    /// Inputs per batched pass (smoothgrad, ig).
-    #[arg(long, default_value_t = 10, help_heading = "Method options")]
-    pub batch: usize,
+    /// Inputs per batched pass (smoothgrad, ig, occlusion, scorecam) [default: as many as fit
+    /// in 2 GiB of activations and gradients, at most 64].
+    #[arg(long, help_heading = "Method options")]
+    pub batch: Option<usize>,
 }
 
 impl KnobArgs {
@@ -107,7 +108,7 @@ impl KnobArgs {
                 ));
             }
         }
-        if self.batch == 0 {
+        if self.batch == Some(0) {
             return usage("--batch must be at least 1".into());
         }
         if let Some(s) = self.stdev {
@@ -163,7 +164,8 @@ impl KnobArgs {
             steps: self.steps,
             ig_method,
             baseline: self.baseline(input, device)?,
-            batch: self.batch,
+            // Sized to the model by the caller when not given (see `methods::batch_for`).
+            batch: self.batch.unwrap_or(Knobs::default().batch),
             seed: self.seed,
             in_channel: self.in_channel,
             top_channels: self.top_channels,

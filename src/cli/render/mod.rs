@@ -102,6 +102,9 @@ pub fn run(a: Args) -> Result<()> {
         }
     };
     let mut knobs = a.knobs.to_knobs(&x, &device)?;
+    if a.knobs.batch.is_none() {
+        knobs.batch = methods::batch_for(&graph, methods::BATCH_BUDGET);
+    }
     knobs.preprocess = a.input.preprocess;
     knobs.size = look.size.map(|(w, h)| (h as usize, w as usize));
     knobs.layers = layers::resolve(&graph, &a.layers)?;
@@ -151,7 +154,10 @@ pub fn run(a: Args) -> Result<()> {
         control: progress::control(&a.method),
     };
     let t = Instant::now();
-    let output = method.run(&mut cx)?;
+    let mut output = method.run(&mut cx)?;
+    if ["smoothgrad", "ig", "occlusion", "scorecam"].contains(&method.info().id) {
+        output.extras.insert("batch".into(), cx.knobs.batch.into());
+    }
     let method_ms = ms(t);
     let problem = check(output.artifact.data());
     if problem == Some(MapProblem::NonFinite) {
