@@ -38,11 +38,3 @@ pub fn graph() -> Result<Graph> {
     g.sample_image = Some(SAMPLE);
     Ok(g)
 }
-
-/// Facts about the embedded weights (seed, steps, held-out accuracy, …) from their metadata.
-pub fn training_facts() -> Result<Vec<(String, String)>> {
-    let contents = safetensors::read(WEIGHTS, "the embedded demo weights")?;
-    let mut facts: Vec<(String, String)> = contents.metadata.into_iter().collect();
-    facts.sort();
-    Ok(facts)
-}

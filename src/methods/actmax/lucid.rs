@@ -78,15 +78,23 @@ impl FourierImage {
         (self.channels, self.size.0, self.fft.freqs())
     }
 
+    /// `v` (a spectrum, or its gradient) times the 1/frequency scale and 1/`MAGIC`: the map is
+    /// diagonal, so it is its own adjoint.
+    fn scaled(&self, v: &[f32]) -> Vec<f32> {
+        v.iter()
+            .enumerate()
+            .map(|(i, x)| x * self.scale[i % self.scale.len()] / MAGIC)
+            .collect()
+    }
+
     /// The picture in (0, 1), planar `[C, h, w]`.
     fn render(&self) -> Result<Vec<f32>> {
         let scaled = |v: &[f32]| -> Result<Tensor> {
-            let s: Vec<f32> = v
-                .iter()
-                .enumerate()
-                .map(|(i, x)| x * self.scale[i % self.scale.len()] / MAGIC)
-                .collect();
-            Ok(Tensor::from_vec(s, self.spectrum_dims(), &Device::Cpu)?)
+            Ok(Tensor::from_vec(
+                self.scaled(v),
+                self.spectrum_dims(),
+                &Device::Cpu,
+            )?)
         };
         let img: Vec<f32> = self
             .fft
@@ -133,14 +141,9 @@ impl FourierImage {
         let (h, w) = self.size;
         let g = Tensor::from_vec(g_img, (self.channels, h, w), &Device::Cpu)?;
         let (gr, gi) = self.fft.adjoint(&g)?;
-        let unscale = |t: Tensor| -> Result<Vec<f32>> {
-            let v: Vec<f32> = t.flatten_all()?.to_vec1()?;
-            Ok(v.iter()
-                .enumerate()
-                .map(|(i, x)| x * self.scale[i % self.scale.len()] / MAGIC)
-                .collect())
-        };
-        Ok((unscale(gr)?, unscale(gi)?))
+        let back =
+            |t: Tensor| -> Result<Vec<f32>> { Ok(self.scaled(&t.flatten_all()?.to_vec1()?)) };
+        Ok((back(gr)?, back(gi)?))
     }
 }
 
