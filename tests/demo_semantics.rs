@@ -82,6 +82,18 @@ fn peak(map: &[f32], size: usize) -> (usize, usize) {
     (i / size, i % size)
 }
 
+/// The centre of the pixels holding a map's largest value: a map made of flat tiles peaks at
+/// its best tile's centre, not at the tile's first pixel.
+fn plateau_centre(map: &[f32], size: usize) -> (usize, usize) {
+    let best = map.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let at: Vec<usize> = (0..map.len()).filter(|&p| map[p] == best).collect();
+    let n = at.len().max(1);
+    (
+        at.iter().map(|p| p / size).sum::<usize>() / n,
+        at.iter().map(|p| p % size).sum::<usize>() / n,
+    )
+}
+
 fn in_box((y, x): (usize, usize), [x0, y0, x1, y1]: [usize; 4], pad: usize) -> bool {
     x + pad >= x0 && x < x1 + pad && y + pad >= y0 && y < y1 + pad
 }
@@ -164,17 +176,21 @@ fn occlusion_peaks_on_the_shape() {
     let size = model::SIZE;
     let mut hits = 0;
     for s in samples() {
+        // 8x8 windows tiling the picture: each pixel's attribution is its own window's drop.
+        // Overlapping 16x16 windows (stride 8) average each pixel over windows reaching 15 px
+        // away, which moves the peak off small shapes by more than the 4 px the test allows
+        // (0.88 with the current weights).
         let knobs = Knobs {
-            window: vec![16, 16],
+            window: vec![8, 8],
             stride: vec![8, 8],
-            batch: 32,
+            batch: 36,
             ..Knobs::default()
         };
         let a = d.run("occlusion", d.input(&s), s.class, knobs);
         let map: Vec<f32> = (0..size * size)
             .map(|p| (0..3).map(|c| a.data()[c * size * size + p]).sum())
             .collect();
-        hits += usize::from(in_box(peak(&map, size), s.bbox, DILATE));
+        hits += usize::from(in_box(plateau_centre(&map, size), s.bbox, DILATE));
     }
     let rate = hits as f64 / COUNT as f64;
     println!("occlusion peak inside the box (+{DILATE} px): {rate:.3} of {COUNT}");
