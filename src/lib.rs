@@ -2,8 +2,8 @@
 //!
 //! The rooms (see DESIGN.md): `model` is what a network is, `import` how it is read, `exec` how
 //! it runs, `methods` what we compute from it, `imaging` pixels and arrays, `cli` the headless
-//! commands, `term` terminal graphics. Only `cli` and `term` (and later `tui`, `jobs`) touch the
-//! edges.
+//! commands, `jobs` the interface's background work, `term` terminal graphics, `tui` the
+//! interface. Only `cli`, `jobs`, `term` and `tui` touch the edges (terminal, threads, tokio).
 
 pub mod cli;
 pub mod demo;
@@ -11,8 +11,10 @@ pub mod error;
 pub mod exec;
 pub mod imaging;
 pub mod import;
+pub mod jobs;
 pub mod methods;
 pub mod model;
 pub mod term;
+pub mod tui;
 
 pub use error::{Error, Result};

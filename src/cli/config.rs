@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use super::table::{Align, Table};
 use crate::error::{Error, Result};
 use crate::import::open_model;
-use crate::model::describe::{config_view, shape_label, weight_infos, WeightInfo};
+use crate::model::describe::{compact, config_view, shape_label, weight_infos, WeightInfo};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -69,17 +69,6 @@ pub fn run(a: Args) -> Result<()> {
         println!("statistics unavailable: {note}");
     }
     Ok(())
-}
-
-fn compact(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(compact).collect::<Vec<_>>().join(", ")
-        ),
-        other => other.to_string(),
-    }
 }
 
 fn weights_table(weights: &[WeightInfo]) -> Table {

@@ -6,10 +6,8 @@ use std::path::PathBuf;
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::imaging::npy::read_npy_f32;
-use crate::methods::preprocess::{
-    load_image, prepare_image, prepare_npy, InputSpec, PreparedInput, Preprocess,
-};
+pub use crate::methods::input::{Input, Source};
+use crate::methods::preprocess::Preprocess;
 use crate::model::Graph;
 
 #[derive(clap::Args, Debug)]
@@ -35,57 +33,22 @@ fn parse_preprocess(s: &str) -> std::result::Result<Preprocess, String> {
     s.parse::<Preprocess>().map_err(|e| e.to_string())
 }
 
-fn decode_png(name: &str, bytes: &[u8]) -> Result<image::RgbImage> {
-    image::load_from_memory(bytes)
-        .map(|img| img.to_rgb8())
-        .map_err(|e| Error::Image {
-            path: PathBuf::from(name),
-            detail: e.to_string(),
-        })
-}
-
-/// A prepared input with what is needed to show it again.
-pub struct Input {
-    pub prepared: PreparedInput,
-    pub spec: InputSpec,
-    /// The preprocessing applied (`None` for `--input-npy`, whose preprocessing is unknown).
-    pub preprocess: Option<Preprocess>,
-    /// The file the input came from.
-    pub path: PathBuf,
-}
-
 impl InputArgs {
+    /// Where the input comes from: `--image`, `--input-npy`, or the model's own picture.
+    pub fn source(&self) -> Source {
+        match (&self.image, &self.input_npy) {
+            (Some(path), _) => Source::Image(path.clone()),
+            (None, Some(path)) => Source::Npy(path.clone()),
+            (None, None) => Source::Sample,
+        }
+    }
+
     /// Reads and prepares the input for `graph`'s first input.
     pub fn prepare(&self, graph: &Graph) -> Result<Input> {
-        let input_shape = &graph.layer(graph.inputs[0]).out_shape;
-        let spec = InputSpec::from_input_shape(input_shape)?;
-        let (prepared, preprocess, path) = match (&self.image, &self.input_npy) {
-            (Some(path), _) => (
-                prepare_image(&load_image(path)?, &spec, self.preprocess),
-                Some(self.preprocess),
-                path.clone(),
-            ),
-            (None, Some(path)) => (
-                prepare_npy(read_npy_f32(path)?, &spec, path)?,
-                None,
-                path.clone(),
-            ),
-            (None, None) => match graph.sample_image {
-                // The demo ships a picture of its own.
-                Some((name, png)) => (
-                    prepare_image(&decode_png(name, png)?, &spec, self.preprocess),
-                    Some(self.preprocess),
-                    PathBuf::from(name),
-                ),
-                None => return Err(Error::Usage("give --image PATH or --input-npy PATH".into())),
-            },
-        };
-        Ok(Input {
-            prepared,
-            spec,
-            preprocess,
-            path,
-        })
+        if self.source() == Source::Sample && graph.sample_image.is_none() {
+            return Err(Error::Usage("give --image PATH or --input-npy PATH".into()));
+        }
+        Input::load(graph, &self.source(), self.preprocess)
     }
 
     /// Whether an input was given at all.

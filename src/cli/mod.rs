@@ -6,6 +6,7 @@ mod predict;
 mod render;
 mod summary;
 mod table;
+mod tui_args;
 
 use clap::{Parser, Subcommand};
 
@@ -17,11 +18,17 @@ use crate::error::Result;
     version,
     propagate_version = true,
     about = "A terminal explorer for convolutional networks: summary, layer configs, weights, predictions",
-    long_about = None
+    long_about = "A terminal explorer for convolutional networks. Without a command, opens the \
+        interface on MODEL (default: the embedded demo model); the commands produce the same \
+        views headless, for scripts.",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub open: tui_args::Args,
 }
 
 #[derive(Subcommand, Debug)]
@@ -74,10 +81,11 @@ fn one_line(text: &str) -> String {
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Summary(a) => summary::run(a),
-        Command::Config(a) => config::run(a),
-        Command::Predict(a) => predict::run(a),
-        Command::Render(a) => render::run(*a),
+        None => crate::tui::run(cli.open.options()?),
+        Some(Command::Summary(a)) => summary::run(a),
+        Some(Command::Config(a)) => config::run(a),
+        Some(Command::Predict(a)) => predict::run(a),
+        Some(Command::Render(a)) => render::run(*a),
     }
 }
 

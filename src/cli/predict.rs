@@ -9,7 +9,7 @@ use super::table::{Align, Table};
 use crate::error::{Error, Result};
 use crate::exec::{select_device, Executor, NoHook, Params};
 use crate::import::{labels, open_model};
-use crate::methods::target::softmax;
+use crate::methods::target::top_k;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,12 +27,6 @@ pub struct Args {
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
-}
-
-pub struct Prediction {
-    pub index: usize,
-    pub prob: f32,
-    pub logit: f32,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -90,20 +84,4 @@ pub fn run(a: Args) -> Result<()> {
     };
     print!("{}", table.render());
     Ok(())
-}
-
-/// The `k` highest-scoring classes with softmax probabilities.
-pub fn top_k(logits: &[f32], k: usize) -> Vec<Prediction> {
-    let probs = softmax(logits);
-    let mut order: Vec<usize> = (0..logits.len()).collect();
-    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-    order
-        .into_iter()
-        .take(k)
-        .map(|i| Prediction {
-            index: i,
-            prob: probs[i],
-            logit: logits[i],
-        })
-        .collect()
 }

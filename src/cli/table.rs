@@ -49,30 +49,7 @@ impl Table {
     }
 }
 
-/// `138357544` -> `138,357,544`.
-pub fn thousands(n: usize) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Size of `n` float32 values, as Keras prints it: `527.79 MB`.
-pub fn float_bytes(n: usize) -> String {
-    let b = n as f64 * 4.0;
-    let (v, unit) = match b {
-        b if b >= 1024.0 * 1024.0 * 1024.0 => (b / (1024.0 * 1024.0 * 1024.0), "GB"),
-        b if b >= 1024.0 * 1024.0 => (b / (1024.0 * 1024.0), "MB"),
-        b if b >= 1024.0 => (b / 1024.0, "KB"),
-        b => (b, "B"),
-    };
-    format!("{v:.2} {unit}")
-}
+pub use crate::model::describe::{float_bytes, thousands};
 
 #[cfg(test)]
 mod tests {

@@ -7,4 +7,5 @@ pub mod grid;
 pub mod heatmap;
 pub mod npy;
 mod npy_header;
+pub mod picture;
 pub mod png;

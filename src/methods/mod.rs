@@ -17,6 +17,7 @@ mod guided;
 mod guided_gradcam;
 mod hirescam;
 mod ig;
+pub mod input;
 mod inputxgrad;
 mod layercam;
 mod occlusion;

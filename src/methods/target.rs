@@ -106,3 +106,27 @@ mod tests {
         assert_eq!(top1(&[0.1, 3.0, -1.0]), 1);
     }
 }
+
+/// One class of a prediction: its index, softmax probability and raw score.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prediction {
+    pub index: usize,
+    pub prob: f32,
+    pub logit: f32,
+}
+
+/// The `k` highest-scoring classes with softmax probabilities.
+pub fn top_k(logits: &[f32], k: usize) -> Vec<Prediction> {
+    let probs = softmax(logits);
+    let mut order: Vec<usize> = (0..logits.len()).collect();
+    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
+    order
+        .into_iter()
+        .take(k)
+        .map(|i| Prediction {
+            index: i,
+            prob: probs[i],
+            logit: logits[i],
+        })
+        .collect()
+}

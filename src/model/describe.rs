@@ -145,6 +145,18 @@ pub fn num(v: f32) -> Value {
         .map_or(Value::Null, Value::Number)
 }
 
+/// A config value on one line: strings bare, lists as `[a, b]`.
+pub fn compact(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(compact).collect::<Vec<_>>().join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
 /// Shape as Keras prints it, batch as `None`: `(None, 64, 112, 112)`.
 pub fn shape_label(shape: &[usize]) -> String {
     let dims: Vec<String> = shape
@@ -167,6 +179,31 @@ fn shape_json(shape: &[usize]) -> Value {
             .map(|(i, &d)| if i == 0 { Value::Null } else { json!(d) })
             .collect(),
     )
+}
+
+/// `138357544` -> `138,357,544`.
+pub fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Size of `n` float32 values, as Keras prints it: `527.79 MB`.
+pub fn float_bytes(n: usize) -> String {
+    let b = n as f64 * 4.0;
+    let (v, unit) = match b {
+        b if b >= 1024.0 * 1024.0 * 1024.0 => (b / (1024.0 * 1024.0 * 1024.0), "GB"),
+        b if b >= 1024.0 * 1024.0 => (b / (1024.0 * 1024.0), "MB"),
+        b if b >= 1024.0 => (b / 1024.0, "KB"),
+        b => (b, "B"),
+    };
+    format!("{v:.2} {unit}")
 }
 
 /// One weight tensor as the config view shows it; `stats` is `None` when values were not read.

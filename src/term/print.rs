@@ -13,13 +13,8 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Rect, Size};
 use ratatui::style::Color;
 use ratatui::widgets::Widget;
-use ratatui_image::picker::cap_parser::QueryStdioOptions;
-use ratatui_image::picker::{Picker, ProtocolType};
 use ratatui_image::protocol::Protocol;
 use ratatui_image::{FontSize, Image, Resize};
-
-/// How long a terminal may take to answer the capability query.
-const QUERY_TIMEOUT_MS: i32 = 500;
 
 /// Widest picture drawn, in terminal columns.
 const MAX_COLUMNS: u16 = 100;
@@ -55,18 +50,9 @@ pub fn print(img: &RgbImage, path: Option<&Path>) -> io::Result<Printed> {
     }
 }
 
-fn picker() -> Picker {
-    let options = QueryStdioOptions {
-        timeout_ms: QUERY_TIMEOUT_MS,
-        stdio: QueryStdioOptions::stdio_dev_tty().ok(),
-        ..Default::default()
-    };
-    Picker::from_query_stdio_with_options(options).unwrap_or_else(|_| Picker::halfblocks())
-}
-
 /// Scales `img` (up or down, keeping its aspect) to fill `fit` cells of `font` pixels each:
 /// ratatui-image only ever shrinks, and a 224-pixel map would otherwise fill a few cells.
-fn scale_to_cells(img: &RgbImage, fit: Size, font: FontSize) -> RgbImage {
+pub fn scale_to_cells(img: &RgbImage, fit: Size, font: FontSize) -> RgbImage {
     let max_w = fit.width as f64 * font.width.max(1) as f64;
     let max_h = fit.height as f64 * font.height.max(1) as f64;
     let scale = (max_w / img.width() as f64).min(max_h / img.height() as f64);
@@ -75,17 +61,8 @@ fn scale_to_cells(img: &RgbImage, fit: Size, font: FontSize) -> RgbImage {
     image::imageops::resize(img, w, h, image::imageops::FilterType::Triangle)
 }
 
-fn protocol_name(p: ProtocolType) -> &'static str {
-    match p {
-        ProtocolType::Halfblocks => "half-blocks",
-        ProtocolType::Sixel => "sixel",
-        ProtocolType::Kitty => "kitty",
-        ProtocolType::Iterm2 => "iTerm2",
-    }
-}
-
 fn draw(img: &RgbImage) -> Result<&'static str, Box<dyn std::error::Error>> {
-    let picker = picker();
+    let picker = super::detect(super::Graphics::Auto);
     let (cols, rows) = crossterm::terminal::size().unwrap_or((80, 24));
     // Leave room for the lines printed around the picture.
     let fit = Size::new(cols.min(MAX_COLUMNS), rows.saturating_sub(3).max(4));
@@ -125,5 +102,5 @@ fn draw(img: &RgbImage) -> Result<&'static str, Box<dyn std::error::Error>> {
         }
     }
     out.flush()?;
-    Ok(protocol_name(picker.protocol_type()))
+    Ok(super::protocol_name(picker.protocol_type()))
 }

@@ -1,0 +1,39 @@
+//! `convscope [MODEL] [--image PATH] [--device D] [--graphics G]`: the interface's options.
+
+use std::path::PathBuf;
+
+use super::input::InputArgs;
+use crate::error::Result;
+use crate::tui::Options;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model to open: an .onnx file, or `demo` (the embedded demo model, the default).
+    #[arg(default_value = "demo")]
+    pub model: String,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Class names, one a line (default: ImageNet's for 1000-class models).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Terminal graphics: auto (ask the terminal), kitty, sixel, iterm or halfblocks.
+    #[arg(long, default_value = "auto")]
+    pub graphics: String,
+    /// Where `e` writes the view's PNG and NPY.
+    #[arg(long, default_value = ".")]
+    pub export_dir: PathBuf,
+}
+
+impl Args {
+    pub fn options(self) -> Result<Options> {
+        Ok(Options {
+            model: self.model,
+            source: self.input.source(),
+            preprocess: self.input.preprocess,
+            labels: self.labels,
+            device: self.input.device,
+            graphics: self.graphics.parse()?,
+            export_dir: self.export_dir,
+        })
+    }
+}

@@ -1,0 +1,101 @@
+//! The input a map explains: an image file, a prepared array, or the model's own sample
+//! picture, prepared for the model, with what is needed to show it again. Shared by the CLI
+//! (`--image`, `--input-npy`) and the TUI (`--image`, the `o` prompt).
+
+use std::path::{Path, PathBuf};
+
+use super::preprocess::{
+    load_image, prepare_image, prepare_npy, InputSpec, PreparedInput, Preprocess,
+};
+use crate::error::{Error, Result};
+use crate::imaging::npy::read_npy_f32;
+use crate::model::Graph;
+
+/// Where an input comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A PNG or JPEG, preprocessed.
+    Image(PathBuf),
+    /// An already prepared float32 array in the model's layout; no preprocessing.
+    Npy(PathBuf),
+    /// The picture the model ships with (the demo's).
+    Sample,
+}
+
+/// A prepared input with what is needed to show it again.
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub prepared: PreparedInput,
+    pub spec: InputSpec,
+    /// The preprocessing applied (`None` for a prepared array, whose preprocessing is unknown).
+    pub preprocess: Option<Preprocess>,
+    /// The file the input came from (the sample's name for the model's own picture).
+    pub path: PathBuf,
+}
+
+impl Input {
+    /// Reads and prepares `source` for `graph`'s first input.
+    pub fn load(graph: &Graph, source: &Source, preprocess: Preprocess) -> Result<Input> {
+        let input_shape = &graph.layer(graph.inputs[0]).out_shape;
+        let spec = InputSpec::from_input_shape(input_shape)?;
+        let (prepared, preprocess, path) = match source {
+            Source::Image(path) => (
+                prepare_image(&load_image(path)?, &spec, preprocess),
+                Some(preprocess),
+                path.clone(),
+            ),
+            Source::Npy(path) => (
+                prepare_npy(read_npy_f32(path)?, &spec, path)?,
+                None,
+                path.clone(),
+            ),
+            Source::Sample => match graph.sample_image {
+                Some((name, png)) => (
+                    prepare_image(&decode_png(name, png)?, &spec, preprocess),
+                    Some(preprocess),
+                    PathBuf::from(name),
+                ),
+                None => {
+                    return Err(Error::Usage(
+                        "this model has no picture of its own: give --image PATH".into(),
+                    ))
+                }
+            },
+        };
+        Ok(Input {
+            prepared,
+            spec,
+            preprocess,
+            path,
+        })
+    }
+
+    /// The file name to show (and to name exports after).
+    pub fn name(&self) -> String {
+        self.path
+            .file_name()
+            .unwrap_or(self.path.as_os_str())
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    pub fn stem(&self) -> String {
+        stem(&self.path)
+    }
+}
+
+/// A path's file stem, or `input`.
+pub fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "input".into())
+}
+
+fn decode_png(name: &str, bytes: &[u8]) -> Result<image::RgbImage> {
+    image::load_from_memory(bytes)
+        .map(|img| img.to_rgb8())
+        .map_err(|e| Error::Image {
+            path: PathBuf::from(name),
+            detail: e.to_string(),
+        })
+}

@@ -1,0 +1,115 @@
+//! The work behind the reducer's effects other than jobs: reading a layer's weights, loading
+//! another image, writing an export. Each is a plain function returning the action that
+//! reports it, so the event loop runs them on a blocking thread and the tests run them inline.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::action::Action;
+use super::state::LayerDetail;
+use crate::error::{Error, Result};
+use crate::imaging::atomic::stage;
+use crate::imaging::npy::npy_bytes_f32;
+use crate::imaging::png::encode_png;
+use crate::jobs::{Computed, Session};
+use crate::methods::input::{Input, Source};
+use crate::methods::preprocess::Preprocess;
+use crate::model::describe::weight_infos;
+use crate::model::{Graph, LayerId};
+
+/// Bins of the layer pane's histogram.
+pub const HISTOGRAM_BINS: usize = 32;
+
+pub fn load_layer(graph: &Graph, id: LayerId) -> Action {
+    let layer = graph.layer(id);
+    let detail = match weight_infos(layer, true) {
+        Ok(weights) => {
+            let histogram = match layer.weights.first().map(|w| w.load()) {
+                Some(Ok(t)) => histogram(&t.data, HISTOGRAM_BINS),
+                _ => Vec::new(),
+            };
+            Ok(LayerDetail {
+                weights,
+                histogram,
+                note: None,
+            })
+        }
+        // Shapes without statistics when an external data file is missing.
+        Err(e @ Error::MissingExternalData { .. }) => weight_infos(layer, false)
+            .map(|weights| LayerDetail {
+                weights,
+                histogram: Vec::new(),
+                note: Some(e.to_string()),
+            })
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    Action::LayerLoaded(id, detail)
+}
+
+/// Counts of `values` in `bins` equal-width bins from their min to their max (non-finite
+/// values left out).
+pub fn histogram(values: &[f32], bins: usize) -> Vec<u64> {
+    let finite = values.iter().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite
+        .clone()
+        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if bins == 0 || lo > hi {
+        return Vec::new();
+    }
+    let mut counts = vec![0u64; bins];
+    let width = (hi - lo).max(f32::MIN_POSITIVE);
+    for v in finite {
+        let b = (((v - lo) / width) * bins as f32) as usize;
+        counts[b.min(bins - 1)] += 1;
+    }
+    counts
+}
+
+/// Reads, prepares and classifies another image.
+pub fn load_input(session: &Session, path: &Path, preprocess: Preprocess) -> Action {
+    let loaded = (|| -> Result<(Arc<Input>, Vec<f32>)> {
+        let input = Input::load(
+            &session.graph,
+            &Source::Image(path.to_path_buf()),
+            preprocess,
+        )?;
+        let scores = session.scores(&input)?;
+        Ok((Arc::new(input), scores))
+    })();
+    Action::InputLoaded(loaded.map_err(|e| e.to_string()))
+}
+
+/// Writes the picture and the raw map, staged so that a failure leaves neither.
+pub fn export(computed: &Computed, png: &Path, npy: &Path) -> Action {
+    let written = (|| -> Result<Vec<PathBuf>> {
+        let bytes = encode_png(&computed.picture)
+            .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?;
+        let staged = [
+            stage(png, &bytes)?,
+            stage(npy, &npy_bytes_f32(&computed.shape, &computed.data))?,
+        ];
+        for s in staged {
+            s.commit()?;
+        }
+        Ok(vec![png.to_path_buf(), npy.to_path_buf()])
+    })();
+    Action::Exported(written.map_err(|e| e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::histogram;
+
+    #[test]
+    fn histogram_bins_span_min_to_max() {
+        assert_eq!(
+            histogram(&[0.0, 0.1, 0.5, 0.9, 1.0, f32::NAN], 2),
+            vec![2, 3]
+        );
+        assert_eq!(histogram(&[3.0, 3.0], 4), vec![2, 0, 0, 0]);
+        assert!(histogram(&[], 4).is_empty());
+    }
+}

@@ -1,0 +1,512 @@
+//! `update(&mut State, Action) -> Vec<Effect>`: every change to the interface happens here, as
+//! plain data; what must happen outside (compute, read, write) comes back as effects.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::action::{Action, Effect};
+use super::forms::{KnobsForm, OpenPrompt, TargetPicker};
+use super::state::{input_picture, Job, LayerDetail, Message, Mode, Pane, State};
+use super::view::{View, CAM_FAMILY};
+use crate::jobs::JobResult;
+use crate::methods::target::top_k;
+
+/// The effects to start with: the first view and the selected layer's weights.
+pub fn start(s: &mut State) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    refresh(s, &mut fx, true);
+    load_layer(s, &mut fx);
+    fx
+}
+
+pub fn update(s: &mut State, a: Action) -> Vec<Effect> {
+    let mut fx = Vec::new();
+    if is_background(&a) {
+        background(s, a, &mut fx);
+        return fx;
+    }
+    let had_message = s.message.take().is_some();
+    match s.mode.clone() {
+        Mode::Normal => normal(s, a, had_message, &mut fx),
+        Mode::Help { scroll } => {
+            s.mode = match a {
+                Action::Down => Mode::Help {
+                    scroll: scroll.saturating_add(1),
+                },
+                Action::Up => Mode::Help {
+                    scroll: scroll.saturating_sub(1),
+                },
+                Action::Quit => return quit(s),
+                _ => Mode::Normal,
+            }
+        }
+        Mode::Search { query, origin } => search(s, a, query, origin, &mut fx),
+        Mode::Targets(picker) => targets(s, a, picker, &mut fx),
+        Mode::Knobs(form) => knobs(s, a, form, &mut fx),
+        Mode::Open(prompt) => open(s, a, prompt, &mut fx),
+    }
+    fx
+}
+
+fn is_background(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::Resize(..)
+            | Action::Tick(_)
+            | Action::JobProgress { .. }
+            | Action::JobFinished { .. }
+            | Action::LayerLoaded(..)
+            | Action::InputLoaded(_)
+            | Action::Exported(_)
+    )
+}
+
+fn quit(s: &mut State) -> Vec<Effect> {
+    s.quit = true;
+    vec![Effect::Cancel]
+}
+
+fn say(s: &mut State, text: impl Into<String>, error: bool) {
+    s.message = Some(Message {
+        text: text.into(),
+        error,
+    });
+}
+
+/// Rows of the summary a page moves by.
+fn page(s: &State) -> usize {
+    usize::from(s.size.1).saturating_sub(12).max(3)
+}
+
+fn normal(s: &mut State, a: Action, had_message: bool, fx: &mut Vec<Effect>) {
+    let last = s.rows.len().saturating_sub(1);
+    match a {
+        Action::Down
+        | Action::Up
+        | Action::PageDown
+        | Action::PageUp
+        | Action::Top
+        | Action::Bottom
+            if s.pane != Pane::Layer =>
+        {
+            let to = match a {
+                Action::Down => s.selected + 1,
+                Action::Up => s.selected.saturating_sub(1),
+                Action::PageDown => s.selected + page(s),
+                Action::PageUp => s.selected.saturating_sub(page(s)),
+                Action::Top => 0,
+                _ => last,
+            };
+            select(s, to.min(last), fx);
+        }
+        Action::Down | Action::PageDown => s.layer_scroll = s.layer_scroll.saturating_add(1),
+        Action::Up | Action::PageUp => s.layer_scroll = s.layer_scroll.saturating_sub(1),
+        Action::Top | Action::Bottom => s.layer_scroll = 0,
+        Action::FocusLayer => s.pane = Pane::Layer,
+        Action::NextPane | Action::PrevPane => {
+            let order = [Pane::Summary, Pane::Layer, Pane::View];
+            let i = order.iter().position(|p| *p == s.pane).unwrap_or(0);
+            let step = if matches!(a, Action::NextPane) { 1 } else { 2 };
+            s.pane = order[(i + step) % 3];
+        }
+        Action::SearchStart => {
+            s.mode = Mode::Search {
+                query: String::new(),
+                origin: s.selected,
+            }
+        }
+        Action::NextMatch | Action::PrevMatch => match s.last_search.clone() {
+            Some(q) => {
+                let forward = matches!(a, Action::NextMatch);
+                match find(s, &q, s.selected, forward, false) {
+                    Some(i) => select(s, i, fx),
+                    None => say(s, format!("no layer name contains '{q}'"), true),
+                }
+            }
+            None => say(s, "no search yet: press / to search layer names", false),
+        },
+        Action::NextView | Action::PrevView | Action::SelectView(_) => {
+            let n = View::ALL.len();
+            let i = s.view.index();
+            s.view = View::ALL[match a {
+                Action::NextView => (i + 1) % n,
+                Action::PrevView => (i + n - 1) % n,
+                Action::SelectView(k) => k.min(n - 1),
+                _ => i,
+            }];
+            s.pane = Pane::View;
+            refresh(s, fx, true);
+        }
+        Action::NextVariant | Action::PrevVariant => {
+            if s.view != View::Cam {
+                say(
+                    s,
+                    "[ and ] choose within the Grad-CAM family (tab 7)",
+                    false,
+                );
+                return;
+            }
+            let n = CAM_FAMILY.len();
+            s.cam_variant = (s.cam_variant
+                + if matches!(a, Action::NextVariant) {
+                    1
+                } else {
+                    n - 1
+                })
+                % n;
+            refresh(s, fx, true);
+        }
+        Action::Cancel => {
+            if had_message {
+                return;
+            }
+            if let Job::Running { spec, .. } = &s.job {
+                let spec = spec.clone();
+                fx.push(Effect::Cancel);
+                say(s, format!("cancelled {}", spec.method), false);
+                s.job = Job::Cancelled(spec);
+            }
+        }
+        Action::OpenTargets => {
+            let top: Vec<usize> = s.top.iter().map(|p| p.index).collect();
+            s.mode = Mode::Targets(TargetPicker::new(&top, &all_labels(s)));
+        }
+        Action::OpenKnobs => s.mode = Mode::Knobs(KnobsForm::new(s.view, &s.knobs)),
+        Action::OpenImage => s.mode = Mode::Open(OpenPrompt::default()),
+        Action::ToggleInput => s.show_input = !s.show_input,
+        Action::Export => export(s, fx),
+        Action::Help => s.mode = Mode::Help { scroll: 0 },
+        Action::Quit => fx.extend(quit(s)),
+        _ => {}
+    }
+}
+
+/// Moves the selection, then what follows it: the layer pane and a layer-following view.
+fn select(s: &mut State, row: usize, fx: &mut Vec<Effect>) {
+    if row == s.selected {
+        return;
+    }
+    s.selected = row;
+    s.layer_scroll = 0;
+    load_layer(s, fx);
+    refresh(s, fx, false);
+}
+
+fn load_layer(s: &mut State, fx: &mut Vec<Effect>) {
+    let id = s.selected_layer();
+    if s.layer_detail.as_ref().is_some_and(|(l, _)| *l == id) {
+        return;
+    }
+    if s.graph.layer(id).weights.is_empty() {
+        let empty = LayerDetail {
+            weights: Vec::new(),
+            histogram: Vec::new(),
+            note: None,
+        };
+        s.layer_detail = Some((id, Ok(empty)));
+    } else {
+        s.layer_detail = None;
+        fx.push(Effect::LoadLayer(id));
+    }
+}
+
+/// Brings the view pane up to date with the state: a cached result at once, else a job (which
+/// supersedes the one running). A view that was cancelled or failed is not retried unless
+/// `force` (the user chose the view again).
+fn refresh(s: &mut State, fx: &mut Vec<Effect>, force: bool) {
+    let (spec, _) = s.spec();
+    if s.shown.as_ref().is_some_and(|(shown, _)| *shown == spec) {
+        return;
+    }
+    if let Some(hit) = s.cache.get(&spec) {
+        if matches!(s.job, Job::Running { .. }) {
+            fx.push(Effect::Cancel);
+        }
+        s.job = Job::Idle;
+        s.shown = Some((spec, hit));
+        return;
+    }
+    let same = match &s.job {
+        Job::Running { spec: running, .. } => *running == spec,
+        Job::Cancelled(old) | Job::Failed { spec: old, .. } => !force && *old == spec,
+        Job::Idle => false,
+    };
+    if same {
+        return;
+    }
+    let ticket = s.next_ticket;
+    s.next_ticket += 1;
+    s.job = Job::Running {
+        ticket,
+        spec: spec.clone(),
+        progress: None,
+        started: s.now,
+    };
+    fx.push(Effect::Submit {
+        ticket,
+        spec,
+        input: s.input.clone(),
+    });
+}
+
+/// The next row (from `from`, wrapping) whose name contains `query`, case-insensitively;
+/// `inclusive` also tries `from` itself.
+fn find(s: &State, query: &str, from: usize, forward: bool, inclusive: bool) -> Option<usize> {
+    let q = query.to_lowercase();
+    let n = s.rows.len();
+    let start = if inclusive { 0 } else { 1 };
+    (start..n + start)
+        .map(|k| {
+            if forward {
+                (from + k) % n
+            } else {
+                (from + n * 2 - k) % n
+            }
+        })
+        .find(|&i| s.rows[i].name.to_lowercase().contains(&q))
+}
+
+fn search(s: &mut State, a: Action, mut query: String, origin: usize, fx: &mut Vec<Effect>) {
+    match a {
+        Action::Char(c) => query.push(c),
+        Action::Backspace => {
+            query.pop();
+        }
+        Action::Accept => {
+            if !query.is_empty() {
+                s.last_search = Some(query);
+            }
+            s.mode = Mode::Normal;
+            return;
+        }
+        Action::Dismiss => {
+            s.mode = Mode::Normal;
+            select(s, origin, fx);
+            return;
+        }
+        Action::Down | Action::Up => {
+            let forward = matches!(a, Action::Down);
+            if let Some(i) = find(s, &query, s.selected, forward, false) {
+                select(s, i, fx);
+            }
+            s.mode = Mode::Search { query, origin };
+            return;
+        }
+        _ => {}
+    }
+    // Incremental: the first match from where the search began.
+    match find(s, &query, origin, true, true) {
+        Some(i) => select(s, i, fx),
+        None if !query.is_empty() => say(s, format!("no layer name contains '{query}'"), true),
+        None => select(s, origin, fx),
+    }
+    s.mode = Mode::Search { query, origin };
+}
+
+fn all_labels(s: &State) -> Vec<String> {
+    (0..s.classes()).map(|i| s.label(i)).collect()
+}
+
+fn targets(s: &mut State, a: Action, mut p: TargetPicker, fx: &mut Vec<Effect>) {
+    match a {
+        Action::Char(c) => {
+            p.query.push(c);
+            p.cursor = 0;
+        }
+        Action::Backspace => {
+            p.query.pop();
+            p.cursor = 0;
+        }
+        Action::Down => p.cursor = (p.cursor + 1).min(p.matches.len().saturating_sub(1)),
+        Action::Up => p.cursor = p.cursor.saturating_sub(1),
+        Action::Accept => {
+            s.mode = Mode::Normal;
+            match p.chosen() {
+                Some(class) => {
+                    s.target = class;
+                    refresh(s, fx, true);
+                }
+                None => say(s, format!("no class matches '{}'", p.query), true),
+            }
+            return;
+        }
+        Action::Dismiss => {
+            s.mode = Mode::Normal;
+            return;
+        }
+        _ => {}
+    }
+    if matches!(a, Action::Char(_) | Action::Backspace) {
+        let top: Vec<usize> = s.top.iter().map(|p| p.index).collect();
+        p.refilter(&top, &all_labels(s));
+    }
+    s.mode = Mode::Targets(p);
+}
+
+fn knobs(s: &mut State, a: Action, mut form: KnobsForm, fx: &mut Vec<Effect>) {
+    let n = form.fields.len();
+    match a {
+        Action::Char(c) => {
+            if let Some(t) = form.edit() {
+                t.push(c)
+            }
+        }
+        Action::Backspace => {
+            if let Some(t) = form.edit() {
+                t.pop();
+            }
+        }
+        Action::Down | Action::Complete => form.cursor = (form.cursor + 1) % n.max(1),
+        Action::Up => form.cursor = (form.cursor + n.max(1) - 1) % n.max(1),
+        Action::Accept => match form.apply(&s.knobs) {
+            Ok(k) => {
+                s.mode = Mode::Normal;
+                s.knobs = k;
+                refresh(s, fx, true);
+                return;
+            }
+            Err(e) => form.error = Some(e),
+        },
+        Action::Dismiss => {
+            s.mode = Mode::Normal;
+            return;
+        }
+        _ => {}
+    }
+    s.mode = Mode::Knobs(form);
+}
+
+fn open(s: &mut State, a: Action, mut prompt: OpenPrompt, fx: &mut Vec<Effect>) {
+    match a {
+        Action::Char(c) => prompt.path.push(c),
+        Action::Backspace => {
+            prompt.path.pop();
+        }
+        Action::Complete => prompt.complete(),
+        Action::Accept => {
+            s.mode = Mode::Normal;
+            let path = prompt.path.trim();
+            if path.is_empty() {
+                return;
+            }
+            say(s, format!("opening {path}…"), false);
+            fx.push(Effect::LoadInput(PathBuf::from(path)));
+            return;
+        }
+        Action::Dismiss => {
+            s.mode = Mode::Normal;
+            return;
+        }
+        _ => {}
+    }
+    s.mode = Mode::Open(prompt);
+}
+
+/// File names for the view: `STEM.METHOD[.LAYER][.CLASS].png` and `.npy`.
+fn export(s: &mut State, fx: &mut Vec<Effect>) {
+    let (spec, _) = s.spec();
+    let Some((shown, computed)) = s.shown.clone().filter(|(shown, _)| *shown == spec) else {
+        say(
+            s,
+            "nothing to export yet: the view is still being computed",
+            true,
+        );
+        return;
+    };
+    let mut parts = vec![
+        if s.view.uses_input() {
+            s.input.stem()
+        } else {
+            s.graph.name.clone()
+        },
+        shown.method.to_string(),
+    ];
+    if let Some(l) = shown.layer {
+        parts.push(s.graph.layer(l).name.clone());
+    }
+    if s.view.uses_target() {
+        parts.push(s.label(shown.target));
+    }
+    let stem: String = parts
+        .join(".")
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    fx.push(Effect::Export {
+        computed,
+        png: s.export_dir.join(format!("{stem}.png")),
+        npy: s.export_dir.join(format!("{stem}.npy")),
+    });
+}
+
+fn background(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
+    match a {
+        Action::Resize(w, h) => s.size = (w, h),
+        Action::Tick(now) => s.now = now,
+        Action::JobProgress { ticket, progress } => {
+            if let Job::Running {
+                ticket: t,
+                progress: p,
+                ..
+            } = &mut s.job
+            {
+                if *t == ticket {
+                    *p = Some(progress);
+                }
+            }
+        }
+        Action::JobFinished {
+            ticket,
+            spec,
+            result,
+            ..
+        } => {
+            // A result for a request that was superseded (or cancelled) is dropped.
+            if !matches!(&s.job, Job::Running { ticket: t, .. } if *t == ticket) {
+                return;
+            }
+            s.job = match result {
+                JobResult::Done(done) => {
+                    if let Some(p) = done.problem {
+                        say(s, format!("{}: {}", spec.method, p.describe()), false);
+                    }
+                    s.cache.insert(spec.clone(), done.clone());
+                    s.shown = Some((spec, done));
+                    Job::Idle
+                }
+                JobResult::Failed(error) => {
+                    say(s, error.clone(), true);
+                    Job::Failed { spec, error }
+                }
+                JobResult::Cancelled => Job::Cancelled(spec),
+            };
+        }
+        // Weights of a layer no longer selected are not kept.
+        Action::LayerLoaded(id, detail) if id == s.selected_layer() => {
+            s.layer_detail = Some((id, detail));
+        }
+        Action::InputLoaded(Ok((input, scores))) => {
+            say(s, format!("opened {}", input.path.display()), false);
+            s.input_picture = Arc::new(input_picture(&input));
+            s.input = input;
+            s.input_gen += 1;
+            s.top = top_k(&scores, 5);
+            s.target = s.top.first().map_or(0, |p| p.index);
+            s.scores = scores;
+            refresh(s, fx, true);
+        }
+        Action::InputLoaded(Err(e)) => say(s, e, true),
+        Action::Exported(Ok(paths)) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            say(s, format!("wrote {}", names.join(" and ")), false);
+        }
+        Action::Exported(Err(e)) => say(s, e, true),
+        _ => {}
+    }
+}

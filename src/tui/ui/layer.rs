@@ -1,0 +1,127 @@
+//! The selected layer: its configuration (the `get_config()` view) and its weights (shape,
+//! dtype, min/max/mean/std), with a histogram of the first weight's values as a sparkline.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::Frame;
+
+use super::pane_block;
+use crate::model::describe::{compact, config_view, shape_label};
+use crate::tui::state::{Pane, State};
+
+pub fn draw(f: &mut Frame, area: Rect, s: &State) {
+    let layer = s.graph.layer(s.selected_layer());
+    let title = format!(" {} ({}) ", layer.name, layer.kind.type_name());
+    let block = pane_block(title, s.pane == Pane::Layer);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+
+    let key = Style::new().fg(Color::Cyan);
+    let mut lines = vec![Line::from(vec![
+        Span::styled("output ", key),
+        Span::raw(shape_label(&layer.out_shape)),
+    ])];
+    // The config in two columns when the pane is wide enough, so the weights stay in view.
+    let config: Vec<(&str, String)> = config_view(layer)
+        .into_iter()
+        .filter(|(k, v)| *k != "name" && !(*k == "source_name" && compact(v) == layer.name))
+        .map(|(k, v)| (k, compact(&v)))
+        .collect();
+    let columns = if inner.width >= 50 { 2 } else { 1 };
+    let per_column = config.len().div_ceil(columns);
+    let column_width = usize::from(inner.width) / columns;
+    for row in 0..per_column {
+        let mut spans = Vec::new();
+        for col in 0..columns {
+            let Some((k, v)) = config.get(col * per_column + row) else {
+                continue;
+            };
+            let cell = config[col * per_column..((col + 1) * per_column).min(config.len())].iter();
+            let key_width = cell.map(|(k, _)| k.len()).max().unwrap_or(0);
+            // At least one space after a value that overflows its column.
+            let value = format!(
+                "{v:<width$} ",
+                width = column_width.saturating_sub(key_width + 3)
+            );
+            spans.push(Span::styled(format!("{k:<key_width$} "), key));
+            spans.push(Span::raw(value));
+        }
+        lines.push(Line::from(spans));
+    }
+    let mut histogram = None;
+    match &s.layer_detail {
+        Some((id, Ok(detail))) if *id == s.selected_layer() => {
+            if detail.weights.is_empty() {
+                lines.push(Line::styled("no weights", Style::new().fg(Color::Gray)));
+            }
+            for w in &detail.weights {
+                lines.push(Line::from(vec![
+                    Span::styled(
+                        w.role.to_string(),
+                        Style::new().add_modifier(Modifier::BOLD),
+                    ),
+                    Span::raw(format!(" {:?} {}", w.shape, w.dtype)),
+                    Span::styled(
+                        if w.trainable { "" } else { " (non-trainable)" },
+                        Style::new().fg(Color::Gray),
+                    ),
+                ]));
+                if let Some(st) = &w.stats {
+                    lines.push(Line::styled(
+                        format!(
+                            "  min {:.4}  max {:.4}  mean {:.4}  std {:.4}",
+                            st.min, st.max, st.mean, st.std
+                        ),
+                        Style::new().fg(Color::Gray),
+                    ));
+                }
+            }
+            if let Some(note) = &detail.note {
+                lines.push(Line::styled(
+                    format!("statistics unavailable: {note}"),
+                    Style::new().fg(Color::Yellow),
+                ));
+            }
+            if !detail.histogram.is_empty() {
+                histogram = Some(&detail.histogram);
+            }
+        }
+        Some((id, Err(e))) if *id == s.selected_layer() => {
+            lines.push(Line::styled(
+                format!("cannot read the weights: {e}"),
+                Style::new().fg(Color::Red),
+            ));
+        }
+        _ => lines.push(Line::styled(
+            "reading the weights…",
+            Style::new().fg(Color::Gray),
+        )),
+    }
+
+    let [text_area, spark_area] = match histogram {
+        Some(_) if inner.height >= 8 => {
+            Layout::vertical([Constraint::Min(1), Constraint::Length(3)]).areas(inner)
+        }
+        _ => [inner, Rect::default()],
+    };
+    f.render_widget(Paragraph::new(lines).scroll((s.layer_scroll, 0)), text_area);
+    if let (Some(h), true) = (histogram, spark_area.height > 0) {
+        let [label, spark] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(spark_area);
+        f.render_widget(
+            Line::styled(
+                "histogram of the first weight (min → max)",
+                Style::new().fg(Color::Gray),
+            ),
+            label,
+        );
+        f.render_widget(
+            Sparkline::default()
+                .data(h.iter().copied())
+                .style(Style::new().fg(Color::Magenta)),
+            spark,
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! The view pane: the method tabs, what the view shows (method, layer, target), its picture —
+//! or the job's progress with an estimate of the time left, or why it failed.
+
+use std::sync::Arc;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Gauge, Paragraph, Tabs, Wrap};
+use ratatui::Frame;
+
+use super::pane_block;
+use crate::tui::images::Images;
+use crate::tui::state::{Job, Pane, State};
+use crate::tui::view::{View, CAM_FAMILY};
+
+pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
+    let title = match s.view {
+        View::Cam => format!(" {} ", CAM_FAMILY[s.cam_variant].1),
+        v => format!(" {} ", v.title()),
+    };
+    let block = pane_block(title, s.pane == Pane::View);
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let [tabs, about, picture, caption] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    draw_tabs(f, tabs, s);
+
+    let (spec, note) = s.spec();
+    let dim = Style::new().fg(Color::Gray);
+    let mut what = vec![Span::styled(
+        spec.method,
+        Style::new().add_modifier(Modifier::BOLD),
+    )];
+    if let Some(l) = spec.layer {
+        what.push(Span::raw(format!(" at {}", s.graph.layer(l).name)));
+    }
+    if s.view.uses_target() {
+        what.push(Span::raw(format!(" for {}", s.label(spec.target))));
+    }
+    if let Some(note) = note {
+        what.push(Span::styled(
+            format!("  ({note})"),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
+    f.render_widget(Paragraph::new(Line::from(what)), about);
+
+    let shown = s.shown.as_ref().filter(|(shown, _)| *shown == spec);
+    match (&s.job, shown) {
+        (_, Some((_, done))) => {
+            draw_pictures(f, picture, s, &done.picture, images);
+            let mut text = format!("map {:?}", done.shape);
+            if let Some(n) = &done.note {
+                text += &format!(" · {n}");
+            }
+            if let Some(p) = done.problem {
+                text += &format!(" · {}", p.describe());
+            }
+            f.render_widget(Line::styled(text, dim), caption);
+        }
+        (
+            Job::Running {
+                spec: running,
+                progress,
+                started,
+                ..
+            },
+            None,
+        ) if *running == spec => {
+            let elapsed = s.elapsed(*started).as_secs_f64();
+            let (ratio, label) = match progress.filter(|p| p.total > 0) {
+                Some(p) => {
+                    let ratio = p.done as f64 / p.total as f64;
+                    let left =
+                        (p.done > 0).then(|| elapsed / p.done as f64 * (p.total - p.done) as f64);
+                    let mut label = format!("{}/{} {} · {elapsed:.1} s", p.done, p.total, p.unit);
+                    if let Some(left) = left {
+                        label += &format!(" · ~{left:.1} s left");
+                    }
+                    (ratio, label)
+                }
+                None => (0.0, format!("computing · {elapsed:.1} s")),
+            };
+            let [_, gauge, _] = Layout::vertical([
+                Constraint::Fill(1),
+                Constraint::Length(1),
+                Constraint::Fill(1),
+            ])
+            .areas(picture);
+            f.render_widget(
+                Gauge::default()
+                    .ratio(ratio.clamp(0.0, 1.0))
+                    .label(label)
+                    .gauge_style(Style::new().fg(Color::Cyan).bg(Color::Black)),
+                gauge,
+            );
+            f.render_widget(Line::styled("Esc cancels", dim), caption);
+        }
+        (
+            Job::Failed {
+                spec: failed,
+                error,
+            },
+            None,
+        ) if *failed == spec => {
+            f.render_widget(
+                Paragraph::new(Line::styled(error.clone(), Style::new().fg(Color::Red)))
+                    .wrap(Wrap { trim: true }),
+                picture,
+            );
+            f.render_widget(
+                Line::styled("change the layer, target or options to try again", dim),
+                caption,
+            );
+        }
+        (Job::Cancelled(c), None) if *c == spec => {
+            f.render_widget(
+                Paragraph::new("cancelled: choose the tab again (or change the layer, target or options) to compute it"),
+                picture,
+            );
+        }
+        _ => f.render_widget(Paragraph::new("…"), picture),
+    }
+}
+
+fn draw_tabs(f: &mut Frame, area: Rect, s: &State) {
+    // Full titles when they fit, short ones otherwise.
+    let full: usize = View::ALL.iter().map(|v| v.title().len() + 5).sum();
+    let titles: Vec<String> = View::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let name = if full <= usize::from(area.width) {
+                v.title()
+            } else {
+                v.short()
+            };
+            format!("{}:{name}", (i + 1) % 10)
+        })
+        .collect();
+    f.render_widget(
+        Tabs::new(titles)
+            .select(s.view.index())
+            .padding("", "")
+            .divider(" ")
+            .style(Style::new().fg(Color::Gray))
+            .highlight_style(
+                Style::new()
+                    .fg(Color::Black)
+                    .bg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
+            ),
+        area,
+    );
+}
+
+/// The map, and with `i` the prepared input beside it; nothing while a popup is open.
+fn draw_pictures(
+    f: &mut Frame,
+    area: Rect,
+    s: &State,
+    map: &Arc<image::RgbImage>,
+    images: Option<&mut Images>,
+) {
+    let Some(images) = images else {
+        return;
+    };
+    if s.show_input && s.view.uses_input() {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)])
+                .areas(area);
+        images.draw(f, left, &s.input_picture);
+        images.draw(f, right, map);
+    } else {
+        images.draw(f, area, map);
+    }
+}
