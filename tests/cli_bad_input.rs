@@ -725,3 +725,29 @@ fn predict_needs_an_input() {
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains("--image").or(predicate::str::contains("--input-npy")));
 }
+
+/// The interface checks its arguments before it touches the terminal: each mistake is one line
+/// on a normal screen; without a terminal it says what to use instead.
+#[test]
+fn the_interface_refuses_bad_arguments_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    expect_error(
+        convscope().arg("no-such-model.onnx"),
+        &["no-such-model.onnx"],
+    );
+    expect_error(
+        convscope().args(["demo", "--image", "no-such-picture.png"]),
+        &["no-such-picture.png"],
+    );
+    expect_error(
+        convscope().args(["--graphics", "ascii-art"]),
+        &["ascii-art", "halfblocks"],
+    );
+    let missing = dir.path().join("missing");
+    expect_error(
+        convscope().arg("--export-dir").arg(&missing),
+        &["--export-dir", "not a directory"],
+    );
+    // The tests run without a terminal.
+    expect_error(convscope().arg("demo"), &["needs a terminal", "render"]);
+}

@@ -69,21 +69,22 @@ pub fn prepare(o: &Options, graphics: &'static str) -> Result<(Arc<Session>, Sta
 }
 
 pub fn run(o: Options) -> Result<()> {
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(Error::Usage(
-            "the interface needs a terminal; for scripts use `convscope summary`, `config`, `predict` or `render`".into(),
-        ));
-    }
     if !o.export_dir.is_dir() {
         return Err(Error::Usage(format!(
             "--export-dir {} is not a directory",
             o.export_dir.display()
         )));
     }
+    // Arguments first: a bad model or image is a one-line error whatever the terminal.
+    let (session, mut state) = prepare(&o, "half-blocks")?;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(
+            "the interface needs a terminal; for scripts use `convscope summary`, `config`, `predict` or `render`".into(),
+        ));
+    }
     // Asked before the event loop reads keys, so the terminal's answer is not taken for keys.
-    let picker = crate::term::detect(o.graphics);
-    let images = Images::new(picker);
-    let (session, mut state) = prepare(&o, images.protocol())?;
+    let images = Images::new(crate::term::detect(o.graphics));
+    state.graphics = images.protocol();
     let mut term = terminal::enter()?;
     let size = term.size().map_err(terminal::broken)?;
     state.size = (size.width, size.height);
@@ -139,6 +140,8 @@ async fn event_loop(
             }
         };
         if let Some(action) = action {
+            // The reducer reads the time from the state (a job's start, its elapsed time).
+            reducer::update(&mut state, Action::Tick(Instant::now()));
             let effects = reducer::update(&mut state, action);
             perform(effects, &mut runner, &session, &task_tx, preprocess);
             dirty = true;
