@@ -83,8 +83,8 @@ pub fn run(o: Options) -> Result<()> {
         ));
     }
     // Asked before the event loop reads keys, so the terminal's answer is not taken for keys.
-    let images = Images::new(crate::term::detect(o.graphics));
-    state.graphics = images.protocol();
+    let picker = crate::term::detect(o.graphics);
+    state.graphics = crate::term::protocol_name(picker.protocol_type());
     let mut term = terminal::enter()?;
     let size = term.size().map_err(terminal::broken)?;
     state.size = (size.width, size.height);
@@ -92,7 +92,7 @@ pub fn run(o: Options) -> Result<()> {
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the event loop: {e}")))?;
-    let result = runtime.block_on(event_loop(&mut term, state, session, images, o.preprocess));
+    let result = runtime.block_on(event_loop(&mut term, state, session, picker, o.preprocess));
     terminal::leave();
     result
 }
@@ -101,9 +101,11 @@ async fn event_loop(
     term: &mut terminal::Term,
     mut state: State,
     session: Arc<Session>,
-    mut images: Images,
+    picker: ratatui_image::picker::Picker,
     preprocess: Preprocess,
 ) -> Result<()> {
+    let (encoded_tx, mut encoded_rx) = mpsc::channel::<images::Encoded>(16);
+    let mut images = Images::threaded(picker, encoded_tx);
     let (job_tx, mut job_rx) = mpsc::channel::<JobEvent>(256);
     let (task_tx, mut task_rx) = mpsc::channel::<Action>(64);
     let mut runner = Runner::new(session.clone(), job_tx);
@@ -134,6 +136,11 @@ async fn event_loop(
                     Action::JobFinished { ticket, spec, result, elapsed },
             }),
             Some(a) = task_rx.recv() => Some(a),
+            Some(encoded) = encoded_rx.recv() => {
+                images.install(encoded);
+                dirty = true;
+                None
+            }
             _ = tick.tick() => {
                 // The clock only matters while a job's elapsed time is on screen.
                 matches!(state.job, state::Job::Running { .. }).then(|| Action::Tick(Instant::now()))
