@@ -108,6 +108,8 @@ pub struct State {
     /// Bumped each time another input is loaded; part of the job specs.
     pub input_gen: u64,
     pub scores: Vec<f32>,
+    /// The softmax of the scores.
+    pub probs: Vec<f32>,
     pub top: Vec<Prediction>,
     pub target: usize,
 
@@ -160,6 +162,7 @@ impl State {
             input: setup.input,
             input_picture,
             input_gen: 1,
+            probs: crate::methods::target::softmax(&setup.scores),
             scores: setup.scores,
             top,
             target,
@@ -198,10 +201,7 @@ impl State {
 
     /// The softmax probability of a class for the current input.
     pub fn prob(&self, class: usize) -> f32 {
-        crate::methods::target::softmax(&self.scores)
-            .get(class)
-            .copied()
-            .unwrap_or(0.0)
+        self.probs.get(class).copied().unwrap_or(0.0)
     }
 
     pub fn classes(&self) -> usize {

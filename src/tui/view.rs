@@ -126,27 +126,19 @@ impl View {
     /// The layer this view works on given the selected one, and a note when it is not the
     /// selected layer (which cannot be used): `(layer, note)`.
     pub fn layer(self, graph: &Graph, selected: LayerId) -> (Option<LayerId>, Option<String>) {
-        let name = |id: LayerId| graph.layer(id).name.clone();
-        match self.follows() {
-            Follows::Nothing => (None, None),
-            Follows::Kernels => {
-                if filters::check_kernel(graph, selected).is_ok() {
-                    return (Some(selected), None);
-                }
-                let fallback = filters::default_layer(graph);
-                let note = fallback
-                    .map(|d| format!("{} has no kernels: showing {}", name(selected), name(d)));
-                (fallback, note)
-            }
-            Follows::SpatialMap => {
-                if cam::check_spatial(graph, selected).is_ok() {
-                    return (Some(selected), None);
-                }
-                let fallback = cam::default_layer(graph);
-                let note = fallback
-                    .map(|d| format!("{} has no spatial map: showing {}", name(selected), name(d)));
-                (fallback, note)
-            }
+        type Usable = fn(&Graph, LayerId) -> crate::Result<()>;
+        type Default = fn(&Graph) -> Option<LayerId>;
+        let (usable, default, lacks): (Usable, Default, &str) = match self.follows() {
+            Follows::Nothing => return (None, None),
+            Follows::Kernels => (filters::check_kernel, filters::default_layer, "no kernels"),
+            Follows::SpatialMap => (cam::check_spatial, cam::default_layer, "no spatial map"),
+        };
+        if usable(graph, selected).is_ok() {
+            return (Some(selected), None);
         }
+        let fallback = default(graph);
+        let name = |id: LayerId| graph.layer(id).name.clone();
+        let note = fallback.map(|d| format!("{} has {lacks}: showing {}", name(selected), name(d)));
+        (fallback, note)
     }
 }

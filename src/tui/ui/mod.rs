@@ -122,6 +122,14 @@ fn footer(f: &mut Frame, area: Rect, s: &State) {
     f.render_widget(Paragraph::new(line), area);
 }
 
+/// The selected row of a list or table.
+fn selected_style() -> Style {
+    Style::new()
+        .bg(Color::Blue)
+        .fg(Color::White)
+        .add_modifier(Modifier::BOLD)
+}
+
 /// A bordered block whose title is bold when the pane has the keys.
 fn pane_block(title: String, focused: bool) -> ratatui::widgets::Block<'static> {
     use ratatui::widgets::{Block, BorderType, Borders};

@@ -85,10 +85,7 @@ fn targets(f: &mut Frame, area: Rect, s: &State, p: &TargetPicker) {
         .take(rows)
         .map(|(i, &class)| {
             let style = if i == p.cursor {
-                Style::new()
-                    .bg(Color::Blue)
-                    .fg(Color::White)
-                    .add_modifier(Modifier::BOLD)
+                super::selected_style()
             } else {
                 Style::new()
             };

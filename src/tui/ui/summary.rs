@@ -29,10 +29,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State) {
         .take(visible)
         .map(|(i, r)| {
             let style = if i == s.selected {
-                Style::new()
-                    .bg(Color::Blue)
-                    .fg(Color::White)
-                    .add_modifier(Modifier::BOLD)
+                super::selected_style()
             } else {
                 Style::new()
             };

@@ -1,15 +1,15 @@
 //! `update(&mut State, Action) -> Vec<Effect>`: every change to the interface happens here, as
-//! plain data; what must happen outside (compute, read, write) comes back as effects.
+//! plain data; what must happen outside (compute, read, write) comes back as effects. The main
+//! screen's keys are here; the prompts' typing is in `prompts`, background events in `events`.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+mod events;
+mod prompts;
 
 use super::action::{Action, Effect};
 use super::forms::{KnobsForm, OpenPrompt, TargetPicker};
-use super::state::{input_picture, Job, LayerDetail, Message, Mode, Pane, State};
+use super::state::{Job, LayerDetail, Message, Mode, Pane, State};
 use super::view::{View, CAM_FAMILY};
-use crate::jobs::JobResult;
-use crate::methods::target::top_k;
+use prompts::{all_labels, find};
 
 /// The effects to start with: the first view and the selected layer's weights.
 pub fn start(s: &mut State) -> Vec<Effect> {
@@ -22,7 +22,7 @@ pub fn start(s: &mut State) -> Vec<Effect> {
 pub fn update(s: &mut State, a: Action) -> Vec<Effect> {
     let mut fx = Vec::new();
     if is_background(&a) {
-        background(s, a, &mut fx);
+        events::background(s, a, &mut fx);
         return fx;
     }
     let had_message = s.message.take().is_some();
@@ -40,10 +40,10 @@ pub fn update(s: &mut State, a: Action) -> Vec<Effect> {
                 _ => Mode::Normal,
             }
         }
-        Mode::Search { query, origin } => search(s, a, query, origin, &mut fx),
-        Mode::Targets(picker) => targets(s, a, picker, &mut fx),
-        Mode::Knobs(form) => knobs(s, a, form, &mut fx),
-        Mode::Open(prompt) => open(s, a, prompt, &mut fx),
+        Mode::Search { query, origin } => prompts::search(s, a, query, origin, &mut fx),
+        Mode::Targets(picker) => prompts::targets(s, a, picker, &mut fx),
+        Mode::Knobs(form) => prompts::knobs(s, a, form, &mut fx),
+        Mode::Open(prompt) => prompts::open(s, a, prompt, &mut fx),
     }
     fx
 }
@@ -66,7 +66,7 @@ fn quit(s: &mut State) -> Vec<Effect> {
     vec![Effect::Cancel]
 }
 
-fn say(s: &mut State, text: impl Into<String>, error: bool) {
+pub(super) fn say(s: &mut State, text: impl Into<String>, error: bool) {
     s.message = Some(Message {
         text: text.into(),
         error,
@@ -182,7 +182,7 @@ fn normal(s: &mut State, a: Action, had_message: bool, fx: &mut Vec<Effect>) {
 }
 
 /// Moves the selection, then what follows it: the layer pane and a layer-following view.
-fn select(s: &mut State, row: usize, fx: &mut Vec<Effect>) {
+pub(super) fn select(s: &mut State, row: usize, fx: &mut Vec<Effect>) {
     if row == s.selected {
         return;
     }
@@ -213,7 +213,7 @@ fn load_layer(s: &mut State, fx: &mut Vec<Effect>) {
 /// Brings the view pane up to date with the state: a cached result at once, else a job (which
 /// supersedes the one running). A view that was cancelled or failed is not retried unless
 /// `force` (the user chose the view again).
-fn refresh(s: &mut State, fx: &mut Vec<Effect>, force: bool) {
+pub(super) fn refresh(s: &mut State, fx: &mut Vec<Effect>, force: bool) {
     let (spec, _) = s.spec();
     if s.shown.as_ref().is_some_and(|(shown, _)| *shown == spec) {
         return;
@@ -247,159 +247,6 @@ fn refresh(s: &mut State, fx: &mut Vec<Effect>, force: bool) {
         spec,
         input: s.input.clone(),
     });
-}
-
-/// The next row (from `from`, wrapping) whose name contains `query`, case-insensitively;
-/// `inclusive` also tries `from` itself.
-fn find(s: &State, query: &str, from: usize, forward: bool, inclusive: bool) -> Option<usize> {
-    let q = query.to_lowercase();
-    let n = s.rows.len();
-    let start = if inclusive { 0 } else { 1 };
-    (start..n + start)
-        .map(|k| {
-            if forward {
-                (from + k) % n
-            } else {
-                (from + n * 2 - k) % n
-            }
-        })
-        .find(|&i| s.rows[i].name.to_lowercase().contains(&q))
-}
-
-fn search(s: &mut State, a: Action, mut query: String, origin: usize, fx: &mut Vec<Effect>) {
-    match a {
-        Action::Char(c) => query.push(c),
-        Action::Backspace => {
-            query.pop();
-        }
-        Action::Accept => {
-            if !query.is_empty() {
-                s.last_search = Some(query);
-            }
-            s.mode = Mode::Normal;
-            return;
-        }
-        Action::Dismiss => {
-            s.mode = Mode::Normal;
-            select(s, origin, fx);
-            return;
-        }
-        Action::Down | Action::Up => {
-            let forward = matches!(a, Action::Down);
-            if let Some(i) = find(s, &query, s.selected, forward, false) {
-                select(s, i, fx);
-            }
-            s.mode = Mode::Search { query, origin };
-            return;
-        }
-        _ => {}
-    }
-    // Incremental: the first match from where the search began.
-    match find(s, &query, origin, true, true) {
-        Some(i) => select(s, i, fx),
-        None if !query.is_empty() => say(s, format!("no layer name contains '{query}'"), true),
-        None => select(s, origin, fx),
-    }
-    s.mode = Mode::Search { query, origin };
-}
-
-fn all_labels(s: &State) -> Vec<String> {
-    (0..s.classes()).map(|i| s.label(i)).collect()
-}
-
-fn targets(s: &mut State, a: Action, mut p: TargetPicker, fx: &mut Vec<Effect>) {
-    match a {
-        Action::Char(c) => {
-            p.query.push(c);
-            p.cursor = 0;
-        }
-        Action::Backspace => {
-            p.query.pop();
-            p.cursor = 0;
-        }
-        Action::Down => p.cursor = (p.cursor + 1).min(p.matches.len().saturating_sub(1)),
-        Action::Up => p.cursor = p.cursor.saturating_sub(1),
-        Action::Accept => {
-            s.mode = Mode::Normal;
-            match p.chosen() {
-                Some(class) => {
-                    s.target = class;
-                    refresh(s, fx, true);
-                }
-                None => say(s, format!("no class matches '{}'", p.query), true),
-            }
-            return;
-        }
-        Action::Dismiss => {
-            s.mode = Mode::Normal;
-            return;
-        }
-        _ => {}
-    }
-    if matches!(a, Action::Char(_) | Action::Backspace) {
-        let top: Vec<usize> = s.top.iter().map(|p| p.index).collect();
-        p.refilter(&top, &all_labels(s));
-    }
-    s.mode = Mode::Targets(p);
-}
-
-fn knobs(s: &mut State, a: Action, mut form: KnobsForm, fx: &mut Vec<Effect>) {
-    let n = form.fields.len();
-    match a {
-        Action::Char(c) => {
-            if let Some(t) = form.edit() {
-                t.push(c)
-            }
-        }
-        Action::Backspace => {
-            if let Some(t) = form.edit() {
-                t.pop();
-            }
-        }
-        Action::Down | Action::Complete => form.cursor = (form.cursor + 1) % n.max(1),
-        Action::Up => form.cursor = (form.cursor + n.max(1) - 1) % n.max(1),
-        Action::Accept => match form.apply(&s.knobs) {
-            Ok(k) => {
-                s.mode = Mode::Normal;
-                s.knobs = k;
-                refresh(s, fx, true);
-                return;
-            }
-            Err(e) => form.error = Some(e),
-        },
-        Action::Dismiss => {
-            s.mode = Mode::Normal;
-            return;
-        }
-        _ => {}
-    }
-    s.mode = Mode::Knobs(form);
-}
-
-fn open(s: &mut State, a: Action, mut prompt: OpenPrompt, fx: &mut Vec<Effect>) {
-    match a {
-        Action::Char(c) => prompt.path.push(c),
-        Action::Backspace => {
-            prompt.path.pop();
-        }
-        Action::Complete => prompt.complete(),
-        Action::Accept => {
-            s.mode = Mode::Normal;
-            let path = prompt.path.trim();
-            if path.is_empty() {
-                return;
-            }
-            say(s, format!("opening {path}…"), false);
-            fx.push(Effect::LoadInput(PathBuf::from(path)));
-            return;
-        }
-        Action::Dismiss => {
-            s.mode = Mode::Normal;
-            return;
-        }
-        _ => {}
-    }
-    s.mode = Mode::Open(prompt);
 }
 
 /// File names for the view: `STEM.METHOD[.LAYER][.CLASS].png` and `.npy`.
@@ -443,70 +290,4 @@ fn export(s: &mut State, fx: &mut Vec<Effect>) {
         png: s.export_dir.join(format!("{stem}.png")),
         npy: s.export_dir.join(format!("{stem}.npy")),
     });
-}
-
-fn background(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
-    match a {
-        Action::Resize(w, h) => s.size = (w, h),
-        Action::Tick(now) => s.now = now,
-        Action::JobProgress { ticket, progress } => {
-            if let Job::Running {
-                ticket: t,
-                progress: p,
-                ..
-            } = &mut s.job
-            {
-                if *t == ticket {
-                    *p = Some(progress);
-                }
-            }
-        }
-        Action::JobFinished {
-            ticket,
-            spec,
-            result,
-            ..
-        } => {
-            // A result for a request that was superseded (or cancelled) is dropped.
-            if !matches!(&s.job, Job::Running { ticket: t, .. } if *t == ticket) {
-                return;
-            }
-            s.job = match result {
-                JobResult::Done(done) => {
-                    if let Some(p) = done.problem {
-                        say(s, format!("{}: {}", spec.method, p.describe()), false);
-                    }
-                    s.cache.insert(spec.clone(), done.clone());
-                    s.shown = Some((spec, done));
-                    Job::Idle
-                }
-                JobResult::Failed(error) => {
-                    say(s, error.clone(), true);
-                    Job::Failed { spec, error }
-                }
-                JobResult::Cancelled => Job::Cancelled(spec),
-            };
-        }
-        // Weights of a layer no longer selected are not kept.
-        Action::LayerLoaded(id, detail) if id == s.selected_layer() => {
-            s.layer_detail = Some((id, detail));
-        }
-        Action::InputLoaded(Ok((input, scores))) => {
-            say(s, format!("opened {}", input.path.display()), false);
-            s.input_picture = Arc::new(input_picture(&input));
-            s.input = input;
-            s.input_gen += 1;
-            s.top = top_k(&scores, 5);
-            s.target = s.top.first().map_or(0, |p| p.index);
-            s.scores = scores;
-            refresh(s, fx, true);
-        }
-        Action::InputLoaded(Err(e)) => say(s, e, true),
-        Action::Exported(Ok(paths)) => {
-            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-            say(s, format!("wrote {}", names.join(" and ")), false);
-        }
-        Action::Exported(Err(e)) => say(s, e, true),
-        _ => {}
-    }
 }

@@ -1,0 +1,77 @@
+//! What arrives from outside: resizes, the clock, job progress and results (results of
+//! superseded requests are dropped), a layer's weights, another input, an export's outcome.
+
+use std::sync::Arc;
+
+use super::{refresh, say};
+use crate::jobs::JobResult;
+use crate::methods::target::top_k;
+use crate::tui::action::{Action, Effect};
+use crate::tui::state::{input_picture, Job, State};
+
+pub(super) fn background(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
+    match a {
+        Action::Resize(w, h) => s.size = (w, h),
+        Action::Tick(now) => s.now = now,
+        Action::JobProgress { ticket, progress } => {
+            if let Job::Running {
+                ticket: t,
+                progress: p,
+                ..
+            } = &mut s.job
+            {
+                if *t == ticket {
+                    *p = Some(progress);
+                }
+            }
+        }
+        Action::JobFinished {
+            ticket,
+            spec,
+            result,
+            ..
+        } => {
+            // A result for a request that was superseded (or cancelled) is dropped.
+            if !matches!(&s.job, Job::Running { ticket: t, .. } if *t == ticket) {
+                return;
+            }
+            s.job = match result {
+                JobResult::Done(done) => {
+                    if let Some(p) = done.problem {
+                        say(s, format!("{}: {}", spec.method, p.describe()), false);
+                    }
+                    s.cache.insert(spec.clone(), done.clone());
+                    s.shown = Some((spec, done));
+                    Job::Idle
+                }
+                JobResult::Failed(error) => {
+                    say(s, error.clone(), true);
+                    Job::Failed { spec, error }
+                }
+                JobResult::Cancelled => Job::Cancelled(spec),
+            };
+        }
+        // Weights of a layer no longer selected are not kept.
+        Action::LayerLoaded(id, detail) if id == s.selected_layer() => {
+            s.layer_detail = Some((id, detail));
+        }
+        Action::InputLoaded(Ok((input, scores))) => {
+            say(s, format!("opened {}", input.path.display()), false);
+            s.input_picture = Arc::new(input_picture(&input));
+            s.input = input;
+            s.input_gen += 1;
+            s.top = top_k(&scores, 5);
+            s.target = s.top.first().map_or(0, |p| p.index);
+            s.probs = crate::methods::target::softmax(&scores);
+            s.scores = scores;
+            refresh(s, fx, true);
+        }
+        Action::InputLoaded(Err(e)) => say(s, e, true),
+        Action::Exported(Ok(paths)) => {
+            let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            say(s, format!("wrote {}", names.join(" and ")), false);
+        }
+        Action::Exported(Err(e)) => say(s, e, true),
+        _ => {}
+    }
+}
