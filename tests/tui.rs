@@ -324,3 +324,31 @@ mod snapshots {
         }
     }
 }
+
+/// The README's key table names every key the keymap binds (digit tabs as the range `1`–`0`).
+#[test]
+fn the_readme_lists_every_key() {
+    let readme = include_str!("../README.md");
+    let table: String = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| keys |"))
+        .take_while(|l| l.starts_with('|'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(!table.is_empty(), "the README has no key table");
+    for b in keymap::bindings() {
+        let keys = if b.keys.len() > 3 {
+            vec![b.keys[0], b.keys[b.keys.len() - 1]]
+        } else {
+            b.keys.to_vec()
+        };
+        for k in keys {
+            let label = format!("`{}`", k.label());
+            assert!(
+                table.contains(&label),
+                "the README's key table lacks {label} ({})",
+                b.help
+            );
+        }
+    }
+}
