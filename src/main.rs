@@ -8,6 +8,8 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // Before any thread exists: tensors are large and short-lived (see the function).
+    convscope::exec::cpu::keep_freed_memory();
     let cli = convscope::cli::parse();
     match convscope::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -30,12 +30,28 @@ pub fn conv2d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, c: &Conv2dConfig) -> R
             },
         )?
     } else {
-        conv::forward(x, w, None, c).map_err(candle_core::Error::wrap)?
+        candle_conv(x, w, c)?
     };
     match b {
         Some(b) => y.broadcast_add(b),
         None => Ok(y),
     }
+}
+
+/// candle's own (differentiable) convolution after explicit padding. convscope's executor
+/// runs its own CPU kernels, which candle's autograd cannot see through, so training must not
+/// use it for anything it differentiates.
+fn candle_conv(x: &Tensor, w: &Tensor, c: &Conv2dConfig) -> R<Tensor> {
+    let (s, d) = (c.window.strides, c.window.dilation);
+    if s[0] != s[1] || d[0] != d[1] {
+        candle_core::bail!("training: unequal strides or dilations {s:?} {d:?} are not supported")
+    }
+    let p = c.window.pads;
+    let pad = |t: &Tensor, dim: usize, a: usize, b: usize| {
+        conv::pad_or_crop(t, dim, a as isize, b as isize).map_err(candle_core::Error::wrap)
+    };
+    let xp = pad(&pad(x, 2, p[0], p[2])?, 3, p[1], p[3])?;
+    xp.conv2d(w, 0, s[0], d[0], c.groups)
 }
 
 fn fast(c: &Conv2dConfig) -> bool {

@@ -147,24 +147,8 @@ fn accuracy(
     Ok((right as f64 / n as f64, per))
 }
 
-/// Keeps freed memory in the process. A step allocates and frees hundreds of MB of tensors;
-/// glibc's defaults hand large blocks back to the kernel at once and fault them in again on
-/// the next step, a quarter of a step's time in `perf` (page faults and TLB flushes).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn keep_freed_memory() {
-    // SAFETY: mallopt only changes allocator thresholds; called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-        libc::mallopt(libc::M_TOP_PAD, 1 << 30);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn keep_freed_memory() {}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    keep_freed_memory();
+    convscope::exec::cpu::keep_freed_memory();
     let a = args();
     let device = Device::Cpu;
     let graph = model::untrained(shapes::CLASSES.len(), a.seed)?;
@@ -358,6 +342,20 @@ impl Trainable {
                     *rv = ((&*rv * (1.0 - m))? + (var.detach() * (m * n / (n - 1.0)))?)?;
                     h.broadcast_mul(&a)?.broadcast_add(&shift)?
                 }
+                (LayerKind::MaxPool2d(p), Some(input)) => {
+                    // candle's pooling, which its autograd differentiates (the executor's own
+                    // CPU kernel is invisible to it).
+                    let w = &p.window;
+                    if w.kernel != w.strides || w.pads != [0; 4] || w.dilation != [1, 1] {
+                        return Err(convscope::Error::Usage(format!(
+                            "training: only non-overlapping unpadded max pools, not {w:?}"
+                        )));
+                    }
+                    values[input.0].max_pool2d_with_stride(
+                        (w.kernel[0], w.kernel[1]),
+                        (w.strides[0], w.strides[1]),
+                    )?
+                }
                 (LayerKind::Conv2d(c), Some(input)) => {
                     let v = &self.vars[i];
                     fast_conv::conv2d(&values[input.0], &v[0], v.get(1).map(|b| b.as_tensor()), c)?
@@ -407,5 +405,34 @@ impl Trainable {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every weight receives a gradient through the whole network. The executor's CPU kernels
+    /// are invisible to candle's autograd, so a layer that reached one would cut the gradient
+    /// for everything before it and training would silently stop learning there.
+    #[test]
+    fn every_weight_gets_a_gradient() -> Result<(), Box<dyn std::error::Error>> {
+        let device = Device::Cpu;
+        let graph = model::untrained(shapes::CLASSES.len(), 0)?;
+        let mut net = Trainable::new(&graph, &device)?;
+        let input = &graph.layer(graph.inputs[0]).out_shape;
+        let x = Tensor::randn(0f32, 1., (2, input[1], input[2], input[3]), &device)?;
+        let loss = net.forward_train(&graph, &x)?.sqr()?.sum_all()?;
+        let grads = loss.backward()?;
+        for (layer, vars) in graph.layers.iter().zip(&net.vars) {
+            for v in vars {
+                let g = grads
+                    .get(v)
+                    .ok_or_else(|| format!("{}: no gradient", layer.name))?;
+                let size: f32 = g.abs()?.sum_all()?.to_scalar()?;
+                assert!(size > 0.0, "{}: zero gradient", layer.name);
+            }
+        }
+        Ok(())
     }
 }

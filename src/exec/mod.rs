@@ -3,6 +3,7 @@
 //! reverse pass gives d(objective)/d(input) and d(objective)/d(any layer output); it skips the
 //! kernel gradients candle's autograd would compute (see DESIGN.md §3 for the measurements).
 
+pub mod cpu;
 mod device;
 pub mod hook;
 pub mod ops;

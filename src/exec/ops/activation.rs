@@ -6,6 +6,7 @@ use std::f64::consts::{FRAC_2_SQRT_PI, PI};
 use candle_core::Tensor;
 
 use crate::error::Result;
+use crate::exec::cpu::{self, ReluGrad};
 use crate::exec::ReluRule;
 use crate::model::Activation;
 
@@ -64,6 +65,13 @@ pub fn backward(
     a: &Activation,
     rule: ReluRule,
 ) -> Result<Tensor> {
+    if *a == Activation::Relu && cpu::takes(x) && cpu::takes(g) {
+        match rule {
+            ReluRule::Normal => return cpu::relu_backward(x, g, ReluGrad::Normal),
+            ReluRule::Guided => return cpu::relu_backward(x, g, ReluGrad::Guided),
+            ReluRule::Deconvnet => {}
+        }
+    }
     if a.is_relu_family() && rule != ReluRule::Normal {
         return match rule {
             ReluRule::Deconvnet => Ok(g.relu()?),

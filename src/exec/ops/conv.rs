@@ -1,6 +1,6 @@
 //! 2-D convolution forward and its input gradient (never the kernel gradient).
 //!
-//! Fast path: candle's `conv2d` after explicit (possibly asymmetric) zero padding, which needs
+//! On the CPU both go to our own kernels (`exec::cpu`). On other devices: candle's `conv2d` after explicit (possibly asymmetric) zero padding, which needs
 //! equal strides and dilations on both axes. For stride 1 the input gradient is itself a
 //! convolution of the output gradient with the flipped, in/out-swapped kernel. Other geometries,
 //! and every strided input gradient, take the general path: unfold + batched matmul per group,
@@ -9,8 +9,39 @@
 use candle_core::Tensor;
 
 use super::window::Taps;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::exec::cpu::{self, ConvGeometry};
 use crate::model::Conv2dConfig;
+
+/// The kernels' description of `c` applied to an input of shape `in_dims` (NCHW).
+pub fn geometry(c: &Conv2dConfig, in_dims: &[usize]) -> Result<ConvGeometry> {
+    let [n, ch, h, w] = in_dims else {
+        return Err(Error::Input(format!(
+            "a 2-D convolution needs an NCHW input, got shape {in_dims:?}"
+        )));
+    };
+    let out = |axis: usize, len: usize| {
+        c.window.out_len(axis, len, false).ok_or_else(|| {
+            Error::Input(format!(
+                "input {in_dims:?} is smaller than the {:?} kernel with its padding",
+                c.window.kernel
+            ))
+        })
+    };
+    let win = &c.window;
+    Ok(ConvGeometry {
+        batch: *n,
+        in_channels: *ch,
+        in_hw: [*h, *w],
+        out_channels: c.filters,
+        out_hw: [out(0, *h)?, out(1, *w)?],
+        kernel: win.kernel,
+        stride: win.strides,
+        dilation: win.dilation,
+        pad: [win.pads[0] as isize, win.pads[1] as isize],
+        groups: c.groups,
+    })
+}
 
 /// Pads (positive) or crops (negative) `x` along `dim`.
 pub fn pad_or_crop(x: &Tensor, dim: usize, before: isize, after: isize) -> Result<Tensor> {
@@ -32,6 +63,9 @@ fn square(c: &Conv2dConfig) -> bool {
 }
 
 pub fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, c: &Conv2dConfig) -> Result<Tensor> {
+    if cpu::takes(x) && cpu::takes(w) {
+        return cpu::conv2d(x, w, bias, &geometry(c, x.dims())?);
+    }
     let y = if square(c) {
         let p = c.window.pads;
         let xp = pad_or_crop(x, 2, p[0] as isize, p[2] as isize)?;
@@ -53,6 +87,9 @@ pub fn input_grad(
     c: &Conv2dConfig,
     in_shape: &[usize],
 ) -> Result<Tensor> {
+    if cpu::takes(grad) && cpu::takes(w) {
+        return cpu::conv2d_input_grad(grad, w, &geometry(c, in_shape)?);
+    }
     // Strided convolutions go through GEMM + col2im: the alternative (a stride-1 convolution
     // of the zero-dilated gradient) makes candle unfold a map four times larger, mostly zeros —
     // ~630 MB for ResNet's 7x7 stem.

@@ -5,7 +5,25 @@ use candle_core::{DType, Tensor};
 
 use super::window::{route_to_argmax, Taps};
 use crate::error::Result;
+use crate::exec::cpu::{self, ConvGeometry};
 use crate::model::PoolConfig;
+
+/// The CPU kernels' description of the pool: a depthwise window, one group per channel.
+fn geometry(p: &PoolConfig, x_shape: &[usize], out_shape: &[usize]) -> ConvGeometry {
+    let w = &p.window;
+    ConvGeometry {
+        batch: x_shape[0],
+        in_channels: x_shape[1],
+        in_hw: [x_shape[2], x_shape[3]],
+        out_channels: x_shape[1],
+        out_hw: [out_shape[2], out_shape[3]],
+        kernel: w.kernel,
+        stride: w.strides,
+        dilation: w.dilation,
+        pad: [w.pads[0] as isize, w.pads[1] as isize],
+        groups: x_shape[1],
+    }
+}
 
 fn taps(p: &PoolConfig, x_shape: &[usize], out_shape: &[usize]) -> Taps {
     Taps::new(
@@ -22,6 +40,9 @@ fn out_nchw(y: Tensor, out_shape: &[usize]) -> Result<Tensor> {
 
 /// `out_shape` is the layer's batch-1 output shape; only its spatial dims are used.
 pub fn max_forward(x: &Tensor, p: &PoolConfig, out_shape: &[usize]) -> Result<Tensor> {
+    if cpu::takes(x) && x.rank() == 4 {
+        return cpu::max_pool2d(x, &geometry(p, x.dims(), out_shape));
+    }
     if tiles_exactly(p, x.dims(), out_shape) {
         // The common VGG case: candle's kernel, several times faster than gathering taps, and
         // differentiable by candle's autograd at the cost of a nearest upsample (training).
@@ -50,6 +71,9 @@ pub fn max_backward(
     p: &PoolConfig,
     out_shape: &[usize],
 ) -> Result<Tensor> {
+    if cpu::takes(x) && cpu::takes(grad) && x.rank() == 4 {
+        return cpu::max_pool2d_backward(x, grad, &geometry(p, x.dims(), out_shape));
+    }
     let t = taps(p, x.dims(), out_shape);
     // PyTorch routes the gradient to the first maximum of each window; candle's argmax does too.
     let argmax = t.unfold(x, f32::NEG_INFINITY)?.argmax(3)?;

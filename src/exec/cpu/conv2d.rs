@@ -1,0 +1,286 @@
+//! Dense and grouped 2-D convolution on the CPU: im2col in bands of output rows, then one GEMM
+//! per band; the input gradient as the adjoint (GEMM, then col2im), or for stride 1 as the
+//! forward convolution of the flipped, transposed kernel. Depthwise convolutions go to
+//! `depthwise.rs`.
+//!
+//! Threads: with at least as many images as threads, each thread takes whole images (no
+//! synchronisation inside an image); otherwise images run one after another and each band's
+//! im2col, GEMM and col2im are split across the threads.
+
+use rayon::prelude::*;
+
+use super::columns::{col2im_channel, im2col_channel};
+use super::depthwise;
+use super::geometry::ConvGeometry;
+use super::matmul::{matmul, matmul_raw, MatRef};
+
+/// How many floats of im2col columns one band may hold: small enough to stay in L2 while the
+/// GEMM packs it, large enough that the GEMM sees a few hundred columns.
+const BAND_FLOATS: usize = 1 << 19;
+
+/// `conv(x, w) + bias`. `x` is `[N, C, H, W]`, `w` `[O, C/groups, kh, kw]`, both dense.
+pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    assert_eq!(x.len(), g.input_len(), "conv2d: input length");
+    assert_eq!(w.len(), g.weight_len(), "conv2d: weight length");
+    if g.is_depthwise() {
+        return depthwise::forward(g, x, w, bias);
+    }
+    let mut y = vec![0f32; g.output_len()];
+    let image_out = g.out_channels * g.out_plane();
+    if let Some(b) = bias {
+        assert_eq!(b.len(), g.out_channels, "conv2d: bias length");
+        for (plane, &v) in y.chunks_exact_mut(g.out_plane()).zip(b.iter().cycle()) {
+            plane.fill(v);
+        }
+    }
+    let images = x.chunks_exact(g.in_channels * g.in_plane().max(1));
+    let threads = rayon::current_num_threads();
+    if g.batch >= threads && threads > 1 {
+        y.par_chunks_exact_mut(image_out)
+            .zip(images.collect::<Vec<_>>())
+            .for_each(|(yi, xi)| forward_image(g, xi, w, bias.is_some(), yi, 1));
+    } else {
+        for (yi, xi) in y.chunks_exact_mut(image_out).zip(images) {
+            forward_image(g, xi, w, bias.is_some(), yi, threads);
+        }
+    }
+    y
+}
+
+/// Output rows per band.
+fn band_rows(g: &ConvGeometry) -> usize {
+    let per_row = (g.patch_len() * g.out_hw[1]).max(1);
+    (BAND_FLOATS / per_row).clamp(1, g.out_hw[0].max(1))
+}
+
+fn bands(g: &ConvGeometry) -> impl Iterator<Item = std::ops::Range<usize>> {
+    let (rows, step) = (g.out_hw[0], band_rows(g));
+    (0..rows)
+        .step_by(step)
+        .map(move |r| r..(r + step).min(rows))
+}
+
+/// One image: every (group, band) block of the output. With enough blocks, each thread takes
+/// whole blocks (its own columns, a one-thread GEMM); otherwise blocks run in turn and each is
+/// split across the threads.
+fn forward_image(
+    g: &ConvGeometry,
+    x: &[f32],
+    w: &[f32],
+    accumulate: bool,
+    y: &mut [f32],
+    threads: usize,
+) {
+    assert_eq!(
+        y.len(),
+        g.out_channels * g.out_plane(),
+        "conv2d: output length"
+    );
+    let blocks: Vec<Block> = (0..g.groups)
+        .flat_map(|grp| bands(g).map(move |band| Block { grp, band }))
+        .collect();
+    if threads > 1 && blocks.len() >= threads {
+        let out = SharedOut(y.as_mut_ptr());
+        blocks
+            .into_par_iter()
+            .for_each_init(Vec::new, |cols, block| {
+                // SAFETY: blocks are disjoint parts of `y` (distinct groups' channels or distinct
+                // output rows), `y` is borrowed mutably for the whole loop, and each block is
+                // written by one task only.
+                unsafe { forward_block(g, x, w, accumulate, out.ptr(), &block, cols, 1) }
+            });
+    } else {
+        let mut cols = Vec::new();
+        for block in &blocks {
+            // SAFETY: one block at a time, inside `y` (checked above).
+            unsafe {
+                forward_block(
+                    g,
+                    x,
+                    w,
+                    accumulate,
+                    y.as_mut_ptr(),
+                    block,
+                    &mut cols,
+                    threads,
+                )
+            }
+        }
+    }
+}
+
+/// One group's output channels over one band of output rows.
+struct Block {
+    grp: usize,
+    band: std::ops::Range<usize>,
+}
+
+/// The image's output, written by several threads at disjoint blocks.
+struct SharedOut(*mut f32);
+
+// SAFETY: only used to hand disjoint blocks of one buffer to rayon tasks (see `forward_image`).
+unsafe impl Sync for SharedOut {}
+unsafe impl Send for SharedOut {}
+
+impl SharedOut {
+    /// A method, so that closures capture the wrapper (which is `Sync`), not the raw field.
+    fn ptr(&self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// # Safety
+/// `y` points at one image's output (`out_channels × out_plane` floats), and no other thread
+/// touches the block's elements during the call.
+#[allow(clippy::too_many_arguments)]
+unsafe fn forward_block(
+    g: &ConvGeometry,
+    x: &[f32],
+    w: &[f32],
+    accumulate: bool,
+    y: *mut f32,
+    block: &Block,
+    cols: &mut Vec<f32>,
+    threads: usize,
+) {
+    let (cig, cog, k) = (g.in_per_group(), g.out_per_group(), g.patch_len());
+    let (ow, oplane, iplane) = (g.out_hw[1], g.out_plane(), g.in_plane());
+    let (grp, band) = (block.grp, &block.band);
+    let xg = &x[grp * cig * iplane..][..cig * iplane];
+    let wg = MatRef::dense(&w[grp * cog * k..][..cog * k], cog, k);
+    let dst = y.add(grp * cog * oplane + band.start * ow);
+    let len = band.len() * ow;
+    if g.is_pointwise() {
+        // The columns are the input rows themselves.
+        let rhs = MatRef {
+            data: &xg[band.start * ow..],
+            rows: cig,
+            cols: len,
+            rs: iplane,
+            cs: 1,
+        };
+        matmul_raw(dst, oplane, wg, rhs, accumulate, threads);
+        return;
+    }
+    cols.resize(k * len, 0.0);
+    let per_channel = g.taps() * len;
+    let fill = |(ci, c): (usize, &mut [f32])| {
+        im2col_channel(g, &xg[ci * iplane..][..iplane], band.clone(), c)
+    };
+    if threads > 1 {
+        cols.par_chunks_exact_mut(per_channel)
+            .enumerate()
+            .for_each(fill);
+    } else {
+        cols.chunks_exact_mut(per_channel)
+            .enumerate()
+            .for_each(fill);
+    }
+    matmul_raw(
+        dst,
+        oplane,
+        wg,
+        MatRef::dense(cols, k, len),
+        accumulate,
+        threads,
+    );
+}
+
+/// d(loss)/d(x) given `dy` = d(loss)/d(conv(x, w)), `[N, O, OH, OW]`.
+pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    assert_eq!(
+        dy.len(),
+        g.output_len(),
+        "conv2d grad: output gradient length"
+    );
+    assert_eq!(w.len(), g.weight_len(), "conv2d grad: weight length");
+    if g.is_depthwise() {
+        return depthwise::input_grad(g, dy, w);
+    }
+    if g.stride == [1, 1] {
+        let (adj, wt) = adjoint(g, w);
+        return forward(&adj, dy, &wt, None);
+    }
+    let mut dx = vec![0f32; g.input_len()];
+    let image_in = g.in_channels * g.in_plane();
+    let images = dy.chunks_exact(g.out_channels * g.out_plane().max(1));
+    let threads = rayon::current_num_threads();
+    if g.batch >= threads && threads > 1 {
+        dx.par_chunks_exact_mut(image_in)
+            .zip(images.collect::<Vec<_>>())
+            .for_each(|(dxi, dyi)| input_grad_image(g, dyi, w, dxi, 1));
+    } else {
+        for (dxi, dyi) in dx.chunks_exact_mut(image_in).zip(images) {
+            input_grad_image(g, dyi, w, dxi, threads);
+        }
+    }
+    dx
+}
+
+/// One image's input gradient: per band, `dcols = W_gᵀ · dy_band`, then col2im.
+fn input_grad_image(g: &ConvGeometry, dy: &[f32], w: &[f32], dx: &mut [f32], threads: usize) {
+    let (cig, cog, k) = (g.in_per_group(), g.out_per_group(), g.patch_len());
+    let (ow, oplane, iplane) = (g.out_hw[1], g.out_plane(), g.in_plane());
+    let mut dcols = Vec::new();
+    for grp in 0..g.groups {
+        let wgt = MatRef::dense(&w[grp * cog * k..][..cog * k], cog, k).t();
+        let dyg = &dy[grp * cog * oplane..][..cog * oplane];
+        let dxg = &mut dx[grp * cig * iplane..][..cig * iplane];
+        for band in bands(g) {
+            let len = band.len() * ow;
+            let rhs = MatRef {
+                data: &dyg[band.start * ow..],
+                rows: cog,
+                cols: len,
+                rs: oplane,
+                cs: 1,
+            };
+            dcols.resize(k * len, 0.0);
+            matmul(&mut dcols, len, wgt, rhs, false, threads);
+            let per_channel = g.taps() * len;
+            let scatter =
+                |(plane, c): (&mut [f32], &[f32])| col2im_channel(g, c, band.clone(), plane);
+            if threads > 1 {
+                dxg.par_chunks_exact_mut(iplane)
+                    .zip(dcols.par_chunks_exact(per_channel))
+                    .for_each(scatter);
+            } else {
+                dxg.chunks_exact_mut(iplane)
+                    .zip(dcols.chunks_exact(per_channel))
+                    .for_each(scatter);
+            }
+        }
+    }
+}
+
+/// The stride-1 adjoint: a convolution of the output gradient with the spatially flipped,
+/// in/out-transposed kernel, padded by `(k − 1)·d − pad` so that it lands on the input grid.
+fn adjoint(g: &ConvGeometry, w: &[f32]) -> (ConvGeometry, Vec<f32>) {
+    let (cig, cog) = (g.in_per_group(), g.out_per_group());
+    let [kh, kw] = g.kernel;
+    let span = |axis: usize| ((g.kernel[axis] - 1) * g.dilation[axis]) as isize;
+    let adj = ConvGeometry {
+        in_channels: g.out_channels,
+        in_hw: g.out_hw,
+        out_channels: g.in_channels,
+        out_hw: g.in_hw,
+        pad: [span(0) - g.pad[0], span(1) - g.pad[1]],
+        ..*g
+    };
+    // Written in destination order, one (group, input channel) block per task: the kernel
+    // of a late VGG layer is 2.4M weights, re-laid out on every backward pass.
+    let taps = kh * kw;
+    let mut wt = vec![0f32; w.len()];
+    wt.par_chunks_exact_mut(cog * taps)
+        .enumerate()
+        .for_each(|(row, dst)| {
+            let (grp, ci) = (row / cig, row % cig);
+            for (co, d) in dst.chunks_exact_mut(taps).enumerate() {
+                let src = &w[((grp * cog + co) * cig + ci) * taps..][..taps];
+                for (d, s) in d.iter_mut().zip(src.iter().rev()) {
+                    *d = *s;
+                }
+            }
+        });
+    (adj, wt)
+}

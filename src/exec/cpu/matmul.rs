@@ -1,0 +1,189 @@
+//! A bounds-checked front to the `gemm` crate (the same GEMM candle uses, here built with its
+//! AVX-512 kernels): strided row-major views in, `dst (+)= lhs · rhs` out.
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+/// A strided matrix view over a slice: element `(i, j)` is `data[i·rs + j·cs]`.
+#[derive(Clone, Copy)]
+pub struct MatRef<'a> {
+    pub data: &'a [f32],
+    pub rows: usize,
+    pub cols: usize,
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> MatRef<'a> {
+    /// A dense row-major `rows × cols` matrix at the start of `data`.
+    pub fn dense(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        MatRef {
+            data,
+            rows,
+            cols,
+            rs: cols,
+            cs: 1,
+        }
+    }
+
+    /// The same elements read as the transpose.
+    pub fn t(self) -> Self {
+        MatRef {
+            rows: self.cols,
+            cols: self.rows,
+            rs: self.cs,
+            cs: self.rs,
+            ..self
+        }
+    }
+
+    fn in_bounds(&self) -> bool {
+        self.rows == 0
+            || self.cols == 0
+            || (self.rows - 1) * self.rs + (self.cols - 1) * self.cs < self.data.len()
+    }
+}
+
+/// `dst := lhs · rhs`, or `dst += lhs · rhs` with `accumulate`. `dst` is `lhs.rows ×
+/// rhs.cols` with row stride `dst_rs` and unit column stride. Runs on `threads` of rayon's
+/// pool (1 = the calling thread only).
+pub fn matmul(
+    dst: &mut [f32],
+    dst_rs: usize,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    threads: usize,
+) {
+    let (m, n) = (lhs.rows, rhs.cols);
+    if m > 0 && n > 0 {
+        assert!(
+            (m - 1) * dst_rs + n <= dst.len(),
+            "matmul: destination view out of bounds"
+        );
+    }
+    // SAFETY: the destination view lies inside `dst` (checked above), which is borrowed
+    // mutably, so nothing else reads or writes it.
+    unsafe { matmul_raw(dst.as_mut_ptr(), dst_rs, lhs, rhs, accumulate, threads) }
+}
+
+/// [`matmul`] into a raw destination, for threads that each write a disjoint block (a band
+/// of columns) of one output matrix, where no `&mut` slice can be split off for each.
+///
+/// # Safety
+/// `dst` must be valid for writes at `i·dst_rs + j` for every `i < lhs.rows`, `j < rhs.cols`,
+/// and no other thread may touch those elements during the call.
+pub unsafe fn matmul_raw(
+    dst: *mut f32,
+    dst_rs: usize,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    threads: usize,
+) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(k, rhs.rows, "matmul: inner dimensions differ");
+    assert!(
+        lhs.in_bounds() && rhs.in_bounds(),
+        "matmul: operand view out of bounds"
+    );
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                std::ptr::write_bytes(dst.add(i * dst_rs), 0, n);
+            }
+        }
+        return;
+    }
+    if threads > 1 && n >= threads * MIN_SPLIT_COLS {
+        // Each thread takes a slice of the columns with a one-thread GEMM: on this machine that
+        // beat the GEMM's own threading on ResNet's small late maps.
+        let per = n.div_ceil(threads);
+        let out = SharedDst(dst);
+        (0..n)
+            .step_by(per)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(|c0| {
+                let c1 = (c0 + per).min(n);
+                let rhs = MatRef {
+                    data: &rhs.data[c0 * rhs.cs..],
+                    cols: c1 - c0,
+                    ..rhs
+                };
+                // SAFETY: column ranges are disjoint, so each task writes its own elements.
+                unsafe {
+                    gemm_call(
+                        out.ptr().add(c0),
+                        dst_rs,
+                        lhs,
+                        rhs,
+                        accumulate,
+                        Parallelism::None,
+                    )
+                }
+            });
+        return;
+    }
+    let parallelism = if threads > 1 {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    gemm_call(dst, dst_rs, lhs, rhs, accumulate, parallelism);
+}
+
+/// Below this many columns per thread, the GEMM's own threading is used instead.
+const MIN_SPLIT_COLS: usize = 48;
+
+/// A destination shared by tasks that write disjoint column ranges.
+struct SharedDst(*mut f32);
+
+// SAFETY: only used to hand disjoint column ranges of one destination to rayon tasks.
+unsafe impl Sync for SharedDst {}
+unsafe impl Send for SharedDst {}
+
+impl SharedDst {
+    fn ptr(&self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// # Safety
+/// As [`matmul_raw`], with the operand views already checked.
+unsafe fn gemm_call(
+    dst: *mut f32,
+    dst_rs: usize,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    parallelism: Parallelism,
+) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    // SAFETY: the operands' indices lie inside their slices (checked by the callers); the
+    // caller vouches for the destination.
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        1,
+        dst_rs as isize,
+        accumulate,
+        lhs.data.as_ptr(),
+        lhs.cs as isize,
+        lhs.rs as isize,
+        rhs.data.as_ptr(),
+        rhs.cs as isize,
+        rhs.rs as isize,
+        1.0,
+        1.0,
+        false,
+        false,
+        false,
+        parallelism,
+    );
+}

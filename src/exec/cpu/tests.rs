@@ -1,0 +1,342 @@
+//! Property tests: the kernels against a naive f64 convolution written from the definition,
+//! over random geometries (odd sizes, asymmetric and negative pads, strides, dilations, groups,
+//! depthwise with multipliers, batches), on the default thread pool and on one thread.
+//!
+//! Tolerance, per element: 1e-5 · Σ|terms| + 1e-6. An f32 sum of K products carries a
+//! relative error of at most ~K·2⁻²⁴ of Σ|terms| in the worst order and ~√K·2⁻²⁴ typically;
+//! the largest K here is 600, so a wrong index (an error of one whole term) cannot hide.
+
+use super::conv2d::{forward, input_grad};
+use super::geometry::ConvGeometry;
+
+/// SplitMix64: reproducible without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    fn range(&mut self, lo: isize, hi: isize) -> isize {
+        lo + self.below((hi - lo + 1) as usize) as isize
+    }
+
+    fn values(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| (self.next() >> 40) as f32 / (1u64 << 23) as f32 - 1.0)
+            .collect()
+    }
+}
+
+/// Every (output element, input element, weight element) triple the convolution multiplies.
+fn for_each_term(g: &ConvGeometry, mut f: impl FnMut(usize, usize, usize)) {
+    let (cig, cog) = (g.in_per_group(), g.out_per_group());
+    for n in 0..g.batch {
+        for o in 0..g.out_channels {
+            let grp = o / cog;
+            for oy in 0..g.out_hw[0] {
+                for ox in 0..g.out_hw[1] {
+                    let out = ((n * g.out_channels + o) * g.out_hw[0] + oy) * g.out_hw[1] + ox;
+                    for ci in 0..cig {
+                        for a in 0..g.kernel[0] {
+                            for b in 0..g.kernel[1] {
+                                let iy = (oy * g.stride[0] + a * g.dilation[0]) as isize - g.pad[0];
+                                let ix = (ox * g.stride[1] + b * g.dilation[1]) as isize - g.pad[1];
+                                if iy < 0
+                                    || ix < 0
+                                    || iy >= g.in_hw[0] as isize
+                                    || ix >= g.in_hw[1] as isize
+                                {
+                                    continue;
+                                }
+                                let c = grp * cig + ci;
+                                let input = ((n * g.in_channels + c) * g.in_hw[0] + iy as usize)
+                                    * g.in_hw[1]
+                                    + ix as usize;
+                                let weight = ((o * cig + ci) * g.kernel[0] + a) * g.kernel[1] + b;
+                                f(out, input, weight);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn assert_close(what: &str, g: &ConvGeometry, got: &[f32], want: &[f64], scale: &[f64]) {
+    assert_eq!(got.len(), want.len(), "{what}: length, {g:?}");
+    for (i, ((&a, &e), &s)) in got.iter().zip(want).zip(scale).enumerate() {
+        let tol = 1e-5 * s + 1e-6;
+        assert!(
+            (a as f64 - e).abs() <= tol,
+            "{what}[{i}] = {a}, expected {e} (±{tol}), {g:?}"
+        );
+    }
+}
+
+fn check(g: &ConvGeometry, rng: &mut Rng, bias: bool) {
+    let x = rng.values(g.input_len());
+    let w = rng.values(g.weight_len());
+    let b = bias.then(|| rng.values(g.out_channels));
+    let dy = rng.values(g.output_len());
+
+    let mut y = vec![0f64; g.output_len()];
+    let mut y_scale = vec![0f64; g.output_len()];
+    let mut dx = vec![0f64; g.input_len()];
+    let mut dx_scale = vec![0f64; g.input_len()];
+    for_each_term(g, |o, i, k| {
+        y[o] += x[i] as f64 * w[k] as f64;
+        y_scale[o] += (x[i] as f64 * w[k] as f64).abs();
+        dx[i] += dy[o] as f64 * w[k] as f64;
+        dx_scale[i] += (dy[o] as f64 * w[k] as f64).abs();
+    });
+    if let Some(b) = &b {
+        let plane = g.out_plane();
+        for (i, v) in y.iter_mut().enumerate() {
+            *v += b[(i / plane) % g.out_channels] as f64;
+        }
+    }
+    assert_close(
+        "forward",
+        g,
+        &forward(g, &x, &w, b.as_deref()),
+        &y,
+        &y_scale,
+    );
+    assert_close("input_grad", g, &input_grad(g, &dy, &w), &dx, &dx_scale);
+}
+
+/// A random geometry; `depthwise` forces one input channel per group.
+fn random_geometry(rng: &mut Rng, depthwise: bool) -> ConvGeometry {
+    loop {
+        let groups = if depthwise {
+            1 + rng.below(5)
+        } else {
+            [1, 1, 2, 3][rng.below(4)]
+        };
+        let cig = if depthwise { 1 } else { 1 + rng.below(4) };
+        let cog = 1 + rng.below(3);
+        let kernel = [1 + rng.below(4), 1 + rng.below(4)];
+        let stride = [1 + rng.below(3), 1 + rng.below(3)];
+        let dilation = [1 + rng.below(2), 1 + rng.below(2)];
+        let in_hw = [1 + rng.below(12), 1 + rng.below(12)];
+        let pad = [rng.range(-1, 3), rng.range(-1, 3)];
+        let pad_end = [rng.range(-1, 3), rng.range(-1, 3)];
+        let out = |a: usize| {
+            let span = (dilation[a] * (kernel[a] - 1) + 1) as isize;
+            let padded = in_hw[a] as isize + pad[a] + pad_end[a];
+            (padded >= span).then(|| ((padded - span) / stride[a] as isize + 1) as usize)
+        };
+        let (Some(oh), Some(ow)) = (out(0), out(1)) else {
+            continue;
+        };
+        return ConvGeometry {
+            batch: 1 + rng.below(3),
+            in_channels: groups * cig,
+            in_hw,
+            out_channels: groups * cog,
+            out_hw: [oh, ow],
+            kernel,
+            stride,
+            dilation,
+            pad,
+            groups,
+        };
+    }
+}
+
+#[test]
+fn dense_and_grouped_convolutions_match_the_definition() {
+    let mut rng = Rng(7);
+    for _ in 0..300 {
+        let g = random_geometry(&mut rng, false);
+        let bias = rng.below(2) == 0;
+        check(&g, &mut rng, bias);
+    }
+}
+
+#[test]
+fn depthwise_convolutions_match_the_definition() {
+    let mut rng = Rng(11);
+    for _ in 0..200 {
+        let g = random_geometry(&mut rng, true);
+        check(&g, &mut rng, true);
+    }
+}
+
+#[test]
+fn one_thread_takes_the_same_paths_correctly() {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    pool.install(|| {
+        let mut rng = Rng(13);
+        for i in 0..100 {
+            let g = random_geometry(&mut rng, i % 4 == 0);
+            check(&g, &mut rng, true);
+        }
+    });
+}
+
+/// Real layer shapes that span several bands of columns (VGG's 3x3 at 64 channels), a pointwise
+/// layer (the columns are the input itself), and ResNet's strided stem and downsampling.
+#[test]
+fn layer_sized_convolutions_match_the_definition() {
+    let mut rng = Rng(17);
+    let base = ConvGeometry {
+        batch: 1,
+        in_channels: 64,
+        in_hw: [40, 64],
+        out_channels: 8,
+        out_hw: [40, 64],
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pad: [1, 1],
+        groups: 1,
+    };
+    let pointwise = ConvGeometry {
+        kernel: [1, 1],
+        pad: [0, 0],
+        ..base
+    };
+    let stem = ConvGeometry {
+        in_channels: 3,
+        in_hw: [37, 37],
+        out_hw: [19, 19],
+        kernel: [7, 7],
+        stride: [2, 2],
+        pad: [3, 3],
+        ..base
+    };
+    let downsample = ConvGeometry {
+        in_hw: [28, 28],
+        out_hw: [14, 14],
+        kernel: [1, 1],
+        stride: [2, 2],
+        pad: [0, 0],
+        batch: 3,
+        ..base
+    };
+    for g in [base, pointwise, stem, downsample] {
+        check(&g, &mut rng, true);
+    }
+}
+
+/// Max pooling from the definition: the first largest non-NaN element of each window (padding
+/// excluded), and its gradient routed there.
+fn naive_max_pool(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
+    let mut y = vec![f32::NEG_INFINITY; g.output_len()];
+    let mut dx = vec![0f32; g.input_len()];
+    let [h, w] = g.in_hw;
+    for plane in 0..g.batch * g.in_channels {
+        for oy in 0..g.out_hw[0] {
+            for ox in 0..g.out_hw[1] {
+                let o = (plane * g.out_hw[0] + oy) * g.out_hw[1] + ox;
+                let mut best: Option<usize> = None;
+                for a in 0..g.kernel[0] {
+                    for b in 0..g.kernel[1] {
+                        let iy = (oy * g.stride[0] + a * g.dilation[0]) as isize - g.pad[0];
+                        let ix = (ox * g.stride[1] + b * g.dilation[1]) as isize - g.pad[1];
+                        if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                            continue;
+                        }
+                        let i = (plane * h + iy as usize) * w + ix as usize;
+                        if !x[i].is_nan() && best.is_none_or(|j| x[i] > x[j]) {
+                            best = Some(i);
+                        }
+                    }
+                }
+                if let Some(i) = best {
+                    y[o] = x[i];
+                    dx[i] += dy[o];
+                }
+            }
+        }
+    }
+    (y, dx)
+}
+
+#[test]
+fn max_pooling_matches_the_definition() {
+    use super::pool::{max_backward, max_forward};
+    let mut rng = Rng(19);
+    let vgg = ConvGeometry {
+        batch: 2,
+        in_channels: 3,
+        in_hw: [8, 6],
+        out_channels: 3,
+        out_hw: [4, 3],
+        kernel: [2, 2],
+        stride: [2, 2],
+        dilation: [1, 1],
+        pad: [0, 0],
+        groups: 3,
+    };
+    let mut cases = vec![vgg];
+    for _ in 0..200 {
+        let mut g = random_geometry(&mut rng, true);
+        g.pad = [g.pad[0].max(0), g.pad[1].max(0)];
+        g.out_channels = g.in_channels;
+        cases.push(g);
+    }
+    for g in cases {
+        // Small integers make ties (first maximum wins) common; a NaN must never win.
+        let mut x: Vec<f32> = (0..g.input_len()).map(|_| rng.below(4) as f32).collect();
+        if x.len() > 3 {
+            let i = rng.below(x.len());
+            x[i] = f32::NAN;
+        }
+        let dy = rng.values(g.output_len());
+        let (y, dx) = naive_max_pool(&g, &x, &dy);
+        assert_eq!(max_forward(&g, &x), y, "forward, {g:?}");
+        assert_eq!(max_backward(&g, &x, &dy), dx, "backward, {g:?}");
+    }
+}
+
+#[test]
+fn relu_backward_passes_the_gradient_where_the_input_is_positive() {
+    use super::elementwise::{relu_backward, ReluGrad};
+    let mut rng = Rng(23);
+    let n = 200_003; // several parallel chunks and a ragged end
+    let mut x = rng.values(n);
+    x[0] = 0.0; // the kink passes nothing, as in PyTorch
+    let g = rng.values(n);
+    let normal = relu_backward(&x, &g, ReluGrad::Normal);
+    let guided = relu_backward(&x, &g, ReluGrad::Guided);
+    for i in 0..n {
+        let on = x[i] > 0.0;
+        assert_eq!(normal[i], if on { g[i] } else { 0.0 }, "normal at {i}");
+        assert_eq!(
+            guided[i],
+            if on { g[i].max(0.0) } else { 0.0 },
+            "guided at {i}"
+        );
+    }
+}
+
+#[test]
+fn channel_affine_scales_and_shifts_each_channel() {
+    use super::elementwise::channel_affine;
+    let mut rng = Rng(29);
+    let (n, c, plane) = (2, 3, 5);
+    let x = rng.values(n * c * plane);
+    let (scale, shift) = (rng.values(c), rng.values(c));
+    let with = channel_affine(&x, plane, &scale, Some(&shift));
+    let without = channel_affine(&x, plane, &scale, None);
+    for (i, &v) in x.iter().enumerate() {
+        let ch = (i / plane) % c;
+        assert_eq!(with[i], v * scale[ch] + shift[ch], "with shift at {i}");
+        assert_eq!(without[i], v * scale[ch], "without shift at {i}");
+    }
+}
