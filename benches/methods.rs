@@ -11,6 +11,11 @@
 //! `CONVSCOPE_BENCH_METHODS=occlusion,scorecam` and `CONVSCOPE_BENCH_MODELS=vgg16` (see
 //! `common`); smoke-test with `CONVSCOPE_BENCH_SIZE=32`. Activation maximization runs 50 lucid
 //! steps, once.
+//!
+//! Occlusion is incremental (each layer recomputed only where a window reaches). The plain
+//! computation, every occluded input through the whole network, is the row `occlusion_plain`,
+//! timed only when named (`CONVSCOPE_BENCH_METHODS=occlusion,occlusion_plain`): it takes
+//! minutes more.
 
 mod common;
 
@@ -39,7 +44,8 @@ fn knobs(id: &str) -> Knobs {
     };
     match id {
         "smoothgrad" => Knobs { batch: 5, ..k },
-        "occlusion" => Knobs {
+        "occlusion" | "occlusion_plain" => Knobs {
+            incremental: id == "occlusion",
             window: OCCLUSION_WINDOW.to_vec(),
             stride: OCCLUSION_STRIDE.to_vec(),
             batch: LONG_BATCH,
@@ -76,8 +82,14 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
     let target = methods::target::top1(&logits);
     // Filters and features are a weight read and one forward pass: nothing to time.
     let skip = ["filters", "features"];
-    let ids = methods::ids().into_iter();
-    for id in ids.filter(|id| !skip.contains(id) && common::method_selected(id)) {
+    let mut ids: Vec<&str> = methods::ids();
+    if common::method_named("occlusion_plain") {
+        ids.push("occlusion_plain");
+    }
+    for id in ids
+        .into_iter()
+        .filter(|id| !skip.contains(id) && common::method_selected(id))
+    {
         let mut cx = Cx {
             graph,
             exec: Executor::new(graph, &params),
@@ -88,12 +100,12 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
             knobs: knobs(id),
             control: Default::default(),
         };
-        let method = methods::by_id(id).unwrap();
+        let method = methods::by_id(id.trim_end_matches("_plain")).unwrap();
         let run = || {
             method.run(&mut cx).unwrap();
         };
         let t = match id {
-            "occlusion" | "scorecam" | "actmax" => once_ms(run),
+            "occlusion" | "occlusion_plain" | "scorecam" | "actmax" => once_ms(run),
             "smoothgrad" | "ig" => median_ms(runs.div_ceil(2), run),
             _ => median_ms(runs, run),
         };

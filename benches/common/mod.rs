@@ -53,6 +53,12 @@ pub fn method_selected(id: &str) -> bool {
     list("CONVSCOPE_BENCH_METHODS").is_none_or(|l| l.iter().any(|m| m == id))
 }
 
+/// Whether `CONVSCOPE_BENCH_METHODS` names the method `id` explicitly (for rows that only run
+/// on request).
+pub fn method_named(id: &str) -> bool {
+    list("CONVSCOPE_BENCH_METHODS").is_some_and(|l| l.iter().any(|m| m == id))
+}
+
 /// The input side, `CONVSCOPE_BENCH_SIZE` or 224.
 pub fn size() -> usize {
     std::env::var("CONVSCOPE_BENCH_SIZE")

@@ -6,6 +6,7 @@
 pub mod cpu;
 mod device;
 pub mod hook;
+pub mod incremental;
 pub mod ops;
 mod params;
 

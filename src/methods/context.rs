@@ -33,6 +33,10 @@ pub struct Knobs {
     /// cover every channel.
     pub window: Vec<usize>,
     pub stride: Vec<usize>,
+    /// occlusion: recompute each layer only over the region a window reaches, from the
+    /// unoccluded pass's activations (exact; on by default where possible: CPU, NCHW). Off,
+    /// every occluded input runs the whole network: the reference, for tests and benchmarks.
+    pub incremental: bool,
     /// occlusion: attribution (captum's map), heatmap (probability per window position) or
     /// mask (the input's pixels whose occlusion lowers the probability most).
     pub view: OcclusionView,
@@ -79,6 +83,7 @@ impl Default for Knobs {
             layers: Vec::new(),
             window: vec![16, 16],
             stride: vec![8, 8],
+            incremental: true,
             view: OcclusionView::Attribution,
             threshold: 0.5,
             noise: None,

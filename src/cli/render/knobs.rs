@@ -174,6 +174,7 @@ impl KnobArgs {
             layers: Vec::new(),
             window: sizes(&self.window, "window")?,
             stride: sizes(&self.stride, "stride")?,
+            incremental: true,
             view,
             threshold: self.threshold,
             noise: None,

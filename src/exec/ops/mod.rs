@@ -13,7 +13,7 @@ use candle_core::Tensor;
 
 use super::ReluRule;
 use crate::error::{Error, Result};
-use crate::model::{Layer, LayerKind, Side};
+use crate::model::{Conv2dConfig, Layer, LayerKind, PaddingMode, PoolConfig, Side, Window};
 
 /// The layer's output shape at the batch size of `x`.
 fn runtime_shape(layer: &Layer, x: &Tensor) -> Result<Vec<usize>> {
@@ -62,6 +62,46 @@ pub fn forward(layer: &Layer, p: &[Tensor], x: &[&Tensor]) -> Result<Tensor> {
         }
         LayerKind::LayerNorm(c) => norm::layer_norm(first, c.axis, c.epsilon, &p[0], p.get(1))?,
     })
+}
+
+/// A windowed layer (convolution, pooling) over a crop that already holds its padding: the
+/// same op unpadded, floor-rounded. Incremental inference computes regions of a map this way.
+pub fn forward_unpadded(layer: &Layer, p: &[Tensor], x: &Tensor) -> Result<Tensor> {
+    let unpadded = |w: &Window| Window {
+        pads: [0; 4],
+        mode: PaddingMode::Explicit,
+        ..w.clone()
+    };
+    let out_shape = |w: &Window| -> Result<Vec<usize>> {
+        let len = |axis: usize| {
+            w.out_len(axis, x.dims()[2 + axis], false)
+                .ok_or_else(|| Error::graph(&layer.name, "a crop smaller than the window"))
+        };
+        Ok(vec![x.dim(0)?, x.dim(1)?, len(0)?, len(1)?])
+    };
+    let pool = |c: &PoolConfig| PoolConfig {
+        window: unpadded(&c.window),
+        ceil_mode: false,
+        ..c.clone()
+    };
+    match &layer.kind {
+        LayerKind::Conv2d(c) => {
+            let c = Conv2dConfig {
+                window: unpadded(&c.window),
+                ..c.clone()
+            };
+            conv::forward(x, &p[0], p.get(1), &c)
+        }
+        LayerKind::MaxPool2d(c) => {
+            let c = pool(c);
+            pool::max_forward(x, &c, &out_shape(&c.window)?)
+        }
+        LayerKind::AvgPool2d(c) => {
+            let c = pool(c);
+            pool::avg_forward(x, &c, &out_shape(&c.window)?)
+        }
+        _ => Err(Error::graph(&layer.name, "not a windowed layer")),
+    }
 }
 
 /// Gradients with respect to each of the layer's inputs, given the gradient `g` of its output

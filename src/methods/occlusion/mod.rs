@@ -24,6 +24,7 @@ use super::preprocess::InputSpec;
 use super::target::softmax;
 use super::{Artifact, LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
+use crate::exec::incremental::{Incremental, PatchedInputs};
 use crate::exec::NoHook;
 use windows::Windows;
 
@@ -80,6 +81,8 @@ impl Method for Occlusion {
         out.extras
             .insert("view".into(), cx.knobs.view.as_str().into());
         out.extras.insert("windows".into(), w.starts.len().into());
+        out.extras
+            .insert("incremental".into(), pass.incremental.into());
         out.extras.insert("grid".into(), vec![rows, cols].into());
         out.extras
             .insert("prob_unoccluded".into(), pass.reference_prob.into());
@@ -89,32 +92,49 @@ impl Method for Occlusion {
 
 /// Every window's target score and probability, and the unoccluded input's.
 struct Pass {
+    /// Whether each layer was recomputed only where the window reaches.
+    incremental: bool,
     reference_score: f32,
     reference_prob: f32,
     scores: Vec<f32>,
     probs: Vec<f32>,
 }
 
-/// The one batched pass over the windows.
+/// The batched passes over the windows: incremental where possible, else whole inputs.
 fn evaluate(cx: &Cx<'_>, w: &Windows) -> Result<Pass> {
     let x: Vec<f32> = cx.input.flatten_all()?.to_vec1()?;
     let base: Vec<f32> = baseline(cx)?.flatten_all()?.to_vec1()?;
     let target = |row: &[f32]| (row[cx.target], softmax(row)[cx.target]);
-    let (reference_score, reference_prob) = target(&score_rows(cx, &cx.input)?[0]);
+    let acts = cx.exec.forward(&cx.input, &mut NoHook)?;
+    let (reference_score, reference_prob) =
+        target(&acts.get(cx.scores).flatten_from(1)?.to_vec2::<f32>()?[0]);
+    let incremental = match incremental_possible(cx, w) {
+        true => Some(Incremental::new(&cx.exec, &acts)?),
+        false => None,
+    };
     let (mut scores, mut probs) = (Vec::new(), Vec::new());
     for chunk in w.starts.chunks(cx.knobs.batch.max(1)) {
         cx.control.check()?;
-        let mut batch = Vec::with_capacity(chunk.len() * x.len());
-        for start in chunk {
-            let mut occluded = x.clone();
+        let occluded = chunk.iter().map(|start| {
+            let mut o = x.clone();
             for i in w.covered(start) {
-                occluded[i] = base[i];
+                o[i] = base[i];
             }
-            batch.extend_from_slice(&occluded);
-        }
-        let shape: Vec<usize> = [&[chunk.len()], w.dims.as_slice()].concat();
-        let inputs = Tensor::from_vec(batch, shape, cx.input.device())?;
-        for row in score_rows(cx, &inputs)? {
+            o
+        });
+        let rows = match &incremental {
+            Some(engine) => {
+                let patched = patches(w, chunk, occluded, cx.input.device())?;
+                let out = engine.run(patched, cx.scores)?;
+                out.flatten_from(1)?.to_vec2()?
+            }
+            None => {
+                let batch: Vec<f32> = occluded.flatten().collect();
+                let shape: Vec<usize> = [&[chunk.len()], w.dims.as_slice()].concat();
+                score_rows(cx, &Tensor::from_vec(batch, shape, cx.input.device())?)?
+            }
+        };
+        for row in rows {
             let (s, p) = target(&row);
             scores.push(s);
             probs.push(p);
@@ -122,10 +142,49 @@ fn evaluate(cx: &Cx<'_>, w: &Windows) -> Result<Pass> {
         cx.control.step(scores.len(), w.starts.len(), "windows")?;
     }
     Ok(Pass {
+        incremental: incremental.is_some(),
         reference_score,
         reference_prob,
         scores,
         probs,
+    })
+}
+
+/// Incremental inference needs host tensors (it assembles crops there) and an NCHW input.
+fn incremental_possible(cx: &Cx<'_>, w: &Windows) -> bool {
+    cx.knobs.incremental
+        && cx.input.device().is_cpu()
+        && (w.h_axis, w.w_axis) == (1, 2)
+        && cx.input.rank() == 4
+}
+
+/// The occluded inputs as the window-sized crops where they differ from the input. A window
+/// cut at the edge keeps its full size, moved back inside the map.
+fn patches(
+    w: &Windows,
+    chunk: &[Vec<usize>],
+    occluded: impl Iterator<Item = Vec<f32>>,
+    device: &candle_core::Device,
+) -> Result<PatchedInputs> {
+    let (c, h, wd) = (w.dims[0], w.dims[1], w.dims[2]);
+    let size = [w.window[1].min(h), w.window[2].min(wd)];
+    let mut values = Vec::with_capacity(chunk.len() * c * size[0] * size[1]);
+    let mut origins = Vec::with_capacity(chunk.len());
+    for (start, input) in chunk.iter().zip(occluded) {
+        let origin = [start[1].min(h - size[0]), start[2].min(wd - size[1])];
+        for ch in 0..c {
+            for y in origin[0]..origin[0] + size[0] {
+                let row = (ch * h + y) * wd + origin[1];
+                values.extend_from_slice(&input[row..row + size[1]]);
+            }
+        }
+        origins.push(origin);
+    }
+    let values = Tensor::from_vec(values, (chunk.len(), c, size[0], size[1]), device)?;
+    Ok(PatchedInputs {
+        origins,
+        size,
+        values,
     })
 }
 
