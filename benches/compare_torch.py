@@ -9,6 +9,8 @@ It runs the Rust benchmarks first (writing target/convscope_*.json), then the re
 same thread count (THREADS, default: all cores), models (torchvision vgg16 and resnet50, random
 weights), input size, batch sizes, method settings and number of runs (medians after a warm-up).
 
+Activation maximization is 50 Adam steps on the pixels towards the class logit.
+
 Occlusion (window 3,16,16, stride 3,8,8: 729 windows) and Score-CAM (one pass per channel) take
 minutes: they run once each, without a warm-up, on both sides. convscope evaluates them in batches
 of 16; captum's Occlusion is timed with perturbations_per_eval 16 (the ratio) and 1 (its default,
@@ -33,7 +35,7 @@ import torchvision  # noqa: E402
 QUICK = "--quick" in sys.argv
 ONLY = sys.argv[sys.argv.index("--only") + 1] if "--only" in sys.argv else None
 RUNS, BIG_BATCH = (1, 2) if QUICK else (5, 16)
-SMOOTHGRAD_SAMPLES, IG_STEPS = 10, 20  # as benches/methods.rs
+SMOOTHGRAD_SAMPLES, IG_STEPS, ACTMAX_STEPS = 10, 20, 50  # as benches/methods.rs
 THREADS = int(os.environ.get("THREADS", os.cpu_count() or 1))
 OCCLUSION_WINDOW, OCCLUSION_STRIDE, LONG_BATCH = (3, 16, 16), (3, 8, 8), 16  # as benches/methods.rs
 SIZE = int(os.environ.get("CONVSCOPE_BENCH_SIZE") or 224)
@@ -125,6 +127,18 @@ def method_times():
             stdevs=stdev, abs=False))
         ig = IntegratedGradients(model)
         timed("ig", runs_long, lambda: ig.attribute(x, target=t, n_steps=IG_STEPS, internal_batch_size=10))
+        def actmax():
+            # Adam on the pixels (lr 0.05) towards the class logit, as the performance issue
+            # measured it; convscope's lucid recipe adds its parameterization and transforms.
+            img = (torch.randn(1, 3, SIZE, SIZE) * 0.01).requires_grad_(True)
+            opt = torch.optim.Adam([img], lr=0.05)
+            for _ in range(ACTMAX_STEPS):
+                opt.zero_grad()
+                (-model(img)[0, t]).backward()
+                opt.step()
+
+        if not METHODS or "actmax" in METHODS:
+            out[f"{name}/actmax"] = once_ms(actmax)
         if not METHODS or "occlusion" in METHODS:
             occ = Occlusion(model)
             for ppe, key in ((LONG_BATCH, "occlusion"), (1, "occlusion ppe=1")):

@@ -24,7 +24,7 @@ use convscope::exec::{to_graph_layout, Executor, NoHook, Params};
 use convscope::imaging::atomic::write_atomic;
 use convscope::import::safetensors;
 use convscope::methods::preprocess::{prepare_image, InputSpec, Layout, Preprocess};
-use convscope::model::{Graph, HostTensor, LayerKind};
+use convscope::model::{Activation, Graph, HostTensor, LayerKind};
 
 /// The generator's streams: training pictures, and held-out ones.
 const TRAIN_STREAM: u64 = 1;
@@ -342,9 +342,10 @@ impl Trainable {
                     *rv = ((&*rv * (1.0 - m))? + (var.detach() * (m * n / (n - 1.0)))?)?;
                     h.broadcast_mul(&a)?.broadcast_add(&shift)?
                 }
+                (LayerKind::Activation(Activation::Relu), Some(input)) => values[input.0].relu()?,
                 (LayerKind::MaxPool2d(p), Some(input)) => {
-                    // candle's pooling, which its autograd differentiates (the executor's own
-                    // CPU kernel is invisible to it).
+                    // candle's pooling (and ReLU above), which its autograd differentiates:
+                    // the executor's own CPU kernels are invisible to it.
                     let w = &p.window;
                     if w.kernel != w.strides || w.pads != [0; 4] || w.dilation != [1, 1] {
                         return Err(convscope::Error::Usage(format!(

@@ -102,6 +102,35 @@ pub fn relu_backward(x: &Tensor, g: &Tensor, rule: ReluGrad) -> Result<Tensor> {
     Ok(x.contiguous()?.apply_op2_no_bwd(&g.contiguous()?, &op)?)
 }
 
+/// `max(x, 0)`.
+pub fn relu(x: &Tensor) -> Result<Tensor> {
+    let op = Kernel1 {
+        name: "convscope-relu",
+        len: x.elem_count(),
+        out: x.shape().clone(),
+        f: elementwise::relu,
+    };
+    Ok(x.contiguous()?.apply_op1_no_bwd(&op)?)
+}
+
+/// `a + b` for operands of one shape (a residual connection).
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    if a.dims() != b.dims() {
+        return Err(crate::error::Error::Input(format!(
+            "add: shapes {:?} and {:?} differ",
+            a.dims(),
+            b.dims()
+        )));
+    }
+    let op = Kernel2 {
+        name: "convscope-add",
+        lens: [a.elem_count(), b.elem_count()],
+        out: a.shape().clone(),
+        f: elementwise::add,
+    };
+    Ok(a.contiguous()?.apply_op2_no_bwd(&b.contiguous()?, &op)?)
+}
+
 /// `x · scale + shift` with `[1, C, 1, 1]` (or `[C]`) scale and shift over an NCHW `x`:
 /// batch normalization's forward pass, and with no shift its input gradient.
 pub fn channel_affine(x: &Tensor, scale: &Tensor, shift: Option<&Tensor>) -> Result<Tensor> {

@@ -8,35 +8,38 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 
-/// The first position of the largest element in each window of one plane, or `None` where
-/// the window holds only padding or NaN.
-fn argmax_windows(g: &ConvGeometry, plane: &[f32], mut each: impl FnMut(usize, Option<usize>)) {
-    if is_2x2(g) {
-        return argmax_2x2(g, plane, each);
-    }
-    let (in_w, [oh, ow]) = (g.in_hw[1], g.out_hw);
-    let rows: Vec<(usize, usize)> = (0..g.kernel[0]).map(|a| g.valid(0, a)).collect();
+/// No maximum: a window of padding (or NaN) only.
+const NONE: usize = usize::MAX;
+
+/// For each output of one plane, the first largest element of its window: its value in
+/// `best` and its index in `at` (`NONE` where there is none). Taps are swept a whole output
+/// row at a time, in the window's row-major order, so that "first" is PyTorch's.
+fn window_maxima(g: &ConvGeometry, plane: &[f32], best: &mut [f32], at: &mut [usize]) {
+    let (in_w, ow) = (g.in_hw[1], g.out_hw[1]);
+    best.fill(f32::NEG_INFINITY);
+    at.fill(NONE);
     let cols: Vec<(usize, usize)> = (0..g.kernel[1]).map(|b| g.valid(1, b)).collect();
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let mut best: Option<(usize, f32)> = None;
-            for (a, &(y_lo, y_hi)) in rows.iter().enumerate() {
-                if oy < y_lo || oy >= y_hi {
-                    continue;
-                }
-                let row = g.source(0, oy, a) * in_w;
-                for (b, &(x_lo, x_hi)) in cols.iter().enumerate() {
-                    if ox < x_lo || ox >= x_hi {
-                        continue;
-                    }
+    for (oy, (best, at)) in best
+        .chunks_exact_mut(ow)
+        .zip(at.chunks_exact_mut(ow))
+        .enumerate()
+    {
+        for a in 0..g.kernel[0] {
+            let (y_lo, y_hi) = g.valid(0, a);
+            if oy < y_lo || oy >= y_hi {
+                continue;
+            }
+            let row = g.source(0, oy, a) * in_w;
+            for (b, &(x_lo, x_hi)) in cols.iter().enumerate() {
+                for ox in x_lo..x_hi {
                     let i = row + g.source(1, ox, b);
                     let v = plane[i];
-                    if !v.is_nan() && best.is_none_or(|(_, m)| v > m) {
-                        best = Some((i, v));
+                    if v > best[ox] || (at[ox] == NONE && !v.is_nan()) {
+                        best[ox] = v;
+                        at[ox] = i;
                     }
                 }
             }
-            each(oy * ow + ox, best.map(|(i, _)| i));
         }
     }
 }
@@ -47,44 +50,22 @@ fn is_2x2(g: &ConvGeometry) -> bool {
     g.kernel == [2, 2] && g.stride == [2, 2] && g.dilation == [1, 1] && g.pad == [0, 0]
 }
 
-fn argmax_2x2(g: &ConvGeometry, plane: &[f32], mut each: impl FnMut(usize, Option<usize>)) {
-    let (in_w, [oh, ow]) = (g.in_hw[1], g.out_hw);
-    for oy in 0..oh {
-        let (top, bottom) = (2 * oy * in_w, (2 * oy + 1) * in_w);
-        for ox in 0..ow {
-            let mut best: Option<(usize, f32)> = None;
-            for i in [
-                top + 2 * ox,
-                top + 2 * ox + 1,
-                bottom + 2 * ox,
-                bottom + 2 * ox + 1,
-            ] {
-                let v = plane[i];
-                if !v.is_nan() && best.is_none_or(|(_, m)| v > m) {
-                    best = Some((i, v));
-                }
-            }
-            each(oy * ow + ox, best.map(|(i, _)| i));
-        }
-    }
-}
-
 /// `y[n, c, oy, ox]` = the window's maximum (−∞ for a window of padding only).
 pub fn max_forward(g: &ConvGeometry, x: &[f32]) -> Vec<f32> {
     let (iplane, oplane) = (g.in_plane(), g.out_plane());
     let mut y = vec![f32::NEG_INFINITY; g.output_len()];
     y.par_chunks_exact_mut(oplane.max(1))
         .zip(x.par_chunks_exact(iplane.max(1)))
-        .for_each(|(out, plane)| {
-            if is_2x2(g) {
-                return max_2x2(g, plane, out);
-            }
-            argmax_windows(g, plane, |o, i| {
-                if let Some(i) = i {
-                    out[o] = plane[i];
+        .for_each_init(
+            || vec![NONE; oplane],
+            |at, (out, plane)| {
+                if is_2x2(g) {
+                    max_2x2(g, plane, out)
+                } else {
+                    window_maxima(g, plane, out, at)
                 }
-            })
-        });
+            },
+        );
     y
 }
 
@@ -111,12 +92,16 @@ pub fn max_backward(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> Vec<f32> {
     dx.par_chunks_exact_mut(iplane.max(1))
         .zip(x.par_chunks_exact(iplane.max(1)))
         .zip(dy.par_chunks_exact(oplane.max(1)))
-        .for_each(|((grad_in, plane), grad_out)| {
-            argmax_windows(g, plane, |o, i| {
-                if let Some(i) = i {
-                    grad_in[i] += grad_out[o];
+        .for_each_init(
+            || (vec![0f32; oplane], vec![NONE; oplane]),
+            |(best, at), ((grad_in, plane), grad_out)| {
+                window_maxima(g, plane, best, at);
+                for (&i, &d) in at.iter().zip(grad_out) {
+                    if i != NONE {
+                        grad_in[i] += d;
+                    }
                 }
-            })
-        });
+            },
+        );
     dx
 }

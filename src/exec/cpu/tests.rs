@@ -308,7 +308,7 @@ fn max_pooling_matches_the_definition() {
 fn relu_backward_passes_the_gradient_where_the_input_is_positive() {
     use super::elementwise::{relu_backward, ReluGrad};
     let mut rng = Rng(23);
-    let n = 200_003; // several parallel chunks and a ragged end
+    let n = (1 << 20) + 3; // parallel chunks and a ragged end
     let mut x = rng.values(n);
     x[0] = 0.0; // the kink passes nothing, as in PyTorch
     let g = rng.values(n);
@@ -338,5 +338,24 @@ fn channel_affine_scales_and_shifts_each_channel() {
         let ch = (i / plane) % c;
         assert_eq!(with[i], v * scale[ch] + shift[ch], "with shift at {i}");
         assert_eq!(without[i], v * scale[ch], "without shift at {i}");
+    }
+}
+
+#[test]
+fn relu_and_add_match_their_definitions_serial_and_parallel() {
+    use super::elementwise::{add, relu};
+    let mut rng = Rng(31);
+    // Below and above the size where the work is split across threads.
+    for n in [1000, (1 << 20) + 17] {
+        let mut a = rng.values(n);
+        a[1] = f32::NAN;
+        let b = rng.values(n);
+        let r = relu(&a);
+        let s = add(&a, &b);
+        assert!(r[1].is_nan(), "relu keeps NaN, as PyTorch does");
+        for i in (0..n).filter(|&i| i != 1) {
+            assert_eq!(r[i], if a[i] < 0.0 { 0.0 } else { a[i] }, "relu at {i}");
+            assert_eq!(s[i], a[i] + b[i], "add at {i}");
+        }
     }
 }
