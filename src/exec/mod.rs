@@ -118,7 +118,7 @@ impl<'a> Executor<'a> {
             for (input, ig) in layer.inputs.iter().zip(input_grads) {
                 let Some(ig) = ig else { continue };
                 grads[input.0] = Some(match grads[input.0].take() {
-                    Some(acc) => (acc + ig)?,
+                    Some(acc) => ops::accumulate(&acc, &ig)?,
                     None => ig,
                 });
             }

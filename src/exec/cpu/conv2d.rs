@@ -33,18 +33,37 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> 
             plane.fill(v);
         }
     }
-    let images = x.chunks_exact(g.in_channels * g.in_plane().max(1));
+    let image_in = g.in_channels * g.in_plane();
+    per_image(&mut y, image_out, x, image_in, |yi, xi, threads| {
+        forward_image(g, xi, w, bias.is_some(), yi, threads)
+    });
+    y
+}
+
+/// Runs `each(output image, input image, threads)` over a batch: whole images per thread when
+/// there are at least as many images as threads (no synchronisation inside an image), else one
+/// image after another, each with every thread.
+fn per_image(
+    out: &mut [f32],
+    out_len: usize,
+    input: &[f32],
+    in_len: usize,
+    each: impl Fn(&mut [f32], &[f32], usize) + Sync,
+) {
     let threads = rayon::current_num_threads();
-    if g.batch >= threads && threads > 1 {
-        y.par_chunks_exact_mut(image_out)
-            .zip(images.collect::<Vec<_>>())
-            .for_each(|(yi, xi)| forward_image(g, xi, w, bias.is_some(), yi, 1));
+    let (outs, ins) = (out.len() / out_len.max(1), input.len() / in_len.max(1));
+    if threads > 1 && outs.min(ins) >= threads {
+        out.par_chunks_exact_mut(out_len)
+            .zip(input.par_chunks_exact(in_len))
+            .for_each(|(o, i)| each(o, i, 1));
     } else {
-        for (yi, xi) in y.chunks_exact_mut(image_out).zip(images) {
-            forward_image(g, xi, w, bias.is_some(), yi, threads);
+        for (o, i) in out
+            .chunks_exact_mut(out_len.max(1))
+            .zip(input.chunks_exact(in_len.max(1)))
+        {
+            each(o, i, threads);
         }
     }
-    y
 }
 
 /// Output rows per band.
@@ -202,18 +221,10 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
         return forward(&adj, dy, &wt, None);
     }
     let mut dx = vec![0f32; g.input_len()];
-    let image_in = g.in_channels * g.in_plane();
-    let images = dy.chunks_exact(g.out_channels * g.out_plane().max(1));
-    let threads = rayon::current_num_threads();
-    if g.batch >= threads && threads > 1 {
-        dx.par_chunks_exact_mut(image_in)
-            .zip(images.collect::<Vec<_>>())
-            .for_each(|(dxi, dyi)| input_grad_image(g, dyi, w, dxi, 1));
-    } else {
-        for (dxi, dyi) in dx.chunks_exact_mut(image_in).zip(images) {
-            input_grad_image(g, dyi, w, dxi, threads);
-        }
-    }
+    let (image_in, image_out) = (g.in_channels * g.in_plane(), g.out_channels * g.out_plane());
+    per_image(&mut dx, image_in, dy, image_out, |dxi, dyi, threads| {
+        input_grad_image(g, dyi, w, dxi, threads)
+    });
     dx
 }
 

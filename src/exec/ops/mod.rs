@@ -64,6 +64,12 @@ pub fn forward(layer: &Layer, p: &[Tensor], x: &[&Tensor]) -> Result<Tensor> {
     })
 }
 
+/// `a + b`, for gradients that meet where a layer's output feeds several layers (residual
+/// joins); on the CPU one threaded pass.
+pub fn accumulate(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    arith::forward(crate::model::BinaryOp::Add, a, b)
+}
+
 /// A windowed layer (convolution, pooling) over a crop that already holds its padding: the
 /// same op unpadded, floor-rounded. Incremental inference computes regions of a map this way.
 pub fn forward_unpadded(layer: &Layer, p: &[Tensor], x: &Tensor) -> Result<Tensor> {
