@@ -108,10 +108,13 @@ fn evaluate(cx: &Cx<'_>, w: &Windows) -> Result<Pass> {
     let acts = cx.exec.forward(&cx.input, &mut NoHook)?;
     let (reference_score, reference_prob) =
         target(&acts.get(cx.scores).flatten_from(1)?.to_vec2::<f32>()?[0]);
-    let incremental = match incremental_possible(cx, w) {
-        true => Some(Incremental::new(&cx.exec, &acts)?),
-        false => None,
-    };
+    // The plain path needs no activations past the reference scores: free them before the
+    // windows' passes rather than holding a whole forward pass through them.
+    let acts = incremental_possible(cx, w).then_some(acts);
+    let incremental = acts
+        .as_ref()
+        .map(|a| Incremental::new(&cx.exec, a))
+        .transpose()?;
     let (mut scores, mut probs) = (Vec::new(), Vec::new());
     for chunk in w.starts.chunks(cx.knobs.batch.max(1)) {
         cx.control.check()?;
