@@ -38,6 +38,10 @@ pub enum Error {
         supported: String,
     },
 
+    /// A weight file (safetensors, PyTorch checkpoint) that cannot be read or does not fit.
+    #[error("{}: {detail}", path.display())]
+    Checkpoint { path: PathBuf, detail: String },
+
     /// A well-formed graph whose structure we cannot run (bad shapes, unsupported attribute values).
     #[error("layer '{layer}': {detail}")]
     Graph { layer: String, detail: String },

@@ -193,6 +193,8 @@ impl Net {
             outputs: vec![last],
             labels: None,
             sample_image: None,
+            origin: None,
+            crop_resize: None,
         };
         g.validate().unwrap();
         g
@@ -622,6 +624,11 @@ fn activation_hard_sigmoid() {
 #[test]
 fn activation_hard_swish() {
     check_activation(26, Activation::HardSwish, -5.0, 5.0, &[-3.0, 3.0]);
+}
+
+#[test]
+fn activation_silu() {
+    check_activation(41, Activation::Silu, -4.0, 4.0, &[]);
 }
 
 #[test]

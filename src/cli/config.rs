@@ -4,7 +4,6 @@ use serde_json::{json, Map, Value};
 
 use super::table::{Align, Table};
 use crate::error::{Error, Result};
-use crate::import::open_model;
 use crate::model::describe::{compact, config_view, shape_label, weight_infos, WeightInfo};
 
 #[derive(clap::Args, Debug)]
@@ -16,6 +15,8 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub model_args: super::model_args::ModelArgs,
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -24,7 +25,7 @@ pub fn run(a: Args) -> Result<()> {
         [model, layer, ..] => (model.as_str(), layer),
         [] => return Err(Error::Usage("give the layer: config [MODEL] LAYER".into())),
     };
-    let graph = open_model(model)?;
+    let graph = a.model_args.open(model)?;
     let layer = graph.layer(graph.find(name)?);
     // Statistics need the weight values; a model whose external data file is missing still
     // shows its config and weight shapes, and says why the statistics are absent.

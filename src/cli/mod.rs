@@ -2,6 +2,7 @@
 
 mod config;
 mod input;
+mod model_args;
 mod predict;
 mod render;
 mod summary;

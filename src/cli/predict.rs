@@ -8,14 +8,15 @@ use super::input::InputArgs;
 use super::table::{Align, Table};
 use crate::error::{Error, Result};
 use crate::exec::{select_device, Executor, NoHook, Params};
-use crate::import::{labels, open_model};
+use crate::import::labels;
 use crate::methods::target::top_k;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model: a path to an .onnx file, or `demo` (the embedded demo model, the default).
-    #[arg(default_value = "demo")]
+    #[arg(default_value = "demo", help = super::model_args::MODEL_HELP)]
     pub model: String,
+    #[command(flatten)]
+    pub model_args: super::model_args::ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
     /// How many classes to show.
@@ -30,7 +31,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let graph = open_model(&a.model)?;
+    let graph = a.model_args.open(&a.model)?;
     let device = select_device(&a.input.device)?;
     let params = Params::load(&graph, &device)?;
     let input = a.input.tensor(&graph, &device)?;

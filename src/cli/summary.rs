@@ -4,21 +4,21 @@ use serde_json::json;
 
 use super::table::{float_bytes, thousands, Align, Table};
 use crate::error::Result;
-use crate::import::open_model;
 use crate::model::describe::{shape_label, summary_rows};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model: a path to an .onnx file, or `demo` (the embedded demo model, the default).
-    #[arg(default_value = "demo")]
+    #[arg(default_value = "demo", help = super::model_args::MODEL_HELP)]
     pub model: String,
+    #[command(flatten)]
+    pub model_args: super::model_args::ModelArgs,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let graph = open_model(&a.model)?;
+    let graph = a.model_args.open(&a.model)?;
     let rows = summary_rows(&graph);
     let totals = graph.param_totals();
     if a.json {

@@ -8,9 +8,10 @@ use crate::tui::Options;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model to open: an .onnx file, or `demo` (the embedded demo model, the default).
-    #[arg(default_value = "demo")]
+    #[arg(default_value = "demo", help = super::model_args::MODEL_HELP)]
     pub model: String,
+    #[command(flatten)]
+    pub model_args: super::model_args::ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
     /// Class names, one a line (default: ImageNet's for 1000-class models).
@@ -27,7 +28,7 @@ pub struct Args {
 impl Args {
     pub fn options(self) -> Result<Options> {
         Ok(Options {
-            model: self.model,
+            model: self.model_args.source(&self.model),
             source: self.input.source(),
             preprocess: self.input.preprocess,
             labels: self.labels,

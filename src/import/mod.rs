@@ -1,22 +1,99 @@
 //! How a network is READ: file formats into `model::Graph`, and class labels.
 
+pub mod checkpoint;
+pub mod hub;
 pub mod labels;
 pub mod onnx;
 pub mod safetensors;
+pub mod torch;
 pub mod zoo;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::model::Graph;
 
-/// Opens a model given on the command line: `demo` (the embedded demo model; `./demo` for a
-/// file of that name), or an ONNX file.
-pub fn open_model(arg: &str) -> Result<Graph> {
-    if arg == crate::demo::NAME {
-        return crate::demo::graph();
+/// How the user named the model: the MODEL argument and the architecture options.
+#[derive(Clone, Debug, Default)]
+pub struct ModelSource {
+    /// `demo`, an .onnx file, a .safetensors/.pth checkpoint, or `hf:ORG/REPO`.
+    pub model: String,
+    /// `--arch NAME`: the architecture to build.
+    pub arch: Option<String>,
+    /// `--weights FILE`: the checkpoint for `--arch` (or to infer one from).
+    pub weights: Option<PathBuf>,
+    /// `--num-classes N`: the classifier's size, when not ImageNet's 1000.
+    pub num_classes: Option<usize>,
+    /// Seed of the random weights when `--arch` is given without a checkpoint.
+    pub seed: u64,
+}
+
+impl ModelSource {
+    pub fn named(model: &str) -> Self {
+        ModelSource {
+            model: model.to_string(),
+            ..ModelSource::default()
+        }
     }
-    let path = Path::new(arg);
+}
+
+/// Opens a model given on the command line: `demo` (the embedded demo model; `./demo` for a
+/// file of that name), an ONNX file, or a checkpoint.
+pub fn open_model(arg: &str) -> Result<Graph> {
+    open(&ModelSource::named(arg))
+}
+
+/// Opens the model a `ModelSource` names; `Graph::origin` says what was built and from what.
+pub fn open(src: &ModelSource) -> Result<Graph> {
+    let model_given = src.model != crate::demo::NAME;
+    let weights = match (&src.weights, model_given) {
+        (Some(_), true) => {
+            return Err(Error::Usage(format!(
+                "give the weights either as MODEL ({}) or with --weights, not both",
+                src.model
+            )))
+        }
+        (Some(w), false) => Some(w.clone()),
+        (None, true) => Some(hub::resolve(&src.model)?),
+        (None, false) => None,
+    };
+    if let Some(name) = &src.arch {
+        let arch = zoo::find(name)?;
+        return match weights {
+            Some(path) => {
+                check_file(&path)?;
+                if !checkpoint::sniff(&path) {
+                    return Err(Error::Usage(format!(
+                        "--arch builds an architecture for a weight file (.safetensors, .pth); \
+                         {} is not one: open an ONNX model without --arch",
+                        path.display()
+                    )));
+                }
+                from_checkpoint(&path, Some(arch), src)
+            }
+            None => random(arch, src),
+        };
+    }
+    if src.num_classes.is_some() {
+        return Err(Error::Usage(
+            "--num-classes goes with --arch (the classifier size of the architecture to build)"
+                .into(),
+        ));
+    }
+    match weights {
+        None => crate::demo::graph(),
+        Some(path) => {
+            check_file(&path)?;
+            if checkpoint::sniff(&path) {
+                from_checkpoint(&path, None, src)
+            } else {
+                onnx::load(&path)
+            }
+        }
+    }
+}
+
+fn check_file(path: &Path) -> Result<()> {
     if !path.exists() {
         return Err(Error::NotFound {
             path: path.to_path_buf(),
@@ -24,8 +101,66 @@ pub fn open_model(arg: &str) -> Result<Graph> {
     }
     if path.is_dir() {
         return Err(Error::Usage(format!(
-            "{arg} is a directory; give the path of an .onnx model file"
+            "{} is a directory; give the path of a model file (.onnx, .safetensors, .pth)",
+            path.display()
         )));
     }
-    onnx::load(path)
+    Ok(())
+}
+
+fn random(arch: &zoo::Arch, src: &ModelSource) -> Result<Graph> {
+    let mut g = arch.build(src.num_classes.unwrap_or(1000), src.seed)?;
+    g.origin = Some(format!(
+        "{} with RANDOM weights (seed {}): for exploring the structure; give --weights FILE for trained ones",
+        arch.name, src.seed
+    ));
+    Ok(g)
+}
+
+fn from_checkpoint(
+    path: &Path,
+    arch: Option<&'static zoo::Arch>,
+    src: &ModelSource,
+) -> Result<Graph> {
+    let ckpt = checkpoint::open(path)?;
+    let (arch, mut graph, inferred) = match arch {
+        Some(a) => (
+            a,
+            a.build(src.num_classes.unwrap_or(1000), src.seed)?,
+            false,
+        ),
+        None => {
+            let (a, g) = zoo::infer(&ckpt, path, src.seed)?;
+            (a, g, true)
+        }
+    };
+    let loaded = zoo::load(&mut graph, arch, &ckpt, path)?;
+    let mut how = vec![ckpt.format.label().to_string()];
+    if let Some(entry) = &ckpt.entry {
+        how.push(format!("its '{entry}' entry"));
+    }
+    if loaded.renamed > 0 {
+        how.push(format!(
+            "{} keys renamed from timm's or older names",
+            loaded.renamed
+        ));
+    }
+    if let Some(prefix) = &ckpt.stripped {
+        how.push(format!("keys without '{prefix}'"));
+    }
+    let file = path.file_name().map_or(path.display().to_string(), |f| {
+        f.to_string_lossy().into_owned()
+    });
+    graph.origin = Some(format!(
+        "{}{} with {} tensors from {file} ({})",
+        arch.name,
+        if inferred {
+            " (inferred from the checkpoint's keys)"
+        } else {
+            ""
+        },
+        loaded.tensors,
+        how.join(", ")
+    ));
+    Ok(graph)
 }

@@ -5,8 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use super::preprocess::{
-    load_image, prepare_image, prepare_npy, InputSpec, PreparedInput, Preprocess,
+    load_image, prepare_image, prepare_npy, resize_and_center_crop, InputSpec, PreparedInput,
+    Preprocess,
 };
+use image::RgbImage;
+
 use crate::error::{Error, Result};
 use crate::imaging::npy::read_npy_f32;
 use crate::model::Graph;
@@ -38,9 +41,15 @@ impl Input {
     pub fn load(graph: &Graph, source: &Source, preprocess: Preprocess) -> Result<Input> {
         let input_shape = &graph.layer(graph.inputs[0]).out_shape;
         let spec = InputSpec::from_input_shape(input_shape)?;
+        // The model's evaluation transform (zoo architectures: torchvision's resize and
+        // centre crop), else a plain resize to the input size.
+        let fit = |img: RgbImage| match graph.crop_resize {
+            Some(shorter) => resize_and_center_crop(&img, shorter, spec.width, spec.height),
+            None => img,
+        };
         let (prepared, preprocess, path) = match source {
             Source::Image(path) => (
-                prepare_image(&load_image(path)?, &spec, preprocess),
+                prepare_image(&fit(load_image(path)?), &spec, preprocess),
                 Some(preprocess),
                 path.clone(),
             ),
@@ -51,7 +60,7 @@ impl Input {
             ),
             Source::Sample => match graph.sample_image {
                 Some((name, png)) => (
-                    prepare_image(&decode_png(name, png)?, &spec, preprocess),
+                    prepare_image(&fit(decode_png(name, png)?), &spec, preprocess),
                     Some(preprocess),
                     PathBuf::from(name),
                 ),

@@ -331,6 +331,35 @@ pub fn prepare_image(img: &RgbImage, spec: &InputSpec, pre: Preprocess) -> Prepa
     }
 }
 
+/// torchvision's evaluation transform before normalization: `Resize(shorter)` (the shorter
+/// side to `shorter`, the longer scaled and truncated as torchvision does) then
+/// `CenterCrop((height, width))`, offsets rounded as torchvision rounds them. A crop larger
+/// than the resized image is clamped to it (the later resize then stretches it).
+pub fn resize_and_center_crop(
+    img: &RgbImage,
+    shorter: usize,
+    width: usize,
+    height: usize,
+) -> RgbImage {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (nw, nh) = if w <= h {
+        (shorter, (shorter as f64 * h as f64 / w as f64) as usize)
+    } else {
+        ((shorter as f64 * w as f64 / h as f64) as usize, shorter)
+    };
+    let to_u32 = |v: usize| u32::try_from(v.max(1)).unwrap_or(u32::MAX);
+    let resized = if (nw, nh) == (w, h) {
+        img.clone()
+    } else {
+        imageops::resize(img, to_u32(nw), to_u32(nh), FilterType::Triangle)
+    };
+    let (cw, ch) = (width.min(nw), height.min(nh));
+    // Python's round(): half to even.
+    let left = ((nw - cw) as f64 / 2.0).round_ties_even() as u32;
+    let top = ((nh - ch) as f64 / 2.0).round_ties_even() as u32;
+    imageops::crop_imm(&resized, left, top, to_u32(cw), to_u32(ch)).to_image()
+}
+
 /// ITU-R 601-2 luma with PIL's fixed-point rounding (`convert("L")`).
 fn to_luma(img: &RgbImage) -> GrayImage {
     let (w, h) = img.dimensions();

@@ -412,3 +412,30 @@ fn huge_images_are_refused() {
     let e = image_error(&d.path("wide.png"));
     assert!(e.contains("too large") && e.contains("16384x16384"), "{e}");
 }
+
+/// torchvision's `Resize(256)` + `CenterCrop(224)` geometry, hand-computed: an image whose
+/// pixels hold their own coordinates (R = x mod 256, G = y) shows where the crop starts.
+#[test]
+fn resize_and_center_crop_follows_torchvision() {
+    let coords =
+        |w: u32, h: u32| RgbImage::from_fn(w, h, |x, y| Rgb([(x % 256) as u8, y as u8, 0]));
+    // Shorter side already 256: no resize; (300 - 224) / 2 = 38, (256 - 224) / 2 = 16.
+    let out = resize_and_center_crop(&coords(300, 256), 256, 224, 224);
+    assert_eq!(out.dimensions(), (224, 224));
+    assert_eq!(out.get_pixel(0, 0).0, [38, 16, 0]);
+    // (301 - 224) / 2 = 38.5 rounds half to even, as Python's round() does: 38.
+    let out = resize_and_center_crop(&coords(301, 256), 256, 224, 224);
+    assert_eq!(out.get_pixel(0, 0).0, [38, 16, 0]);
+    // Portrait: the crop moves down instead.
+    let out = resize_and_center_crop(&coords(256, 255 + 48), 256, 224, 224);
+    assert_eq!(out.get_pixel(0, 0).0[1], 16 + 24);
+    // 400x300 resizes to int(256 * 400 / 300) = 341 x 256, then crops 224x224 around the
+    // centre: the middle column of the output is the middle of the input.
+    let out = resize_and_center_crop(&coords(400, 300), 256, 224, 224);
+    assert_eq!(out.dimensions(), (224, 224));
+    let mid = out.get_pixel(112, 112).0;
+    assert!(
+        (i32::from(mid[0]) - 200).abs() <= 1 && (i32::from(mid[1]) - 150).abs() <= 1,
+        "{mid:?}"
+    );
+}

@@ -3,12 +3,19 @@
 
 use super::kind::*;
 use super::shape;
-use super::weights::{ParamCount, Weight, WeightRole};
+use super::weights::{ParamCount, StoredType, Weight, WeightData, WeightRole};
 use super::{Graph, Layer, LayerId};
 use crate::error::Result;
 
 /// A small deterministic generator (SplitMix64): reproducible weights without a dependency.
 pub struct Rng(u64);
+
+/// FNV-1a, 64-bit: a stable hash of a weight's name.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
@@ -78,6 +85,46 @@ impl ConvSpec {
     }
 }
 
+/// A square pooling window: `PoolSpec::max(3, 2, 1)`, `PoolSpec::avg(2, 2, 0).ceil()`.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSpec {
+    pub average: bool,
+    pub kernel: usize,
+    pub stride: usize,
+    pub pad: usize,
+    pub ceil_mode: bool,
+    pub count_include_pad: bool,
+}
+
+impl PoolSpec {
+    pub fn max(kernel: usize, stride: usize, pad: usize) -> Self {
+        PoolSpec {
+            average: false,
+            kernel,
+            stride,
+            pad,
+            ceil_mode: false,
+            count_include_pad: false,
+        }
+    }
+
+    /// PyTorch's `AvgPool2d` defaults: padding counts in the divisor.
+    pub fn avg(kernel: usize, stride: usize, pad: usize) -> Self {
+        PoolSpec {
+            average: true,
+            count_include_pad: true,
+            ..PoolSpec::max(kernel, stride, pad)
+        }
+    }
+
+    pub fn ceil(self) -> Self {
+        PoolSpec {
+            ceil_mode: true,
+            ..self
+        }
+    }
+}
+
 pub struct GraphBuilder {
     name: String,
     layers: Vec<Layer>,
@@ -129,17 +176,30 @@ impl GraphBuilder {
         Ok(LayerId(self.layers.len() - 1))
     }
 
+    /// A weight whose values are drawn from `[center - bound, center + bound)` when first read,
+    /// seeded by the graph's seed and the weight's name (so one layer's values do not depend on
+    /// the others, or on the order they were built in).
     fn weight(
         &mut self,
         name: String,
         role: WeightRole,
         shape: Vec<usize>,
-        bound: f32,
+        (center, bound): (f32, f32),
         count: ParamCount,
     ) -> Weight {
-        let n: usize = shape.iter().product();
-        let data = (0..n).map(|_| self.rng.uniform(-bound, bound)).collect();
-        Weight::loaded(name, role, &shape, data, count)
+        let seed = self.rng.0 ^ fnv1a(name.as_bytes());
+        Weight {
+            name,
+            role,
+            stored: StoredType::F32,
+            count,
+            data: WeightData::Random {
+                seed,
+                center,
+                bound,
+            },
+            shape,
+        }
     }
 
     /// A square convolution with He-uniform weights.
@@ -158,7 +218,7 @@ impl GraphBuilder {
             format!("{name}.weight"),
             WeightRole::Kernel,
             vec![filters, in_ch / groups, k, k],
-            (6.0 / fan_in).sqrt(),
+            (0.0, (6.0 / fan_in).sqrt()),
             ParamCount::Trainable,
         )];
         if bias {
@@ -166,7 +226,7 @@ impl GraphBuilder {
                 format!("{name}.bias"),
                 WeightRole::Bias,
                 vec![filters],
-                0.1,
+                (0.0, 0.1),
                 ParamCount::Trainable,
             ));
         }
@@ -186,48 +246,102 @@ impl GraphBuilder {
         self.add(name, kind, vec![x], weights)
     }
 
+    /// BatchNorm with PyTorch's default epsilon.
     pub fn batch_norm(&mut self, name: &str, x: LayerId) -> Result<LayerId> {
+        self.batch_norm_eps(name, x, 1e-5)
+    }
+
+    pub fn batch_norm_eps(&mut self, name: &str, x: LayerId, epsilon: f32) -> Result<LayerId> {
         let c = self.shape(x)[1];
-        let gamma = (0..c).map(|_| self.rng.uniform(0.8, 1.2)).collect();
-        let beta = (0..c).map(|_| self.rng.uniform(-0.1, 0.1)).collect();
-        let mean = (0..c).map(|_| self.rng.uniform(-0.1, 0.1)).collect();
-        let var = (0..c).map(|_| self.rng.uniform(0.5, 1.5)).collect();
+        let t = ParamCount::Trainable;
         let weights = vec![
-            Weight::loaded(
+            self.weight(
                 format!("{name}.weight"),
                 WeightRole::Gamma,
-                &[c],
-                gamma,
-                ParamCount::Trainable,
+                vec![c],
+                (1.0, 0.2),
+                t,
             ),
-            Weight::loaded(
+            self.weight(
                 format!("{name}.bias"),
                 WeightRole::Beta,
-                &[c],
-                beta,
-                ParamCount::Trainable,
+                vec![c],
+                (0.0, 0.1),
+                t,
             ),
-            Weight::loaded(
+            self.weight(
                 format!("{name}.running_mean"),
                 WeightRole::MovingMean,
-                &[c],
-                mean,
+                vec![c],
+                (0.0, 0.1),
                 ParamCount::NonTrainable,
             ),
-            Weight::loaded(
+            self.weight(
                 format!("{name}.running_var"),
                 WeightRole::MovingVariance,
-                &[c],
-                var,
+                vec![c],
+                (1.0, 0.5),
                 ParamCount::NonTrainable,
             ),
         ];
         let kind = LayerKind::BatchNorm(BatchNormConfig {
             channels: c,
-            epsilon: 1e-5,
+            epsilon,
             momentum: 0.9,
         });
         self.add(name, kind, vec![x], weights)
+    }
+
+    /// LayerNorm over the last dim, with scale and bias (PyTorch's `nn.LayerNorm(C)`).
+    pub fn layer_norm(&mut self, name: &str, x: LayerId, epsilon: f32) -> Result<LayerId> {
+        let shape = self.shape(x);
+        let (rank, c) = (shape.len(), shape[shape.len() - 1]);
+        let t = ParamCount::Trainable;
+        let weights = vec![
+            self.weight(
+                format!("{name}.weight"),
+                WeightRole::Gamma,
+                vec![c],
+                (1.0, 0.2),
+                t,
+            ),
+            self.weight(
+                format!("{name}.bias"),
+                WeightRole::Beta,
+                vec![c],
+                (0.0, 0.1),
+                t,
+            ),
+        ];
+        let kind = LayerKind::LayerNorm(LayerNormConfig {
+            axis: rank - 1,
+            epsilon,
+            use_bias: true,
+        });
+        self.add(name, kind, vec![x], weights)
+    }
+
+    /// `x * w` with a learned operand `w` of `shape` (ConvNeXt's layer scale), stored under
+    /// `key`.
+    pub fn scale(
+        &mut self,
+        name: &str,
+        x: LayerId,
+        key: &str,
+        shape: Vec<usize>,
+    ) -> Result<LayerId> {
+        let w = self.weight(
+            key.to_string(),
+            WeightRole::Operand,
+            shape,
+            (0.5, 0.1),
+            ParamCount::Trainable,
+        );
+        let kind = LayerKind::Binary(BinaryConfig {
+            op: BinaryOp::Mul,
+            constant: Some(Side::Left),
+        });
+        self.add(name, kind, vec![x], vec![w])
     }
 
     pub fn activation(&mut self, name: &str, x: LayerId, a: Activation) -> Result<LayerId> {
@@ -246,19 +360,52 @@ impl GraphBuilder {
         stride: usize,
         pad: usize,
     ) -> Result<LayerId> {
+        self.pool(name, x, PoolSpec::max(k, stride, pad))
+    }
+
+    /// A square max or average pool.
+    pub fn pool(&mut self, name: &str, x: LayerId, spec: PoolSpec) -> Result<LayerId> {
         let window = Window {
-            kernel: [k, k],
-            strides: [stride, stride],
+            kernel: [spec.kernel; 2],
+            strides: [spec.stride; 2],
             dilation: [1, 1],
-            pads: [pad; 4],
+            pads: [spec.pad; 4],
             mode: PaddingMode::Explicit,
         };
-        let kind = LayerKind::MaxPool2d(PoolConfig {
+        let config = PoolConfig {
             window,
-            ceil_mode: false,
-            count_include_pad: false,
-        });
+            ceil_mode: spec.ceil_mode,
+            count_include_pad: spec.count_include_pad,
+        };
+        let kind = if spec.average {
+            LayerKind::AvgPool2d(config)
+        } else {
+            LayerKind::MaxPool2d(config)
+        };
         self.add(name, kind, vec![x], vec![])
+    }
+
+    /// PyTorch's `AdaptiveAvgPool2d(out)` at this graph's (fixed) input size: nothing when the
+    /// map already has that size (the identity; Keras's VGG16 has no such layer either), a
+    /// global pool for 1, an even average window when the map divides, else an error naming
+    /// the sizes.
+    pub fn adaptive_avg_pool(&mut self, name: &str, x: LayerId, out: usize) -> Result<LayerId> {
+        let shape = self.shape(x).to_vec();
+        let (h, w) = (shape[2], shape[3]);
+        if out == 1 {
+            return self.global_avg_pool(name, x);
+        }
+        if h == out && w == out {
+            return Ok(x);
+        }
+        if h != w || h % out != 0 {
+            return Err(crate::error::Error::graph(
+                name,
+                format!("adaptive average pooling of a {h}x{w} map to {out}x{out} needs a map that is a multiple of {out}; use the architecture's input size"),
+            ));
+        }
+        let k = h / out;
+        self.pool(name, x, PoolSpec::avg(k, k, 0))
     }
 
     pub fn global_avg_pool(&mut self, name: &str, x: LayerId) -> Result<LayerId> {
@@ -272,6 +419,29 @@ impl GraphBuilder {
             vec![x],
             vec![],
         )
+    }
+
+    pub fn concat(&mut self, name: &str, xs: Vec<LayerId>) -> Result<LayerId> {
+        self.add(name, LayerKind::Concat { axis: 1 }, xs, vec![])
+    }
+
+    pub fn transpose(&mut self, name: &str, x: LayerId, perm: &[usize]) -> Result<LayerId> {
+        let kind = LayerKind::Transpose {
+            perm: perm.to_vec(),
+        };
+        self.add(name, kind, vec![x], vec![])
+    }
+
+    pub fn dropout(&mut self, name: &str, x: LayerId, ratio: f32) -> Result<LayerId> {
+        self.add(name, LayerKind::Dropout { ratio }, vec![x], vec![])
+    }
+
+    pub fn mul_layers(&mut self, name: &str, a: LayerId, b: LayerId) -> Result<LayerId> {
+        let kind = LayerKind::Binary(BinaryConfig {
+            op: BinaryOp::Mul,
+            constant: None,
+        });
+        self.add(name, kind, vec![a, b], vec![])
     }
 
     pub fn add_layers(&mut self, name: &str, a: LayerId, b: LayerId) -> Result<LayerId> {
@@ -291,14 +461,14 @@ impl GraphBuilder {
                 format!("{name}.weight"),
                 WeightRole::Kernel,
                 vec![units, in_features],
-                bound,
+                (0.0, bound),
                 ParamCount::Trainable,
             ),
             self.weight(
                 format!("{name}.bias"),
                 WeightRole::Bias,
                 vec![units],
-                0.1,
+                (0.0, 0.1),
                 ParamCount::Trainable,
             ),
         ];
@@ -321,6 +491,8 @@ impl GraphBuilder {
             outputs: vec![output],
             labels: None,
             sample_image: None,
+            origin: None,
+            crop_resize: None,
         };
         g.validate()?;
         Ok(g)

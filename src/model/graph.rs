@@ -53,6 +53,12 @@ pub struct Graph {
     /// A picture the model ships with (file name, PNG bytes), used when no input is given (the
     /// demo).
     pub sample_image: Option<(&'static str, &'static [u8])>,
+    /// The shorter side an image is resized to before the input-size centre crop
+    /// (torchvision's evaluation presets); None: images are resized to the input size.
+    pub crop_resize: Option<usize>,
+    /// How the graph was made, when the user should know it: the architecture inferred from a
+    /// checkpoint, random weights. Shown by the interface and printed by the commands.
+    pub origin: Option<String>,
 }
 
 /// Parameter totals the Keras way.

@@ -44,6 +44,8 @@ pub enum Activation {
         beta: f32,
     },
     HardSwish,
+    /// `x * sigmoid(x)` (Keras calls it swish).
+    Silu,
     Tanh,
     Erf,
     Gelu {
@@ -61,6 +63,7 @@ impl Activation {
             Activation::Sigmoid => "sigmoid",
             Activation::HardSigmoid { .. } => "hard_sigmoid",
             Activation::HardSwish => "hard_swish",
+            Activation::Silu => "silu",
             Activation::Tanh => "tanh",
             Activation::Erf => "erf",
             Activation::Gelu { .. } => "gelu",

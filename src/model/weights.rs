@@ -97,12 +97,30 @@ pub enum WeightData {
         length: u64,
         stored: StoredType,
     },
+    /// A strided view into a memory-mapped checkpoint.
+    Mapped(Mapped),
+    /// Seeded uniform values in `[-bound, bound)` (+ `center`), drawn when first read: an
+    /// architecture built without weights costs nothing until it runs.
+    Random {
+        seed: u64,
+        center: f32,
+        bound: f32,
+    },
     /// The transpose of a 2-D tensor stored as `stored_shape` (exporters write `MatMul(x,
     /// Transpose(W))`; transposing lazily keeps external weights unread until needed).
     Transposed {
         inner: Box<WeightData>,
         stored_shape: [usize; 2],
     },
+}
+
+/// Values inside a memory-mapped file: `offset` in bytes, `strides` in elements (PyTorch
+/// tensors may be views; safetensors are contiguous). The importer checks the extent.
+#[derive(Clone, Debug)]
+pub struct Mapped {
+    pub map: Arc<memmap2::Mmap>,
+    pub offset: usize,
+    pub strides: Vec<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -144,19 +162,47 @@ impl Weight {
 
     /// Reads the values (from memory or the external file) as f32.
     pub fn load(&self) -> Result<Arc<HostTensor>> {
-        load_data(&self.name, &self.shape, &self.data)
+        load_data(&self.name, &self.shape, self.stored, &self.data)
     }
 }
 
-fn load_data(name: &str, shape: &[usize], data: &WeightData) -> Result<Arc<HostTensor>> {
+fn load_data(
+    name: &str,
+    shape: &[usize],
+    stored: StoredType,
+    data: &WeightData,
+) -> Result<Arc<HostTensor>> {
     match data {
         WeightData::Loaded(t) => Ok(t.clone()),
+        WeightData::Mapped(m) => Ok(Arc::new(HostTensor {
+            shape: shape.to_vec(),
+            data: read_mapped(m, shape, stored).ok_or_else(|| {
+                Error::Input(format!(
+                    "weight '{name}' lies outside its file (the importer should have refused it)"
+                ))
+            })?,
+        })),
+        WeightData::Random {
+            seed,
+            center,
+            bound,
+        } => {
+            let mut rng = crate::model::build::Rng::new(*seed);
+            let n = shape.iter().product();
+            let data = (0..n)
+                .map(|_| center + rng.uniform(-bound, *bound))
+                .collect();
+            Ok(Arc::new(HostTensor {
+                shape: shape.to_vec(),
+                data,
+            }))
+        }
         WeightData::Transposed {
             inner,
             stored_shape,
         } => {
             let [rows, cols] = *stored_shape;
-            let t = load_data(name, stored_shape, inner)?;
+            let t = load_data(name, stored_shape, stored, inner)?;
             let mut out = vec![0f32; t.data.len()];
             for r in 0..rows {
                 for c in 0..cols {
@@ -213,6 +259,43 @@ fn load_data(name: &str, shape: &[usize], data: &WeightData) -> Result<Arc<HostT
             }))
         }
     }
+}
+
+/// Gathers a strided view (row-major over `shape`) and decodes it; a contiguous view is one
+/// slice.
+fn read_mapped(m: &Mapped, shape: &[usize], stored: StoredType) -> Option<Vec<f32>> {
+    let size = stored.size();
+    let numel: usize = shape.iter().product();
+    let mut contiguous = true;
+    let mut expect = 1;
+    for (&n, &s) in shape.iter().zip(&m.strides).rev() {
+        contiguous &= n <= 1 || s == expect;
+        expect *= n;
+    }
+    if contiguous {
+        let bytes = m.map.get(m.offset..m.offset.checked_add(numel * size)?)?;
+        return Some(decode_le(bytes, stored));
+    }
+    let mut bytes = Vec::with_capacity(numel * size);
+    let mut index = vec![0usize; shape.len()];
+    for _ in 0..numel {
+        let at = m.offset
+            + index
+                .iter()
+                .zip(&m.strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>()
+                * size;
+        bytes.extend_from_slice(m.map.get(at..at + size)?);
+        for d in (0..shape.len()).rev() {
+            index[d] += 1;
+            if index[d] < shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    Some(decode_le(&bytes, stored))
 }
 
 /// Decodes little-endian bytes of the given type into f32 values.

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
 use crate::exec::{device_label, select_device};
-use crate::import::{labels, open_model};
+use crate::import::{labels, open, ModelSource};
 use crate::jobs::{JobEvent, Runner, Session};
 use crate::methods::input::{Input, Source};
 use crate::methods::preprocess::Preprocess;
@@ -36,7 +36,7 @@ use state::{Setup, State};
 
 /// What the interface opens.
 pub struct Options {
-    pub model: String,
+    pub model: ModelSource,
     pub source: Source,
     pub preprocess: Preprocess,
     pub labels: Option<PathBuf>,
@@ -48,7 +48,7 @@ pub struct Options {
 /// The model, input and first state, read before the terminal changes mode, so that a bad
 /// argument is a one-line error on a normal screen.
 pub fn prepare(o: &Options, graphics: &'static str) -> Result<(Arc<Session>, State)> {
-    let graph = open_model(&o.model)?;
+    let graph = open(&o.model)?;
     let device = select_device(&o.device)?;
     let device_name = device_label(&device);
     let input = Input::load(&graph, &o.source, o.preprocess)?;

@@ -31,7 +31,7 @@ pub struct Harness {
 
 pub fn options(export_dir: PathBuf) -> Options {
     Options {
-        model: "demo".into(),
+        model: convscope::import::ModelSource::named("demo"),
         source: Source::Sample,
         preprocess: Preprocess::Imagenet,
         labels: None,

@@ -19,7 +19,7 @@ use crate::imaging::atomic::stage;
 use crate::imaging::heatmap::{check, MapProblem};
 use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
-use crate::import::{labels, open_model};
+use crate::import::labels;
 use crate::methods::preprocess::InputSpec;
 use crate::methods::{self, cam, filters, target, Artifact, Cx, LayerNeed, Output};
 use crate::model::{Graph, LayerId};
@@ -37,9 +37,10 @@ pub struct Args {
     /// hirescam, xgradcam, layercam, guided-gradcam, scorecam, occlusion, filters, features,
     /// actmax.
     pub method: String,
-    /// The model: a path to an .onnx file, or `demo` (the embedded demo model, the default).
-    #[arg(default_value = "demo")]
+    #[arg(default_value = "demo", help = crate::cli::model_args::MODEL_HELP)]
     pub model: String,
+    #[command(flatten)]
+    pub model_args: crate::cli::model_args::ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
     /// Class to explain: an index, or text matched against the labels [default: the top-1 class].
@@ -82,7 +83,7 @@ pub fn run(a: Args) -> Result<()> {
     layers::check_args(&a.method, &a.layers, a.layer.as_deref(), a.npy.is_some())?;
     let look = a.look.look()?;
     let t = Instant::now();
-    let graph = open_model(&a.model)?;
+    let graph = a.model_args.open(&a.model)?;
     let device = select_device(&a.input.device)?;
     let params = Params::load(&graph, &device)?;
     let load_ms = ms(t);

@@ -26,6 +26,7 @@ pub fn forward(x: &Tensor, a: &Activation) -> Result<Tensor> {
             x.affine(*alpha as f64, *beta as f64)?.clamp(0f32, 1f32)?
         }
         Activation::HardSwish => (x * x.affine(1.0 / 6.0, 0.5)?.clamp(0f32, 1f32)?)?,
+        Activation::Silu => x.silu()?,
         Activation::Tanh => x.tanh()?,
         Activation::Erf => x.erf()?,
         Activation::Gelu {
@@ -108,6 +109,12 @@ pub fn backward(
             let above = x.gt(3f64)?.where_cond(&x.ones_like()?, &mid)?;
             let d = x.lt(-3f64)?.where_cond(&x.zeros_like()?, &above)?;
             (g * d)?
+        }
+        Activation::Silu => {
+            // s + x s (1 - s), s = sigmoid(x)
+            let s = candle_nn::ops::sigmoid(x)?;
+            let ds = (&s * s.affine(-1.0, 1.0)?)?;
+            (g * (&s + (x * ds)?)?)?
         }
         Activation::Tanh => (g * y.sqr()?.affine(-1.0, 1.0)?)?,
         Activation::Erf => (g * x.sqr()?.neg()?.exp()?.affine(FRAC_2_SQRT_PI, 0.0)?)?,

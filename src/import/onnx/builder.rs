@@ -169,6 +169,8 @@ impl Builder {
             outputs,
             labels: None,
             sample_image: None,
+            origin: None,
+            crop_resize: None,
         };
         graph.validate()?;
         Ok(graph)

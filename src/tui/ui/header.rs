@@ -9,6 +9,18 @@ use ratatui::Frame;
 
 use crate::tui::state::{Job, State};
 
+/// A red tag when the weights are random (`--arch` without a checkpoint): every map drawn
+/// from them is noise, and the user must not mistake it for an explanation.
+fn random_weights_tag(s: &State) -> Vec<Span<'static>> {
+    match &s.graph.origin {
+        Some(o) if o.contains("RANDOM weights") => vec![Span::styled(
+            "RANDOM WEIGHTS",
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
+        )],
+        _ => vec![],
+    }
+}
+
 pub fn draw(f: &mut Frame, area: Rect, s: &State) {
     let dim = Style::new().fg(Color::DarkGray);
     let spec = &s.input.spec;
@@ -29,6 +41,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State) {
             )],
         ),
         (2, vec![Span::raw(s.device.clone())]),
+        (3, random_weights_tag(s)),
         (
             3,
             vec![Span::raw(format!(
@@ -51,6 +64,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State) {
         (1, vec![Span::raw(s.graphics)]),
         (3, vec![job_indicator(s)]),
     ];
+    segments.retain(|(_, spans)| !spans.is_empty());
     let width = |segs: &[(u8, Vec<Span>)]| -> usize {
         segs.iter()
             .map(|(_, spans)| spans.iter().map(Span::width).sum::<usize>() + 3)

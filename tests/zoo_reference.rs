@@ -1,0 +1,258 @@
+//! Every architecture convscope builds, against torchvision on the same weights.
+//!
+//! The weights are not shipped: `tests/fixtures/make_checkpoints.py` documents a rule that fills
+//! each tensor of a state_dict from its key and element index, and this file implements it
+//! again. torchvision's logits under the rule, for the rule's input, are the fixtures
+//! (`zoo_rule/NAME.logits.npy`, 4 KB each), with its parameter counts (`manifest.json`).
+//!
+//! Tolerance: |ours - torch| <= 2e-5 * max|torch logits| + 1e-6. Both sides compute in float32
+//! with different summation orders (GEMM blocking, oneDNN's Winograd and direct kernels), so
+//! their relative difference grows with depth. Measured: 2e-7 (squeezenet1_1) to 4.3e-6
+//! (vgg16) of the largest logit, printed by each test (`-- --nocapture`); the bound leaves 5x.
+
+mod common;
+
+use std::collections::HashMap;
+
+use candle_core::{Device, Tensor};
+use convscope::exec::{Executor, NoHook, Params};
+use convscope::imaging::npy::read_npy_f32;
+use convscope::import::zoo;
+use convscope::model::build::fnv1a;
+use convscope::model::{Graph, HostTensor, ParamCount, WeightData};
+use serde_json::Value;
+
+/// The fixture script's weight rule for `key`, as float32 rounded once from float64.
+pub fn rule_values(key: &str, shape: &[usize]) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    let h = fnv1a(key.as_bytes());
+    (0..n)
+        .map(|i| {
+            let mut x = (i as u64)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(h);
+            x ^= x >> 31;
+            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x ^= x >> 29;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let v = if key.ends_with("running_var") {
+                0.5 + u
+            } else if key.ends_with("running_mean") {
+                0.2 * u - 0.1
+            } else if key.ends_with("layer_scale") {
+                0.4 + 0.2 * u
+            } else if shape.len() == 1 && key.ends_with(".weight") {
+                0.8 + 0.4 * u
+            } else if shape.len() <= 1 {
+                0.2 * u - 0.1
+            } else {
+                (2.0 * u - 1.0) * (6.0 / (n as f64 / shape[0] as f64)).sqrt()
+            };
+            v as f32
+        })
+        .collect()
+}
+
+/// The rule's input: x[i] = ((i * 7919) % 2001) / 1000 - 1, shape [1, 3, size, size].
+pub fn rule_input(size: usize) -> Vec<f32> {
+    (0..3 * size * size)
+        .map(|i| (((i * 7919) % 2001) as f64 / 1000.0 - 1.0) as f32)
+        .collect()
+}
+
+fn fill_by_rule(graph: &mut Graph) {
+    for w in graph.layers.iter_mut().flat_map(|l| l.weights.iter_mut()) {
+        let data = rule_values(&w.name, &w.shape);
+        w.data = WeightData::Loaded(std::sync::Arc::new(HostTensor {
+            shape: w.shape.clone(),
+            data,
+        }));
+    }
+}
+
+fn manifest() -> HashMap<String, Value> {
+    let text = std::fs::read_to_string(common::fixtures().join("zoo_rule/manifest.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Builds `name`, checks its counts against torchvision's, runs the rule's input and returns
+/// max |ours - torch| / max |torch|.
+fn check(name: &str) -> f32 {
+    let m = &manifest()[name];
+    let arch = zoo::find(name).unwrap();
+    let mut graph = arch.build(1000, 0).unwrap();
+    let totals = graph.param_totals();
+    assert_eq!(
+        totals.trainable as u64,
+        m["trainable_params"].as_u64().unwrap(),
+        "{name}"
+    );
+    assert_eq!(
+        totals.non_trainable as u64,
+        m["buffers"].as_u64().unwrap(),
+        "{name}"
+    );
+    let keys = graph
+        .layers
+        .iter()
+        .flat_map(|l| &l.weights)
+        .filter(|w| w.count != ParamCount::NotCounted)
+        .count();
+    assert_eq!(keys as u64, m["float_keys"].as_u64().unwrap(), "{name}");
+    let size = m["input_size"].as_u64().unwrap() as usize;
+    assert_eq!(arch.input_size, size, "{name}");
+
+    fill_by_rule(&mut graph);
+    let params = Params::load(&graph, &Device::Cpu).unwrap();
+    let x = Tensor::from_vec(rule_input(size), (1, 3, size, size), &Device::Cpu).unwrap();
+    let acts = Executor::new(&graph, &params)
+        .forward(&x, &mut NoHook)
+        .unwrap();
+    let ours = acts
+        .get(graph.logits_layer())
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let path = common::fixtures().join(format!("zoo_rule/{name}.logits.npy"));
+    let want = read_npy_f32(&path).unwrap().data;
+    assert_eq!(ours.len(), want.len(), "{name}");
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = ours
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst <= 2e-5 * scale + 1e-6,
+        "{name}: max |ours - torchvision| = {worst:e} with max |logit| {scale}"
+    );
+    eprintln!("{name}: max |diff| / max |logit| = {:.2e}", worst / scale);
+    worst / scale
+}
+
+fn check_all(names: &[&str]) {
+    for name in names {
+        check(name);
+    }
+}
+
+#[test]
+fn vgg11_vgg13_and_alexnet_match_torchvision() {
+    check_all(&["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "alexnet"]);
+}
+
+#[test]
+fn vgg16_and_vgg19_match_torchvision() {
+    check_all(&["vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]);
+}
+
+#[test]
+fn resnet_family_matches_torchvision() {
+    check_all(&[
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "resnet101",
+        "resnet152",
+        "wide_resnet50_2",
+        "resnext50_32x4d",
+    ]);
+}
+
+#[test]
+fn mobile_networks_match_torchvision() {
+    check_all(&[
+        "mobilenet_v2",
+        "mobilenet_v3_small",
+        "mobilenet_v3_large",
+        "squeezenet1_1",
+    ]);
+}
+
+#[test]
+fn efficientnets_match_torchvision() {
+    check_all(&[
+        "efficientnet_b0",
+        "efficientnet_b1",
+        "efficientnet_b2",
+        "efficientnet_b3",
+        "efficientnet_b4",
+    ]);
+}
+
+#[test]
+fn densenet_and_convnext_match_torchvision() {
+    check_all(&["densenet121", "convnext_tiny"]);
+}
+
+/// timm's models of the same names: a safetensors checkpoint with timm's keys (filled by the
+/// rule under those keys) is opened with no `--arch`, as a user would open
+/// `hf:timm/convnext_tiny.fb_in1k`; the architecture must be inferred through timm's names and
+/// give timm's logits.
+#[test]
+fn timm_checkpoints_load_into_the_torchvision_architectures() {
+    let text =
+        std::fs::read_to_string(common::fixtures().join("zoo_rule/timm_manifest.json")).unwrap();
+    let manifest: HashMap<String, Value> = serde_json::from_str(&text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (name, m) in manifest.iter().filter(|(_, m)| m.is_object()) {
+        let tensors: HashMap<String, HostTensor> = m["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|kv| {
+                let key = kv[0].as_str().unwrap().to_string();
+                let shape: Vec<usize> = serde_json::from_value(kv[1].clone()).unwrap();
+                let data = rule_values(&key, &shape);
+                (key, HostTensor { shape, data })
+            })
+            .collect();
+        let path = dir.path().join(format!("{name}.safetensors"));
+        let bytes = convscope::import::safetensors::write(&tensors, HashMap::new()).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        let graph = convscope::import::open(&convscope::import::ModelSource::named(
+            path.to_str().unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(&graph.name, name);
+        let origin = graph.origin.clone().unwrap();
+        let size = m["input_size"].as_u64().unwrap() as usize;
+        let params = Params::load(&graph, &Device::Cpu).unwrap();
+        let x = Tensor::from_vec(rule_input(size), (1, 3, size, size), &Device::Cpu).unwrap();
+        let acts = Executor::new(&graph, &params)
+            .forward(&x, &mut NoHook)
+            .unwrap();
+        let ours = acts
+            .get(graph.logits_layer())
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let path = common::fixtures().join(format!("zoo_rule/timm_{name}.logits.npy"));
+        let want = read_npy_f32(&path).unwrap().data;
+        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let worst = ours
+            .iter()
+            .zip(&want)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(
+            worst <= 2e-5 * scale + 1e-6,
+            "timm {name}: max |ours - timm| = {worst:e} with max |logit| {scale}"
+        );
+        eprintln!(
+            "timm {name}: max |diff| / max |logit| = {:.2e} ({origin})",
+            worst / scale
+        );
+    }
+}
+
+#[test]
+fn every_architecture_has_a_fixture() {
+    let m = manifest();
+    for arch in zoo::ARCHS {
+        assert!(m.contains_key(arch.name), "{} has no fixture", arch.name);
+    }
+    assert_eq!(m.len(), zoo::ARCHS.len());
+}
