@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use common::expect_error;
+use common::rule::rule_input;
 use convscope::imaging::npy::{read_npy_f32, write_npy_f32};
 use convscope::import::checkpoint::{self, EntryType, Format};
 use convscope::model::HostTensor;
@@ -145,12 +146,6 @@ fn flip_each_byte(bytes: &[u8], bad: &Path) {
 }
 
 // ---- the model argument forms, end to end ----------------------------------------------------
-
-fn rule_input(size: usize) -> Vec<f32> {
-    (0..3 * size * size)
-        .map(|i| (((i * 7919) % 2001) as f64 / 1000.0 - 1.0) as f32)
-        .collect()
-}
 
 /// Runs `predict ARGS --input-npy (the rule's input) --json --top 10`; returns the ten logits
 /// by class and stderr.

@@ -352,3 +352,22 @@ fn the_readme_lists_every_key() {
         }
     }
 }
+
+/// `--arch` without weights: the zoo model opens on its own photograph, and the header says in
+/// red that the weights are random, so no map is mistaken for an explanation. The demo's
+/// header has no such tag.
+#[test]
+fn an_architecture_without_weights_is_flagged_as_random() {
+    let mut o = options(std::env::temp_dir());
+    o.model = convscope::import::ModelSource {
+        arch: Some("squeezenet1_1".into()),
+        ..convscope::import::ModelSource::named("demo")
+    };
+    let mut h = Harness::with(o);
+    assert_eq!(h.state.graph.name, "squeezenet1_1");
+    let screen = h.screen(120, 40);
+    assert!(screen.contains("RANDOM WEIGHTS"), "{screen}");
+    assert!(screen.contains("chelsea.png 224x224"), "{screen}");
+    let screen = Harness::demo().screen(120, 40);
+    assert!(!screen.contains("RANDOM"), "{screen}");
+}

@@ -1,6 +1,8 @@
 //! `hf:ORG/REPO`: weights from the local Hugging Face cache, laid out as `huggingface_hub`
 //! leaves it: `HUB/models--ORG--REPO/refs/main` names a snapshot, and
-//! `snapshots/REV/model.safetensors` (or `pytorch_model.bin`) holds the weights.
+//! `snapshots/REV/model.safetensors` (or `pytorch_model.bin`) holds the weights. When they are
+//! not there, they are downloaded into that cache (the `hf-hub` crate), unless
+//! `HF_HUB_OFFLINE` is set; `HF_ENDPOINT` and `HF_TOKEN` are honoured as by `huggingface_hub`.
 
 use std::path::{Path, PathBuf};
 
@@ -16,10 +18,64 @@ const FILES: [&str; 3] = [
 /// The file a MODEL argument names: a path as given, or an `hf:` reference resolved in the
 /// cache.
 pub fn resolve(model: &str) -> Result<PathBuf> {
-    match model.strip_prefix("hf:") {
-        Some(repo) => resolve_hf(repo, &cache_dir()),
-        None => Ok(PathBuf::from(model)),
+    let Some(repo) = model.strip_prefix("hf:") else {
+        return Ok(PathBuf::from(model));
+    };
+    let hub = cache_dir();
+    match cached(repo, &hub)? {
+        Some(path) => Ok(path),
+        None if offline() => Err(absent(repo, &hub, "HF_HUB_OFFLINE is set")),
+        None => download(repo, &hub),
     }
+}
+
+fn offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "false"))
+}
+
+fn absent(repo: &str, hub: &Path, why: &str) -> Error {
+    Error::Usage(format!(
+        "hf:{repo} is not in the Hugging Face cache ({}) and {why}; download it where there is a \
+         network (`huggingface-cli download {repo}`) and copy the cache, or set HF_HOME to the \
+         cache you use",
+        hub.display()
+    ))
+}
+
+/// Fetches the first weight file the repository has into the cache, with a progress bar on a
+/// terminal.
+fn download(repo: &str, hub: &Path) -> Result<PathBuf> {
+    use hf_hub::api::sync::ApiBuilder;
+    use std::io::IsTerminal;
+    let mut builder = ApiBuilder::from_env()
+        .with_cache_dir(hub.to_path_buf())
+        .with_progress(std::io::stderr().is_terminal());
+    if let Ok(token) = std::env::var("HF_TOKEN") {
+        builder = builder.with_token(Some(token));
+    }
+    let api = builder
+        .build()
+        .map_err(|e| absent(repo, hub, &format!("the download could not start ({e})")))?;
+    let remote = api.model(repo.to_string());
+    let mut first_error = None;
+    for file in FILES {
+        match remote.get(file) {
+            Ok(path) => return Ok(path),
+            Err(e) => {
+                first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    let mut why = first_error.unwrap_or_default();
+    if why.len() > 160 {
+        why.truncate(why.floor_char_boundary(160));
+        why.push('…');
+    }
+    Err(absent(
+        repo,
+        hub,
+        &format!("could not be downloaded ({why}); check the name and the network"),
+    ))
 }
 
 /// Where `huggingface_hub` keeps downloads: `HF_HUB_CACHE`, else `HF_HOME/hub`, else
@@ -42,7 +98,8 @@ pub fn cache_dir() -> PathBuf {
     cache.join("huggingface").join("hub")
 }
 
-fn resolve_hf(repo: &str, hub: &Path) -> Result<PathBuf> {
+/// The weight file of `repo` in the cache at `hub`; None when the repository is not cached.
+fn cached(repo: &str, hub: &Path) -> Result<Option<PathBuf>> {
     let valid = |part: &str| {
         !part.is_empty()
             && part != "."
@@ -58,32 +115,15 @@ fn resolve_hf(repo: &str, hub: &Path) -> Result<PathBuf> {
         )));
     }
     let dir = hub.join(format!("models--{}--{}", parts[0], parts[1]));
-    let offline = || {
-        Error::Usage(format!(
-            "hf:{repo} is not in the Hugging Face cache ({}); convscope reads the cache but \
-             does not download: run `huggingface-cli download {repo}` (or set HF_HOME to the \
-             cache you use), then try again",
-            hub.display()
-        ))
+    let Ok(revision) = std::fs::read_to_string(dir.join("refs").join("main")) else {
+        return Ok(None);
     };
-    let revision = std::fs::read_to_string(dir.join("refs").join("main")).map_err(|_| offline())?;
     let revision = revision.trim();
     if !valid(revision) {
-        return Err(offline());
+        return Ok(None);
     }
     let snapshot = dir.join("snapshots").join(revision);
-    FILES
-        .iter()
-        .map(|f| snapshot.join(f))
-        .find(|p| p.is_file())
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "hf:{repo} is cached at {} but holds none of {}; download the weights with \
-                 `huggingface-cli download {repo}`",
-                snapshot.display(),
-                FILES.join(", ")
-            ))
-        })
+    Ok(FILES.iter().map(|f| snapshot.join(f)).find(|p| p.is_file()))
 }
 
 #[cfg(test)]
@@ -107,21 +147,21 @@ mod tests {
         std::os::unix::fs::symlink(&blob, snap.join("model.safetensors")).unwrap();
         #[cfg(not(unix))]
         std::fs::copy(&blob, snap.join("model.safetensors")).unwrap();
-        let got = resolve_hf("timm/resnet18.a1_in1k", hub.path()).unwrap();
+        let got = cached("timm/resnet18.a1_in1k", hub.path())
+            .unwrap()
+            .unwrap();
         assert_eq!(got, snap.join("model.safetensors"));
         assert_eq!(std::fs::read(got).unwrap(), b"weights");
 
-        let e = resolve_hf("timm/absent", hub.path())
-            .err()
-            .unwrap()
-            .to_string();
+        assert!(cached("timm/absent", hub.path()).unwrap().is_none());
+        let e = absent("timm/absent", hub.path(), "HF_HUB_OFFLINE is set").to_string();
         assert!(
             e.contains("not in the Hugging Face cache")
                 && e.contains("huggingface-cli download timm/absent"),
             "{e}"
         );
         for bad in ["timm", "a/b/c", "../x/y", "a/.."] {
-            let e = resolve_hf(bad, hub.path()).err().unwrap().to_string();
+            let e = cached(bad, hub.path()).err().unwrap().to_string();
             assert!(e.contains("not a Hugging Face model id"), "{bad}: {e}");
         }
     }

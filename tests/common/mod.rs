@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: fixture paths, NPY loading, tolerant comparison.
 #![allow(dead_code)]
 
+pub mod rule;
+
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;

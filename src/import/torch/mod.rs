@@ -198,15 +198,18 @@ pub(crate) fn view(
     map: &Arc<Mmap>,
     storage: (usize, usize),
     dtype: Dtype,
+    base: u64,
     t: &pickle::TensorRef,
 ) -> Result<Mapped, String> {
     let size = dtype.size();
     let numel: usize = t.shape.iter().product();
+    let start = usize::try_from(base.saturating_add(t.offset))
+        .map_err(|_| "a tensor offset out of range".to_string())?;
     let last = t
         .shape
         .iter()
         .zip(&t.strides)
-        .try_fold(t.offset as usize, |acc, (&n, &s)| {
+        .try_fold(start, |acc, (&n, &s)| {
             acc.checked_add(n.saturating_sub(1).checked_mul(s)?)
         });
     let fits = match last {
@@ -221,11 +224,7 @@ pub(crate) fn view(
         return Err("a tensor reaches past the end of its storage".into());
     }
     // An empty tensor reads nothing; its offset may be anything torch kept.
-    let offset = if numel == 0 {
-        0
-    } else {
-        t.offset as usize * size
-    };
+    let offset = if numel == 0 { 0 } else { start * size };
     Ok(Mapped {
         map: map.clone(),
         offset: storage.0 + offset,

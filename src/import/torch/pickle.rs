@@ -55,11 +55,14 @@ pub enum Obj {
     Dict(Vec<(Id, Id)>),
     /// An allowed global (a storage class or one of the rebuild functions), not yet called.
     Global(Global),
-    /// A storage named by a persistent id: its key in the container and element type.
+    /// A storage named by a persistent id: its key in the container and element type, and
+    /// where it starts inside that key's data (in elements; old legacy files pickled storage
+    /// views as `(view_key, offset, size)`).
     Storage {
         key: String,
         dtype: Dtype,
         numel: u64,
+        base: u64,
     },
     /// A strided view of a storage, as `torch._utils._rebuild_tensor_v2` describes it.
     Tensor(TensorRef),
@@ -152,6 +155,15 @@ fn persistent_storage(objs: &[Obj], pid: Id) -> Res<Obj> {
         return bad("a persistent id that is not a tuple");
     };
     let field = |i: usize| items.get(i).map(|&id| &objs[id]);
+    // view_metadata: None, or (view_key, offset, view_size) for a view of the root storage.
+    let base = match field(5) {
+        None | Some(Obj::None) => 0,
+        Some(Obj::Tuple(view)) => match view.get(1).map(|&id| &objs[id]) {
+            Some(Obj::Int(offset)) if *offset >= 0 => *offset as u64,
+            _ => return bad("a storage view without an offset"),
+        },
+        Some(_) => return bad("a storage view that is not a tuple"),
+    };
     match (field(0), field(1), field(2), field(4)) {
         (
             Some(Obj::Str(tag)),
@@ -162,6 +174,7 @@ fn persistent_storage(objs: &[Obj], pid: Id) -> Res<Obj> {
             key: key.clone(),
             dtype: *dtype,
             numel: *numel as u64,
+            base,
         }),
         _ => bad("a persistent id that is not a torch storage reference"),
     }
@@ -645,6 +658,34 @@ mod tests {
         ] {
             assert!(matches!(unpickle(junk), Err(PickleError::Malformed(_))));
         }
+    }
+
+    /// Old legacy files name a view of a root storage as
+    /// `('storage', cls, root_key, location, root_size, (view_key, offset, view_size))`.
+    #[test]
+    fn storage_views_keep_their_offset() {
+        let objs = vec![
+            Obj::Str("storage".into()),
+            Obj::Global(Global::Storage(Dtype::F32)),
+            Obj::Str("140".into()),
+            Obj::Str("cpu".into()),
+            Obj::Int(100),
+            Obj::Str("141".into()),
+            Obj::Int(40),
+            Obj::Int(10),
+            Obj::Tuple(vec![5, 6, 7]),
+            Obj::Tuple(vec![0, 1, 2, 3, 4, 8]),
+        ];
+        let s = persistent_storage(&objs, 9).unwrap();
+        assert_eq!(
+            s,
+            Obj::Storage {
+                key: "140".into(),
+                dtype: Dtype::F32,
+                numel: 100,
+                base: 40
+            }
+        );
     }
 
     #[test]

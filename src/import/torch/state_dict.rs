@@ -43,13 +43,17 @@ pub(super) fn collect(
             .as_str(k)
             .ok_or("has a tensor whose key is not a string")?
             .to_string();
-        let Obj::Storage { key, dtype, .. } = u.get(t.storage) else {
+        let Obj::Storage {
+            key, dtype, base, ..
+        } = u.get(t.storage)
+        else {
             unreachable!("tensors are only rebuilt on storages")
         };
         let storage = *storages
             .get(key)
             .ok_or_else(|| format!("has no data for tensor {name} (storage {key})"))?;
-        let data = super::view(map, storage, *dtype, t).map_err(|e| format!("{e}: {name}"))?;
+        let data =
+            super::view(map, storage, *dtype, *base, t).map_err(|e| format!("{e}: {name}"))?;
         let dtype = match dtype {
             Dtype::F32 => EntryType::Float(StoredType::F32),
             Dtype::F16 => EntryType::Float(StoredType::F16),
