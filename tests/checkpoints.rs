@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::cargo::cargo_bin_cmd;
 use common::expect_error;
-use common::rule::rule_input;
+use common::rule::{assert_logits_close, rule_input};
 use convscope::imaging::npy::{read_npy_f32, write_npy_f32};
 use convscope::import::checkpoint::{self, EntryType, Format};
 use convscope::model::HostTensor;
@@ -170,16 +170,10 @@ fn predict_logits(args: &[&str], envs: &[(&str, &Path)]) -> (Vec<f32>, String) {
     (logits, stderr)
 }
 
-/// torch's logits for the fixture, within 2e-5 of their largest (float32, different order).
+/// torch's logits for the fixture (the zoo's tolerance).
 fn assert_torch_logits(logits: &[f32]) {
     let want = read_npy_f32(&ckpt("squeezenet10.logits.npy")).unwrap().data;
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    for (a, b) in logits.iter().zip(&want) {
-        assert!(
-            (a - b).abs() <= 2e-5 * scale,
-            "{logits:?} vs torch {want:?}"
-        );
-    }
+    assert_logits_close("squeezenet10 vs torch", logits, &want);
 }
 
 #[test]

@@ -19,8 +19,7 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Module, ModuleT, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::{convnext, resnet, vgg};
-use common::rule::{rule_input, rule_tensors};
-use convscope::exec::{Executor, NoHook, Params};
+use common::rule::{assert_logits_close, rule_input, rule_logits, rule_tensors};
 use convscope::import::{open, zoo, ModelSource};
 use serde_json::Value;
 
@@ -63,16 +62,7 @@ fn ours_and_vars(name: &str, keys: &[(String, Vec<usize>)]) -> (Vec<f32>, VarBui
     std::fs::write(&path, bytes).unwrap();
     let graph = open(&ModelSource::named(path.to_str().unwrap())).unwrap();
     assert_eq!(graph.name, name);
-    let params = Params::load(&graph, &Device::Cpu).unwrap();
-    let acts = Executor::new(&graph, &params)
-        .forward(&input(), &mut NoHook)
-        .unwrap();
-    let logits = acts
-        .get(graph.logits_layer())
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let logits = rule_logits(&graph, 224);
     let vars: HashMap<String, Tensor> = tensors
         .into_iter()
         .map(|(k, t)| {
@@ -92,18 +82,7 @@ fn input() -> Tensor {
 
 fn assert_close(name: &str, ours: &[f32], candle: &Tensor) {
     let theirs = candle.flatten_all().unwrap().to_vec1::<f32>().unwrap();
-    assert_eq!(ours.len(), theirs.len(), "{name}");
-    let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let worst = ours
-        .iter()
-        .zip(&theirs)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(
-        worst <= 2e-5 * scale + 1e-6,
-        "{name}: max |convscope - candle-transformers| = {worst:e}, max |logit| {scale}"
-    );
-    eprintln!("{name}: max |diff| / max |logit| = {:.2e}", worst / scale);
+    assert_logits_close(&format!("{name} vs candle-transformers"), ours, &theirs);
 }
 
 #[test]

@@ -12,12 +12,10 @@
 
 mod common;
 
-use common::rule::{rule_input, rule_values};
+use common::rule::{assert_logits_close, rule_logits, rule_values};
 
 use std::collections::HashMap;
 
-use candle_core::{Device, Tensor};
-use convscope::exec::{Executor, NoHook, Params};
 use convscope::imaging::npy::read_npy_f32;
 use convscope::import::zoo;
 use convscope::model::{Graph, HostTensor, ParamCount, WeightData};
@@ -66,32 +64,10 @@ fn check(name: &str) -> f32 {
     assert_eq!(arch.input_size, size, "{name}");
 
     fill_by_rule(&mut graph);
-    let params = Params::load(&graph, &Device::Cpu).unwrap();
-    let x = Tensor::from_vec(rule_input(size), (1, 3, size, size), &Device::Cpu).unwrap();
-    let acts = Executor::new(&graph, &params)
-        .forward(&x, &mut NoHook)
-        .unwrap();
-    let ours = acts
-        .get(graph.logits_layer())
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
+    let ours = rule_logits(&graph, size);
     let path = common::fixtures().join(format!("zoo_rule/{name}.logits.npy"));
     let want = read_npy_f32(&path).unwrap().data;
-    assert_eq!(ours.len(), want.len(), "{name}");
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-    let worst = ours
-        .iter()
-        .zip(&want)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(
-        worst <= 2e-5 * scale + 1e-6,
-        "{name}: max |ours - torchvision| = {worst:e} with max |logit| {scale}"
-    );
-    eprintln!("{name}: max |diff| / max |logit| = {:.2e}", worst / scale);
-    worst / scale
+    assert_logits_close(&format!("{name} vs torchvision"), &ours, &want)
 }
 
 fn check_all(names: &[&str]) {
@@ -181,33 +157,10 @@ fn timm_checkpoints_load_into_the_torchvision_architectures() {
         assert_eq!(&graph.name, name);
         let origin = graph.origin.clone().unwrap();
         let size = m["input_size"].as_u64().unwrap() as usize;
-        let params = Params::load(&graph, &Device::Cpu).unwrap();
-        let x = Tensor::from_vec(rule_input(size), (1, 3, size, size), &Device::Cpu).unwrap();
-        let acts = Executor::new(&graph, &params)
-            .forward(&x, &mut NoHook)
-            .unwrap();
-        let ours = acts
-            .get(graph.logits_layer())
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let ours = rule_logits(&graph, size);
         let path = common::fixtures().join(format!("zoo_rule/timm_{name}.logits.npy"));
         let want = read_npy_f32(&path).unwrap().data;
-        let scale = want.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let worst = ours
-            .iter()
-            .zip(&want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        assert!(
-            worst <= 2e-5 * scale + 1e-6,
-            "timm {name}: max |ours - timm| = {worst:e} with max |logit| {scale}"
-        );
-        eprintln!(
-            "timm {name}: max |diff| / max |logit| = {:.2e} ({origin})",
-            worst / scale
-        );
+        assert_logits_close(&format!("timm {name} ({origin})"), &ours, &want);
     }
 }
 

@@ -253,22 +253,8 @@ impl GraphBuilder {
 
     pub fn batch_norm_eps(&mut self, name: &str, x: LayerId, epsilon: f32) -> Result<LayerId> {
         let c = self.shape(x)[1];
-        let t = ParamCount::Trainable;
-        let weights = vec![
-            self.weight(
-                format!("{name}.weight"),
-                WeightRole::Gamma,
-                vec![c],
-                (1.0, 0.2),
-                t,
-            ),
-            self.weight(
-                format!("{name}.bias"),
-                WeightRole::Beta,
-                vec![c],
-                (0.0, 0.1),
-                t,
-            ),
+        let mut weights = self.scale_and_shift(name, c);
+        weights.extend([
             self.weight(
                 format!("{name}.running_mean"),
                 WeightRole::MovingMean,
@@ -283,7 +269,7 @@ impl GraphBuilder {
                 (1.0, 0.5),
                 ParamCount::NonTrainable,
             ),
-        ];
+        ]);
         let kind = LayerKind::BatchNorm(BatchNormConfig {
             channels: c,
             epsilon,
@@ -292,12 +278,10 @@ impl GraphBuilder {
         self.add(name, kind, vec![x], weights)
     }
 
-    /// LayerNorm over the last dim, with scale and bias (PyTorch's `nn.LayerNorm(C)`).
-    pub fn layer_norm(&mut self, name: &str, x: LayerId, epsilon: f32) -> Result<LayerId> {
-        let shape = self.shape(x);
-        let (rank, c) = (shape.len(), shape[shape.len() - 1]);
+    /// A normalization's learned gamma and beta over `c` channels.
+    fn scale_and_shift(&mut self, name: &str, c: usize) -> Vec<Weight> {
         let t = ParamCount::Trainable;
-        let weights = vec![
+        vec![
             self.weight(
                 format!("{name}.weight"),
                 WeightRole::Gamma,
@@ -312,7 +296,14 @@ impl GraphBuilder {
                 (0.0, 0.1),
                 t,
             ),
-        ];
+        ]
+    }
+
+    /// LayerNorm over the last dim, with scale and bias (PyTorch's `nn.LayerNorm(C)`).
+    pub fn layer_norm(&mut self, name: &str, x: LayerId, epsilon: f32) -> Result<LayerId> {
+        let shape = self.shape(x);
+        let (rank, c) = (shape.len(), shape[shape.len() - 1]);
+        let weights = self.scale_and_shift(name, c);
         let kind = LayerKind::LayerNorm(LayerNormConfig {
             axis: rank - 1,
             epsilon,

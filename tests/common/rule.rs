@@ -4,8 +4,10 @@
 
 use std::collections::HashMap;
 
+use candle_core::{Device, Tensor};
+use convscope::exec::{Executor, NoHook, Params};
 use convscope::model::build::fnv1a;
-use convscope::model::HostTensor;
+use convscope::model::{Graph, HostTensor};
 
 /// The fixture script's weight rule for `key`, as float32 rounded once from float64.
 pub fn rule_values(key: &str, shape: &[usize]) -> Vec<f32> {
@@ -59,4 +61,37 @@ pub fn rule_tensors(keys: &[(String, Vec<usize>)]) -> HashMap<String, HostTensor
             )
         })
         .collect()
+}
+
+/// `graph`'s logits for the rule's input at `size`x`size`, on the CPU.
+pub fn rule_logits(graph: &Graph, size: usize) -> Vec<f32> {
+    let params = Params::load(graph, &Device::Cpu).unwrap();
+    let x = Tensor::from_vec(rule_input(size), (1, 3, size, size), &Device::Cpu).unwrap();
+    let acts = Executor::new(graph, &params)
+        .forward(&x, &mut NoHook)
+        .unwrap();
+    acts.get(graph.logits_layer())
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()
+}
+
+/// The zoo's tolerance: |ours - reference| <= 2e-5 * max|reference| + 1e-6 (float32 both
+/// sides, summed in different orders; see `zoo_reference.rs`). Prints and returns the worst
+/// difference relative to the largest reference logit.
+pub fn assert_logits_close(what: &str, ours: &[f32], reference: &[f32]) -> f32 {
+    assert_eq!(ours.len(), reference.len(), "{what}");
+    let scale = reference.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let worst = ours
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst <= 2e-5 * scale + 1e-6,
+        "{what}: max |ours - reference| = {worst:e} with max |logit| {scale}"
+    );
+    eprintln!("{what}: max |diff| / max |logit| = {:.2e}", worst / scale);
+    worst / scale
 }

@@ -28,6 +28,24 @@ pub struct ConvNormAct {
 }
 
 impl ConvNormAct {
+    pub fn new(
+        filters: usize,
+        kernel: usize,
+        stride: usize,
+        groups: usize,
+        activation: Option<Activation>,
+        bn_eps: f32,
+    ) -> Self {
+        ConvNormAct {
+            filters,
+            kernel,
+            stride,
+            groups,
+            activation,
+            bn_eps,
+        }
+    }
+
     pub fn build(&self, b: &mut GraphBuilder, p: &str, x: LayerId) -> Result<LayerId> {
         let spec = ConvSpec::new(self.filters, self.kernel)
             .stride(self.stride)

@@ -35,14 +35,8 @@ pub fn efficientnet_b4(s: &Spec) -> Result<Graph> {
 }
 
 fn cna(filters: usize, kernel: usize, stride: usize, groups: usize, silu: bool) -> ConvNormAct {
-    ConvNormAct {
-        filters,
-        kernel,
-        stride,
-        groups,
-        activation: silu.then_some(Activation::Silu),
-        bn_eps: 1e-5,
-    }
+    let activation = silu.then_some(Activation::Silu);
+    ConvNormAct::new(filters, kernel, stride, groups, activation, 1e-5)
 }
 
 fn efficientnet(name: &str, width: f64, depth: f64, dropout: f32, s: &Spec) -> Result<Graph> {

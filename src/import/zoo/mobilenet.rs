@@ -10,14 +10,7 @@ use crate::model::{Activation, Graph, LayerId};
 pub fn mobilenet_v2(s: &Spec) -> Result<Graph> {
     let (mut b, input) =
         GraphBuilder::new("mobilenet_v2", "input", &[1, 3, s.size, s.size], s.seed);
-    let cna = |filters, kernel, stride, groups, activation| ConvNormAct {
-        filters,
-        kernel,
-        stride,
-        groups,
-        activation,
-        bn_eps: 1e-5,
-    };
+    let cna = |f, k, s, g, a| ConvNormAct::new(f, k, s, g, a, 1e-5);
     let mut x = cna(32, 3, 2, 1, Some(RELU6)).build(&mut b, "features.0", input)?;
     // (expand ratio t, channels c, repeats n, first stride s)
     let settings = [
@@ -110,6 +103,11 @@ pub fn mobilenet_v3_small(s: &Spec) -> Result<Graph> {
     mobilenet_v3("mobilenet_v3_small", &SMALL, 1024, s)
 }
 
+/// MobileNetV3's Conv2dNormActivation: BatchNorm epsilon 1e-3.
+fn cna(f: usize, k: usize, s: usize, g: usize, a: Option<Activation>) -> ConvNormAct {
+    ConvNormAct::new(f, k, s, g, a, 1e-3)
+}
+
 fn mobilenet_v3(name: &str, blocks: &[Bneck], last_channel: usize, s: &Spec) -> Result<Graph> {
     let (mut b, input) = GraphBuilder::new(name, "input", &[1, 3, s.size, s.size], s.seed);
     let act = |hs: bool| {
@@ -118,14 +116,6 @@ fn mobilenet_v3(name: &str, blocks: &[Bneck], last_channel: usize, s: &Spec) -> 
         } else {
             Activation::Relu
         })
-    };
-    let cna = |filters, kernel, stride, groups, activation| ConvNormAct {
-        filters,
-        kernel,
-        stride,
-        groups,
-        activation,
-        bn_eps: 1e-3,
     };
     let mut x = cna(16, 3, 2, 1, act(true)).build(&mut b, "features.0", input)?;
     for (i, Bneck(inp, exp, out, k, se, hs, stride)) in blocks.iter().enumerate() {
@@ -157,14 +147,6 @@ fn inverted_residual(
     (inp, exp, out, k, se, stride): (usize, usize, usize, usize, bool, usize),
     act: Option<Activation>,
 ) -> Result<LayerId> {
-    let cna = |filters, kernel, stride, groups, activation| ConvNormAct {
-        filters,
-        kernel,
-        stride,
-        groups,
-        activation,
-        bn_eps: 1e-3,
-    };
     let mut y = x;
     let mut i = 0;
     if exp != inp {
