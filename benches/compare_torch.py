@@ -6,8 +6,8 @@ prints the ratios convscope / reference (lower is better; 1.0 = as fast).
     "$PY" benches/compare_torch.py [--quick] [--only forward|methods]
 
 It runs the Rust benchmarks first (writing target/convscope_*.json), then the references with the
-same thread count (THREADS, default: all cores), models (torchvision vgg16 and resnet50, random
-weights), input size, batch sizes, method settings and number of runs (medians after a warm-up).
+same thread count (THREADS, default: all cores), models (torchvision vgg16, resnet50,
+mobilenet_v2 and efficientnet_b0, random weights), input size, batch sizes, method settings and number of runs (medians after a warm-up).
 
 Activation maximization is 50 Adam steps on the pixels towards the class logit.
 
@@ -67,15 +67,20 @@ def once_ms(f):
     return (time.perf_counter() - t) * 1e3
 
 
+ARCHS = ["vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0"]
+
+
 def models():
-    for name, ctor in [("vgg16", torchvision.models.vgg16), ("resnet50", torchvision.models.resnet50)]:
+    for name in ARCHS:
         if MODELS and name not in MODELS:
             continue
-        model = ctor(weights=None).eval()
-        for m in model.modules():  # captum's ReLU hooks need out-of-place ReLUs
-            if isinstance(m, torch.nn.ReLU):
+        model = getattr(torchvision.models, name)(weights=None).eval()
+        for m in model.modules():  # captum's hooks need out-of-place activations
+            if hasattr(m, "inplace"):
                 m.inplace = False
-        layer = model.avgpool if name == "vgg16" else model.layer4[-1]  # convscope's default layer
+        # convscope's default CAM layer: the last one with a spatial output (VGG16's block5_pool,
+        # ResNet50's last block, the mobile networks' last Conv-BN-activation)
+        layer = model.layer4[-1] if name == "resnet50" else model.features[-1]
         yield name, model, layer
 
 

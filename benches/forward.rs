@@ -1,8 +1,9 @@
 //! `cargo bench --bench forward [-- --quick] [-- --json PATH]`
 //!
-//! Times forward (batch 1 and 16) and forward + input gradient (batch 1) of VGG16 and ResNet50
-//! at 224x224 with seeded random weights, on the CPU. Prints medians; with `--json` also writes
-//! them for `benches/compare_torch.py`, which times PyTorch in the same run and prints ratios.
+//! Times forward (batch 1 and 16) and forward + input gradient (batch 1) of VGG16, ResNet50,
+//! MobileNetV2 and EfficientNet-B0 at 224x224 with seeded random weights, on the CPU. Prints
+//! medians; with `--json` also writes them for `benches/compare_torch.py`, which times PyTorch
+//! in the same run and prints ratios.
 //! `CONVSCOPE_BENCH_MODELS` and `CONVSCOPE_BENCH_SIZE` limit a run (see `common`).
 
 mod common;

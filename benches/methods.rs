@@ -1,7 +1,7 @@
 //! `cargo bench --bench methods [-- --quick] [-- --json PATH]`
 //!
-//! Times every explanation method on VGG16 and ResNet50 at 224x224, batch 1, seeded random
-//! weights, on the CPU (medians). SmoothGrad and IG use reduced counts (10 samples, 20 steps,
+//! Times every explanation method on VGG16, ResNet50, MobileNetV2 and EfficientNet-B0 at
+//! 224x224, batch 1, seeded random weights, on the CPU (medians). SmoothGrad and IG use reduced counts (10 samples, 20 steps,
 //! batches of 5 and 10) so a run fits a coffee break; `benches/compare_torch.py` times captum
 //! and pytorch-grad-cam with the same counts and prints the ratios.
 //!

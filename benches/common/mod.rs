@@ -3,7 +3,8 @@
 //!
 //! Subsets, read from the environment by both this and `compare_torch.py` (the long methods take
 //! minutes, so a run can be cut down to what is being worked on):
-//! - `CONVSCOPE_BENCH_MODELS=vgg16,resnet50` — which models (default both);
+//! - `CONVSCOPE_BENCH_MODELS=vgg16,resnet50` — which models (default: vgg16, resnet50,
+//!   mobilenet_v2, efficientnet_b0);
 //! - `CONVSCOPE_BENCH_METHODS=occlusion,scorecam` — which render methods (default all timed);
 //! - `CONVSCOPE_BENCH_SIZE=224` — the input side. Other sizes are for smoke tests only: VGG16's
 //!   classifier then differs from torchvision's (no adaptive pooling), so ratios mean nothing.
@@ -70,27 +71,33 @@ pub fn size() -> usize {
         .unwrap_or(224)
 }
 
-/// A zoo architecture: `(side, seed)` to a graph.
-type Builder = fn(usize, u64) -> convscope::error::Result<Graph>;
+/// The architectures benchmarked, in order (issue 7's table).
+pub const MODELS: [&str; 4] = ["vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0"];
 
-/// The models `CONVSCOPE_BENCH_MODELS` selects (default VGG16 and ResNet50), seeded random
+/// The models `CONVSCOPE_BENCH_MODELS` selects (default all of [`MODELS`]), seeded random
 /// weights, at [`size`].
 pub fn models() -> Vec<(&'static str, Graph)> {
     let want = list("CONVSCOPE_BENCH_MODELS");
     let side = size();
-    let builders: [(&str, Builder); 2] = [("vgg16", zoo::vgg16), ("resnet50", zoo::resnet50)];
     if let Some(w) = &want {
         for name in w {
             assert!(
-                builders.iter().any(|(n, _)| n == name),
-                "CONVSCOPE_BENCH_MODELS: unknown model {name}; models: vgg16, resnet50"
+                MODELS.contains(&name.as_str()),
+                "CONVSCOPE_BENCH_MODELS: unknown model {name}; models: {}",
+                MODELS.join(", ")
             );
         }
     }
-    builders
+    MODELS
         .into_iter()
-        .filter(|(name, _)| want.as_ref().is_none_or(|w| w.iter().any(|n| n == name)))
-        .map(|(name, build)| (name, build(side, 0).expect("zoo model builds")))
+        .filter(|name| want.as_ref().is_none_or(|w| w.iter().any(|n| n == name)))
+        .map(|name| {
+            let arch = zoo::find(name).expect("a zoo architecture");
+            (
+                name,
+                arch.build_at(side, 1000, 0).expect("zoo model builds"),
+            )
+        })
         .collect()
 }
 
