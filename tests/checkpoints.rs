@@ -279,6 +279,19 @@ fn arch_alone_builds_random_weights_and_says_so() {
     assert_eq!(v["config"]["source_name"], "features.24", "{v}");
     assert_eq!(v["config"]["filters"], 512, "{v}");
 
+    // Scripts get the same words in the JSON.
+    let out = cargo_bin_cmd!("convscope")
+        .args(["summary", "--arch", "efficientnet_b0", "--json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let origin = v["origin"].as_str().unwrap();
+    assert!(
+        origin.starts_with("efficientnet_b0 with RANDOM weights"),
+        "{origin}"
+    );
+    assert_eq!(v["trainable_params"], 5_288_548);
+
     let mut cmd = cargo_bin_cmd!("convscope");
     cmd.args(["summary", "--arch", "resnet5"]);
     expect_error(&mut cmd, &["did you mean resnet50"]);

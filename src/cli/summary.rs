@@ -37,6 +37,9 @@ pub fn run(a: Args) -> Result<()> {
             .collect();
         super::print_json(&json!({
             "name": graph.name,
+            // How the graph was made (architecture inferred from a checkpoint, random weights):
+            // null for ONNX files and the demo.
+            "origin": graph.origin,
             "layers": layers,
             "total_params": totals.total,
             "trainable_params": totals.trainable,
