@@ -128,7 +128,8 @@ impl PoolSpec {
 pub struct GraphBuilder {
     name: String,
     layers: Vec<Layer>,
-    rng: Rng,
+    /// Seeds every weight, mixed with the weight's name.
+    seed: u64,
 }
 
 impl GraphBuilder {
@@ -145,7 +146,7 @@ impl GraphBuilder {
                 out_shape: shape.to_vec(),
                 weights: vec![],
             }],
-            rng: Rng::new(seed),
+            seed,
         };
         (b, LayerId(0))
     }
@@ -187,7 +188,7 @@ impl GraphBuilder {
         (center, bound): (f32, f32),
         count: ParamCount,
     ) -> Weight {
-        let seed = self.rng.0 ^ fnv1a(name.as_bytes());
+        let seed = self.seed ^ fnv1a(name.as_bytes());
         Weight {
             name,
             role,

@@ -123,6 +123,20 @@ pub struct Mapped {
     pub strides: Vec<usize>,
 }
 
+impl Mapped {
+    /// Whether the view is row-major over `shape` with no gaps (strides of size-1 dims do not
+    /// matter), so that its values are one slice of the map.
+    pub fn is_contiguous(&self, shape: &[usize]) -> bool {
+        let mut expect = 1;
+        let mut contiguous = self.strides.len() == shape.len();
+        for (&n, &s) in shape.iter().zip(&self.strides).rev() {
+            contiguous &= n <= 1 || s == expect;
+            expect *= n;
+        }
+        contiguous
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct Weight {
     /// The name in the source file (e.g. `features.0.weight`).
@@ -266,13 +280,7 @@ fn load_data(
 fn read_mapped(m: &Mapped, shape: &[usize], stored: StoredType) -> Option<Vec<f32>> {
     let size = stored.size();
     let numel: usize = shape.iter().product();
-    let mut contiguous = true;
-    let mut expect = 1;
-    for (&n, &s) in shape.iter().zip(&m.strides).rev() {
-        contiguous &= n <= 1 || s == expect;
-        expect *= n;
-    }
-    if contiguous {
+    if m.is_contiguous(shape) {
         let bytes = m.map.get(m.offset..m.offset.checked_add(numel * size)?)?;
         return Some(decode_le(bytes, stored));
     }

@@ -72,10 +72,7 @@ pub(super) fn fits(e: &Entry, wanted: &[usize]) -> bool {
     }
     let numel = |s: &[usize]| s.iter().product::<usize>();
     let squeeze = |s: &[usize]| s.iter().copied().filter(|&d| d != 1).collect::<Vec<_>>();
-    let contiguous = squeeze(&e.data.strides)
-        == squeeze(&crate::import::checkpoint::contiguous_strides(&e.shape))
-        || e.data.strides == crate::import::checkpoint::contiguous_strides(&e.shape);
-    contiguous
+    e.data.is_contiguous(&e.shape)
         && numel(&e.shape) == numel(wanted)
         && (squeeze(&e.shape) == squeeze(wanted) || e.shape.first() == wanted.first())
 }
