@@ -1,50 +1,182 @@
-//! Depthwise convolution (one input channel per group, any channel multiplier) as a direct
-//! loop: per output channel, per tap, one scaled input row added to one output row. A GEMM
-//! with one row per group would spend its time packing; candle runs one convolution per
-//! group. Each thread owns whole planes of the destination, so nothing is shared.
+//! Depthwise convolution (one input channel per group, any channel multiplier), forward and
+//! input gradient, as one vectorized multiply-add per tap over a whole plane.
+//!
+//! Each input plane is first copied into a zero-padded plane split by stride phase: row `r`
+//! and column `j` of the padded input go to phase plane `(r mod sy, j mod sx)` at
+//! `(r / sy, j / sx)`, in rows of a common width `W`. Then every tap reads its phase plane at
+//! a fixed offset from the output position, so over the flat index `oy·W + ox` of an output
+//! laid out `W` wide (the extra columns are computed and dropped) each tap is one contiguous
+//! `acc += w · src` — for any stride, dilation and padding, and as long as the whole plane
+//! (63 elements at 7x7, not 7). The gradient is the same in reverse: each tap scatters the
+//! (`W`-wide) output gradient into the phase planes, which are then gathered back into the
+//! input's own layout.
+//!
+//! The previous kernel looped per tap per output row, with short strided rows at stride 2:
+//! 19 ms of MobileNetV2's forward pass at 224x224 and 26 ms of its backward pass.
+//!
+//! Threads take whole input planes (with their `multiplier` output planes).
 
 use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
+use super::simd::vectorized;
+
+/// Flat output positions per block: the accumulator stays in L1 across a block's taps.
+const BLOCK: usize = 1024;
+
+/// How the padded, phase-split copy of one input plane is laid out.
+struct Phases {
+    /// Phases along rows and columns: the strides.
+    s: [usize; 2],
+    /// Rows per phase plane and the common row width `W`.
+    rows: usize,
+    width: usize,
+    /// Padded extent actually read by some tap.
+    padded: [usize; 2],
+}
+
+impl Phases {
+    fn new(g: &ConvGeometry) -> Phases {
+        let extent =
+            |a: usize| (g.out_hw[a] - 1) * g.stride[a] + (g.kernel[a] - 1) * g.dilation[a] + 1;
+        let padded = [extent(0), extent(1)];
+        Phases {
+            s: g.stride,
+            rows: padded[0].div_ceil(g.stride[0]),
+            width: padded[1].div_ceil(g.stride[1]),
+            padded,
+        }
+    }
+
+    fn plane(&self) -> usize {
+        self.rows * self.width
+    }
+
+    fn len(&self) -> usize {
+        self.s[0] * self.s[1] * self.plane()
+    }
+
+    /// Where padded position (r, j) lives.
+    fn index(&self, r: usize, j: usize) -> usize {
+        let phase = (r % self.s[0]) * self.s[1] + j % self.s[1];
+        phase * self.plane() + (r / self.s[0]) * self.width + j / self.s[1]
+    }
+
+    /// Tap (a, b)'s offset: output (oy, ox) reads `offset + oy·W + ox`.
+    fn tap(&self, g: &ConvGeometry, a: usize, b: usize) -> usize {
+        let (r, j) = (a * g.dilation[0], b * g.dilation[1]);
+        self.index(r, j)
+    }
+
+    /// Flat output positions computed: up to the last output of the last row.
+    fn span(&self, g: &ConvGeometry) -> usize {
+        (g.out_hw[0] - 1) * self.width + g.out_hw[1]
+    }
+
+    /// For each padded row inside the input, `(padded row, input row, first padded column,
+    /// input columns [lo, hi))`: the part of the padded plane that holds input values.
+    fn for_each_input_row(
+        &self,
+        g: &ConvGeometry,
+        mut f: impl FnMut(usize, usize, usize, usize, usize),
+    ) {
+        let inside = |a: usize, p: usize| {
+            let v = p as isize - g.pad[a];
+            (v >= 0 && v < g.in_hw[a] as isize).then_some(v as usize)
+        };
+        // Padded columns j with j - pad ∈ [0, in_w), clipped to the padded extent.
+        let j_lo = g.pad[1].max(0) as usize;
+        let j_hi = ((g.in_hw[1] as isize + g.pad[1]).max(0) as usize).min(self.padded[1]);
+        if j_lo >= j_hi {
+            return;
+        }
+        let ix_lo = (j_lo as isize - g.pad[1]) as usize;
+        for r in 0..self.padded[0] {
+            if let Some(iy) = inside(0, r) {
+                f(r, iy, j_lo, ix_lo, ix_lo + (j_hi - j_lo));
+            }
+        }
+    }
+}
+
+/// Copies input plane `x` into its zero-padded phase planes.
+fn scatter_input(g: &ConvGeometry, ph: &Phases, x: &[f32], planes: &mut [f32]) {
+    planes.fill(0.0);
+    ph.for_each_input_row(g, |r, iy, j0, lo, hi| {
+        let row = &x[iy * g.in_hw[1]..][lo..hi];
+        if ph.s[1] == 1 {
+            let at = ph.index(r, j0);
+            planes[at..at + row.len()].copy_from_slice(row);
+        } else {
+            for (k, &v) in row.iter().enumerate() {
+                planes[ph.index(r, j0 + k)] = v;
+            }
+        }
+    });
+}
+
+/// The adjoint of [`scatter_input`]: the input plane's values from the padded phase planes.
+fn gather_input(g: &ConvGeometry, ph: &Phases, planes: &[f32], dx: &mut [f32]) {
+    dx.fill(0.0);
+    ph.for_each_input_row(g, |r, iy, j0, lo, hi| {
+        let row = &mut dx[iy * g.in_hw[1]..][lo..hi];
+        if ph.s[1] == 1 {
+            let at = ph.index(r, j0);
+            row.copy_from_slice(&planes[at..at + row.len()]);
+        } else {
+            for (k, v) in row.iter_mut().enumerate() {
+                *v = planes[ph.index(r, j0 + k)];
+            }
+        }
+    });
+}
+
+/// `acc += w · src`, element by element.
+#[inline(always)]
+fn axpy(acc: &mut [f32], w: f32, src: &[f32]) {
+    for (a, &s) in acc.iter_mut().zip(src) {
+        *a += w * s;
+    }
+}
 
 /// `y[n, o] = bias[o] + Σ_taps w[o, 0, a, b] · x[n, o / multiplier] (shifted)`.
 pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (mult, taps) = (g.out_per_group(), g.taps());
     let (iplane, oplane) = (g.in_plane(), g.out_plane());
     let mut y = vec![0f32; g.output_len()];
-    y.par_chunks_exact_mut(oplane.max(1))
+    if oplane == 0 {
+        return y;
+    }
+    let ph = Phases::new(g);
+    let (span, width) = (ph.span(g), ph.width);
+    let offsets: Vec<usize> = (0..taps)
+        .map(|t| ph.tap(g, t / g.kernel[1], t % g.kernel[1]))
+        .collect();
+    y.par_chunks_exact_mut(mult * oplane)
         .enumerate()
-        .for_each(|(i, out)| {
-            let (n, o) = (i / g.out_channels, i % g.out_channels);
-            let plane = &x[(n * g.in_channels + o / mult) * iplane..][..iplane];
-            out.fill(bias.map_or(0.0, |b| b[o]));
-            let kernel = &w[o * taps..][..taps];
-            for a in 0..g.kernel[0] {
-                let (y_lo, y_hi) = g.valid(0, a);
-                for b in 0..g.kernel[1] {
-                    let (x_lo, x_hi) = g.valid(1, b);
-                    let wv = kernel[a * g.kernel[1] + b];
-                    if x_lo >= x_hi {
-                        continue;
-                    }
-                    for oy in y_lo..y_hi {
-                        let src = &plane[g.source(0, oy, a) * g.in_hw[1]..][..g.in_hw[1]];
-                        let dst = &mut out[oy * g.out_hw[1]..][x_lo..x_hi];
-                        let x0 = g.source(1, x_lo, b);
-                        if g.stride[1] == 1 {
-                            for (d, s) in dst.iter_mut().zip(&src[x0..]) {
-                                *d += wv * *s;
-                            }
-                        } else {
-                            let step = g.stride[1];
-                            for (d, s) in dst.iter_mut().zip(src[x0..].iter().step_by(step)) {
-                                *d += wv * *s;
+        .for_each_init(
+            || (vec![0f32; ph.len()], vec![0f32; span]),
+            |(planes, acc), (i, outs)| {
+                let c = i % g.in_channels;
+                scatter_input(g, &ph, &x[i * iplane..][..iplane], planes);
+                for (k, out) in outs.chunks_exact_mut(oplane).enumerate() {
+                    let o = c * mult + k;
+                    let kernel = &w[o * taps..][..taps];
+                    acc.fill(bias.map_or(0.0, |b| b[o]));
+                    vectorized(|| {
+                        for (at, block) in acc.chunks_mut(BLOCK).enumerate() {
+                            let at = at * BLOCK;
+                            for (&wv, &off) in kernel.iter().zip(&offsets) {
+                                axpy(block, wv, &planes[off + at..]);
                             }
                         }
+                    });
+                    for (oy, row) in out.chunks_exact_mut(g.out_hw[1]).enumerate() {
+                        row.copy_from_slice(&acc[oy * width..][..g.out_hw[1]]);
                     }
                 }
-            }
-        });
+            },
+        );
     y
 }
 
@@ -53,33 +185,38 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
     let (mult, taps) = (g.out_per_group(), g.taps());
     let (iplane, oplane) = (g.in_plane(), g.out_plane());
     let mut dx = vec![0f32; g.input_len()];
-    dx.par_chunks_exact_mut(iplane.max(1))
-        .enumerate()
-        .for_each(|(i, plane)| {
+    if oplane == 0 || iplane == 0 {
+        return dx;
+    }
+    let ph = Phases::new(g);
+    let (span, width) = (ph.span(g), ph.width);
+    let offsets: Vec<usize> = (0..taps)
+        .map(|t| ph.tap(g, t / g.kernel[1], t % g.kernel[1]))
+        .collect();
+    dx.par_chunks_exact_mut(iplane).enumerate().for_each_init(
+        || (vec![0f32; ph.len()], vec![0f32; span]),
+        |(planes, grad), (i, plane)| {
             let (n, c) = (i / g.in_channels, i % g.in_channels);
+            planes.fill(0.0);
             for o in c * mult..(c + 1) * mult {
-                let grad = &dy[(n * g.out_channels + o) * oplane..][..oplane];
+                // The output gradient laid out `W` wide; the extra columns stay zero.
+                let dy = &dy[(n * g.out_channels + o) * oplane..][..oplane];
+                grad.fill(0.0);
+                for (oy, row) in dy.chunks_exact(g.out_hw[1]).enumerate() {
+                    grad[oy * width..][..g.out_hw[1]].copy_from_slice(row);
+                }
                 let kernel = &w[o * taps..][..taps];
-                for a in 0..g.kernel[0] {
-                    let (y_lo, y_hi) = g.valid(0, a);
-                    for b in 0..g.kernel[1] {
-                        let (x_lo, x_hi) = g.valid(1, b);
-                        let wv = kernel[a * g.kernel[1] + b];
-                        if x_lo >= x_hi {
-                            continue;
-                        }
-                        for oy in y_lo..y_hi {
-                            let src = &grad[oy * g.out_hw[1]..][x_lo..x_hi];
-                            let dst = &mut plane[g.source(0, oy, a) * g.in_hw[1]..][..g.in_hw[1]];
-                            let x0 = g.source(1, x_lo, b);
-                            let step = g.stride[1];
-                            for (d, s) in dst[x0..].iter_mut().step_by(step).zip(src) {
-                                *d += wv * *s;
-                            }
+                vectorized(|| {
+                    for (at, block) in grad.chunks(BLOCK).enumerate() {
+                        let at = at * BLOCK;
+                        for (&wv, &off) in kernel.iter().zip(&offsets) {
+                            axpy(&mut planes[off + at..], wv, block);
                         }
                     }
-                }
+                });
             }
-        });
+            gather_input(g, &ph, planes, plane);
+        },
+    );
     dx
 }

@@ -14,13 +14,14 @@ mod elementwise;
 mod geometry;
 mod matmul;
 mod pool;
+mod simd;
 #[cfg(test)]
 mod tests;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor};
 
-pub use elementwise::ReluGrad;
 pub use geometry::ConvGeometry;
+pub use simd::{exp, sigmoid};
 
 use crate::error::Result;
 
@@ -91,37 +92,54 @@ pub fn max_pool2d_backward(x: &Tensor, dy: &Tensor, g: &ConvGeometry) -> Result<
     Ok(x.contiguous()?.apply_op2_no_bwd(&dy.contiguous()?, &op)?)
 }
 
-/// A ReLU's input gradient under `rule`.
-pub fn relu_backward(x: &Tensor, g: &Tensor, rule: ReluGrad) -> Result<Tensor> {
-    let op = Kernel2 {
-        name: "convscope-relu-backward",
-        lens: [x.elem_count(), x.elem_count()],
-        out: x.shape().clone(),
-        f: |x: &[f32], g: &[f32]| elementwise::relu_backward(x, g, rule),
-    };
-    Ok(x.contiguous()?.apply_op2_no_bwd(&g.contiguous()?, &op)?)
-}
-
-/// `max(x, 0)`.
-pub fn relu(x: &Tensor) -> Result<Tensor> {
+/// `f(x)` for each element of `x`, in one pass (an activation, or a gradient rule that needs
+/// only one operand).
+pub fn map(
+    x: &Tensor,
+    name: &'static str,
+    f: impl Fn(f32) -> f32 + Send + Sync + Copy,
+) -> Result<Tensor> {
     let op = Kernel1 {
-        name: "convscope-relu",
+        name,
         len: x.elem_count(),
         out: x.shape().clone(),
-        f: elementwise::relu,
+        f: |x: &[f32]| elementwise::map(x, f),
     };
     Ok(x.contiguous()?.apply_op1_no_bwd(&op)?)
 }
 
-/// `a + b` for operands of one shape (a residual connection).
-pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+/// `f(a, b)` for each pair of elements of two tensors of one shape, in one pass (a backward
+/// rule from the input and the output gradient).
+pub fn zip_map(
+    a: &Tensor,
+    b: &Tensor,
+    name: &'static str,
+    f: impl Fn(f32, f32) -> f32 + Send + Sync + Copy,
+) -> Result<Tensor> {
+    same_shape(name, a, b)?;
+    let op = Kernel2 {
+        name,
+        lens: [a.elem_count(), b.elem_count()],
+        out: a.shape().clone(),
+        f: |a: &[f32], b: &[f32]| elementwise::zip_map(a, b, f),
+    };
+    Ok(a.contiguous()?.apply_op2_no_bwd(&b.contiguous()?, &op)?)
+}
+
+fn same_shape(name: &str, a: &Tensor, b: &Tensor) -> Result<()> {
     if a.dims() != b.dims() {
         return Err(crate::error::Error::Input(format!(
-            "add: shapes {:?} and {:?} differ",
+            "{name}: shapes {:?} and {:?} differ",
             a.dims(),
             b.dims()
         )));
     }
+    Ok(())
+}
+
+/// `a + b` for operands of one shape (a residual connection).
+pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    same_shape("add", a, b)?;
     let op = Kernel2 {
         name: "convscope-add",
         lens: [a.elem_count(), b.elem_count()],
@@ -131,32 +149,89 @@ pub fn add(a: &Tensor, b: &Tensor) -> Result<Tensor> {
     Ok(a.contiguous()?.apply_op2_no_bwd(&b.contiguous()?, &op)?)
 }
 
-/// `x · scale + shift` with `[1, C, 1, 1]` (or `[C]`) scale and shift over an NCHW `x`:
-/// batch normalization's forward pass, and with no shift its input gradient.
-pub fn channel_affine(x: &Tensor, scale: &Tensor, shift: Option<&Tensor>) -> Result<Tensor> {
-    let values = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
-    let (scale, shift) = (values(scale)?, shift.map(values).transpose()?);
-    let channels = scale.len();
+/// The planes of an `[N, C, …]` tensor, and how many scale values a per-plane map over it may
+/// have: `C` (one per channel) or `N·C` (one per image and channel).
+fn planes(x: &Tensor, values: usize) -> Result<usize> {
     let dims = x.dims();
-    if dims.len() < 2 || dims[1] != channels || shift.as_ref().is_some_and(|s| s.len() != channels)
-    {
+    let fits = dims.len() >= 2 && (values == dims[1] || values == dims[0] * dims[1]);
+    if !fits || values == 0 {
         return Err(crate::error::Error::Input(format!(
-            "a per-channel map of {channels} channels does not fit an input of shape {dims:?}"
+            "a per-channel map of {values} values does not fit an input of shape {dims:?}"
         )));
     }
-    let plane: usize = dims[2..].iter().product();
+    Ok(dims[2..].iter().product())
+}
+
+fn values(t: &Tensor) -> Result<Vec<f32>> {
+    Ok(t.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?)
+}
+
+/// `x · scale + shift` over an NCHW `x`, with scale and shift given per channel (`[1, C, 1, 1]`
+/// or `[C]`: batch normalization, and without shift its input gradient) or per image and
+/// channel (`[N, C, 1, 1]`: a squeeze-excitation product).
+pub fn plane_affine(x: &Tensor, scale: &Tensor, shift: Option<&Tensor>) -> Result<Tensor> {
+    let (scale, shift) = (values(scale)?, shift.map(values).transpose()?);
+    let plane = planes(x, scale.len())?;
+    if shift.as_ref().is_some_and(|s| s.len() != scale.len()) {
+        return Err(crate::error::Error::Input(
+            "a per-channel map's scale and shift differ in length".into(),
+        ));
+    }
     let op = Kernel1 {
-        name: "convscope-channel-affine",
+        name: "convscope-plane-affine",
         len: x.elem_count(),
         out: x.shape().clone(),
         f: |x: &[f32]| {
             if plane == 0 {
                 return Vec::new();
             }
-            elementwise::channel_affine(x, plane, &scale, shift.as_deref())
+            elementwise::plane_affine(x, plane, &scale, shift.as_deref())
         },
     };
     Ok(x.contiguous()?.apply_op1_no_bwd(&op)?)
+}
+
+/// `Σ a·b` over each spatial plane of two `[N, C, …]` tensors of one shape, as `[N, C, 1, …]`:
+/// the gradient of a per-(image, channel) scale.
+pub fn plane_dots(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+    same_shape("plane dots", a, b)?;
+    let dims = a.dims();
+    let plane = planes(a, *dims.get(1).unwrap_or(&0))?;
+    let per_plane = dims[0] * dims[1];
+    let mut out = dims.to_vec();
+    out[2..].iter_mut().for_each(|d| *d = 1);
+    let op = Kernel2 {
+        name: "convscope-plane-dots",
+        lens: [a.elem_count(), b.elem_count()],
+        out: Shape::from(out),
+        f: |a: &[f32], b: &[f32]| {
+            if plane == 0 {
+                return vec![0.0; per_plane];
+            }
+            elementwise::plane_dots(a, b, plane)
+        },
+    };
+    Ok(a.contiguous()?.apply_op2_no_bwd(&b.contiguous()?, &op)?)
+}
+
+/// `g · factor` (one value per plane, shaped `[N, C, 1, …]`) repeated over the planes of
+/// `shape`: a global average pool's backward pass.
+pub fn plane_fill(g: &Tensor, shape: &Shape, factor: f32) -> Result<Tensor> {
+    let dims = shape.dims();
+    let plane: usize = dims.get(2..).map_or(0, |d| d.iter().product());
+    if dims.len() < 2 || g.elem_count() != dims[0] * dims[1] {
+        return Err(crate::error::Error::Input(format!(
+            "a per-plane gradient of shape {:?} does not fit {dims:?}",
+            g.dims()
+        )));
+    }
+    let op = Kernel1 {
+        name: "convscope-plane-fill",
+        len: g.elem_count(),
+        out: shape.clone(),
+        f: |g: &[f32]| elementwise::plane_fill(g, plane, factor),
+    };
+    Ok(g.contiguous()?.apply_op1_no_bwd(&op)?)
 }
 
 /// The f32 elements of a contiguous CPU tensor, which must number `len`.

@@ -233,6 +233,51 @@ fn layer_sized_convolutions_match_the_definition() {
     }
 }
 
+/// Depthwise layers with planes larger than the kernel's block of flat positions (so several
+/// blocks, and a short last one): MobileNet's stride 1 and stride 2 3x3 layers, EfficientNet's
+/// 5x5 with padding 2, a channel multiplier with dilation, and a 7x7 map.
+#[test]
+fn layer_sized_depthwise_convolutions_match_the_definition() {
+    let mut rng = Rng(19);
+    let base = ConvGeometry {
+        batch: 2,
+        in_channels: 3,
+        in_hw: [45, 38],
+        out_channels: 3,
+        out_hw: [45, 38],
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pad: [1, 1],
+        groups: 3,
+    };
+    let strided = ConvGeometry {
+        out_hw: [23, 19],
+        stride: [2, 2],
+        ..base
+    };
+    let five = ConvGeometry {
+        kernel: [5, 5],
+        pad: [2, 2],
+        ..base
+    };
+    let multiplier = ConvGeometry {
+        out_channels: 6,
+        out_hw: [43, 36],
+        dilation: [2, 2],
+        ..base
+    };
+    let small = ConvGeometry {
+        in_hw: [7, 7],
+        out_hw: [7, 7],
+        batch: 1,
+        ..base
+    };
+    for g in [base, strided, five, multiplier, small] {
+        check(&g, &mut rng, true);
+    }
+}
+
 /// Max pooling from the definition: the first largest non-NaN element of each window (padding
 /// excluded), and its gradient routed there.
 fn naive_max_pool(g: &ConvGeometry, x: &[f32], dy: &[f32]) -> (Vec<f32>, Vec<f32>) {
@@ -305,57 +350,97 @@ fn max_pooling_matches_the_definition() {
 }
 
 #[test]
-fn relu_backward_passes_the_gradient_where_the_input_is_positive() {
-    use super::elementwise::{relu_backward, ReluGrad};
-    let mut rng = Rng(23);
-    let n = (1 << 20) + 3; // parallel chunks and a ragged end
-    let mut x = rng.values(n);
-    x[0] = 0.0; // the kink passes nothing, as in PyTorch
-    let g = rng.values(n);
-    let normal = relu_backward(&x, &g, ReluGrad::Normal);
-    let guided = relu_backward(&x, &g, ReluGrad::Guided);
-    for i in 0..n {
-        let on = x[i] > 0.0;
-        assert_eq!(normal[i], if on { g[i] } else { 0.0 }, "normal at {i}");
-        assert_eq!(
-            guided[i],
-            if on { g[i].max(0.0) } else { 0.0 },
-            "guided at {i}"
+fn exp_is_within_two_ulp_and_keeps_nan() {
+    use super::simd::{exp, sigmoid};
+    let n = 1_000_000;
+    for i in 0..=n {
+        let x = -87.0 + 175.0 * i as f32 / n as f32;
+        let want = (x as f64).exp();
+        let got = exp(x) as f64;
+        // 2 ulp of an f32 is at most 2⁻²² of the value.
+        assert!(
+            ((got - want) / want).abs() <= 2.4e-7,
+            "exp({x}) = {got}, expected {want}"
+        );
+        let s = sigmoid(x) as f64;
+        let s_want = 1.0 / (1.0 + (-x as f64).exp());
+        assert!(
+            (s - s_want).abs() <= 3e-7 * s_want,
+            "sigmoid({x}) = {s}, expected {s_want}"
         );
     }
+    assert!(exp(f32::NAN).is_nan());
+    // Below -88 the argument is clamped: e^-88 ≈ 6e-39 instead of 0.
+    assert!((0.0..1e-38).contains(&sigmoid(-200.0)), "clamped below");
+    assert_eq!(sigmoid(200.0), 1.0, "saturates above");
 }
 
 #[test]
-fn channel_affine_scales_and_shifts_each_channel() {
-    use super::elementwise::channel_affine;
-    let mut rng = Rng(29);
-    let (n, c, plane) = (2, 3, 5);
-    let x = rng.values(n * c * plane);
-    let (scale, shift) = (rng.values(c), rng.values(c));
-    let with = channel_affine(&x, plane, &scale, Some(&shift));
-    let without = channel_affine(&x, plane, &scale, None);
-    for (i, &v) in x.iter().enumerate() {
-        let ch = (i / plane) % c;
-        assert_eq!(with[i], v * scale[ch] + shift[ch], "with shift at {i}");
-        assert_eq!(without[i], v * scale[ch], "without shift at {i}");
+fn maps_apply_their_function_to_every_element_serial_and_parallel() {
+    use super::elementwise::{add, map, zip_map};
+    let mut rng = Rng(23);
+    // Empty, below and above the size where the work is split across threads.
+    for n in [0, 1000, (1 << 20) + 17] {
+        let mut a = rng.values(n);
+        if n > 1 {
+            a[1] = f32::NAN;
+        }
+        let b = rng.values(n);
+        let relu = |v: f32| if v < 0.0 { 0.0 } else { v };
+        let gate = |x: f32, g: f32| if x > 0.0 { g } else { 0.0 };
+        let (r, z, s) = (map(&a, relu), zip_map(&a, &b, gate), add(&a, &b));
+        assert_eq!((r.len(), z.len(), s.len()), (n, n, n));
+        for i in 0..n {
+            let same = |got: f32, want: f32| got == want || (got.is_nan() && want.is_nan());
+            assert!(same(r[i], relu(a[i])), "map at {i}");
+            assert!(same(z[i], gate(a[i], b[i])), "zip_map at {i}");
+            assert!(same(s[i], a[i] + b[i]), "add at {i}");
+        }
     }
 }
 
 #[test]
-fn relu_and_add_match_their_definitions_serial_and_parallel() {
-    use super::elementwise::{add, relu};
+fn plane_affine_scales_per_channel_or_per_plane() {
+    use super::elementwise::plane_affine;
+    let mut rng = Rng(29);
+    // Small planes, and planes large enough to be split across threads.
+    for (n, c, plane) in [(2, 3, 5), (2, 3, 200_003)] {
+        let x = rng.values(n * c * plane);
+        let (scale, shift) = (rng.values(c), rng.values(c));
+        let per_plane = rng.values(n * c);
+        let with = plane_affine(&x, plane, &scale, Some(&shift));
+        let without = plane_affine(&x, plane, &scale, None);
+        let gated = plane_affine(&x, plane, &per_plane, None);
+        for (i, &v) in x.iter().enumerate() {
+            let (p, ch) = (i / plane, (i / plane) % c);
+            assert_eq!(with[i], v * scale[ch] + shift[ch], "with shift at {i}");
+            assert_eq!(without[i], v * scale[ch], "without shift at {i}");
+            assert_eq!(gated[i], v * per_plane[p], "per plane at {i}");
+        }
+    }
+}
+
+#[test]
+fn plane_dots_and_fills_match_their_definitions() {
+    use super::elementwise::{plane_dots, plane_fill};
     let mut rng = Rng(31);
-    // Below and above the size where the work is split across threads.
-    for n in [1000, (1 << 20) + 17] {
-        let mut a = rng.values(n);
-        a[1] = f32::NAN;
-        let b = rng.values(n);
-        let r = relu(&a);
-        let s = add(&a, &b);
-        assert!(r[1].is_nan(), "relu keeps NaN, as PyTorch does");
-        for i in (0..n).filter(|&i| i != 1) {
-            assert_eq!(r[i], if a[i] < 0.0 { 0.0 } else { a[i] }, "relu at {i}");
-            assert_eq!(s[i], a[i] + b[i], "add at {i}");
+    for (planes, plane) in [(6, 1), (6, 13), (7, 3136), (5, 300_007)] {
+        let (a, b) = (rng.values(planes * plane), rng.values(planes * plane));
+        let dots = plane_dots(&a, &b, plane);
+        assert_eq!(dots.len(), planes);
+        for (p, &got) in dots.iter().enumerate() {
+            let range = p * plane..(p + 1) * plane;
+            let terms = a[range.clone()].iter().zip(&b[range]);
+            let (want, scale) = terms.fold((0f64, 0f64), |(s, m), (&x, &y)| {
+                (s + x as f64 * y as f64, m + (x as f64 * y as f64).abs())
+            });
+            let tol = 1e-5 * scale + 1e-6;
+            assert!((got as f64 - want).abs() <= tol, "plane {p} of {plane}");
+        }
+        let fill = plane_fill(&dots, plane, 0.5);
+        assert_eq!(fill.len(), planes * plane);
+        for (i, &v) in fill.iter().enumerate() {
+            assert_eq!(v, dots[i / plane] * 0.5, "fill at {i}");
         }
     }
 }

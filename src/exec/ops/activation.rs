@@ -1,18 +1,23 @@
 //! Element-wise activations and their backward rules. The ReLU family's rule is chosen per
 //! call: normal, guided (grad · [x active] · [grad > 0]) or deconvnet (relu(grad)).
+//!
+//! On the CPU each activation and each rule is one pass of a scalar function (`cpu::map`,
+//! `cpu::zip_map`); elsewhere, and for tanh, erf and GELU, candle's tensor ops.
 
 use std::f64::consts::{FRAC_2_SQRT_PI, PI};
 
 use candle_core::Tensor;
 
 use crate::error::Result;
-use crate::exec::cpu::{self, ReluGrad};
+use crate::exec::cpu::{self, sigmoid};
 use crate::exec::ReluRule;
 use crate::model::Activation;
 
 pub fn forward(x: &Tensor, a: &Activation) -> Result<Tensor> {
-    if *a == Activation::Relu && cpu::takes(x) {
-        return cpu::relu(x);
+    if cpu::takes(x) {
+        if let Some(y) = forward_cpu(x, a) {
+            return y;
+        }
     }
     Ok(match a {
         Activation::Relu => x.relu()?,
@@ -35,6 +40,141 @@ pub fn forward(x: &Tensor, a: &Activation) -> Result<Tensor> {
         Activation::Gelu {
             tanh_approximation: true,
         } => x.gelu()?,
+    })
+}
+
+/// `max(x, 0)`; NaN stays NaN, as in PyTorch.
+fn relu(x: f32) -> f32 {
+    if x < 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
+/// `x` clamped to `[lo, hi]`; NaN stays NaN, as in PyTorch's `clamp`.
+fn clamp(x: f32, lo: f32, hi: f32) -> f32 {
+    if x < lo {
+        lo
+    } else if x > hi {
+        hi
+    } else {
+        x
+    }
+}
+
+/// One pass on the CPU, for the activations that have a scalar form here.
+fn forward_cpu(x: &Tensor, a: &Activation) -> Option<Result<Tensor>> {
+    Some(match *a {
+        Activation::Relu => cpu::map(x, "convscope-relu", relu),
+        Activation::LeakyRelu { alpha } => cpu::map(x, "convscope-leaky-relu", move |v| {
+            if v > 0.0 {
+                v
+            } else {
+                v * alpha
+            }
+        }),
+        Activation::Clip { min, max } => cpu::map(x, "convscope-clip", move |v| clamp(v, min, max)),
+        Activation::Sigmoid => cpu::map(x, "convscope-sigmoid", sigmoid),
+        Activation::HardSigmoid { alpha, beta } => {
+            cpu::map(x, "convscope-hard-sigmoid", move |v| {
+                clamp(v * alpha + beta, 0.0, 1.0)
+            })
+        }
+        // PyTorch's form: x · min(max(x + 3, 0), 6) / 6.
+        Activation::HardSwish => cpu::map(x, "convscope-hard-swish", |v| {
+            v * clamp(v + 3.0, 0.0, 6.0) / 6.0
+        }),
+        Activation::Silu => cpu::map(x, "convscope-silu", |v| v / (1.0 + cpu::exp(-v))),
+        Activation::Tanh | Activation::Erf | Activation::Gelu { .. } => return None,
+    })
+}
+
+/// Whether a ReLU-family activation passes a gradient at `x` (strictly inside its linear
+/// range, as PyTorch's rules are).
+fn active(a: &Activation) -> impl Fn(f32) -> bool + Send + Sync + Copy {
+    let (lo, hi) = match *a {
+        Activation::Clip { min, max } => (min, max),
+        _ => (0.0, f32::INFINITY),
+    };
+    move |x| x > lo && x < hi
+}
+
+/// One pass on the CPU, for the rules that have a scalar form here.
+fn backward_cpu(
+    x: &Tensor,
+    y: &Tensor,
+    g: &Tensor,
+    a: &Activation,
+    rule: ReluRule,
+) -> Option<Result<Tensor>> {
+    if a.is_relu_family() && rule != ReluRule::Normal {
+        let on = active(a);
+        return Some(match rule {
+            ReluRule::Deconvnet => cpu::map(g, "convscope-deconvnet", relu),
+            _ => cpu::zip_map(x, g, "convscope-guided", move |x, g| {
+                if on(x) {
+                    g.max(0.0)
+                } else {
+                    0.0
+                }
+            }),
+        });
+    }
+    Some(match *a {
+        Activation::Relu | Activation::Clip { .. } => {
+            let on = active(a);
+            cpu::zip_map(
+                x,
+                g,
+                "convscope-relu-backward",
+                move |x, g| {
+                    if on(x) {
+                        g
+                    } else {
+                        0.0
+                    }
+                },
+            )
+        }
+        Activation::LeakyRelu { alpha } => {
+            cpu::zip_map(x, g, "convscope-leaky-relu-backward", move |x, g| {
+                if x > 0.0 {
+                    g
+                } else {
+                    g * alpha
+                }
+            })
+        }
+        Activation::Sigmoid => cpu::zip_map(y, g, "convscope-sigmoid-backward", |y, g| {
+            g * (y * (1.0 - y))
+        }),
+        Activation::HardSigmoid { alpha, beta } => {
+            cpu::zip_map(x, g, "convscope-hard-sigmoid-backward", move |x, g| {
+                let z = x * alpha + beta;
+                if z > 0.0 && z < 1.0 {
+                    g * alpha
+                } else {
+                    0.0
+                }
+            })
+        }
+        // PyTorch: 0 below -3, x/3 + 1/2 on [-3, 3], 1 above.
+        Activation::HardSwish => cpu::zip_map(x, g, "convscope-hard-swish-backward", |x, g| {
+            if x < -3.0 {
+                0.0
+            } else if x <= 3.0 {
+                g * (x / 3.0 + 0.5)
+            } else {
+                g
+            }
+        }),
+        // s (1 + x (1 - s)), s = sigmoid(x)
+        Activation::Silu => cpu::zip_map(x, g, "convscope-silu-backward", |x, g| {
+            let s = sigmoid(x);
+            g * (s * (1.0 + x * (1.0 - s)))
+        }),
+        Activation::Tanh | Activation::Erf | Activation::Gelu { .. } => return None,
     })
 }
 
@@ -69,11 +209,9 @@ pub fn backward(
     a: &Activation,
     rule: ReluRule,
 ) -> Result<Tensor> {
-    if *a == Activation::Relu && cpu::takes(x) && cpu::takes(g) {
-        match rule {
-            ReluRule::Normal => return cpu::relu_backward(x, g, ReluGrad::Normal),
-            ReluRule::Guided => return cpu::relu_backward(x, g, ReluGrad::Guided),
-            ReluRule::Deconvnet => {}
+    if cpu::takes(x) && cpu::takes(y) && cpu::takes(g) {
+        if let Some(dx) = backward_cpu(x, y, g, a, rule) {
+            return dx;
         }
     }
     if a.is_relu_family() && rule != ReluRule::Normal {

@@ -8,8 +8,15 @@ use crate::exec::cpu;
 use crate::model::BinaryOp;
 
 pub fn forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
-    if op == BinaryOp::Add && a.dims() == b.dims() && cpu::takes(a) && cpu::takes(b) {
-        return cpu::add(a, b);
+    if cpu::takes(a) && cpu::takes(b) {
+        if op == BinaryOp::Add && a.dims() == b.dims() {
+            return cpu::add(a, b);
+        }
+        if op == BinaryOp::Mul {
+            if let Some((map, scale)) = map_and_scale(a, b) {
+                return cpu::plane_affine(map, scale, None);
+            }
+        }
     }
     Ok(match op {
         BinaryOp::Add => a.broadcast_add(b)?,
@@ -19,8 +26,43 @@ pub fn forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
     })
 }
 
+/// A product of a feature map and one value per (image or all images, channel) — `[N, C, H, W]`
+/// by `[N or 1, C, 1, 1]` in either order, as squeeze-excitation gates its map — as
+/// `(map, scale)`.
+fn map_and_scale<'t>(a: &'t Tensor, b: &'t Tensor) -> Option<(&'t Tensor, &'t Tensor)> {
+    let per_plane = |map: &Tensor, s: &Tensor| {
+        let (m, s) = (map.dims(), s.dims());
+        m.len() >= 3
+            && s.len() == m.len()
+            && (s[0] == m[0] || s[0] == 1)
+            && s[1] == m[1]
+            && s[2..].iter().all(|&d| d == 1)
+            && m[2..].iter().any(|&d| d != 1)
+    };
+    if per_plane(a, b) {
+        Some((a, b))
+    } else if per_plane(b, a) {
+        Some((b, a))
+    } else {
+        None
+    }
+}
+
 /// Gradients with respect to `a` and `b` (each summed back to its own shape).
 pub fn backward(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> Result<(Tensor, Tensor)> {
+    if op == BinaryOp::Mul && [a, b, g].iter().all(|t| cpu::takes(t)) {
+        if let Some((map, scale)) = map_and_scale(a, b) {
+            // d/d(map) = g · scale; d/d(scale) = Σ over each plane of g · map.
+            let g_map = cpu::plane_affine(g, scale, None)?;
+            let g_scale = sum_to_shape(&cpu::plane_dots(g, map)?, scale.dims())?;
+            let a_is_map = std::ptr::eq(map, a);
+            return Ok(if a_is_map {
+                (g_map, g_scale)
+            } else {
+                (g_scale, g_map)
+            });
+        }
+    }
     let (ga, gb) = match op {
         BinaryOp::Add => (g.clone(), g.clone()),
         BinaryOp::Sub => (g.clone(), g.neg()?),

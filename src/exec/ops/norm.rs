@@ -8,14 +8,14 @@ use crate::exec::cpu;
 /// `scale` and `shift` are precomputed at load time as `[1, C, 1, 1]`.
 pub fn batch_norm(x: &Tensor, scale: &Tensor, shift: &Tensor) -> Result<Tensor> {
     if cpu::takes(x) && cpu::takes(scale) && cpu::takes(shift) {
-        return cpu::channel_affine(x, scale, Some(shift));
+        return cpu::plane_affine(x, scale, Some(shift));
     }
     Ok(x.broadcast_mul(scale)?.broadcast_add(shift)?)
 }
 
 pub fn batch_norm_backward(g: &Tensor, scale: &Tensor) -> Result<Tensor> {
     if cpu::takes(g) && cpu::takes(scale) {
-        return cpu::channel_affine(g, scale, None);
+        return cpu::plane_affine(g, scale, None);
     }
     Ok(g.broadcast_mul(scale)?)
 }
