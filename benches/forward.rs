@@ -22,18 +22,19 @@ fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec
     let xb = Tensor::randn(0f32, 1f32, (big_batch, 3, side, side), &device).unwrap();
     let logits = graph.logits_layer();
 
+    // As `predict`, occlusion and Score-CAM run it: only the scores are kept.
     let t = median_ms(runs, || {
-        exec.forward(&x1, &mut NoHook).unwrap();
+        exec.output(&x1, logits).unwrap();
     });
     out.push((format!("{name}/forward_b1"), t));
     let t = median_ms(runs.div_ceil(2), || {
-        exec.forward(&xb, &mut NoHook).unwrap();
+        exec.output(&xb, logits).unwrap();
     });
     out.push((format!("{name}/forward_b{big_batch}"), t));
     let t = median_ms(runs, || {
         let acts = exec.forward(&x1, &mut NoHook).unwrap();
         let seed = one_hot_seed(&[1, 1000], 0, &device).unwrap();
-        exec.backward(&acts, logits, seed, ReluRule::Normal)
+        exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
             .unwrap();
     });
     out.push((format!("{name}/forward_input_grad_b1"), t));

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::input::InputArgs;
 use super::table::{Align, Table};
 use crate::error::{Error, Result};
-use crate::exec::{select_device, Executor, NoHook, Params};
+use crate::exec::{select_device, Executor, Params};
 use crate::import::labels;
 use crate::methods::target::top_k;
 
@@ -35,11 +35,10 @@ pub fn run(a: Args) -> Result<()> {
     let device = select_device(&a.input.device)?;
     let params = Params::load(&graph, &device)?;
     let input = a.input.tensor(&graph, &device)?;
-    let acts = Executor::new(&graph, &params).forward(&input, &mut NoHook)?;
     // Probabilities are the softmax of the raw class scores, whether or not the graph ends in
     // its own softmax (then this reproduces it).
-    let logits = acts
-        .get(graph.logits_layer())
+    let logits = Executor::new(&graph, &params)
+        .output(&input, graph.logits_layer())?
         .flatten_all()?
         .to_vec1::<f32>()?;
     if logits.iter().any(|v| !v.is_finite()) {

@@ -8,7 +8,7 @@ use image::RgbImage;
 
 use super::spec::JobSpec;
 use crate::error::{Error, Result};
-use crate::exec::{Executor, NoHook, Params};
+use crate::exec::{Executor, Params};
 use crate::imaging::heatmap::{check, MapProblem};
 use crate::imaging::picture::{made_picture, render};
 use crate::methods::input::Input;
@@ -41,9 +41,8 @@ impl Session {
     /// The raw class scores for an input.
     pub fn scores(&self, input: &Input) -> Result<Vec<f32>> {
         let x = input.prepared.to_tensor(&self.device)?;
-        let acts = Executor::new(&self.graph, &self.params).forward(&x, &mut NoHook)?;
-        let scores: Vec<f32> = acts
-            .get(self.graph.logits_layer())
+        let scores: Vec<f32> = Executor::new(&self.graph, &self.params)
+            .output(&x, self.graph.logits_layer())?
             .flatten_all()?
             .to_vec1()?;
         if scores.iter().any(|v| !v.is_finite()) {

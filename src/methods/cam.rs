@@ -20,7 +20,9 @@ pub trait CamWeights {
 pub fn activations_and_gradients(cx: &Cx<'_>, layer: LayerId) -> Result<(Tensor, Tensor)> {
     let acts = cx.exec.forward(&cx.input, &mut NoHook)?;
     let seed = one_hot_seed(acts.get(cx.scores).dims(), cx.target, cx.input.device())?;
-    let grads = cx.exec.backward(&acts, cx.scores, seed, ReluRule::Normal)?;
+    let grads = cx
+        .exec
+        .backward_to(&acts, cx.scores, seed, ReluRule::Normal, &[layer])?;
     let g = grads.get(layer).ok_or_else(|| {
         Error::Usage(format!(
             "the target score does not depend on layer '{}'; pick a layer before the classifier",

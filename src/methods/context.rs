@@ -150,18 +150,21 @@ impl Cx<'_> {
         let acts = self.exec.forward(inputs, &mut NoHook)?;
         let scores = acts.get(self.scores);
         let seed = one_hot_seed(scores.dims(), self.target, inputs.device())?;
-        let grads = self.exec.backward(&acts, self.scores, seed, rule)?;
+        let input = self.graph.inputs[0];
+        let grads = self
+            .exec
+            .backward_to(&acts, self.scores, seed, rule, &[input])?;
         grads
-            .get(self.graph.inputs[0])
+            .get(input)
             .cloned()
             .ok_or_else(|| Error::graph(&self.graph.name, "no gradient reaches the input"))
     }
 
     /// The target's raw score for each input of a batch.
     pub fn target_scores(&self, inputs: &Tensor) -> Result<Vec<f32>> {
-        let acts = self.exec.forward(inputs, &mut NoHook)?;
-        Ok(acts
-            .get(self.scores)
+        Ok(self
+            .exec
+            .output(inputs, self.scores)?
             .narrow(1, self.target, 1)?
             .flatten_all()?
             .to_vec1()?)

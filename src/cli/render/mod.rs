@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::input::InputArgs;
 use crate::error::{Error, Result};
-use crate::exec::{device_label, select_device, Executor, NoHook, Params};
+use crate::exec::{device_label, select_device, Executor, Params};
 use crate::imaging::atomic::stage;
 use crate::imaging::heatmap::{check, MapProblem};
 use crate::imaging::npy::npy_bytes_f32;
@@ -114,12 +114,7 @@ pub fn run(a: Args) -> Result<()> {
     let exec = Executor::new(&graph, &params);
     let scores_layer = graph.logits_layer();
     let scores: Option<Vec<f32>> = match input {
-        Some(_) => Some(
-            exec.forward(&x, &mut NoHook)?
-                .get(scores_layer)
-                .flatten_all()?
-                .to_vec1()?,
-        ),
+        Some(_) => Some(exec.output(&x, scores_layer)?.flatten_all()?.to_vec1()?),
         None => None,
     };
     let classes = graph

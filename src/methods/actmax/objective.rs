@@ -78,8 +78,8 @@ impl Objective {
         let out = acts.get(self.layer());
         let value = self.value_of(out)?;
         let seed = self.seed(out)?;
-        let grads = exec.backward(&acts, self.layer(), seed, ReluRule::Normal)?;
         let input = exec.graph.inputs[0];
+        let grads = exec.backward_to(&acts, self.layer(), seed, ReluRule::Normal, &[input])?;
         let g = grads
             .get(input)
             .cloned()
@@ -89,8 +89,7 @@ impl Objective {
 
     /// The objective for a batch-1 input.
     pub fn value(&self, exec: &Executor<'_>, x: &Tensor) -> Result<f32> {
-        let acts = exec.forward(x, &mut NoHook)?;
-        self.value_of(acts.get(self.layer()))
+        self.value_of(&exec.output(x, self.layer())?)
     }
 
     fn value_of(&self, out: &Tensor) -> Result<f32> {

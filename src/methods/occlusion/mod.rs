@@ -193,8 +193,11 @@ fn patches(
 
 /// Every class's raw score for each input of a batch.
 fn score_rows(cx: &Cx<'_>, inputs: &Tensor) -> Result<Vec<Vec<f32>>> {
-    let acts = cx.exec.forward(inputs, &mut NoHook)?;
-    Ok(acts.get(cx.scores).flatten_from(1)?.to_vec2()?)
+    Ok(cx
+        .exec
+        .output(inputs, cx.scores)?
+        .flatten_from(1)?
+        .to_vec2()?)
 }
 
 impl Pass {
