@@ -3,7 +3,7 @@
 prints the ratios convscope / reference (lower is better; 1.0 = as fast).
 
     PY=$(../shared/tools/refenv.sh)   # or any python with torch, torchvision, captum, grad-cam
-    "$PY" benches/compare_torch.py [--quick] [--only forward|methods]
+    "$PY" benches/compare_torch.py [--quick] [--only forward|methods|memory]
 
 It runs the Rust benchmarks first (writing target/convscope_*.json), then the references with the
 same thread count (THREADS, default: all cores), models (torchvision vgg16, resnet50,
@@ -15,6 +15,12 @@ Occlusion (window 3,16,16, stride 3,8,8: 729 windows) and Score-CAM (one pass pe
 minutes: they run once each, without a warm-up, on both sides. convscope evaluates them in batches
 of 16; captum's Occlusion is timed with perturbations_per_eval 16 (the ratio) and 1 (its default,
 a second reference row), pytorch-grad-cam's ScoreCAM with batch_size 16.
+
+Peak memory (`--only memory`, Linux): forward at batch 1 and 16 and forward + input gradient, each
+row once in a fresh process on both sides: after the model and input are loaded the peak resident
+set is reset through /proc/self/clear_refs, the operation runs, and the row is the peak (VmHWM)
+minus the resident set just before, in MB. PyTorch's input-gradient row also holds the weight
+gradients, as captum's Saliency computes them.
 
 Limit a run with the environment variables benches/common reads, passed on to cargo bench:
 CONVSCOPE_BENCH_METHODS=occlusion,scorecam, CONVSCOPE_BENCH_MODELS=vgg16, and, for smoke tests
@@ -100,6 +106,44 @@ def forward_times():
     return out
 
 
+def status_kb(field):
+    with open("/proc/self/status") as f:
+        line = next(line for line in f if line.startswith(field))
+    return float(line.split()[1])
+
+
+def memory_row(key):
+    """In a child process: one operation's peak memory above the loaded state, in MB."""
+    name, row = key.split("/")
+    model = next(m for n, m, _ in models() if n == name)
+    batch = 1 if row in ("forward_b1", "forward_input_grad_b1") else BIG_BATCH
+    x = torch.randn(batch, 3, SIZE, SIZE)
+    before = status_kb("VmRSS:")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    if row == "forward_input_grad_b1":
+        x.requires_grad_(True)
+        model(x)[0, 0].backward()
+    else:
+        with torch.no_grad():
+            model(x)
+    print((status_kb("VmHWM:") - before) / 1024)
+
+
+def memory_times():
+    out = {}
+    for name in ARCHS:
+        if MODELS and name not in MODELS:
+            continue
+        for row in ("forward_b1", f"forward_b{BIG_BATCH}", "forward_input_grad_b1"):
+            key = f"{name}/{row}"
+            child = subprocess.run([sys.executable, __file__, "--memory-row", key]
+                                   + (["--quick"] if QUICK else []),
+                                   capture_output=True, text=True, check=True)
+            out[key] = float(child.stdout.split()[-1])
+    return out
+
+
 def method_times():
     from captum.attr import (Deconvolution, GuidedBackprop, GuidedGradCam, InputXGradient,
                              IntegratedGradients, NoiseTunnel, Occlusion, Saliency)
@@ -157,13 +201,13 @@ def method_times():
     return out
 
 
-def compare(bench, reference):
+def compare(bench, reference, unit="ms"):
     path = os.path.join(ROOT, "target", f"convscope_{bench}.json")
     cmd = ["cargo", "bench", "--bench", bench, "--", "--json", path] + (["--quick"] if QUICK else [])
     subprocess.run(cmd, cwd=ROOT, check=True)
     ours = json.load(open(path))
     theirs = reference()
-    print(f"\n{'benchmark':<36} {'convscope ms':>13} {'reference ms':>13} {'ratio':>7}"
+    print(f"\n{'benchmark':<36} {'convscope ' + unit:>13} {'reference ' + unit:>13} {'ratio':>7}"
           f"   (torch {torch.__version__}, {THREADS} threads)")
     for key, ms in ours.items():
         # the reference with the same settings, then its variants ("vgg16/occlusion ppe=1")
@@ -175,10 +219,15 @@ def compare(bench, reference):
 
 def main():
     torch.set_num_threads(THREADS)
+    if "--memory-row" in sys.argv:
+        memory_row(sys.argv[sys.argv.index("--memory-row") + 1])
+        return
     if ONLY in (None, "forward"):
         compare("forward", forward_times)
     if ONLY in (None, "methods"):
         compare("methods", method_times)
+    if ONLY in (None, "memory"):
+        compare("memory", memory_times, unit="MB")
 
 
 if __name__ == "__main__":

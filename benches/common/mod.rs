@@ -74,11 +74,9 @@ pub fn size() -> usize {
 /// The architectures benchmarked, in order (issue 7's table).
 pub const MODELS: [&str; 4] = ["vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0"];
 
-/// The models `CONVSCOPE_BENCH_MODELS` selects (default all of [`MODELS`]), seeded random
-/// weights, at [`size`].
-pub fn models() -> Vec<(&'static str, Graph)> {
+/// The names of the models `CONVSCOPE_BENCH_MODELS` selects (default all of [`MODELS`]).
+pub fn model_names() -> Vec<&'static str> {
     let want = list("CONVSCOPE_BENCH_MODELS");
-    let side = size();
     if let Some(w) = &want {
         for name in w {
             assert!(
@@ -91,13 +89,20 @@ pub fn models() -> Vec<(&'static str, Graph)> {
     MODELS
         .into_iter()
         .filter(|name| want.as_ref().is_none_or(|w| w.iter().any(|n| n == name)))
-        .map(|name| {
-            let arch = zoo::find(name).expect("a zoo architecture");
-            (
-                name,
-                arch.build_at(side, 1000, 0).expect("zoo model builds"),
-            )
-        })
+        .collect()
+}
+
+/// One of [`MODELS`] with seeded random weights, at [`size`].
+pub fn model(name: &str) -> Graph {
+    let arch = zoo::find(name).expect("a zoo architecture");
+    arch.build_at(size(), 1000, 0).expect("zoo model builds")
+}
+
+/// The models `CONVSCOPE_BENCH_MODELS` selects, built.
+pub fn models() -> Vec<(&'static str, Graph)> {
+    model_names()
+        .into_iter()
+        .map(|name| (name, model(name)))
         .collect()
 }
 
@@ -115,8 +120,13 @@ pub fn args() -> (bool, Option<String>) {
 
 /// Prints the results and, with `--json`, writes them as `{name: ms}`.
 pub fn report(results: &[(String, f64)], json: Option<String>) {
-    for (name, ms) in results {
-        println!("{name:<36} {ms:>10.1} ms (median)");
+    report_in(results, json, "ms (median)");
+}
+
+/// Prints the results with their unit and, with `--json`, writes them as `{name: value}`.
+pub fn report_in(results: &[(String, f64)], json: Option<String>, unit: &str) {
+    for (name, v) in results {
+        println!("{name:<36} {v:>10.1} {unit}");
     }
     if let Some(path) = json {
         let map: serde_json::Map<String, serde_json::Value> = results

@@ -99,17 +99,34 @@ impl Phases {
     }
 }
 
+/// For padded row `r` and the padded columns `j0..j0 + len`: for each column phase, the first
+/// element of the run that falls in it, where that run starts in the phase planes, and its
+/// length. A phase's elements are every `sx`-th of the run and lie contiguously in their
+/// phase plane, so the copies below are strided on one side only, with no division per
+/// element.
+fn phase_runs(
+    ph: &Phases,
+    r: usize,
+    j0: usize,
+    len: usize,
+) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+    let sx = ph.s[1];
+    (0..sx.min(len)).map(move |k| {
+        let count = (len - k).div_ceil(sx);
+        (k, ph.index(r, j0 + k), count)
+    })
+}
+
 /// Copies input plane `x` into its zero-padded phase planes.
 fn scatter_input(g: &ConvGeometry, ph: &Phases, x: &[f32], planes: &mut [f32]) {
     planes.fill(0.0);
+    let sx = ph.s[1];
     ph.for_each_input_row(g, |r, iy, j0, lo, hi| {
         let row = &x[iy * g.in_hw[1]..][lo..hi];
-        if ph.s[1] == 1 {
-            let at = ph.index(r, j0);
-            planes[at..at + row.len()].copy_from_slice(row);
-        } else {
-            for (k, &v) in row.iter().enumerate() {
-                planes[ph.index(r, j0 + k)] = v;
+        for (k, at, count) in phase_runs(ph, r, j0, row.len()) {
+            let dst = &mut planes[at..at + count];
+            for (d, &v) in dst.iter_mut().zip(row[k..].iter().step_by(sx)) {
+                *d = v;
             }
         }
     });
@@ -118,14 +135,13 @@ fn scatter_input(g: &ConvGeometry, ph: &Phases, x: &[f32], planes: &mut [f32]) {
 /// The adjoint of [`scatter_input`]: the input plane's values from the padded phase planes.
 fn gather_input(g: &ConvGeometry, ph: &Phases, planes: &[f32], dx: &mut [f32]) {
     dx.fill(0.0);
+    let sx = ph.s[1];
     ph.for_each_input_row(g, |r, iy, j0, lo, hi| {
         let row = &mut dx[iy * g.in_hw[1]..][lo..hi];
-        if ph.s[1] == 1 {
-            let at = ph.index(r, j0);
-            row.copy_from_slice(&planes[at..at + row.len()]);
-        } else {
-            for (k, v) in row.iter_mut().enumerate() {
-                *v = planes[ph.index(r, j0 + k)];
+        for (k, at, count) in phase_runs(ph, r, j0, row.len()) {
+            let src = &planes[at..at + count];
+            for (d, &v) in row[k..].iter_mut().step_by(sx).zip(src) {
+                *d = v;
             }
         }
     });
