@@ -62,10 +62,13 @@ impl Phases {
         phase * self.plane() + (r / self.s[0]) * self.width + j / self.s[1]
     }
 
-    /// Tap (a, b)'s offset: output (oy, ox) reads `offset + oy·W + ox`.
-    fn tap(&self, g: &ConvGeometry, a: usize, b: usize) -> usize {
-        let (r, j) = (a * g.dilation[0], b * g.dilation[1]);
-        self.index(r, j)
+    /// Each tap's offset, in the kernel's row-major order: output (oy, ox) reads tap (a, b)
+    /// at `offset + oy·W + ox`.
+    fn taps(&self, g: &ConvGeometry) -> Vec<usize> {
+        let [kh, kw] = g.kernel;
+        (0..kh * kw)
+            .map(|t| self.index((t / kw) * g.dilation[0], (t % kw) * g.dilation[1]))
+            .collect()
     }
 
     /// Flat output positions computed: up to the last output of the last row.
@@ -164,10 +167,7 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> 
         return y;
     }
     let ph = Phases::new(g);
-    let (span, width) = (ph.span(g), ph.width);
-    let offsets: Vec<usize> = (0..taps)
-        .map(|t| ph.tap(g, t / g.kernel[1], t % g.kernel[1]))
-        .collect();
+    let (span, width, offsets) = (ph.span(g), ph.width, ph.taps(g));
     y.par_chunks_exact_mut(mult * oplane)
         .enumerate()
         .for_each_init(
@@ -205,10 +205,7 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
         return dx;
     }
     let ph = Phases::new(g);
-    let (span, width) = (ph.span(g), ph.width);
-    let offsets: Vec<usize> = (0..taps)
-        .map(|t| ph.tap(g, t / g.kernel[1], t % g.kernel[1]))
-        .collect();
+    let (span, width, offsets) = (ph.span(g), ph.width, ph.taps(g));
     dx.par_chunks_exact_mut(iplane).enumerate().for_each_init(
         || (vec![0f32; ph.len()], vec![0f32; span]),
         |(planes, grad), (i, plane)| {
