@@ -13,6 +13,7 @@ use super::columns::{col2im_channel, im2col_channel};
 use super::depthwise;
 use super::geometry::ConvGeometry;
 use super::matmul::{matmul, matmul_raw, MatRef};
+use super::winograd;
 
 /// How many floats of im2col columns one band may hold: small enough to stay in L2 while the
 /// GEMM packs it, large enough that the GEMM sees a few hundred columns.
@@ -25,7 +26,49 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> 
         assert_eq!(x.len(), g.input_len(), "conv2d: input length");
         return depthwise::forward(g, x, w, bias);
     }
+    if winograd::pays(g) {
+        return winograd_forward(g, x, w, bias);
+    }
     forward_with(g, x, Kernel::Dense(w), bias)
+}
+
+/// [`forward`] by Winograd F(2x2, 3x3), for a geometry it [applies](winograd::applies) to.
+pub(super) fn winograd_forward(
+    g: &ConvGeometry,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let kernel = winograd::Kernel::Forward(w);
+    let u = winograd::Weights::new(g.out_channels, g.in_channels, kernel);
+    forward_winograd(g, x, &u, bias)
+}
+
+/// [`input_grad`] by Winograd F(2x2, 3x3), for a geometry whose stride-1 adjoint it
+/// [applies](winograd::applies) to.
+pub(super) fn winograd_input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    let adj = adjoint_geometry(g);
+    let kernel = winograd::Kernel::Adjoint(w);
+    let u = winograd::Weights::new(adj.out_channels, adj.in_channels, kernel);
+    forward_winograd(&adj, dy, &u, None)
+}
+
+fn forward_winograd(
+    g: &ConvGeometry,
+    x: &[f32],
+    u: &winograd::Weights,
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    assert_eq!(x.len(), g.input_len(), "conv2d: input length");
+    if let Some(b) = bias {
+        assert_eq!(b.len(), g.out_channels, "conv2d: bias length");
+    }
+    let mut y = vec![0f32; g.output_len()];
+    let (image_out, image_in) = (g.out_channels * g.out_plane(), g.in_channels * g.in_plane());
+    per_image(&mut y, image_out, x, image_in, |yi, xi, threads| {
+        winograd::image(g, xi, u, bias, yi, threads)
+    });
+    y
 }
 
 /// How the kernel is laid out.
@@ -249,6 +292,9 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
         return forward_with(&adjoint_geometry(g), dy, Kernel::Transposed(w), None);
     }
     if g.stride == [1, 1] {
+        if winograd::pays(&adjoint_geometry(g)) {
+            return winograd_input_grad(g, dy, w);
+        }
         let (adj, wt) = adjoint(g, w);
         return forward(&adj, dy, &wt, None);
     }

@@ -17,6 +17,7 @@ mod pool;
 mod simd;
 #[cfg(test)]
 mod tests;
+mod winograd;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor};
 

@@ -6,7 +6,7 @@
 //! relative error of at most ~K·2⁻²⁴ of Σ|terms| in the worst order and ~√K·2⁻²⁴ typically;
 //! the largest K here is 600, so a wrong index (an error of one whole term) cannot hide.
 
-use super::conv2d::{forward, input_grad};
+use super::conv2d::{forward, input_grad, winograd_forward, winograd_input_grad};
 use super::geometry::ConvGeometry;
 
 /// SplitMix64: reproducible without a dependency.
@@ -84,6 +84,20 @@ fn assert_close(what: &str, g: &ConvGeometry, got: &[f32], want: &[f64], scale: 
 }
 
 fn check(g: &ConvGeometry, rng: &mut Rng, bias: bool) {
+    check_with(g, rng, bias, forward, input_grad);
+}
+
+/// A convolution kernel's forward: `(geometry, x, w, bias) -> y`.
+type Forward = fn(&ConvGeometry, &[f32], &[f32], Option<&[f32]>) -> Vec<f32>;
+
+/// [`check`] for a given forward and input-gradient kernel.
+fn check_with(
+    g: &ConvGeometry,
+    rng: &mut Rng,
+    bias: bool,
+    forward: Forward,
+    input_grad: fn(&ConvGeometry, &[f32], &[f32]) -> Vec<f32>,
+) {
     let x = rng.values(g.input_len());
     let w = rng.values(g.weight_len());
     let b = bias.then(|| rng.values(g.out_channels));
@@ -443,4 +457,74 @@ fn plane_dots_and_fills_match_their_definitions() {
             assert_eq!(v, dots[i / plane] * 0.5, "fill at {i}");
         }
     }
+}
+
+/// The Winograd path (3x3, stride 1, ungrouped; its input gradient too), called directly since
+/// the dispatch takes it only for large layers: partial tiles at odd sizes, no padding,
+/// asymmetric and negative pads, two images, and a map large enough for two blocks of tile
+/// rows. Each runs on the default pool (blocks or positions across threads) and on one
+/// thread.
+#[test]
+fn winograd_convolutions_match_the_definition() {
+    let base = ConvGeometry {
+        batch: 2,
+        in_channels: 20,
+        in_hw: [13, 11],
+        out_channels: 17,
+        out_hw: [13, 11],
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pad: [1, 1],
+        groups: 1,
+    };
+    let unpadded = ConvGeometry {
+        batch: 1,
+        in_hw: [12, 9],
+        out_hw: [10, 7],
+        pad: [0, 0],
+        ..base
+    };
+    // Top 2, bottom −1; left 0, right 1.
+    let asymmetric = ConvGeometry {
+        in_hw: [9, 10],
+        out_hw: [8, 9],
+        pad: [2, 0],
+        ..base
+    };
+    // Top −1 (a crop), bottom 2; left and right 1.
+    let cropped = ConvGeometry {
+        in_hw: [10, 10],
+        out_hw: [9, 10],
+        pad: [-1, 1],
+        ..base
+    };
+    let two_blocks = ConvGeometry {
+        batch: 1,
+        in_channels: 64,
+        in_hw: [40, 64],
+        out_channels: 64,
+        out_hw: [40, 64],
+        ..base
+    };
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("a one-thread pool");
+    let mut rng = Rng(23);
+    let (fwd, grad) = (winograd_forward, winograd_input_grad);
+    for g in [base, unpadded, asymmetric, cropped, two_blocks] {
+        assert!(super::winograd::applies(&g), "{g:?}");
+        check_with(&g, &mut rng, true, fwd, grad);
+        one_thread.install(|| check_with(&g, &mut rng, false, fwd, grad));
+    }
+    // The dispatch takes it for a VGG-sized layer.
+    let vgg = ConvGeometry {
+        in_channels: 512,
+        in_hw: [28, 28],
+        out_channels: 512,
+        out_hw: [28, 28],
+        ..base
+    };
+    assert!(super::winograd::pays(&vgg));
 }

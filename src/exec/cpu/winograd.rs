@@ -1,0 +1,422 @@
+//! Winograd F(2x2, 3x3) for 3x3, stride-1, undilated, ungrouped convolutions (Lavin and Gray,
+//! "Fast Algorithms for Convolutional Neural Networks", CVPR 2016). Each 2x2 block of outputs
+//! is read from a 4x4 input tile; in the transformed domain the 3x3 correlation becomes 16
+//! element-wise products, so one block costs 16 multiply-adds per (input, output) channel
+//! pair instead of 36. Summed over input channels those products are 16 independent GEMMs
+//! (`U_ξ · V_ξ`, one per position ξ of the 4x4 tile), which keeps the arithmetic in the same
+//! AVX-512 GEMM as the rest of the convolutions: 2.25x fewer multiplies for VGG's layers, the
+//! input gradients of the stride-1 3x3 layers (the same convolution on the flipped kernel),
+//! and ResNet's 3x3 bottleneck layers.
+//!
+//! Transforms (`d` a 4x4 input tile, `g` a 3x3 kernel, `m` the 4x4 product):
+//! `U = G g Gᵀ`, `V = Bᵀ d B`, `y = Aᵀ m A` with
+//! `G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]`, `Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]`,
+//! `Aᵀ = [1 1 1 0; 0 1 −1 −1]`. Only additions and halvings, so the rounding stays within the
+//! tolerance of the direct sum (`tests.rs` checks it against the definition in f64).
+
+use rayon::prelude::*;
+
+use super::geometry::ConvGeometry;
+use super::matmul::{matmul_raw, MatRef};
+use super::simd::multiversion;
+
+/// Below this many input or output channels the 16 GEMMs are too thin to beat im2col (the
+/// RGB stem has 3).
+const MIN_CHANNELS: usize = 32;
+
+/// Below this many tiles per image, each GEMM has too few columns (a 7x7 map has 16 tiles:
+/// 1.2x slower than im2col, even at batch 16).
+const MIN_TILES: usize = 36;
+
+/// Below this much work per call (output channels × input channels × tiles × images), the
+/// kernel transform and the thinner GEMMs cost more than the multiplies saved. Measured on 2
+/// cores with AVX-512 at batch 1 (Winograd / im2col): 0.75 at 512 channels on 28x28 (50M)
+/// and 256 on 56x56 (50M), 0.87 at 64 on 224x224; 1.2 at 512 on 14x14 (13M), 64 on 56x56
+/// and 128 on 28x28 (3M). At batch 16, 512 on 14x14 (205M) ran 0.73.
+const MIN_WORK: usize = 1 << 25;
+
+/// Bytes of transformed input and products one block of tiles may hold: about the L2 and L3
+/// share of one core, so the transforms' output is still cached when the GEMMs read it.
+const BLOCK_BYTES: usize = 4 << 20;
+
+/// Whether [`image`] can compute this convolution.
+pub fn applies(g: &ConvGeometry) -> bool {
+    g.kernel == [3, 3] && g.stride == [1, 1] && g.dilation == [1, 1] && g.groups == 1
+}
+
+/// Whether it is also faster than im2col here (see the constants above).
+pub fn pays(g: &ConvGeometry) -> bool {
+    let tiles = g.out_hw[0].div_ceil(2) * g.out_hw[1].div_ceil(2);
+    applies(g)
+        && g.in_channels.min(g.out_channels) >= MIN_CHANNELS
+        && tiles >= MIN_TILES
+        && g.out_channels * g.in_channels * tiles * g.batch >= MIN_WORK
+}
+
+/// The kernel in the transformed domain, `[out][ξ][in]`: for each ξ a strided `out × in`
+/// matrix, the left operand of that position's GEMM.
+pub struct Weights {
+    u: Vec<f32>,
+    outs: usize,
+    ins: usize,
+}
+
+/// Where a convolution's 3x3 kernels come from.
+#[derive(Clone, Copy)]
+pub enum Kernel<'a> {
+    /// The convolution's own `[out, in, 3, 3]`.
+    Forward(&'a [f32]),
+    /// The stride-1 adjoint of a convolution with this `[in, out, 3, 3]` kernel (the adjoint's
+    /// `in` is that convolution's `out`): read transposed and flipped in place, with no
+    /// re-laid-out copy first. (Reading the forward `U` transposed instead, which the flip
+    /// allows, made the GEMM's packing 1.6x slower at 512 channels.)
+    Adjoint(&'a [f32]),
+}
+
+impl Weights {
+    /// The convolution from `ins` to `outs` channels with `kernel`.
+    pub fn new(outs: usize, ins: usize, kernel: Kernel<'_>) -> Self {
+        let (Kernel::Forward(w) | Kernel::Adjoint(w)) = kernel;
+        assert_eq!(w.len(), outs * ins * 9, "winograd: kernel length");
+        let mut u = vec![0f32; outs * 16 * ins];
+        u.par_chunks_exact_mut(16 * ins)
+            .enumerate()
+            .for_each(|(o, row)| kernel_transform(kernel, o, outs, ins, row));
+        Weights { u, outs, ins }
+    }
+
+    /// Position ξ's `out × in` matrix.
+    fn at(&self, xi: usize) -> MatRef<'_> {
+        MatRef {
+            data: &self.u[xi * self.ins..],
+            rows: self.outs,
+            cols: self.ins,
+            rs: 16 * self.ins,
+            cs: 1,
+        }
+    }
+}
+
+multiversion! {
+/// `G g Gᵀ` for output channel `o`'s kernels from every input channel, into `u` (`[16][ins]`).
+/// Sixteen kernels at a time are loaded, transposed tap-major into fixed-size lanes and
+/// transformed as whole vectors; one kernel at a time, in scalar code, took 40% of a
+/// 512-channel 14x14 layer's forward and backward.
+fn kernel_transform(kernel: Kernel<'_>, o: usize, outs: usize, ins: usize, u: &mut [f32]) {
+    const L: usize = 16;
+    // `G·(a, b, c)`.
+    let lift = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
+    for i0 in (0..ins).step_by(L) {
+        let len = L.min(ins - i0);
+        let mut kernels = [[0f32; 9]; L];
+        match kernel {
+            Kernel::Forward(w) => {
+                // Sixteen consecutive kernels: one contiguous run.
+                let src = &w[(o * ins + i0) * 9..][..len * 9];
+                for (k, s) in kernels.iter_mut().zip(src.chunks_exact(9)) {
+                    k.copy_from_slice(s);
+                }
+            }
+            Kernel::Adjoint(w) => {
+                for (l, k) in kernels[..len].iter_mut().enumerate() {
+                    k.copy_from_slice(&w[((i0 + l) * outs + o) * 9..][..9]);
+                    k.reverse();
+                }
+            }
+        }
+        let mut taps = [[0f32; L]; 9];
+        for (l, k) in kernels.iter().enumerate() {
+            for (t, &v) in k.iter().enumerate() {
+                taps[t][l] = v;
+            }
+        }
+        let mut out = [[0f32; L]; 16];
+        for l in 0..L {
+            // G down the kernel's three columns, then across the four rows that gives.
+            let cols: [[f32; 4]; 3] =
+                std::array::from_fn(|c| lift(taps[c][l], taps[3 + c][l], taps[6 + c][l]));
+            for r in 0..4 {
+                for (j, v) in lift(cols[0][r], cols[1][r], cols[2][r])
+                    .into_iter()
+                    .enumerate()
+                {
+                    out[4 * r + j][l] = v;
+                }
+            }
+        }
+        for (xi, lane) in out.iter().enumerate() {
+            u[xi * ins + i0..][..len].copy_from_slice(&lane[..len]);
+        }
+    }
+}
+}
+
+/// Per-thread buffers: transformed input `[in][ξ][tile]` and products `[out][ξ][tile]`.
+#[derive(Default)]
+pub struct Scratch {
+    v: Vec<f32>,
+    m: Vec<f32>,
+    rows: Vec<f32>,
+}
+
+/// One image: `y := conv(x, w) (+ bias)`, `x` `[C, H, W]`, `y` `[K, OH, OW]`.
+pub fn image(
+    g: &ConvGeometry,
+    x: &[f32],
+    u: &Weights,
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    threads: usize,
+) {
+    assert!(applies(g), "winograd: unsupported geometry {g:?}");
+    assert_eq!((u.outs, u.ins), (g.out_channels, g.in_channels));
+    assert_eq!(x.len(), g.in_channels * g.in_plane(), "winograd: input");
+    assert_eq!(y.len(), g.out_channels * g.out_plane(), "winograd: output");
+    let (th, tw) = tiles(g);
+    let per_row = 16 * (g.in_channels + g.out_channels) * tw * 4;
+    let step = (BLOCK_BYTES / per_row).clamp(1, th.max(1));
+    let blocks: Vec<_> = (0..th)
+        .step_by(step)
+        .map(|r| r..(r + step).min(th))
+        .collect();
+    let out = SharedOut(y.as_mut_ptr());
+    if threads > 1 && blocks.len() >= threads {
+        blocks
+            .into_par_iter()
+            .for_each_init(Scratch::default, |s, rows| {
+                // SAFETY: blocks write disjoint output rows of `y`, which is borrowed mutably
+                // for the whole loop.
+                unsafe { block(g, x, u, bias, out.ptr(), rows, s, 1) }
+            });
+    } else {
+        let mut s = Scratch::default();
+        for rows in blocks {
+            // SAFETY: one block at a time, inside `y` (checked above).
+            unsafe { block(g, x, u, bias, out.ptr(), rows, &mut s, threads) }
+        }
+    }
+}
+
+/// Tile rows and columns: 2x2 outputs each, the last ones cut off by the output's edge.
+fn tiles(g: &ConvGeometry) -> (usize, usize) {
+    (g.out_hw[0].div_ceil(2), g.out_hw[1].div_ceil(2))
+}
+
+/// The output, written at disjoint rows by several threads.
+struct SharedOut(*mut f32);
+
+// SAFETY: only hands disjoint parts of one buffer to rayon tasks (see `image` and `block`).
+unsafe impl Sync for SharedOut {}
+unsafe impl Send for SharedOut {}
+
+impl SharedOut {
+    /// A method, so closures capture the `Sync` wrapper rather than the raw field.
+    fn ptr(&self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// Tile rows `rows` of every output channel: transform the input tiles, 16 GEMMs, transform
+/// the products back.
+///
+/// # Safety
+/// `y` points at the image's `[K, OH, OW]` output, and no other thread touches the output rows
+/// of these tile rows during the call.
+#[allow(clippy::too_many_arguments)]
+unsafe fn block(
+    g: &ConvGeometry,
+    x: &[f32],
+    u: &Weights,
+    bias: Option<&[f32]>,
+    y: *mut f32,
+    rows: std::ops::Range<usize>,
+    s: &mut Scratch,
+    threads: usize,
+) {
+    let (c, k) = (g.in_channels, g.out_channels);
+    let (_, tw) = tiles(g);
+    let n = rows.len() * tw;
+    let iplane = g.in_plane();
+    s.v.resize(c * 16 * n, 0.0);
+    s.m.resize(k * 16 * n, 0.0);
+
+    let width = 2 * (tw + 1);
+    let transform = |(ch, (v, buf)): (usize, (&mut [f32], &mut Vec<f32>))| {
+        buf.resize(5 * width, 0.0);
+        input_transform(g, &x[ch * iplane..][..iplane], rows.clone(), tw, v, buf);
+    };
+    if threads > 1 {
+        s.v.par_chunks_exact_mut(16 * n)
+            .enumerate()
+            .for_each_init(Vec::new, |buf, (ch, v)| transform((ch, (v, buf))));
+    } else {
+        s.rows.resize(5 * width, 0.0);
+        for (ch, v) in s.v.chunks_exact_mut(16 * n).enumerate() {
+            transform((ch, (v, &mut s.rows)));
+        }
+    }
+
+    let products = SharedOut(s.m.as_mut_ptr());
+    let v = &s.v;
+    let gemm = |xi: usize| {
+        let rhs = MatRef {
+            data: &v[xi * n..],
+            rows: c,
+            cols: n,
+            rs: 16 * n,
+            cs: 1,
+        };
+        // SAFETY: position ξ's products are the columns ξ·n..(ξ+1)·n of every row of `m`
+        // (row stride 16·n), which `m` holds and no other ξ writes.
+        unsafe { matmul_raw(products.ptr().add(xi * n), 16 * n, u.at(xi), rhs, false, 1) }
+    };
+    if threads > 1 {
+        (0..16).into_par_iter().for_each(gemm);
+    } else {
+        (0..16).for_each(gemm);
+    }
+
+    let (oh, ow) = (g.out_hw[0], g.out_hw[1]);
+    let (first, last) = (2 * rows.start, (2 * rows.end).min(oh));
+    let out = SharedOut(y);
+    let back = |tmp: &mut Vec<f32>, (ch, m): (usize, &[f32])| {
+        // SAFETY: output rows first..last of channel `ch`, inside `y`; this block alone
+        // writes them (see the function's contract), and each channel goes to one task.
+        let dst = unsafe {
+            std::slice::from_raw_parts_mut(
+                out.ptr().add(ch * oh * ow + first * ow),
+                (last - first) * ow,
+            )
+        };
+        let b = bias.map_or(0.0, |b| b[ch]);
+        output_transform(m, rows.len(), tw, ow, b, dst, tmp);
+    };
+    if threads > 1 {
+        s.m.par_chunks_exact(16 * n)
+            .enumerate()
+            .for_each_init(Vec::new, |tmp, (ch, m)| back(tmp, (ch, m)));
+    } else {
+        let tmp = &mut s.rows;
+        s.m.chunks_exact(16 * n)
+            .enumerate()
+            .for_each(|(ch, m)| back(tmp, (ch, m)));
+    }
+}
+
+multiversion! {
+/// One input channel's tiles over tile rows `rows`, into `v` as `[ξ][tile]`. `buf` holds the
+/// four zero-padded input rows a tile row reads, each split into its even and odd columns,
+/// and one padded row before that split (`5 × 2 × (tw + 1)`), so that every loop below runs
+/// over consecutive tiles with unit stride and vectorizes.
+fn input_transform(
+    g: &ConvGeometry,
+    plane: &[f32],
+    rows: std::ops::Range<usize>,
+    tw: usize,
+    v: &mut [f32],
+    buf: &mut [f32],
+) {
+    let (h, w) = (g.in_hw[0] as isize, g.in_hw[1] as isize);
+    let half = tw + 1;
+    let n = rows.len() * tw;
+    // Padded column xo reads input column xo − pad; the valid ones are a contiguous run.
+    let left = g.pad[1];
+    let from = left.clamp(0, 2 * half as isize);
+    let to = (w + left).clamp(from, 2 * half as isize);
+    {
+        for (r, ty) in rows.enumerate() {
+            let (rows4, line) = buf.split_at_mut(8 * half);
+            for (i, row) in rows4.chunks_exact_mut(2 * half).enumerate() {
+                let iy = (2 * ty + i) as isize - g.pad[0];
+                line.fill(0.0);
+                if (0..h).contains(&iy) {
+                    let src = &plane[(iy * w) as usize..][..w as usize];
+                    let (a, b) = (from as usize, to as usize);
+                    line[a..b].copy_from_slice(&src[(from - left) as usize..][..b - a]);
+                }
+                let (even, odd) = row.split_at_mut(half);
+                for ((pair, e), o) in line.chunks_exact(2).zip(even).zip(odd) {
+                    *e = pair[0];
+                    *o = pair[1];
+                }
+            }
+            // Bᵀ down the columns, for the even and the odd columns at once.
+            let (d0, rest) = rows4.split_at_mut(2 * half);
+            let (d1, rest) = rest.split_at_mut(2 * half);
+            let (d2, d3) = rest.split_at_mut(2 * half);
+            for x in 0..2 * half {
+                let (a, b, c, d) = (d0[x], d1[x], d2[x], d3[x]);
+                d0[x] = a - c;
+                d1[x] = b + c;
+                d2[x] = c - b;
+                d3[x] = b - d;
+            }
+            // B across each row: tile tx reads columns 2tx .. 2tx+3, i.e. even[tx], odd[tx],
+            // even[tx+1], odd[tx+1].
+            let base = r * tw;
+            for (i, e) in [&*d0, &*d1, &*d2, &*d3].into_iter().enumerate() {
+                let (even, odd) = e.split_at(half);
+                let out = &mut v[4 * i * n + base..];
+                for tx in 0..tw {
+                    let (a, b, c, d) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1]);
+                    out[tx] = a - c;
+                    out[n + tx] = b + c;
+                    out[2 * n + tx] = c - b;
+                    out[3 * n + tx] = b - d;
+                }
+            }
+        }
+    }
+}
+}
+
+multiversion! {
+/// One output channel's products `m` (`[ξ][tile]`, `tile_rows × tw` tiles) back to its output
+/// rows `dst` (`ow` wide; the last tile row or column may fall outside and is dropped). `tmp`
+/// holds one tile row's four outputs per tile (`4 × tw`), computed with unit stride before
+/// they are interleaved into the rows.
+fn output_transform(
+    m: &[f32],
+    tile_rows: usize,
+    tw: usize,
+    ow: usize,
+    bias: f32,
+    dst: &mut [f32],
+    tmp: &mut Vec<f32>,
+) {
+    let n = tile_rows * tw;
+    let out_rows = dst.len() / ow.max(1);
+    tmp.resize(4 * tw, 0.0);
+    {
+        for r in 0..tile_rows {
+            let (y00, rest) = tmp.split_at_mut(tw);
+            let (y01, rest) = rest.split_at_mut(tw);
+            let (y10, y11) = rest.split_at_mut(tw);
+            let at = |xi: usize| &m[xi * n + r * tw..][..tw];
+            let row = |i: usize| [at(4 * i), at(4 * i + 1), at(4 * i + 2), at(4 * i + 3)];
+            let [m0, m1, m2, m3] = [row(0), row(1), row(2), row(3)];
+            for tx in 0..tw {
+                // Aᵀ down each column, then A across.
+                let col = |j: usize| {
+                    let (a, b, c, d) = (m0[j][tx], m1[j][tx], m2[j][tx], m3[j][tx]);
+                    (a + b + c, b - c - d)
+                };
+                let [(s0, t0), (s1, t1), (s2, t2), (s3, t3)] = [col(0), col(1), col(2), col(3)];
+                y00[tx] = s0 + s1 + s2 + bias;
+                y01[tx] = s1 - s2 - s3 + bias;
+                y10[tx] = t0 + t1 + t2 + bias;
+                y11[tx] = t1 - t2 - t3 + bias;
+            }
+            for (i, (even, odd)) in [(&*y00, &*y01), (&*y10, &*y11)].into_iter().enumerate() {
+                let oy = 2 * r + i;
+                if oy >= out_rows {
+                    break;
+                }
+                for (ox, d) in dst[oy * ow..][..ow].iter_mut().enumerate() {
+                    *d = if ox % 2 == 0 { even[ox / 2] } else { odd[ox / 2] };
+                }
+            }
+        }
+    }
+}
+}
