@@ -32,8 +32,14 @@ const MIN_TILES: usize = 36;
 /// kernel transform and the thinner GEMMs cost more than the multiplies saved. Measured on 2
 /// cores with AVX-512 at batch 1 (Winograd / im2col): 0.75 at 512 channels on 28x28 (50M)
 /// and 256 on 56x56 (50M), 0.87 at 64 on 224x224; 1.2 at 512 on 14x14 (13M), 64 on 56x56
-/// and 128 on 28x28 (3M). At batch 16, 512 on 14x14 (205M) ran 0.73.
+/// and 128 on 28x28 (3M); 64 on 56x56 stayed 1.1 at batch 10 (32M).
 const MIN_WORK: usize = 1 << 25;
+
+/// Wide layers also pay below [`MIN_WORK`] once a batch gives their GEMMs enough columns:
+/// 256 channels on 14x14 ran 0.73 at batch 5 and 0.57 at batch 10, 512 on 14x14 0.78 at
+/// batch 5 (and 1.2 at batch 1, 49 tiles).
+const WIDE_CHANNELS: usize = 256;
+const WIDE_MIN_TILES: usize = 196;
 
 /// Bytes of transformed input and products one block of tiles may hold: about the L2 and L3
 /// share of one core, so the transforms' output is still cached when the GEMMs read it.
@@ -47,10 +53,10 @@ pub fn applies(g: &ConvGeometry) -> bool {
 /// Whether it is also faster than im2col here (see the constants above).
 pub fn pays(g: &ConvGeometry) -> bool {
     let tiles = g.out_hw[0].div_ceil(2) * g.out_hw[1].div_ceil(2);
-    applies(g)
-        && g.in_channels.min(g.out_channels) >= MIN_CHANNELS
-        && tiles >= MIN_TILES
-        && g.out_channels * g.in_channels * tiles * g.batch >= MIN_WORK
+    let channels = g.in_channels.min(g.out_channels);
+    let work = g.out_channels * g.in_channels * tiles * g.batch;
+    let wide = channels >= WIDE_CHANNELS && tiles * g.batch >= WIDE_MIN_TILES;
+    applies(g) && channels >= MIN_CHANNELS && tiles >= MIN_TILES && (work >= MIN_WORK || wide)
 }
 
 /// The kernel in the transformed domain, `[out][ξ][in]`: for each ξ a strided `out × in`
