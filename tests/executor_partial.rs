@@ -1,7 +1,9 @@
 //! The partial passes (`forward_to`, `output`, `backward_to`) free what they do not keep and
 //! stop early; what they return must be bit for bit what the full passes return, on networks
 //! with branches (residual adds), a squeeze-excitation product whose gate reads a map twice,
-//! and a dropout: EfficientNet-B0 and ResNet-18, seeded random weights, at 64x64.
+//! and a dropout: EfficientNet-B0, ResNet-18 and MobileNetV2, seeded random weights, at 64x64.
+//! The partial passes also run each batch norm and the activation after it as one pass
+//! (SiLU, ReLU, ReLU6 here), under each backward rule.
 
 use candle_core::{Device, Tensor};
 use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};
@@ -82,6 +84,17 @@ fn check(arch: &str) {
         to_mid.get(input).is_none(),
         "{arch}: the pass stops at the earliest kept layer"
     );
+    for rule in [ReluRule::Guided, ReluRule::Deconvnet] {
+        let to_input = exec
+            .backward_to(&full, scores, seed(), rule, &[input])
+            .unwrap();
+        let all = exec.backward(&full, scores, seed(), rule).unwrap();
+        same(
+            to_input.get(input).unwrap(),
+            all.get(input).unwrap(),
+            &format!("{arch}: backward_to the input, {rule:?}"),
+        );
+    }
 }
 
 #[test]
@@ -92,4 +105,9 @@ fn partial_passes_equal_full_ones_on_efficientnet_b0() {
 #[test]
 fn partial_passes_equal_full_ones_on_resnet18() {
     check("resnet18");
+}
+
+#[test]
+fn partial_passes_equal_full_ones_on_mobilenet_v2() {
+    check("mobilenet_v2");
 }

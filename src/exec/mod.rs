@@ -17,7 +17,7 @@ pub use hook::{Capture, Hook, NoHook};
 pub use params::{to_graph_layout, Params};
 
 use crate::error::{Error, Result};
-use crate::model::{Graph, LayerId};
+use crate::model::{Graph, LayerId, LayerKind};
 
 /// The backward rule for ReLU-family layers (ReLU, LeakyReLU, Clip/ReLU6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,11 +56,19 @@ impl Gradients {
 pub struct Executor<'a> {
     pub graph: &'a Graph,
     pub params: &'a Params,
+    /// For each batch norm whose output only an activation reads (one that reads nothing
+    /// else), that activation: the partial passes run the two as one pass when the batch
+    /// norm's own output is not asked for.
+    fused: Vec<Option<LayerId>>,
 }
 
 impl<'a> Executor<'a> {
     pub fn new(graph: &'a Graph, params: &'a Params) -> Self {
-        Executor { graph, params }
+        Executor {
+            graph,
+            params,
+            fused: fusable_pairs(graph),
+        }
     }
 
     /// Runs the graph on `input` (the first graph input; any batch size).
@@ -115,20 +123,47 @@ impl<'a> Executor<'a> {
             last
         });
         let mut values: Vec<Option<Tensor>> = Vec::with_capacity(g.layers.len());
+        // Activations computed together with the batch norm before them.
+        let mut ahead: Vec<Option<Tensor>> = vec![None; g.layers.len()];
         for id in g.ids() {
             let layer = g.layer(id);
-            let out = if g.inputs.contains(&id) {
-                input.clone()
+            let out = if let Some(y) = ahead[id.0].take() {
+                Some(y)
+            } else if g.inputs.contains(&id) {
+                Some(input.clone())
             } else {
                 let xs: Vec<&Tensor> = layer
                     .inputs
                     .iter()
                     .map(|i| values[i.0].as_ref().expect("read before its last reader"))
                     .collect();
-                ops::forward(layer, self.params.of(id), &xs).map_err(|e| context(&layer.name, e))?
+                // Only partial passes fuse: they alone may skip a layer's output.
+                let fused = self.fused[id.0]
+                    .filter(|_| keep.is_some_and(|k| !k.contains(&id)))
+                    .and_then(|act| {
+                        let y = ops::forward_batch_norm_activation(
+                            self.params.of(id),
+                            g.layer(act),
+                            xs[0],
+                        )?;
+                        Some((act, y))
+                    });
+                match fused {
+                    Some((act, y)) => {
+                        ahead[act.0] = Some(y.map_err(|e| context(&layer.name, e))?);
+                        None
+                    }
+                    None => Some(
+                        ops::forward(layer, self.params.of(id), &xs)
+                            .map_err(|e| context(&layer.name, e))?,
+                    ),
+                }
             };
-            let out = hook.after(id, &out)?.unwrap_or(out);
-            values.push(Some(out));
+            let out = match out {
+                Some(out) => Some(hook.after(id, &out)?.unwrap_or(out)),
+                None => None,
+            };
+            values.push(out);
             if let (Some(keep), Some(last)) = (keep, &last_reader) {
                 for i in layer.inputs.iter().chain([&id]) {
                     if last[i.0] == id.0 && !keep.contains(i) {
@@ -192,11 +227,37 @@ impl<'a> Executor<'a> {
                 Some(_) => grads[i].take().expect("matched Some"),
             };
             let xs: Vec<&Tensor> = layer.inputs.iter().map(|j| acts.get(*j)).collect();
-            let input_grads =
-                ops::backward(layer, self.params.of(id), &xs, acts.get(id), &grad, rule)
-                    .map_err(|e| context(&layer.name, e))?;
+            // An activation after a batch norm whose gradient is not kept: both backward rules
+            // in one pass, straight to the batch norm's input (which then has nothing to do).
+            let through = keep
+                .zip(layer.inputs.first())
+                .filter(|(k, &bn)| {
+                    self.fused[bn.0] == Some(id) && !k.contains(&bn) && bn.0 >= earliest
+                })
+                .and_then(|(_, &bn)| {
+                    let x = ops::backward_activation_batch_norm(
+                        self.params.of(bn),
+                        layer,
+                        acts.get(bn),
+                        acts.get(id),
+                        &grad,
+                        rule,
+                    )?;
+                    Some((bn, x))
+                });
+            let (inputs, input_grads) = match through {
+                Some((bn, dx)) => (
+                    &g.layer(bn).inputs,
+                    vec![Some(dx.map_err(|e| context(&layer.name, e))?)],
+                ),
+                None => (
+                    &layer.inputs,
+                    ops::backward(layer, self.params.of(id), &xs, acts.get(id), &grad, rule)
+                        .map_err(|e| context(&layer.name, e))?,
+                ),
+            };
             drop(grad);
-            for (input, ig) in layer.inputs.iter().zip(input_grads) {
+            for (input, ig) in inputs.iter().zip(input_grads) {
                 let Some(ig) = ig else { continue };
                 grads[input.0] = Some(match grads[input.0].take() {
                     Some(acc) => ops::accumulate(&acc, &ig)?,
@@ -206,6 +267,29 @@ impl<'a> Executor<'a> {
         }
         Ok(Gradients { values: grads })
     }
+}
+
+/// For each batch norm whose output is read by one activation only, which reads nothing else:
+/// that activation.
+fn fusable_pairs(g: &Graph) -> Vec<Option<LayerId>> {
+    let mut readers: Vec<Vec<LayerId>> = vec![Vec::new(); g.layers.len()];
+    for id in g.ids() {
+        for i in &g.layer(id).inputs {
+            readers[i.0].push(id);
+        }
+    }
+    g.ids()
+        .map(|id| match readers[id.0][..] {
+            [act]
+                if matches!(g.layer(id).kind, LayerKind::BatchNorm(_))
+                    && matches!(g.layer(act).kind, LayerKind::Activation(_))
+                    && g.layer(act).inputs == [id] =>
+            {
+                Some(act)
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The seed for "sum over the batch of output[:, class]": a one-hot gradient.

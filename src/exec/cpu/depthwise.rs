@@ -179,14 +179,17 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> 
                     let o = c * mult + k;
                     let kernel = &w[o * taps..][..taps];
                     acc.fill(bias.map_or(0.0, |b| b[o]));
-                    vectorized(|| {
-                        for (at, block) in acc.chunks_mut(BLOCK).enumerate() {
-                            let at = at * BLOCK;
-                            for (&wv, &off) in kernel.iter().zip(&offsets) {
-                                axpy(block, wv, &planes[off + at..]);
+                    vectorized(
+                        #[inline(always)]
+                        || {
+                            for (at, block) in acc.chunks_mut(BLOCK).enumerate() {
+                                let at = at * BLOCK;
+                                for (&wv, &off) in kernel.iter().zip(&offsets) {
+                                    axpy(block, wv, &planes[off + at..]);
+                                }
                             }
-                        }
-                    });
+                        },
+                    );
                     for (oy, row) in out.chunks_exact_mut(g.out_hw[1]).enumerate() {
                         row.copy_from_slice(&acc[oy * width..][..g.out_hw[1]]);
                     }
@@ -219,14 +222,17 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
                     grad[oy * width..][..g.out_hw[1]].copy_from_slice(row);
                 }
                 let kernel = &w[o * taps..][..taps];
-                vectorized(|| {
-                    for (at, block) in grad.chunks(BLOCK).enumerate() {
-                        let at = at * BLOCK;
-                        for (&wv, &off) in kernel.iter().zip(&offsets) {
-                            axpy(&mut planes[off + at..], wv, block);
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (at, block) in grad.chunks(BLOCK).enumerate() {
+                            let at = at * BLOCK;
+                            for (&wv, &off) in kernel.iter().zip(&offsets) {
+                                axpy(&mut planes[off + at..], wv, block);
+                            }
                         }
-                    }
-                });
+                    },
+                );
             }
             gather_input(g, &ph, planes, plane);
         },

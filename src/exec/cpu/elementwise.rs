@@ -54,11 +54,14 @@ fn fill_chunks(
 pub fn map(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send + Copy) -> Vec<f32> {
     fill_chunks(x.len(), CHUNK, |at, out| {
         let (x, f) = (&x[at..at + out.len()], f);
-        vectorized(|| {
-            for (o, &x) in out.iter_mut().zip(x) {
-                o.write(f(x));
-            }
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                for (o, &x) in out.iter_mut().zip(x) {
+                    o.write(f(x));
+                }
+            },
+        )
     })
 }
 
@@ -67,43 +70,89 @@ pub fn zip_map(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32 + Sync + Send +
     assert_eq!(a.len(), b.len(), "element-wise: operand lengths differ");
     fill_chunks(a.len(), CHUNK, |at, out| {
         let (a, b, f) = (&a[at..at + out.len()], &b[at..at + out.len()], f);
-        vectorized(|| {
-            for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-                o.write(f(a, b));
-            }
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
+                    o.write(f(a, b));
+                }
+            },
+        )
     })
 }
 
-/// `x · scale[p] + shift[p]` over whole planes of `plane` elements, `p` the plane's index
-/// modulo `scale.len()`: with one value per channel, batch normalization in inference form
-/// (with `shift`) and its input gradient (without); with one per (image, channel), the
-/// squeeze-excitation product. candle needs one broadcast pass per operand.
-pub fn plane_affine(x: &[f32], plane: usize, scale: &[f32], shift: Option<&[f32]>) -> Vec<f32> {
+/// `f(x · scale[p] + shift[p])` over whole planes of `plane` elements, `p` the plane's index
+/// modulo `scale.len()`. With `f` the identity and one value per channel, batch normalization
+/// in inference form (with `shift`) and its input gradient (without); with one per (image,
+/// channel), the squeeze-excitation product (candle needs one broadcast pass per operand).
+/// With an activation as `f`, a batch norm and the activation after it in one pass.
+pub fn plane_map(
+    x: &[f32],
+    plane: usize,
+    scale: &[f32],
+    shift: Option<&[f32]>,
+    f: impl Fn(f32) -> f32 + Sync + Send + Copy,
+) -> Vec<f32> {
+    check_planes("plane map", x.len(), plane, scale.len());
+    assert!(
+        shift.is_none_or(|s| s.len() == scale.len()),
+        "plane map: shift length"
+    );
     let planes = scale.len();
-    assert!(
-        plane > 0 && planes > 0 && x.len().is_multiple_of(plane * planes),
-        "plane affine: {} elements are not whole planes of {plane} for {planes} scales",
-        x.len()
-    );
-    assert!(
-        shift.is_none_or(|s| s.len() == planes),
-        "plane affine: shift length"
-    );
     // Whole planes per task.
     let chunk = plane * (CHUNK / plane).max(1);
     fill_chunks(x.len(), chunk, |at, out| {
-        vectorized(|| {
-            for (i, o) in out.chunks_mut(plane).enumerate() {
-                let first = at + i * plane;
-                let p = (first / plane) % planes;
-                let (a, b) = (scale[p], shift.map_or(0.0, |s| s[p]));
-                for (o, &x) in o.iter_mut().zip(&x[first..first + plane]) {
-                    o.write(x * a + b);
+        vectorized(
+            #[inline(always)]
+            || {
+                for (i, o) in out.chunks_mut(plane).enumerate() {
+                    let first = at + i * plane;
+                    let p = (first / plane) % planes;
+                    let (a, b) = (scale[p], shift.map_or(0.0, |s| s[p]));
+                    for (o, &x) in o.iter_mut().zip(&x[first..first + plane]) {
+                        o.write(f(x * a + b));
+                    }
                 }
-            }
-        })
+            },
+        )
     })
+}
+
+/// `f(a, b) · scale[p]` over whole planes (see [`plane_map`]): an activation's backward rule
+/// and the batch norm's before it in one pass.
+pub fn plane_zip_map(
+    a: &[f32],
+    b: &[f32],
+    plane: usize,
+    scale: &[f32],
+    f: impl Fn(f32, f32) -> f32 + Sync + Send + Copy,
+) -> Vec<f32> {
+    assert_eq!(a.len(), b.len(), "plane zip map: operand lengths differ");
+    check_planes("plane zip map", a.len(), plane, scale.len());
+    let planes = scale.len();
+    let chunk = plane * (CHUNK / plane).max(1);
+    fill_chunks(a.len(), chunk, |at, out| {
+        vectorized(
+            #[inline(always)]
+            || {
+                for (i, o) in out.chunks_mut(plane).enumerate() {
+                    let first = at + i * plane;
+                    let s = scale[(first / plane) % planes];
+                    let (a, b) = (&a[first..first + plane], &b[first..first + plane]);
+                    for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                        o.write(f(a, b) * s);
+                    }
+                }
+            },
+        )
+    })
+}
+
+fn check_planes(what: &str, len: usize, plane: usize, planes: usize) {
+    assert!(
+        plane > 0 && planes > 0 && len.is_multiple_of(plane * planes),
+        "{what}: {len} elements are not whole planes of {plane} for {planes} scales"
+    );
 }
 
 /// `Σ a·b` over each plane of `plane` elements: the gradient of a per-plane scale. Eight f32
@@ -116,23 +165,26 @@ pub fn plane_dots(a: &[f32], b: &[f32], plane: usize) -> Vec<f32> {
         a.len()
     );
     let dot = |(a, b): (&[f32], &[f32])| -> f32 {
-        vectorized(|| {
-            // Eight f32 partial sums vectorize; each is small, so f32 holds them well.
-            let mut acc = [0f32; 8];
-            let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-            let tail: f32 = ca
-                .remainder()
-                .iter()
-                .zip(cb.remainder())
-                .map(|(x, y)| x * y)
-                .sum();
-            for (x, y) in ca.zip(cb) {
-                for k in 0..8 {
-                    acc[k] += x[k] * y[k];
+        vectorized(
+            #[inline(always)]
+            || {
+                // Eight f32 partial sums vectorize; each is small, so f32 holds them well.
+                let mut acc = [0f32; 8];
+                let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+                let tail: f32 = ca
+                    .remainder()
+                    .iter()
+                    .zip(cb.remainder())
+                    .map(|(x, y)| x * y)
+                    .sum();
+                for (x, y) in ca.zip(cb) {
+                    for k in 0..8 {
+                        acc[k] += x[k] * y[k];
+                    }
                 }
-            }
-            (acc.iter().map(|&v| v as f64).sum::<f64>() + tail as f64) as f32
-        })
+                (acc.iter().map(|&v| v as f64).sum::<f64>() + tail as f64) as f32
+            },
+        )
     };
     let pairs = a.chunks_exact(plane).zip(b.chunks_exact(plane));
     if a.len() >= PARALLEL_FROM {

@@ -171,6 +171,18 @@ fn values(t: &Tensor) -> Result<Vec<f32>> {
 /// or `[C]`: batch normalization, and without shift its input gradient) or per image and
 /// channel (`[N, C, 1, 1]`: a squeeze-excitation product).
 pub fn plane_affine(x: &Tensor, scale: &Tensor, shift: Option<&Tensor>) -> Result<Tensor> {
+    plane_map(x, scale, shift, "convscope-plane-affine", |v| v)
+}
+
+/// `f(x · scale + shift)`, scale and shift as in [`plane_affine`]: a batch norm and the
+/// activation after it, in one pass.
+pub fn plane_map(
+    x: &Tensor,
+    scale: &Tensor,
+    shift: Option<&Tensor>,
+    name: &'static str,
+    f: impl Fn(f32) -> f32 + Send + Sync + Copy,
+) -> Result<Tensor> {
     let (scale, shift) = (values(scale)?, shift.map(values).transpose()?);
     let plane = planes(x, scale.len())?;
     if shift.as_ref().is_some_and(|s| s.len() != scale.len()) {
@@ -179,17 +191,43 @@ pub fn plane_affine(x: &Tensor, scale: &Tensor, shift: Option<&Tensor>) -> Resul
         ));
     }
     let op = Kernel1 {
-        name: "convscope-plane-affine",
+        name,
         len: x.elem_count(),
         out: x.shape().clone(),
         f: |x: &[f32]| {
             if plane == 0 {
                 return Vec::new();
             }
-            elementwise::plane_affine(x, plane, &scale, shift.as_deref())
+            elementwise::plane_map(x, plane, &scale, shift.as_deref(), f)
         },
     };
     Ok(x.contiguous()?.apply_op1_no_bwd(&op)?)
+}
+
+/// `f(a, b) · scale` for two tensors of one shape, scale as in [`plane_affine`]: an
+/// activation's backward rule and the batch norm's before it, in one pass.
+pub fn plane_zip_map(
+    a: &Tensor,
+    b: &Tensor,
+    scale: &Tensor,
+    name: &'static str,
+    f: impl Fn(f32, f32) -> f32 + Send + Sync + Copy,
+) -> Result<Tensor> {
+    same_shape(name, a, b)?;
+    let scale = values(scale)?;
+    let plane = planes(a, scale.len())?;
+    let op = Kernel2 {
+        name,
+        lens: [a.elem_count(), b.elem_count()],
+        out: a.shape().clone(),
+        f: |a: &[f32], b: &[f32]| {
+            if plane == 0 {
+                return Vec::new();
+            }
+            elementwise::plane_zip_map(a, b, plane, &scale, f)
+        },
+    };
+    Ok(a.contiguous()?.apply_op2_no_bwd(&b.contiguous()?, &op)?)
 }
 
 /// `Σ a·b` over each spatial plane of two `[N, C, …]` tensors of one shape, as `[N, C, 1, …]`:

@@ -415,7 +415,9 @@ fn maps_apply_their_function_to_every_element_serial_and_parallel() {
 
 #[test]
 fn plane_affine_scales_per_channel_or_per_plane() {
-    use super::elementwise::plane_affine;
+    let plane_affine = |x: &[f32], plane, scale: &[f32], shift: Option<&[f32]>| {
+        super::elementwise::plane_map(x, plane, scale, shift, |v| v)
+    };
     let mut rng = Rng(29);
     // Small planes, and planes large enough to be split across threads.
     for (n, c, plane) in [(2, 3, 5), (2, 3, 200_003)] {
@@ -430,6 +432,31 @@ fn plane_affine_scales_per_channel_or_per_plane() {
             assert_eq!(with[i], v * scale[ch] + shift[ch], "with shift at {i}");
             assert_eq!(without[i], v * scale[ch], "without shift at {i}");
             assert_eq!(gated[i], v * per_plane[p], "per plane at {i}");
+        }
+    }
+}
+
+/// The fused batch norm + activation passes: `f(x·s + t)` forward and `f(a, b)·s` backward,
+/// per channel, at sizes run on one thread and split across threads.
+#[test]
+fn plane_maps_apply_their_function_after_or_before_the_affine_map() {
+    use super::elementwise::{plane_map, plane_zip_map};
+    let mut rng = Rng(31);
+    let f = |v: f32| v.max(0.0) - 0.5 * v;
+    let f2 = |a: f32, b: f32| if a > 0.0 { b } else { -2.0 * b };
+    for (n, c, plane) in [(2, 3, 5), (2, 3, 200_003)] {
+        let (x, dy) = (rng.values(n * c * plane), rng.values(n * c * plane));
+        let (scale, shift) = (rng.values(c), rng.values(c));
+        let forward = plane_map(&x, plane, &scale, Some(&shift), f);
+        let backward = plane_zip_map(&x, &dy, plane, &scale, f2);
+        for i in 0..x.len() {
+            let ch = (i / plane) % c;
+            assert_eq!(
+                forward[i],
+                f(x[i] * scale[ch] + shift[ch]),
+                "forward at {i}"
+            );
+            assert_eq!(backward[i], f2(x[i], dy[i]) * scale[ch], "backward at {i}");
         }
     }
 }

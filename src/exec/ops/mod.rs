@@ -64,6 +64,38 @@ pub fn forward(layer: &Layer, p: &[Tensor], x: &[&Tensor]) -> Result<Tensor> {
     })
 }
 
+/// A batch norm (parameters `bn`) and the activation layer `act` reading its output, run as
+/// one pass over the batch norm's input `x`: the same values as the two layers one after the
+/// other, without the batch norm's output. `None` where there is no such pass (see
+/// `activation::forward_after_batch_norm`).
+pub fn forward_batch_norm_activation(
+    bn: &[Tensor],
+    act: &Layer,
+    x: &Tensor,
+) -> Option<Result<Tensor>> {
+    let LayerKind::Activation(a) = &act.kind else {
+        return None;
+    };
+    activation::forward_after_batch_norm(x, &bn[0], &bn[1], a)
+}
+
+/// The gradient at the input of a batch norm (parameters `bn`) through it and the activation
+/// layer `act` reading its output, in one pass: `x` and `y` are the activation's input (the
+/// batch norm's output) and output, `g` the gradient of its output.
+pub fn backward_activation_batch_norm(
+    bn: &[Tensor],
+    act: &Layer,
+    x: &Tensor,
+    y: &Tensor,
+    g: &Tensor,
+    rule: ReluRule,
+) -> Option<Result<Tensor>> {
+    let LayerKind::Activation(a) = &act.kind else {
+        return None;
+    };
+    activation::backward_through_batch_norm(x, y, g, a, rule, &bn[0])
+}
+
 /// `a + b`, for gradients that meet where a layer's output feeds several layers (residual
 /// joins); on the CPU one threaded pass.
 pub fn accumulate(a: &Tensor, b: &Tensor) -> Result<Tensor> {
