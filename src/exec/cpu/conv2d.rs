@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::columns::{col2im_channel, im2col_channel};
 use super::depthwise;
 use super::geometry::ConvGeometry;
-use super::matmul::{matmul, matmul_raw, MatRef};
+use super::matmul::{matmul, matmul_raw, MatRef, SharedOut};
 use super::winograd;
 
 /// How many floats of im2col columns one band may hold: small enough to stay in L2 while the
@@ -203,20 +203,6 @@ fn forward_image(
 struct Block {
     grp: usize,
     band: std::ops::Range<usize>,
-}
-
-/// The image's output, written by several threads at disjoint blocks.
-struct SharedOut(*mut f32);
-
-// SAFETY: only used to hand disjoint blocks of one buffer to rayon tasks (see `forward_image`).
-unsafe impl Sync for SharedOut {}
-unsafe impl Send for SharedOut {}
-
-impl SharedOut {
-    /// A method, so that closures capture the wrapper (which is `Sync`), not the raw field.
-    fn ptr(&self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// # Safety

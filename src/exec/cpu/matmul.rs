@@ -4,6 +4,23 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
+/// One output buffer written by several threads at disjoint parts (GEMM blocks, bands of rows,
+/// channels), which no `&mut` split can express: the callers of [`matmul_raw`] and the
+/// convolution kernels hand its pointer to rayon tasks.
+pub struct SharedOut(pub *mut f32);
+
+// SAFETY: only used to hand disjoint parts of one buffer to rayon tasks; every use states why
+// its parts are disjoint.
+unsafe impl Sync for SharedOut {}
+unsafe impl Send for SharedOut {}
+
+impl SharedOut {
+    /// A method, so that closures capture the wrapper (which is `Sync`), not the raw field.
+    pub fn ptr(&self) -> *mut f32 {
+        self.0
+    }
+}
+
 /// A strided matrix view over a slice: element `(i, j)` is `data[i·rs + j·cs]`.
 #[derive(Clone, Copy)]
 pub struct MatRef<'a> {
@@ -102,7 +119,7 @@ pub unsafe fn matmul_raw(
         // Each thread takes a slice of the columns with a one-thread GEMM: on this machine that
         // beat the GEMM's own threading on ResNet's small late maps.
         let per = n.div_ceil(threads);
-        let out = SharedDst(dst);
+        let out = SharedOut(dst);
         (0..n)
             .step_by(per)
             .collect::<Vec<_>>()
@@ -138,19 +155,6 @@ pub unsafe fn matmul_raw(
 
 /// Below this many columns per thread, the GEMM's own threading is used instead.
 const MIN_SPLIT_COLS: usize = 48;
-
-/// A destination shared by tasks that write disjoint column ranges.
-struct SharedDst(*mut f32);
-
-// SAFETY: only used to hand disjoint column ranges of one destination to rayon tasks.
-unsafe impl Sync for SharedDst {}
-unsafe impl Send for SharedDst {}
-
-impl SharedDst {
-    fn ptr(&self) -> *mut f32 {
-        self.0
-    }
-}
 
 /// # Safety
 /// As [`matmul_raw`], with the operand views already checked.

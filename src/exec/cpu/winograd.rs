@@ -17,7 +17,7 @@
 use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
-use super::matmul::{matmul_raw, MatRef};
+use super::matmul::{matmul_raw, MatRef, SharedOut};
 use super::simd::multiversion;
 
 /// Below this many input or output channels the 16 GEMMs are too thin to beat im2col (the
@@ -206,20 +206,6 @@ pub fn image(
 /// Tile rows and columns: 2x2 outputs each, the last ones cut off by the output's edge.
 fn tiles(g: &ConvGeometry) -> (usize, usize) {
     (g.out_hw[0].div_ceil(2), g.out_hw[1].div_ceil(2))
-}
-
-/// The output, written at disjoint rows by several threads.
-struct SharedOut(*mut f32);
-
-// SAFETY: only hands disjoint parts of one buffer to rayon tasks (see `image` and `block`).
-unsafe impl Sync for SharedOut {}
-unsafe impl Send for SharedOut {}
-
-impl SharedOut {
-    /// A method, so closures capture the `Sync` wrapper rather than the raw field.
-    fn ptr(&self) -> *mut f32 {
-        self.0
-    }
 }
 
 /// Tile rows `rows` of every output channel: transform the input tiles, 16 GEMMs, transform
