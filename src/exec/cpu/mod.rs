@@ -11,6 +11,8 @@ mod columns;
 mod conv2d;
 mod depthwise;
 mod elementwise;
+#[cfg(test)]
+mod elementwise_tests;
 mod geometry;
 mod matmul;
 mod pool;
