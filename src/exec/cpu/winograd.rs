@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::matmul::{matmul_raw, MatRef, SharedOut};
-use super::simd::multiversion;
+use super::simd::vectorized;
 
 /// Below this many input or output channels the 16 GEMMs are too thin to beat im2col (the
 /// RGB stem has 3).
@@ -103,61 +103,66 @@ impl Weights {
     }
 }
 
-multiversion! {
 /// `G g Gᵀ` for output channel `o`'s kernels from every input channel, into `u` (`[16][ins]`).
 /// Sixteen kernels at a time are loaded, transposed tap-major into fixed-size lanes and
 /// transformed as whole vectors; one kernel at a time, in scalar code, took 40% of a
 /// 512-channel 14x14 layer's forward and backward.
 fn kernel_transform(kernel: Kernel<'_>, o: usize, outs: usize, ins: usize, u: &mut [f32]) {
-    const L: usize = 16;
-    // `G·(a, b, c)`.
-    let lift = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
-    for i0 in (0..ins).step_by(L) {
-        let len = L.min(ins - i0);
-        let mut kernels = [[0f32; 9]; L];
-        match kernel {
-            Kernel::Forward(w) => {
-                // Sixteen consecutive kernels: one contiguous run.
-                let src = &w[(o * ins + i0) * 9..][..len * 9];
-                for (k, s) in kernels.iter_mut().zip(src.chunks_exact(9)) {
-                    k.copy_from_slice(s);
+    vectorized(
+        #[inline(always)]
+        || {
+            const L: usize = 16;
+            // `G·(a, b, c)`.
+            let lift = |a: f32, b: f32, c: f32| [a, 0.5 * (a + b + c), 0.5 * (a - b + c), c];
+            for i0 in (0..ins).step_by(L) {
+                let len = L.min(ins - i0);
+                let mut kernels = [[0f32; 9]; L];
+                match kernel {
+                    Kernel::Forward(w) => {
+                        // Sixteen consecutive kernels: one contiguous run.
+                        let src = &w[(o * ins + i0) * 9..][..len * 9];
+                        for (k, s) in kernels.iter_mut().zip(src.chunks_exact(9)) {
+                            k.copy_from_slice(s);
+                        }
+                    }
+                    Kernel::Adjoint(w) => {
+                        for (l, k) in kernels[..len].iter_mut().enumerate() {
+                            k.copy_from_slice(&w[((i0 + l) * outs + o) * 9..][..9]);
+                            k.reverse();
+                        }
+                    }
+                }
+                let mut taps = [[0f32; L]; 9];
+                for (l, k) in kernels.iter().enumerate() {
+                    for (t, &v) in k.iter().enumerate() {
+                        taps[t][l] = v;
+                    }
+                }
+                let mut out = [[0f32; L]; 16];
+                for l in 0..L {
+                    // G down the kernel's three columns, then across the four rows that gives.
+                    let cols: [[f32; 4]; 3] =
+                        std::array::from_fn(|c| lift(taps[c][l], taps[3 + c][l], taps[6 + c][l]));
+                    for r in 0..4 {
+                        for (j, v) in lift(cols[0][r], cols[1][r], cols[2][r])
+                            .into_iter()
+                            .enumerate()
+                        {
+                            out[4 * r + j][l] = v;
+                        }
+                    }
+                }
+                for (xi, lane) in out.iter().enumerate() {
+                    u[xi * ins + i0..][..len].copy_from_slice(&lane[..len]);
                 }
             }
-            Kernel::Adjoint(w) => {
-                for (l, k) in kernels[..len].iter_mut().enumerate() {
-                    k.copy_from_slice(&w[((i0 + l) * outs + o) * 9..][..9]);
-                    k.reverse();
-                }
-            }
-        }
-        let mut taps = [[0f32; L]; 9];
-        for (l, k) in kernels.iter().enumerate() {
-            for (t, &v) in k.iter().enumerate() {
-                taps[t][l] = v;
-            }
-        }
-        let mut out = [[0f32; L]; 16];
-        for l in 0..L {
-            // G down the kernel's three columns, then across the four rows that gives.
-            let cols: [[f32; 4]; 3] =
-                std::array::from_fn(|c| lift(taps[c][l], taps[3 + c][l], taps[6 + c][l]));
-            for r in 0..4 {
-                for (j, v) in lift(cols[0][r], cols[1][r], cols[2][r])
-                    .into_iter()
-                    .enumerate()
-                {
-                    out[4 * r + j][l] = v;
-                }
-            }
-        }
-        for (xi, lane) in out.iter().enumerate() {
-            u[xi * ins + i0..][..len].copy_from_slice(&lane[..len]);
-        }
-    }
-}
+        },
+    )
 }
 
-/// Per-thread buffers: transformed input `[in][ξ][tile]` and products `[out][ξ][tile]`.
+/// Per-thread buffers: transformed input `[in][ξ][tile]`, products `[out][ξ][tile]`, and the
+/// row buffer of whichever transform runs on this thread (padded input rows, or one tile
+/// row's outputs before they are interleaved).
 #[derive(Default)]
 pub struct Scratch {
     v: Vec<f32>,
@@ -295,7 +300,6 @@ unsafe fn block(
     }
 }
 
-multiversion! {
 /// One input channel's tiles over tile rows `rows`, into `v` as `[ξ][tile]`. `buf` holds the
 /// four zero-padded input rows a tile row reads, each split into its even and odd columns,
 /// and one padded row before that split (`5 × 2 × (tw + 1)`), so that every loop below runs
@@ -315,54 +319,55 @@ fn input_transform(
     let left = g.pad[1];
     let from = left.clamp(0, 2 * half as isize);
     let to = (w + left).clamp(from, 2 * half as isize);
-    {
-        for (r, ty) in rows.enumerate() {
-            let (rows4, line) = buf.split_at_mut(8 * half);
-            for (i, row) in rows4.chunks_exact_mut(2 * half).enumerate() {
-                let iy = (2 * ty + i) as isize - g.pad[0];
-                line.fill(0.0);
-                if (0..h).contains(&iy) {
-                    let src = &plane[(iy * w) as usize..][..w as usize];
-                    let (a, b) = (from as usize, to as usize);
-                    line[a..b].copy_from_slice(&src[(from - left) as usize..][..b - a]);
+    vectorized(
+        #[inline(always)]
+        || {
+            for (r, ty) in rows.enumerate() {
+                let (rows4, line) = buf.split_at_mut(8 * half);
+                for (i, row) in rows4.chunks_exact_mut(2 * half).enumerate() {
+                    let iy = (2 * ty + i) as isize - g.pad[0];
+                    line.fill(0.0);
+                    if (0..h).contains(&iy) {
+                        let src = &plane[(iy * w) as usize..][..w as usize];
+                        let (a, b) = (from as usize, to as usize);
+                        line[a..b].copy_from_slice(&src[(from - left) as usize..][..b - a]);
+                    }
+                    let (even, odd) = row.split_at_mut(half);
+                    for ((pair, e), o) in line.chunks_exact(2).zip(even).zip(odd) {
+                        *e = pair[0];
+                        *o = pair[1];
+                    }
                 }
-                let (even, odd) = row.split_at_mut(half);
-                for ((pair, e), o) in line.chunks_exact(2).zip(even).zip(odd) {
-                    *e = pair[0];
-                    *o = pair[1];
+                // Bᵀ down the columns, for the even and the odd columns at once.
+                let (d0, rest) = rows4.split_at_mut(2 * half);
+                let (d1, rest) = rest.split_at_mut(2 * half);
+                let (d2, d3) = rest.split_at_mut(2 * half);
+                for x in 0..2 * half {
+                    let (a, b, c, d) = (d0[x], d1[x], d2[x], d3[x]);
+                    d0[x] = a - c;
+                    d1[x] = b + c;
+                    d2[x] = c - b;
+                    d3[x] = b - d;
+                }
+                // B across each row: tile tx reads columns 2tx .. 2tx+3, i.e. even[tx], odd[tx],
+                // even[tx+1], odd[tx+1].
+                let base = r * tw;
+                for (i, e) in [&*d0, &*d1, &*d2, &*d3].into_iter().enumerate() {
+                    let (even, odd) = e.split_at(half);
+                    let out = &mut v[4 * i * n + base..];
+                    for tx in 0..tw {
+                        let (a, b, c, d) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1]);
+                        out[tx] = a - c;
+                        out[n + tx] = b + c;
+                        out[2 * n + tx] = c - b;
+                        out[3 * n + tx] = b - d;
+                    }
                 }
             }
-            // Bᵀ down the columns, for the even and the odd columns at once.
-            let (d0, rest) = rows4.split_at_mut(2 * half);
-            let (d1, rest) = rest.split_at_mut(2 * half);
-            let (d2, d3) = rest.split_at_mut(2 * half);
-            for x in 0..2 * half {
-                let (a, b, c, d) = (d0[x], d1[x], d2[x], d3[x]);
-                d0[x] = a - c;
-                d1[x] = b + c;
-                d2[x] = c - b;
-                d3[x] = b - d;
-            }
-            // B across each row: tile tx reads columns 2tx .. 2tx+3, i.e. even[tx], odd[tx],
-            // even[tx+1], odd[tx+1].
-            let base = r * tw;
-            for (i, e) in [&*d0, &*d1, &*d2, &*d3].into_iter().enumerate() {
-                let (even, odd) = e.split_at(half);
-                let out = &mut v[4 * i * n + base..];
-                for tx in 0..tw {
-                    let (a, b, c, d) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1]);
-                    out[tx] = a - c;
-                    out[n + tx] = b + c;
-                    out[2 * n + tx] = c - b;
-                    out[3 * n + tx] = b - d;
-                }
-            }
-        }
-    }
-}
+        },
+    )
 }
 
-multiversion! {
 /// One output channel's products `m` (`[ξ][tile]`, `tile_rows × tw` tiles) back to its output
 /// rows `dst` (`ow` wide; the last tile row or column may fall outside and is dropped). `tmp`
 /// holds one tile row's four outputs per tile (`4 × tw`), computed with unit stride before
@@ -379,36 +384,42 @@ fn output_transform(
     let n = tile_rows * tw;
     let out_rows = dst.len() / ow.max(1);
     tmp.resize(4 * tw, 0.0);
-    {
-        for r in 0..tile_rows {
-            let (y00, rest) = tmp.split_at_mut(tw);
-            let (y01, rest) = rest.split_at_mut(tw);
-            let (y10, y11) = rest.split_at_mut(tw);
-            let at = |xi: usize| &m[xi * n + r * tw..][..tw];
-            let row = |i: usize| [at(4 * i), at(4 * i + 1), at(4 * i + 2), at(4 * i + 3)];
-            let [m0, m1, m2, m3] = [row(0), row(1), row(2), row(3)];
-            for tx in 0..tw {
-                // Aᵀ down each column, then A across.
-                let col = |j: usize| {
-                    let (a, b, c, d) = (m0[j][tx], m1[j][tx], m2[j][tx], m3[j][tx]);
-                    (a + b + c, b - c - d)
-                };
-                let [(s0, t0), (s1, t1), (s2, t2), (s3, t3)] = [col(0), col(1), col(2), col(3)];
-                y00[tx] = s0 + s1 + s2 + bias;
-                y01[tx] = s1 - s2 - s3 + bias;
-                y10[tx] = t0 + t1 + t2 + bias;
-                y11[tx] = t1 - t2 - t3 + bias;
-            }
-            for (i, (even, odd)) in [(&*y00, &*y01), (&*y10, &*y11)].into_iter().enumerate() {
-                let oy = 2 * r + i;
-                if oy >= out_rows {
-                    break;
+    vectorized(
+        #[inline(always)]
+        || {
+            for r in 0..tile_rows {
+                let (y00, rest) = tmp.split_at_mut(tw);
+                let (y01, rest) = rest.split_at_mut(tw);
+                let (y10, y11) = rest.split_at_mut(tw);
+                let at = |xi: usize| &m[xi * n + r * tw..][..tw];
+                let row = |i: usize| [at(4 * i), at(4 * i + 1), at(4 * i + 2), at(4 * i + 3)];
+                let [m0, m1, m2, m3] = [row(0), row(1), row(2), row(3)];
+                for tx in 0..tw {
+                    // Aᵀ down each column, then A across.
+                    let col = |j: usize| {
+                        let (a, b, c, d) = (m0[j][tx], m1[j][tx], m2[j][tx], m3[j][tx]);
+                        (a + b + c, b - c - d)
+                    };
+                    let [(s0, t0), (s1, t1), (s2, t2), (s3, t3)] = [col(0), col(1), col(2), col(3)];
+                    y00[tx] = s0 + s1 + s2 + bias;
+                    y01[tx] = s1 - s2 - s3 + bias;
+                    y10[tx] = t0 + t1 + t2 + bias;
+                    y11[tx] = t1 - t2 - t3 + bias;
                 }
-                for (ox, d) in dst[oy * ow..][..ow].iter_mut().enumerate() {
-                    *d = if ox % 2 == 0 { even[ox / 2] } else { odd[ox / 2] };
+                for (i, (even, odd)) in [(&*y00, &*y01), (&*y10, &*y11)].into_iter().enumerate() {
+                    let oy = 2 * r + i;
+                    if oy >= out_rows {
+                        break;
+                    }
+                    for (ox, d) in dst[oy * ow..][..ow].iter_mut().enumerate() {
+                        *d = if ox % 2 == 0 {
+                            even[ox / 2]
+                        } else {
+                            odd[ox / 2]
+                        };
+                    }
                 }
             }
-        }
-    }
-}
+        },
+    )
 }
