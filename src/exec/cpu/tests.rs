@@ -342,7 +342,18 @@ fn max_pooling_matches_the_definition() {
         pad: [0, 0],
         groups: 3,
     };
-    let mut cases = vec![vgg];
+    // Odd sizes: a floor-mode output leaves the last row and column out, and a ceil-mode one
+    // has windows hanging over them (the general path).
+    let odd = ConvGeometry {
+        in_hw: [7, 5],
+        out_hw: [3, 2],
+        ..vgg
+    };
+    let ceil = ConvGeometry {
+        out_hw: [4, 3],
+        ..odd
+    };
+    let mut cases = vec![vgg, odd, ceil];
     for _ in 0..200 {
         let mut g = random_geometry(&mut rng, true);
         g.pad = [g.pad[0].max(0), g.pad[1].max(0)];
