@@ -20,7 +20,7 @@ use std::time::Instant;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use convscope::demo::{model, shapes};
-use convscope::exec::{to_graph_layout, Executor, NoHook, Params};
+use convscope::exec::{to_graph_layout, Executor, LayerWeights, NoHook, Params};
 use convscope::imaging::atomic::write_atomic;
 use convscope::import::safetensors;
 use convscope::methods::preprocess::{prepare_image, InputSpec, Layout, Preprocess};
@@ -365,7 +365,7 @@ impl Trainable {
                     let xs: Vec<&Tensor> = layer.inputs.iter().map(|j| &values[j.0]).collect();
                     let p: Vec<Tensor> =
                         self.vars[i].iter().map(|v| v.as_tensor().clone()).collect();
-                    convscope::exec::ops::forward(layer, &p, &xs)?
+                    convscope::exec::ops::forward(layer, LayerWeights::plain(&p), &xs)?
                 }
             };
             values.push(out);

@@ -14,7 +14,7 @@ use candle_core::{DType, Device, Tensor};
 
 pub use device::{device_label, select_device};
 pub use hook::{Capture, Hook, NoHook};
-pub use params::{to_graph_layout, Params};
+pub use params::{to_graph_layout, LayerWeights, Params};
 
 use crate::error::{Error, Result};
 use crate::model::{Graph, LayerId, LayerKind};
@@ -142,7 +142,7 @@ impl<'a> Executor<'a> {
                     .filter(|_| keep.is_some_and(|k| !k.contains(&id)))
                     .and_then(|act| {
                         let y = ops::forward_batch_norm_activation(
-                            self.params.of(id),
+                            &self.params.of(id),
                             g.layer(act),
                             xs[0],
                         )?;
@@ -236,7 +236,7 @@ impl<'a> Executor<'a> {
                 })
                 .and_then(|(_, &bn)| {
                     let x = ops::backward_activation_batch_norm(
-                        self.params.of(bn),
+                        &self.params.of(bn),
                         layer,
                         acts.get(bn),
                         acts.get(id),

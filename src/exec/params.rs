@@ -5,30 +5,79 @@
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
+use crate::exec::cpu;
 use crate::model::{Graph, HostTensor, Layer, LayerId, LayerKind};
 
 pub struct Params {
     layers: Vec<Vec<Tensor>>,
+    /// Per layer, the CPU convolution kernels' cache of what they derive from its weights
+    /// (convolutions on the CPU only).
+    conv_caches: Vec<Option<cpu::ConvCache>>,
+}
+
+/// One layer's prepared weights (they dereference to the tensors), with the cache of what the
+/// CPU convolution kernels derive from them.
+#[derive(Clone, Copy)]
+pub struct LayerWeights<'a> {
+    tensors: &'a [Tensor],
+    pub conv_cache: Option<&'a cpu::ConvCache>,
+}
+
+impl<'a> LayerWeights<'a> {
+    /// Weights without a cache: tensors that may change between passes.
+    pub fn plain(tensors: &'a [Tensor]) -> Self {
+        LayerWeights {
+            tensors,
+            conv_cache: None,
+        }
+    }
+}
+
+impl std::ops::Deref for LayerWeights<'_> {
+    type Target = [Tensor];
+
+    fn deref(&self) -> &[Tensor] {
+        self.tensors
+    }
 }
 
 impl Params {
     pub fn load(graph: &Graph, device: &Device) -> Result<Params> {
-        let layers = graph
+        let layers: Vec<Vec<Tensor>> = graph
             .layers
             .iter()
             .map(|l| prepare(l, device))
             .collect::<Result<_>>()?;
-        Ok(Params { layers })
+        let conv_caches = graph
+            .layers
+            .iter()
+            .zip(&layers)
+            .map(|(l, p)| match (&l.kind, p.first()) {
+                (LayerKind::Conv2d(_), Some(w)) if cpu::takes(w) => Some(cpu::ConvCache::new(w)),
+                _ => None,
+            })
+            .collect();
+        Ok(Params {
+            layers,
+            conv_caches,
+        })
     }
 
-    pub fn of(&self, id: LayerId) -> &[Tensor] {
-        &self.layers[id.0]
+    pub fn of(&self, id: LayerId) -> LayerWeights<'_> {
+        LayerWeights {
+            tensors: &self.layers[id.0],
+            conv_cache: self.conv_caches.get(id.0).and_then(Option::as_ref),
+        }
     }
 
     /// Parameters given directly in the kernels' layout: a trainer's variables, whose gradients
-    /// candle's autograd tracks through the forward pass.
+    /// candle's autograd tracks through the forward pass. They change between steps, so
+    /// nothing derived from them is kept.
     pub fn from_tensors(layers: Vec<Vec<Tensor>>) -> Params {
-        Params { layers }
+        Params {
+            layers,
+            conv_caches: Vec::new(),
+        }
     }
 
     pub fn tensors(&self) -> &[Vec<Tensor>] {

@@ -7,6 +7,8 @@
 //! synchronisation inside an image); otherwise images run one after another and each band's
 //! im2col, GEMM and col2im are split across the threads.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 
 use super::columns::{col2im_channel, im2col_channel};
@@ -19,37 +21,78 @@ use super::winograd;
 /// GEMM packs it, large enough that the GEMM sees a few hundred columns.
 const BAND_FLOATS: usize = 1 << 19;
 
-/// `conv(x, w) + bias`. `x` is `[N, C, H, W]`, `w` `[O, C/groups, kh, kw]`, both dense.
-pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+/// The kernels a pass derives from one convolution's weights, made on first use and kept
+/// while the model is loaded (its weights never change): Winograd's transformed kernels for
+/// the forward pass and for the input gradient, and the flipped, transposed kernel of the
+/// stride-1 input gradient. Re-deriving them on every pass cost 60 of VGG16's ~440 ms per
+/// saliency map. Each costs memory only once used: the Winograd ones 16/9 of the weights, the
+/// flipped one as much as the weights.
+#[derive(Default)]
+pub struct Derived {
+    winograd: OnceLock<winograd::Weights>,
+    winograd_adjoint: OnceLock<winograd::Weights>,
+    adjoint: OnceLock<Vec<f32>>,
+}
+
+/// `conv(x, w) + bias`. `x` is `[N, C, H, W]`, `w` `[O, C/groups, kh, kw]`, both dense;
+/// `derived`, where given, holds kernels derived from this `w`.
+pub fn forward(
+    g: &ConvGeometry,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    derived: Option<&Derived>,
+) -> Vec<f32> {
     assert_eq!(w.len(), g.weight_len(), "conv2d: weight length");
     if g.is_depthwise() {
         assert_eq!(x.len(), g.input_len(), "conv2d: input length");
         return depthwise::forward(g, x, w, bias);
     }
     if winograd::pays(g) {
-        return winograd_forward(g, x, w, bias);
+        let make = || winograd_weights(g, winograd::Kernel::Forward(w));
+        return match derived {
+            Some(d) => forward_winograd(g, x, d.winograd.get_or_init(make), bias),
+            None => forward_winograd(g, x, &make(), bias),
+        };
     }
     forward_with(g, x, Kernel::Dense(w), bias)
 }
 
-/// [`forward`] by Winograd F(2x2, 3x3), for a geometry it [applies](winograd::applies) to.
+#[cfg(test)]
+impl Derived {
+    /// Which kernels are kept: Winograd's forward and adjoint, and the flipped one.
+    pub(super) fn kept(&self) -> [bool; 3] {
+        [
+            self.winograd.get().is_some(),
+            self.winograd_adjoint.get().is_some(),
+            self.adjoint.get().is_some(),
+        ]
+    }
+}
+
+fn winograd_weights(g: &ConvGeometry, kernel: winograd::Kernel<'_>) -> winograd::Weights {
+    winograd::Weights::new(g.out_channels, g.in_channels, kernel)
+}
+
+/// [`forward`] by Winograd F(2x2, 3x3), for a geometry it [applies](winograd::applies) to
+/// (for tests: the dispatch takes it only for large layers).
+#[cfg(test)]
 pub(super) fn winograd_forward(
     g: &ConvGeometry,
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
-    let kernel = winograd::Kernel::Forward(w);
-    let u = winograd::Weights::new(g.out_channels, g.in_channels, kernel);
+    let u = winograd_weights(g, winograd::Kernel::Forward(w));
     forward_winograd(g, x, &u, bias)
 }
 
 /// [`input_grad`] by Winograd F(2x2, 3x3), for a geometry whose stride-1 adjoint it
-/// [applies](winograd::applies) to.
+/// [applies](winograd::applies) to (for tests).
+#[cfg(test)]
 pub(super) fn winograd_input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
     let adj = adjoint_geometry(g);
-    let kernel = winograd::Kernel::Adjoint(w);
-    let u = winograd::Weights::new(adj.out_channels, adj.in_channels, kernel);
+    let u = winograd_weights(&adj, winograd::Kernel::Adjoint(w));
     forward_winograd(&adj, dy, &u, None)
 }
 
@@ -262,8 +305,9 @@ unsafe fn forward_block(
     );
 }
 
-/// d(loss)/d(x) given `dy` = d(loss)/d(conv(x, w)), `[N, O, OH, OW]`.
-pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
+/// d(loss)/d(x) given `dy` = d(loss)/d(conv(x, w)), `[N, O, OH, OW]`; `derived` as in
+/// [`forward`].
+pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32], derived: Option<&Derived>) -> Vec<f32> {
     assert_eq!(
         dy.len(),
         g.output_len(),
@@ -278,11 +322,21 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
         return forward_with(&adjoint_geometry(g), dy, Kernel::Transposed(w), None);
     }
     if g.stride == [1, 1] {
-        if winograd::pays(&adjoint_geometry(g)) {
-            return winograd_input_grad(g, dy, w);
+        let adj = adjoint_geometry(g);
+        if winograd::pays(&adj) {
+            let make = || winograd_weights(&adj, winograd::Kernel::Adjoint(w));
+            return match derived {
+                Some(d) => forward_winograd(&adj, dy, d.winograd_adjoint.get_or_init(make), None),
+                None => forward_winograd(&adj, dy, &make(), None),
+            };
         }
-        let (adj, wt) = adjoint(g, w);
-        return forward(&adj, dy, &wt, None);
+        // `forward` without `derived`: those are this layer's kernels, not the adjoint's, and
+        // the adjoint is not Winograd's (checked above).
+        let make = || flipped_transposed(g, w);
+        return match derived {
+            Some(d) => forward(&adj, dy, d.adjoint.get_or_init(make), None, None),
+            None => forward(&adj, dy, &make(), None, None),
+        };
     }
     let mut dx = vec![0f32; g.input_len()];
     let (image_in, image_out) = (g.in_channels * g.in_plane(), g.out_channels * g.out_plane());
@@ -328,12 +382,12 @@ fn input_grad_image(g: &ConvGeometry, dy: &[f32], w: &[f32], dx: &mut [f32], thr
     }
 }
 
-/// The stride-1 adjoint: a convolution of the output gradient with the spatially flipped,
-/// in/out-transposed kernel, padded by `(k − 1)·d − pad` so that it lands on the input grid.
-fn adjoint(g: &ConvGeometry, w: &[f32]) -> (ConvGeometry, Vec<f32>) {
+/// The kernel of the stride-1 adjoint: the convolution of the output gradient with the
+/// spatially flipped, in/out-transposed kernel, padded by `(k − 1)·d − pad` so that it lands
+/// on the input grid ([`adjoint_geometry`]).
+fn flipped_transposed(g: &ConvGeometry, w: &[f32]) -> Vec<f32> {
     let (cig, cog) = (g.in_per_group(), g.out_per_group());
     let [kh, kw] = g.kernel;
-    let adj = adjoint_geometry(g);
     // Written in destination order, one (group, input channel) block per task: the kernel
     // of a late VGG layer is 2.4M weights, re-laid out on every backward pass.
     let taps = kh * kw;
@@ -349,10 +403,10 @@ fn adjoint(g: &ConvGeometry, w: &[f32]) -> (ConvGeometry, Vec<f32>) {
                 }
             }
         });
-    (adj, wt)
+    wt
 }
 
-/// The geometry of the stride-1 adjoint convolution (see [`adjoint`]).
+/// The geometry of the stride-1 adjoint convolution (see [`flipped_transposed`]).
 fn adjoint_geometry(g: &ConvGeometry) -> ConvGeometry {
     let span = |axis: usize| ((g.kernel[axis] - 1) * g.dilation[axis]) as isize;
     ConvGeometry {

@@ -14,6 +14,7 @@ mod elementwise;
 #[cfg(test)]
 mod elementwise_tests;
 mod geometry;
+mod linear;
 mod matmul;
 mod pool;
 mod simd;
@@ -21,7 +22,7 @@ mod simd;
 mod tests;
 mod winograd;
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, TensorId};
 
 pub use geometry::ConvGeometry;
 pub use simd::{exp, sigmoid};
@@ -37,8 +38,38 @@ fn nchw(n: usize, c: usize, hw: [usize; 2]) -> Shape {
     Shape::from((n, c, hw[0], hw[1]))
 }
 
-/// `conv(x, w) + bias` for a CPU f32 `x` of the geometry's input shape.
-pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeometry) -> Result<Tensor> {
+/// Kernels derived from one convolution's weight tensor, made by the passes that need them
+/// and kept for the next ones (see `conv2d::Derived`). Bound to that tensor: offered with any
+/// other, it is ignored.
+pub struct ConvCache {
+    weights: TensorId,
+    derived: conv2d::Derived,
+}
+
+impl ConvCache {
+    /// An empty cache for the weights `w`, which must not change while it is in use (a loaded
+    /// model's; not a trainer's variables).
+    pub fn new(w: &Tensor) -> Self {
+        ConvCache {
+            weights: w.id(),
+            derived: Default::default(),
+        }
+    }
+
+    fn for_weights<'a>(cache: Option<&'a Self>, w: &Tensor) -> Option<&'a conv2d::Derived> {
+        cache.filter(|c| c.weights == w.id()).map(|c| &c.derived)
+    }
+}
+
+/// `conv(x, w) + bias` for a CPU f32 `x` of the geometry's input shape; `cache`, where given,
+/// keeps kernels derived from `w` between calls.
+pub fn conv2d(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: &ConvGeometry,
+    cache: Option<&ConvCache>,
+) -> Result<Tensor> {
     g.check()?;
     let bias = match bias {
         Some(b) => Some(b.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?),
@@ -50,25 +81,86 @@ pub fn conv2d(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &ConvGeometry) -
             g.out_channels
         )));
     }
+    let derived = ConvCache::for_weights(cache, w);
     let op = Kernel2 {
         name: "convscope-conv2d",
         lens: [g.input_len(), g.weight_len()],
         out: nchw(g.batch, g.out_channels, g.out_hw),
-        f: |x: &[f32], w: &[f32]| conv2d::forward(g, x, w, bias.as_deref()),
+        f: |x: &[f32], w: &[f32]| conv2d::forward(g, x, w, bias.as_deref(), derived),
     };
     Ok(x.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &op)?)
 }
 
-/// d(loss)/d(x) for `dy` = d(loss)/d(conv(x, w)).
-pub fn conv2d_input_grad(dy: &Tensor, w: &Tensor, g: &ConvGeometry) -> Result<Tensor> {
+/// d(loss)/d(x) for `dy` = d(loss)/d(conv(x, w)); `cache` as in [`conv2d`].
+pub fn conv2d_input_grad(
+    dy: &Tensor,
+    w: &Tensor,
+    g: &ConvGeometry,
+    cache: Option<&ConvCache>,
+) -> Result<Tensor> {
     g.check()?;
+    let derived = ConvCache::for_weights(cache, w);
     let op = Kernel2 {
         name: "convscope-conv2d-input-grad",
         lens: [g.output_len(), g.weight_len()],
         out: nchw(g.batch, g.in_channels, g.in_hw),
-        f: |dy: &[f32], w: &[f32]| conv2d::input_grad(g, dy, w),
+        f: |dy: &[f32], w: &[f32]| conv2d::input_grad(g, dy, w, derived),
     };
     Ok(dy.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &op)?)
+}
+
+/// `x · w + bias` for `x` `[rows, in]`, `w` `[in, out]` and at most
+/// [`LINEAR_SMALL_BATCH`] rows: one streaming pass over the weights.
+pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+    let (rows, ins, outs) = linear_dims(x, w)?;
+    let bias = bias.map(values).transpose()?;
+    if bias.as_ref().is_some_and(|b| b.len() != outs) {
+        return Err(crate::error::Error::Input(format!(
+            "dense bias has the wrong length for {outs} units"
+        )));
+    }
+    let op = Kernel2 {
+        name: "convscope-linear",
+        lens: [rows * ins, ins * outs],
+        out: Shape::from((rows, outs)),
+        f: |x: &[f32], w: &[f32]| linear::forward(x, w, ins, outs, bias.as_deref()),
+    };
+    Ok(x.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &op)?)
+}
+
+/// `g · wᵀ` for `g` `[rows, out]` and `w` `[in, out]`: a dense layer's input gradient at a
+/// small batch.
+pub fn linear_input_grad(g: &Tensor, w: &Tensor) -> Result<Tensor> {
+    let (rows, outs) = g.dims2()?;
+    let (ins, w_outs) = w.dims2()?;
+    if w_outs != outs {
+        return Err(crate::error::Error::Input(format!(
+            "dense gradient of {outs} units does not fit weights of shape {:?}",
+            w.dims()
+        )));
+    }
+    let op = Kernel2 {
+        name: "convscope-linear-input-grad",
+        lens: [rows * outs, ins * outs],
+        out: Shape::from((rows, ins)),
+        f: |g: &[f32], w: &[f32]| linear::input_grad(g, w, ins, outs),
+    };
+    Ok(g.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &op)?)
+}
+
+/// Rows up to which [`linear`] and [`linear_input_grad`] beat the GEMM.
+pub const LINEAR_SMALL_BATCH: usize = linear::SMALL_BATCH;
+
+fn linear_dims(x: &Tensor, w: &Tensor) -> Result<(usize, usize, usize)> {
+    let (rows, ins) = x.dims2()?;
+    let (w_ins, outs) = w.dims2()?;
+    if w_ins != ins {
+        return Err(crate::error::Error::Input(format!(
+            "dense input of {ins} features does not fit weights of shape {:?}",
+            w.dims()
+        )));
+    }
+    Ok((rows, ins, outs))
 }
 
 /// Max pooling; `g` describes the window as a depthwise convolution (groups = channels).

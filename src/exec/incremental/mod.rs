@@ -21,7 +21,7 @@ mod region;
 
 use candle_core::{DType, Tensor};
 
-use super::{ops, Activations, Executor};
+use super::{ops, Activations, Executor, LayerWeights};
 use crate::error::{Error, Result};
 use crate::model::{Graph, Layer, LayerId, LayerKind};
 use region::{affected, crop, uniform, AxisWindow, Changed, Source};
@@ -161,7 +161,12 @@ impl<'a> Incremental<'a> {
     }
 
     /// The layer over its changed region only, or `None` where it must run whole.
-    fn step_in_region(&self, layer: &Layer, p: &[Tensor], ins: &[&State]) -> Result<Option<State>> {
+    fn step_in_region(
+        &self,
+        layer: &Layer,
+        p: LayerWeights<'_>,
+        ins: &[&State],
+    ) -> Result<Option<State>> {
         let out_hw = match layer.out_shape.as_slice() {
             [_, _, h, w] => [*h, *w],
             _ => return Ok(None),

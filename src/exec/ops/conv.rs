@@ -62,9 +62,17 @@ fn square(c: &Conv2dConfig) -> bool {
     c.window.strides[0] == c.window.strides[1] && c.window.dilation[0] == c.window.dilation[1]
 }
 
-pub fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, c: &Conv2dConfig) -> Result<Tensor> {
+/// `conv(x, w) + bias`; `cache` keeps what the CPU kernels derive from `w` (see
+/// [`cpu::ConvCache`]).
+pub fn forward(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    c: &Conv2dConfig,
+    cache: Option<&cpu::ConvCache>,
+) -> Result<Tensor> {
     if cpu::takes(x) && cpu::takes(w) {
-        return cpu::conv2d(x, w, bias, &geometry(c, x.dims())?);
+        return cpu::conv2d(x, w, bias, &geometry(c, x.dims())?, cache);
     }
     let y = if square(c) {
         let p = c.window.pads;
@@ -80,15 +88,16 @@ pub fn forward(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, c: &Conv2dConfig) 
     })
 }
 
-/// d(loss)/d(input) given d(loss)/d(output).
+/// d(loss)/d(input) given d(loss)/d(output); `cache` as in [`forward`].
 pub fn input_grad(
     grad: &Tensor,
     w: &Tensor,
     c: &Conv2dConfig,
     in_shape: &[usize],
+    cache: Option<&cpu::ConvCache>,
 ) -> Result<Tensor> {
     if cpu::takes(grad) && cpu::takes(w) {
-        return cpu::conv2d_input_grad(grad, w, &geometry(c, in_shape)?);
+        return cpu::conv2d_input_grad(grad, w, &geometry(c, in_shape)?, cache);
     }
     // Strided convolutions go through GEMM + col2im: the alternative (a stride-1 convolution
     // of the zero-dilated gradient) makes candle unfold a map four times larger, mostly zeros —

@@ -4,6 +4,7 @@
 use candle_core::{Tensor, D};
 
 use crate::error::Result;
+use crate::exec::cpu;
 use crate::model::{PadConfig, PadMode};
 
 pub fn transpose(x: &Tensor, perm: &[usize]) -> Result<Tensor> {
@@ -152,10 +153,15 @@ pub fn reduce_mean_backward(x: &Tensor, g: &Tensor, axes: &[usize]) -> Result<Te
 pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let rows = x.elem_count() / dims[dims.len() - 1];
-    let y = x.reshape((rows, dims[dims.len() - 1]))?.matmul(w)?;
-    let y = match b {
-        Some(b) => y.broadcast_add(b)?,
-        None => y,
+    let x2 = x.reshape((rows, dims[dims.len() - 1]))?;
+    let y = if streams_weights(&x2, w)? {
+        cpu::linear(&x2, w, b)?
+    } else {
+        let y = x2.matmul(w)?;
+        match b {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        }
     };
     let mut out = dims;
     *out.last_mut().expect("rank >= 1") = w.dim(1)?;
@@ -165,9 +171,27 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor> {
 pub fn linear_backward(g: &Tensor, w: &Tensor, in_dims: &[usize]) -> Result<Tensor> {
     let units = g.dim(D::Minus1)?;
     let rows = g.elem_count() / units;
-    Ok(g.reshape((rows, units))?
-        .matmul(&w.t()?)?
-        .reshape(in_dims)?)
+    let g2 = g.reshape((rows, units))?;
+    let dx = if streams_weights(&g2, w)? {
+        cpu::linear_input_grad(&g2, w)?
+    } else {
+        g2.matmul(&w.t()?)?
+    };
+    Ok(dx.reshape(in_dims)?)
+}
+
+/// Whether a dense layer's product with the `[rows, k]` operand `a` goes to the streaming
+/// kernels (CPU, a batch of at most [`cpu::LINEAR_SMALL_BATCH`] rows, non-empty), which
+/// candle's autograd cannot see through: operands it tracks (a trainer's) keep its matmul.
+fn streams_weights(a: &Tensor, w: &Tensor) -> Result<bool> {
+    let (rows, k) = a.dims2()?;
+    Ok(cpu::takes(a)
+        && cpu::takes(w)
+        && !a.track_op()
+        && !w.track_op()
+        && (1..=cpu::LINEAR_SMALL_BATCH).contains(&rows)
+        && k > 0
+        && w.elem_count() > 0)
 }
 
 pub fn matmul_backward(a: &Tensor, b: &Tensor, g: &Tensor) -> Result<(Tensor, Tensor)> {

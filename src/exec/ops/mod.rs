@@ -11,7 +11,7 @@ pub mod window;
 
 use candle_core::Tensor;
 
-use super::ReluRule;
+use super::{LayerWeights, ReluRule};
 use crate::error::{Error, Result};
 use crate::model::{Conv2dConfig, Layer, LayerKind, PaddingMode, PoolConfig, Side, Window};
 
@@ -31,18 +31,18 @@ fn operands<'a>(side: Option<Side>, p: &'a [Tensor], x: &[&'a Tensor]) -> (&'a T
     }
 }
 
-pub fn forward(layer: &Layer, p: &[Tensor], x: &[&Tensor]) -> Result<Tensor> {
+pub fn forward(layer: &Layer, p: LayerWeights<'_>, x: &[&Tensor]) -> Result<Tensor> {
     let first = x
         .first()
         .ok_or_else(|| Error::graph(&layer.name, "layer has no input"))?;
     Ok(match &layer.kind {
         LayerKind::Input => (*first).clone(),
-        LayerKind::Conv2d(c) => conv::forward(first, &p[0], p.get(1), c)?,
+        LayerKind::Conv2d(c) => conv::forward(first, &p[0], p.get(1), c, p.conv_cache)?,
         LayerKind::BatchNorm(_) => norm::batch_norm(first, &p[0], &p[1])?,
         LayerKind::Activation(a) => activation::forward(first, a)?,
         LayerKind::PRelu => arith::prelu_forward(first, &p[0])?,
         LayerKind::Binary(b) => {
-            let (l, r) = operands(b.constant, p, x);
+            let (l, r) = operands(b.constant, &p, x);
             arith::forward(b.op, l, r)?
         }
         LayerKind::MaxPool2d(c) => pool::max_forward(first, c, &layer.out_shape)?,
@@ -104,7 +104,7 @@ pub fn accumulate(a: &Tensor, b: &Tensor) -> Result<Tensor> {
 
 /// A windowed layer (convolution, pooling) over a crop that already holds its padding: the
 /// same op unpadded, floor-rounded. Incremental inference computes regions of a map this way.
-pub fn forward_unpadded(layer: &Layer, p: &[Tensor], x: &Tensor) -> Result<Tensor> {
+pub fn forward_unpadded(layer: &Layer, p: LayerWeights<'_>, x: &Tensor) -> Result<Tensor> {
     let unpadded = |w: &Window| Window {
         pads: [0; 4],
         mode: PaddingMode::Explicit,
@@ -128,7 +128,7 @@ pub fn forward_unpadded(layer: &Layer, p: &[Tensor], x: &Tensor) -> Result<Tenso
                 window: unpadded(&c.window),
                 ..c.clone()
             };
-            conv::forward(x, &p[0], p.get(1), &c)
+            conv::forward(x, &p[0], p.get(1), &c, p.conv_cache)
         }
         LayerKind::MaxPool2d(c) => {
             let c = pool(c);
@@ -146,7 +146,7 @@ pub fn forward_unpadded(layer: &Layer, p: &[Tensor], x: &Tensor) -> Result<Tenso
 /// `y`. `None` where an input receives no gradient.
 pub fn backward(
     layer: &Layer,
-    p: &[Tensor],
+    p: LayerWeights<'_>,
     x: &[&Tensor],
     y: &Tensor,
     g: &Tensor,
@@ -156,12 +156,12 @@ pub fn backward(
     let one = |t: Tensor| Ok(vec![Some(t)]);
     match &layer.kind {
         LayerKind::Input => Ok(vec![]),
-        LayerKind::Conv2d(c) => one(conv::input_grad(g, &p[0], c, first.dims())?),
+        LayerKind::Conv2d(c) => one(conv::input_grad(g, &p[0], c, first.dims(), p.conv_cache)?),
         LayerKind::BatchNorm(_) => one(norm::batch_norm_backward(g, &p[0])?),
         LayerKind::Activation(a) => one(activation::backward(first, y, g, a, rule)?),
         LayerKind::PRelu => one(arith::prelu_backward(first, &p[0], g)?),
         LayerKind::Binary(b) => {
-            let (l, r) = operands(b.constant, p, x);
+            let (l, r) = operands(b.constant, &p, x);
             let (gl, gr) = arith::backward(b.op, l, r, g)?;
             // When both operands are the same layer, the caller adds the two gradients.
             Ok(match b.constant {
