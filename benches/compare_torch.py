@@ -5,9 +5,13 @@ prints the ratios convscope / reference (lower is better; 1.0 = as fast).
     PY=$(../shared/tools/refenv.sh)   # or any python with torch, torchvision, captum, grad-cam
     "$PY" benches/compare_torch.py [--quick] [--only forward|methods|memory]
 
-It runs the Rust benchmarks first (writing target/convscope_*.json), then the references with the
-same thread count (THREADS, default: all cores), models (torchvision vgg16, resnet50,
-mobilenet_v2 and efficientnet_b0, random weights), input size, batch sizes, method settings and number of runs (medians after a warm-up).
+The two sides alternate: for each model (and, for the methods, each method) it runs the Rust
+benchmark for just that row group (`cargo bench`, writing target/convscope_*.json) and then the
+reference, so that the two figures of a ratio are taken a minute apart, not half an hour: on
+these shared VMs the machine's speed drifts by tens of percent within an hour. Same thread
+count (THREADS, default: all cores), models (torchvision vgg16, resnet50, mobilenet_v2 and
+efficientnet_b0, random weights), input size, batch sizes, method settings and number of runs
+(medians after a warm-up).
 
 Activation maximization is 50 Adam steps on the pixels towards the class logit.
 
@@ -53,7 +57,13 @@ def selected(var):
     return items or None
 
 
+# What this run covers (None = all). `compare` narrows them to one model and method at a time.
 METHODS, MODELS = selected("CONVSCOPE_BENCH_METHODS"), selected("CONVSCOPE_BENCH_MODELS")
+# The methods with a reference, in the order they are timed (a superset of what benches/methods.rs
+# times; `occlusion_plain` runs only when named, as there).
+METHOD_ORDER = ["saliency", "guided", "deconvnet", "inputxgrad", "guided-gradcam", "gradcam",
+                "gradcampp", "hirescam", "xgradcam", "layercam", "smoothgrad", "ig", "actmax",
+                "occlusion", "scorecam"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -201,20 +211,38 @@ def method_times():
     return out
 
 
-def compare(bench, reference, unit="ms"):
+def compare(bench, reference, unit="ms", per_method=False):
+    """Runs `cargo bench --bench <bench>` and `reference` alternately, one model (and with
+    `per_method`, one method) at a time, and prints each group's ratios as soon as it has them."""
+    global METHODS, MODELS
     path = os.path.join(ROOT, "target", f"convscope_{bench}.json")
     cmd = ["cargo", "bench", "--bench", bench, "--", "--json", path] + (["--quick"] if QUICK else [])
-    subprocess.run(cmd, cwd=ROOT, check=True)
-    ours = json.load(open(path))
-    theirs = reference()
+    subprocess.run(["cargo", "bench", "--bench", bench, "--no-run"], cwd=ROOT, check=True)
     print(f"\n{'benchmark':<36} {'convscope ' + unit:>13} {'reference ' + unit:>13} {'ratio':>7}"
-          f"   (torch {torch.__version__}, {THREADS} threads)")
-    for key, ms in ours.items():
-        # the reference with the same settings, then its variants ("vgg16/occlusion ppe=1")
-        for ref_key in [key] + sorted(k for k in theirs if k.startswith(key + " ")):
-            ref = theirs.get(ref_key)
-            if ref:
-                print(f"{ref_key:<36} {ms:>13.1f} {ref:>13.1f} {ms / ref:>7.2f}", flush=True)
+          f"   (torch {torch.__version__}, {THREADS} threads)", flush=True)
+    run_models, run_methods = MODELS, METHODS
+    method_groups = ([[m] for m in (run_methods or METHOD_ORDER)] if per_method
+                     else [run_methods])
+    for model in [m for m in ARCHS if not run_models or m in run_models]:
+        for methods in method_groups:
+            env = dict(os.environ, CONVSCOPE_BENCH_MODELS=model)
+            if methods:
+                env["CONVSCOPE_BENCH_METHODS"] = ",".join(methods)
+            subprocess.run(cmd, cwd=ROOT, check=True, env=env, stdout=subprocess.DEVNULL)
+            ours = json.load(open(path))
+            if not ours:  # nothing of ours in this group (a method without a Rust row)
+                continue
+            MODELS, METHODS = [model], methods
+            try:
+                theirs = reference()
+            finally:
+                MODELS, METHODS = run_models, run_methods
+            for key, ms in ours.items():
+                # the reference with the same settings, then its variants ("vgg16/occlusion ppe=1")
+                for ref_key in [key] + sorted(k for k in theirs if k.startswith(key + " ")):
+                    ref = theirs.get(ref_key)
+                    if ref:
+                        print(f"{ref_key:<36} {ms:>13.1f} {ref:>13.1f} {ms / ref:>7.2f}", flush=True)
 
 
 def main():
@@ -225,7 +253,7 @@ def main():
     if ONLY in (None, "forward"):
         compare("forward", forward_times)
     if ONLY in (None, "methods"):
-        compare("methods", method_times)
+        compare("methods", method_times, per_method=True)
     if ONLY in (None, "memory"):
         compare("memory", memory_times, unit="MB")
 
