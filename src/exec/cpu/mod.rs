@@ -7,6 +7,8 @@
 //! element at a time (12.8 GFLOP/s on 3→64 channels at 224x224) and its input gradient went
 //! through a direct transposed convolution.
 
+#[cfg(test)]
+mod cache_tests;
 mod columns;
 mod conv2d;
 mod depthwise;
