@@ -18,7 +18,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::simd::vectorized;
+use super::simd::{dot, vectorized};
 
 /// The smallest tensor worth splitting across threads.
 const PARALLEL_FROM: usize = 1 << 17;
@@ -155,8 +155,7 @@ fn check_planes(what: &str, len: usize, plane: usize, planes: usize) {
     );
 }
 
-/// `Σ a·b` over each plane of `plane` elements: the gradient of a per-plane scale. Eight f32
-/// partial sums per plane (so the loop vectorizes), added together in f64.
+/// `Σ a·b` over each plane of `plane` elements: the gradient of a per-plane scale.
 pub fn plane_dots(a: &[f32], b: &[f32], plane: usize) -> Vec<f32> {
     assert_eq!(a.len(), b.len(), "plane dots: operand lengths differ");
     assert!(
@@ -164,36 +163,20 @@ pub fn plane_dots(a: &[f32], b: &[f32], plane: usize) -> Vec<f32> {
         "plane dots: {} elements are not whole planes of {plane}",
         a.len()
     );
-    let dot = |(a, b): (&[f32], &[f32])| -> f32 {
+    let plane_dot = |(a, b): (&[f32], &[f32])| -> f32 {
         vectorized(
             #[inline(always)]
-            || {
-                // Eight f32 partial sums vectorize; each is small, so f32 holds them well.
-                let mut acc = [0f32; 8];
-                let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-                let tail: f32 = ca
-                    .remainder()
-                    .iter()
-                    .zip(cb.remainder())
-                    .map(|(x, y)| x * y)
-                    .sum();
-                for (x, y) in ca.zip(cb) {
-                    for k in 0..8 {
-                        acc[k] += x[k] * y[k];
-                    }
-                }
-                (acc.iter().map(|&v| v as f64).sum::<f64>() + tail as f64) as f32
-            },
+            || dot(a, b),
         )
     };
     let pairs = a.chunks_exact(plane).zip(b.chunks_exact(plane));
     if a.len() >= PARALLEL_FROM {
         a.par_chunks_exact(plane)
             .zip(b.par_chunks_exact(plane))
-            .map(dot)
+            .map(plane_dot)
             .collect()
     } else {
-        pairs.map(dot).collect()
+        pairs.map(plane_dot).collect()
     }
 }
 

@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::simd::vectorized;
+use super::simd::{dot, vectorized};
 
 /// Up to this many rows (images), a pass over the weights per product is cheapest; beyond it
 /// the GEMM's reuse of each weight across rows wins.
@@ -128,27 +128,6 @@ pub fn input_grad(g: &[f32], w: &[f32], ins: usize, outs: usize) -> Vec<f32> {
         }
     }
     dx
-}
-
-/// `Σ a·b` with sixteen running sums, which the compiler keeps in one AVX-512 register (two
-/// AVX2 ones); a single running sum would be a chain of dependent adds, one element at a time.
-#[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    const LANES: usize = 16;
-    let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    let mut acc = [0f32; LANES];
-    for (x, y) in ca.zip(cb) {
-        for k in 0..LANES {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// Both kernels against f64 sums from the definition, over batches up to [`SMALL_BATCH`],

@@ -12,37 +12,56 @@ use super::simd::vectorized;
 /// No maximum: a window of padding (or NaN) only.
 const NONE: usize = usize::MAX;
 
+/// For each tap row `a` and column `b` of output row `oy`'s windows that reads inside the
+/// input: `f(offset of the input row, b, outputs ox whose tap (a, b) is inside)`. Taps come in
+/// the window's row-major order, so that a first maximum is PyTorch's.
+#[inline(always)]
+fn for_each_tap(
+    g: &ConvGeometry,
+    oy: usize,
+    cols: &[(usize, usize)],
+    mut f: impl FnMut(usize, usize, std::ops::Range<usize>),
+) {
+    for a in 0..g.kernel[0] {
+        let (y_lo, y_hi) = g.valid(0, a);
+        if oy < y_lo || oy >= y_hi {
+            continue;
+        }
+        let row = g.source(0, oy, a) * g.in_hw[1];
+        for (b, &(x_lo, x_hi)) in cols.iter().enumerate() {
+            f(row, b, x_lo..x_hi);
+        }
+    }
+}
+
+/// Each tap column's range of outputs inside the input, for [`for_each_tap`].
+fn tap_columns(g: &ConvGeometry) -> Vec<(usize, usize)> {
+    (0..g.kernel[1]).map(|b| g.valid(1, b)).collect()
+}
+
 /// For each output of one plane, the first largest element of its window: its value in
-/// `best` and its index in `at` (`NONE` where there is none). Taps are swept a whole output
-/// row at a time, in the window's row-major order, so that "first" is PyTorch's.
+/// `best` and its index in `at` (`NONE` where there is none).
 fn window_maxima(g: &ConvGeometry, plane: &[f32], best: &mut [f32], at: &mut [usize]) {
-    let (in_w, ow) = (g.in_hw[1], g.out_hw[1]);
+    let ow = g.out_hw[1];
     best.fill(f32::NEG_INFINITY);
     at.fill(NONE);
-    let cols: Vec<(usize, usize)> = (0..g.kernel[1]).map(|b| g.valid(1, b)).collect();
+    let cols = tap_columns(g);
     for (oy, (best, at)) in best
         .chunks_exact_mut(ow)
         .zip(at.chunks_exact_mut(ow))
         .enumerate()
     {
-        for a in 0..g.kernel[0] {
-            let (y_lo, y_hi) = g.valid(0, a);
-            if oy < y_lo || oy >= y_hi {
-                continue;
-            }
-            let row = g.source(0, oy, a) * in_w;
-            for (b, &(x_lo, x_hi)) in cols.iter().enumerate() {
-                for ox in x_lo..x_hi {
-                    let i = row + g.source(1, ox, b);
-                    let v = plane[i];
-                    // A branch: selects (always storing both) measured 1.5x slower here.
-                    if v > best[ox] || (at[ox] == NONE && !v.is_nan()) {
-                        best[ox] = v;
-                        at[ox] = i;
-                    }
+        for_each_tap(g, oy, &cols, |row, b, outputs| {
+            for ox in outputs {
+                let i = row + g.source(1, ox, b);
+                let v = plane[i];
+                // A branch: selects (always storing both) measured 1.5x slower here.
+                if v > best[ox] || (at[ox] == NONE && !v.is_nan()) {
+                    best[ox] = v;
+                    at[ox] = i;
                 }
             }
-        }
+        });
     }
 }
 
@@ -50,25 +69,18 @@ fn window_maxima(g: &ConvGeometry, plane: &[f32], best: &mut [f32], at: &mut [us
 /// finds (`f32::max` skips NaN, and a window of padding only stays −∞), without tracking
 /// where it is. ResNet's 3x3 stride-2 stem pool took 4 ms through `window_maxima`.
 fn window_max(g: &ConvGeometry, plane: &[f32], out: &mut [f32]) {
-    let (in_w, ow) = (g.in_hw[1], g.out_hw[1]);
+    let ow = g.out_hw[1];
     out.fill(f32::NEG_INFINITY);
-    let cols: Vec<(usize, usize)> = (0..g.kernel[1]).map(|b| g.valid(1, b)).collect();
+    let cols = tap_columns(g);
     vectorized(
         #[inline(always)]
         || {
             for (oy, out) in out.chunks_exact_mut(ow).enumerate() {
-                for a in 0..g.kernel[0] {
-                    let (y_lo, y_hi) = g.valid(0, a);
-                    if oy < y_lo || oy >= y_hi {
-                        continue;
+                for_each_tap(g, oy, &cols, |row, b, outputs| {
+                    for ox in outputs {
+                        out[ox] = out[ox].max(plane[row + g.source(1, ox, b)]);
                     }
-                    let row = g.source(0, oy, a) * in_w;
-                    for (b, &(x_lo, x_hi)) in cols.iter().enumerate() {
-                        for (ox, o) in out.iter_mut().enumerate().take(x_hi).skip(x_lo) {
-                            *o = o.max(plane[row + g.source(1, ox, b)]);
-                        }
-                    }
-                }
+                });
             }
         },
     )
