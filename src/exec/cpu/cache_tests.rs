@@ -6,6 +6,22 @@ use super::conv2d::{forward, input_grad};
 use super::geometry::ConvGeometry;
 use super::tests::Rng;
 
+/// A 3x3, stride-1, "same"-padded convolution of one image.
+fn same_size_3x3(ins: usize, outs: usize, hw: [usize; 2]) -> ConvGeometry {
+    ConvGeometry {
+        batch: 1,
+        in_channels: ins,
+        in_hw: hw,
+        out_channels: outs,
+        out_hw: hw,
+        kernel: [3, 3],
+        stride: [1, 1],
+        dilation: [1, 1],
+        pad: [1, 1],
+        groups: 1,
+    }
+}
+
 /// The kernels a pass derives from the weights and keeps for the next (`conv2d::Derived`):
 /// passes that fill the cache, passes that read it and passes without one agree bit for bit,
 /// for each kind kept: Winograd's forward and adjoint kernels (at a size the dispatch gives
@@ -13,26 +29,9 @@ use super::tests::Rng;
 #[test]
 fn derived_kernels_are_kept_and_change_nothing() {
     use super::conv2d::Derived;
-    let wide = ConvGeometry {
-        batch: 1,
-        in_channels: 256,
-        in_hw: [28, 28],
-        out_channels: 256,
-        out_hw: [28, 28],
-        kernel: [3, 3],
-        stride: [1, 1],
-        dilation: [1, 1],
-        pad: [1, 1],
-        groups: 1,
-    };
+    let wide = same_size_3x3(256, 256, [28, 28]);
     assert!(super::winograd::pays(&wide));
-    let small = ConvGeometry {
-        in_channels: 8,
-        in_hw: [9, 7],
-        out_channels: 6,
-        out_hw: [9, 7],
-        ..wide
-    };
+    let small = same_size_3x3(8, 6, [9, 7]);
     let mut rng = Rng(29);
     for (g, kept) in [(wide, [true, true, false]), (small, [false, false, true])] {
         let (x, w) = (rng.values(g.input_len()), rng.values(g.weight_len()));
@@ -53,22 +52,11 @@ fn derived_kernels_are_kept_and_change_nothing() {
 }
 
 /// A cache offered with weights other than its own is ignored: the result is the other
-/// weights' convolution, and nothing is kept for them.
+/// weights' convolution.
 #[test]
 fn a_conv_cache_serves_only_its_own_weights() {
     use candle_core::{Device, Tensor};
-    let g = ConvGeometry {
-        batch: 1,
-        in_channels: 4,
-        in_hw: [6, 5],
-        out_channels: 3,
-        out_hw: [6, 5],
-        kernel: [3, 3],
-        stride: [1, 1],
-        dilation: [1, 1],
-        pad: [1, 1],
-        groups: 1,
-    };
+    let g = same_size_3x3(4, 3, [6, 5]);
     let mut rng = Rng(31);
     let tensor = |v: Vec<f32>, dims: &[usize]| Tensor::from_vec(v, dims, &Device::Cpu).unwrap();
     let x = tensor(rng.values(g.input_len()), &[1, 4, 6, 5]);

@@ -114,7 +114,7 @@ pub fn conv2d_input_grad(
 /// `x · w + bias` for `x` `[rows, in]`, `w` `[in, out]` and at most
 /// [`LINEAR_SMALL_BATCH`] rows: one streaming pass over the weights.
 pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-    let (rows, ins, outs) = linear_dims(x, w)?;
+    let (rows, ins, outs) = dense_operands(x, w, 0, "input")?;
     let bias = bias.map(values).transpose()?;
     if bias.as_ref().is_some_and(|b| b.len() != outs) {
         return Err(crate::error::Error::Input(format!(
@@ -133,14 +133,7 @@ pub fn linear(x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
 /// `g · wᵀ` for `g` `[rows, out]` and `w` `[in, out]`: a dense layer's input gradient at a
 /// small batch.
 pub fn linear_input_grad(g: &Tensor, w: &Tensor) -> Result<Tensor> {
-    let (rows, outs) = g.dims2()?;
-    let (ins, w_outs) = w.dims2()?;
-    if w_outs != outs {
-        return Err(crate::error::Error::Input(format!(
-            "dense gradient of {outs} units does not fit weights of shape {:?}",
-            w.dims()
-        )));
-    }
+    let (rows, ins, outs) = dense_operands(g, w, 1, "gradient")?;
     let op = Kernel2 {
         name: "convscope-linear-input-grad",
         lens: [rows * outs, ins * outs],
@@ -153,12 +146,19 @@ pub fn linear_input_grad(g: &Tensor, w: &Tensor) -> Result<Tensor> {
 /// Rows up to which [`linear`] and [`linear_input_grad`] beat the GEMM.
 pub const LINEAR_SMALL_BATCH: usize = linear::SMALL_BATCH;
 
-fn linear_dims(x: &Tensor, w: &Tensor) -> Result<(usize, usize, usize)> {
-    let (rows, ins) = x.dims2()?;
-    let (w_ins, outs) = w.dims2()?;
-    if w_ins != ins {
+/// `(rows, in, out)` for a `[rows, k]` operand `a` (the input, or the output gradient) of a
+/// dense layer with weights `w` `[in, out]`, whose `axis` must have `k` elements.
+fn dense_operands(
+    a: &Tensor,
+    w: &Tensor,
+    axis: usize,
+    what: &str,
+) -> Result<(usize, usize, usize)> {
+    let (rows, k) = a.dims2()?;
+    let (ins, outs) = w.dims2()?;
+    if [ins, outs][axis] != k {
         return Err(crate::error::Error::Input(format!(
-            "dense input of {ins} features does not fit weights of shape {:?}",
+            "a dense {what} of {k} values per row does not fit weights of shape {:?}",
             w.dims()
         )));
     }
