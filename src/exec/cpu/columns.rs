@@ -3,12 +3,13 @@
 //!
 //! The columns of one channel are `taps` rows (tap row, tap column), each holding one band of
 //! output rows: `[taps, band·out_w]`. Rows are built from whole runs of the input row (a
-//! `copy_from_slice` when the stride is 1) rather than element by element, which is what made
+//! `memcpy` at stride 1, a vectorized pair loop at stride 2) rather than element by element, which is what made
 //! candle's own unfold slow on large maps.
 
 use std::ops::Range;
 
 use super::geometry::ConvGeometry;
+use super::strided::{gather, scatter_add};
 
 /// Fills one channel's columns for the output rows `band` from its input plane.
 pub fn im2col_channel(g: &ConvGeometry, plane: &[f32], band: Range<usize>, cols: &mut [f32]) {
@@ -27,18 +28,11 @@ pub fn im2col_channel(g: &ConvGeometry, plane: &[f32], band: Range<usize>, cols:
                 let src = &plane[g.source(0, oy, a) * in_w..][..in_w];
                 dst[..x_lo].fill(0.0);
                 dst[x_hi..].fill(0.0);
-                let x0 = g.source(1, x_lo, b);
-                if g.stride[1] == 1 {
-                    dst[x_lo..x_hi].copy_from_slice(&src[x0..x0 + (x_hi - x_lo)]);
-                } else {
-                    let step = g.stride[1];
-                    for (d, s) in dst[x_lo..x_hi]
-                        .iter_mut()
-                        .zip(src[x0..].iter().step_by(step))
-                    {
-                        *d = *s;
-                    }
-                }
+                gather(
+                    &mut dst[x_lo..x_hi],
+                    &src[g.source(1, x_lo, b)..],
+                    g.stride[1],
+                );
             }
         }
     }
@@ -62,11 +56,11 @@ pub fn col2im_channel(g: &ConvGeometry, cols: &[f32], band: Range<usize>, plane:
                     continue;
                 }
                 let dst = &mut plane[g.source(0, oy, a) * in_w..][..in_w];
-                let x0 = g.source(1, x_lo, b);
-                let step = g.stride[1];
-                for (d, s) in dst[x0..].iter_mut().step_by(step).zip(&src[x_lo..x_hi]) {
-                    *d += *s;
-                }
+                scatter_add(
+                    &mut dst[g.source(1, x_lo, b)..],
+                    &src[x_lo..x_hi],
+                    g.stride[1],
+                );
             }
         }
     }

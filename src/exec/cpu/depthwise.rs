@@ -20,6 +20,7 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::simd::vectorized;
+use super::strided::{gather, scatter};
 
 /// Flat output positions per block: the accumulator stays in L1 across a block's taps.
 const BLOCK: usize = 1024;
@@ -131,58 +132,6 @@ fn scatter_input(g: &ConvGeometry, ph: &Phases, x: &[f32], planes: &mut [f32]) {
             gather(&mut planes[at..at + count], &row[k..], sx);
         }
     });
-}
-
-/// `dst[i] = src[i·step]` for every element of `dst`. Stride 1 is a `memcpy` and stride 2 a
-/// loop over pairs that vectorizes: through `step_by`, both were one scalar load and store per
-/// element, and these copies were a third of the depthwise kernels' time.
-#[inline(always)]
-fn gather(dst: &mut [f32], src: &[f32], step: usize) {
-    match step {
-        1 => dst.copy_from_slice(&src[..dst.len()]),
-        2 => vectorized(
-            #[inline(always)]
-            || {
-                let pairs = (src.len() / 2).min(dst.len());
-                for (d, p) in dst[..pairs].iter_mut().zip(src.chunks_exact(2)) {
-                    *d = p[0];
-                }
-                for (i, d) in dst.iter_mut().enumerate().skip(pairs) {
-                    *d = src[2 * i];
-                }
-            },
-        ),
-        _ => {
-            for (d, s) in dst.iter_mut().zip(src.iter().step_by(step)) {
-                *d = *s;
-            }
-        }
-    }
-}
-
-/// `dst[i·step] = src[i]` for every element of `src`: the adjoint of [`gather`].
-#[inline(always)]
-fn scatter(dst: &mut [f32], src: &[f32], step: usize) {
-    match step {
-        1 => dst[..src.len()].copy_from_slice(src),
-        2 => vectorized(
-            #[inline(always)]
-            || {
-                let pairs = (dst.len() / 2).min(src.len());
-                for (p, s) in dst.chunks_exact_mut(2).zip(&src[..pairs]) {
-                    p[0] = *s;
-                }
-                for (i, s) in src.iter().enumerate().skip(pairs) {
-                    dst[2 * i] = *s;
-                }
-            },
-        ),
-        _ => {
-            for (d, s) in dst.iter_mut().step_by(step).zip(src) {
-                *d = *s;
-            }
-        }
-    }
 }
 
 /// The adjoint of [`scatter_input`]: the input plane's values from the padded phase planes,

@@ -115,6 +115,38 @@ pub unsafe fn matmul_raw(
         }
         return;
     }
+    if threads > 1 && n < ROW_SPLIT_MAX_COLS && m >= threads * ROW_BLOCK {
+        // Few columns (the late, small maps of a network at batch 1): each thread takes a
+        // block of rows with a one-thread GEMM. Each then packs all of `rhs`, cheap at this
+        // width; measured against the GEMM's own threading on 2 threads, 512x49x4608 went
+        // from 144 to 173 GFLOP/s and 256x196x2304 from 155 to 207 (column slices: 170, 194).
+        let per = m.div_ceil(threads).div_ceil(ROW_BLOCK) * ROW_BLOCK;
+        let out = SharedOut(dst);
+        (0..m)
+            .step_by(per)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .for_each(|r0| {
+                let r1 = (r0 + per).min(m);
+                let lhs = MatRef {
+                    data: &lhs.data[r0 * lhs.rs..],
+                    rows: r1 - r0,
+                    ..lhs
+                };
+                // SAFETY: row ranges are disjoint, so each task writes its own elements.
+                unsafe {
+                    gemm_call(
+                        out.ptr().add(r0 * dst_rs),
+                        dst_rs,
+                        lhs,
+                        rhs,
+                        accumulate,
+                        Parallelism::None,
+                    )
+                }
+            });
+        return;
+    }
     if threads > 1 && n >= threads * MIN_SPLIT_COLS {
         // Each thread takes a slice of the columns with a one-thread GEMM: on this machine that
         // beat the GEMM's own threading on ResNet's small late maps.
@@ -155,6 +187,12 @@ pub unsafe fn matmul_raw(
 
 /// Below this many columns per thread, the GEMM's own threading is used instead.
 const MIN_SPLIT_COLS: usize = 48;
+
+/// Below this many columns, threads split the rows instead (each packs the whole `rhs`).
+const ROW_SPLIT_MAX_COLS: usize = 1024;
+
+/// Row blocks are multiples of this (the GEMM's micro-kernel height on AVX-512).
+const ROW_BLOCK: usize = 16;
 
 /// # Safety
 /// As [`matmul_raw`], with the operand views already checked.

@@ -20,6 +20,7 @@ mod linear;
 mod matmul;
 mod pool;
 mod simd;
+mod strided;
 #[cfg(test)]
 mod tests;
 mod winograd;
