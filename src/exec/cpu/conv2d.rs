@@ -7,6 +7,7 @@
 //! synchronisation inside an image); otherwise images run one after another and each band's
 //! im2col, GEMM and col2im are split across the threads.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
@@ -21,17 +22,48 @@ use super::winograd;
 /// GEMM packs it, large enough that the GEMM sees a few hundred columns.
 const BAND_FLOATS: usize = 1 << 19;
 
-/// The kernels a pass derives from one convolution's weights, made on first use and kept
-/// while the model is loaded (its weights never change): Winograd's transformed kernels for
-/// the forward pass and for the input gradient, and the flipped, transposed kernel of the
-/// stride-1 input gradient. Re-deriving them on every pass cost 60 of VGG16's ~440 ms per
-/// saliency map. Each costs memory only once used: the Winograd ones 16/9 of the weights, the
+/// The kernels a pass derives from one convolution's weights, kept while the model is loaded
+/// (its weights never change) from the second pass that needs them: Winograd's transformed
+/// kernels for the forward pass and for the input gradient, and the flipped, transposed kernel
+/// of the stride-1 input gradient. Re-deriving them on every pass cost 60 of VGG16's ~440 ms
+/// per saliency map. Each costs memory once kept: the Winograd ones 16/9 of the weights, the
 /// flipped one as much as the weights.
 #[derive(Default)]
 pub struct Derived {
-    winograd: OnceLock<winograd::Weights>,
-    winograd_adjoint: OnceLock<winograd::Weights>,
-    adjoint: OnceLock<Vec<f32>>,
+    winograd: Kept<winograd::Weights>,
+    winograd_adjoint: Kept<winograd::Weights>,
+    adjoint: Kept<Vec<f32>>,
+}
+
+/// One derived kernel: made afresh and dropped on its first use, kept from the second. A
+/// one-off pass (a prediction, one saliency map from the command line) then holds no more
+/// memory than it did without the cache: keeping VGG16's forward kernels on the first pass put
+/// 43 MB on top of its 31 MB peak, for a cache that pass never reads.
+struct Kept<T> {
+    value: OnceLock<T>,
+    used: AtomicBool,
+}
+
+impl<T> Default for Kept<T> {
+    fn default() -> Self {
+        Kept {
+            value: OnceLock::new(),
+            used: AtomicBool::new(false),
+        }
+    }
+}
+
+/// `run` on the kernel that `make` derives: the one kept in `slot` when there is one (see
+/// [`Kept`]), else made for this call.
+fn with_derived<T, R>(
+    slot: Option<&Kept<T>>,
+    make: impl FnOnce() -> T,
+    run: impl FnOnce(&T) -> R,
+) -> R {
+    match slot {
+        Some(kept) if kept.used.swap(true, Ordering::Relaxed) => run(kept.value.get_or_init(make)),
+        _ => run(&make()),
+    }
 }
 
 /// `conv(x, w) + bias`. `x` is `[N, C, H, W]`, `w` `[O, C/groups, kh, kw]`, both dense;
@@ -50,10 +82,9 @@ pub fn forward(
     }
     if winograd::pays(g) {
         let make = || winograd_weights(g, winograd::Kernel::Forward(w));
-        return match derived {
-            Some(d) => forward_winograd(g, x, d.winograd.get_or_init(make), bias),
-            None => forward_winograd(g, x, &make(), bias),
-        };
+        return with_derived(derived.map(|d| &d.winograd), make, |u| {
+            forward_winograd(g, x, u, bias)
+        });
     }
     forward_with(g, x, Kernel::Dense(w), bias)
 }
@@ -63,9 +94,9 @@ impl Derived {
     /// Which kernels are kept: Winograd's forward and adjoint, and the flipped one.
     pub(super) fn kept(&self) -> [bool; 3] {
         [
-            self.winograd.get().is_some(),
-            self.winograd_adjoint.get().is_some(),
-            self.adjoint.get().is_some(),
+            self.winograd.value.get().is_some(),
+            self.winograd_adjoint.value.get().is_some(),
+            self.adjoint.value.get().is_some(),
         ]
     }
 }
@@ -325,18 +356,16 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32], derived: Option<&Deri
         let adj = adjoint_geometry(g);
         if winograd::pays(&adj) {
             let make = || winograd_weights(&adj, winograd::Kernel::Adjoint(w));
-            return match derived {
-                Some(d) => forward_winograd(&adj, dy, d.winograd_adjoint.get_or_init(make), None),
-                None => forward_winograd(&adj, dy, &make(), None),
-            };
+            return with_derived(derived.map(|d| &d.winograd_adjoint), make, |u| {
+                forward_winograd(&adj, dy, u, None)
+            });
         }
         // `forward` without `derived`: those are this layer's kernels, not the adjoint's, and
         // the adjoint is not Winograd's (checked above).
         let make = || flipped_transposed(g, w);
-        return match derived {
-            Some(d) => forward(&adj, dy, d.adjoint.get_or_init(make), None, None),
-            None => forward(&adj, dy, &make(), None, None),
-        };
+        return with_derived(derived.map(|d| &d.adjoint), make, |wt| {
+            forward(&adj, dy, wt, None, None)
+        });
     }
     let mut dx = vec![0f32; g.input_len()];
     let (image_in, image_out) = (g.in_channels * g.in_plane(), g.out_channels * g.out_plane());

@@ -42,8 +42,8 @@ fn nchw(n: usize, c: usize, hw: [usize; 2]) -> Shape {
 }
 
 /// Kernels derived from one convolution's weight tensor, made by the passes that need them
-/// and kept for the next ones (see `conv2d::Derived`). Bound to that tensor: offered with any
-/// other, it is ignored.
+/// and kept from the second such pass on (see `conv2d::Derived`). Bound to that tensor:
+/// offered with any other, it is ignored.
 pub struct ConvCache {
     weights: TensorId,
     derived: conv2d::Derived,
