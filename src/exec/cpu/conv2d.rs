@@ -185,9 +185,11 @@ fn forward_with(g: &ConvGeometry, x: &[f32], w: Kernel<'_>, bias: Option<&[f32]>
     y
 }
 
-/// Runs `each(output image, input image, threads)` over a batch: whole images per thread when
-/// there are at least as many images as threads (no synchronisation inside an image), else one
-/// image after another, each with every thread.
+/// Runs `each(output image, input image, threads)` over a batch: whole images per thread for
+/// as many images as the threads divide evenly (no synchronisation inside an image), and each
+/// image left over with every thread. Five images on two threads as whole images took three
+/// image-times with one thread idle for the last (SmoothGrad's batches of five: 1.06x
+/// captum's time on ResNet50 while batches of ten ran at 0.85x).
 fn per_image(
     out: &mut [f32],
     out_len: usize,
@@ -197,17 +199,22 @@ fn per_image(
 ) {
     let threads = rayon::current_num_threads();
     let (outs, ins) = (out.len() / out_len.max(1), input.len() / in_len.max(1));
-    if threads > 1 && outs.min(ins) >= threads {
-        out.par_chunks_exact_mut(out_len)
-            .zip(input.par_chunks_exact(in_len))
-            .for_each(|(o, i)| each(o, i, 1));
+    let whole = if threads > 1 {
+        outs.min(ins) / threads * threads
     } else {
-        for (o, i) in out
-            .chunks_exact_mut(out_len.max(1))
-            .zip(input.chunks_exact(in_len.max(1)))
-        {
-            each(o, i, threads);
-        }
+        0
+    };
+    let (out_whole, out_rest) = out.split_at_mut(whole * out_len);
+    let (in_whole, in_rest) = input.split_at(whole * in_len);
+    out_whole
+        .par_chunks_exact_mut(out_len.max(1))
+        .zip(in_whole.par_chunks_exact(in_len.max(1)))
+        .for_each(|(o, i)| each(o, i, 1));
+    for (o, i) in out_rest
+        .chunks_exact_mut(out_len.max(1))
+        .zip(in_rest.chunks_exact(in_len.max(1)))
+    {
+        each(o, i, threads);
     }
 }
 
