@@ -8,8 +8,6 @@
 //! `H`×`W` window of it (regions outside the picture read the pad value 0.5). The transforms
 //! compose into one affine map, resampled bilinearly, whose adjoint carries the gradient back.
 
-use candle_core::{Device, Tensor};
-
 use super::fft::Irfft2;
 use super::objective::Objective;
 use super::warp::{Affine, Warp};
@@ -44,7 +42,7 @@ struct FourierImage {
 
 impl FourierImage {
     fn new(channels: usize, size: (usize, usize), rng: &mut Rng) -> Result<Self> {
-        let fft = Irfft2::new(size.0, size.1)?;
+        let fft = Irfft2::new(size.0, size.1);
         let floor = 1.0 / size.0.max(size.1) as f32;
         let scale = fft
             .magnitudes()
@@ -74,10 +72,6 @@ impl FourierImage {
         })
     }
 
-    fn spectrum_dims(&self) -> (usize, usize, usize) {
-        (self.channels, self.size.0, self.fft.freqs())
-    }
-
     /// `v` (a spectrum, or its gradient) times the 1/frequency scale and 1/`MAGIC`: the map is
     /// diagonal, so it is its own adjoint.
     fn scaled(&self, v: &[f32]) -> Vec<f32> {
@@ -89,18 +83,9 @@ impl FourierImage {
 
     /// The picture in (0, 1), planar `[C, h, w]`.
     fn render(&self) -> Result<Vec<f32>> {
-        let scaled = |v: &[f32]| -> Result<Tensor> {
-            Ok(Tensor::from_vec(
-                self.scaled(v),
-                self.spectrum_dims(),
-                &Device::Cpu,
-            )?)
-        };
-        let img: Vec<f32> = self
+        let img = self
             .fft
-            .forward(&scaled(&self.re)?, &scaled(&self.im)?)?
-            .flatten_all()?
-            .to_vec1()?;
+            .forward(&self.scaled(&self.re), &self.scaled(&self.im));
         Ok(self
             .decorrelate(&img, false)
             .into_iter()
@@ -138,12 +123,8 @@ impl FourierImage {
             .map(|(g, s)| g * s * (1.0 - s))
             .collect();
         let g_img = self.decorrelate(&g_pre, true);
-        let (h, w) = self.size;
-        let g = Tensor::from_vec(g_img, (self.channels, h, w), &Device::Cpu)?;
-        let (gr, gi) = self.fft.adjoint(&g)?;
-        let back =
-            |t: Tensor| -> Result<Vec<f32>> { Ok(self.scaled(&t.flatten_all()?.to_vec1()?)) };
-        Ok((back(gr)?, back(gi)?))
+        let (gr, gi) = self.fft.adjoint(&g_img);
+        Ok((self.scaled(&gr), self.scaled(&gi)))
     }
 }
 
