@@ -82,6 +82,7 @@ fn draw_noise(cx: &Cx<'_>) -> Result<Tensor> {
     dims[0] = cx.knobs.samples;
     let n: usize = dims.iter().product();
     let mut rng = Rng::new(cx.knobs.seed);
-    let data: Vec<f32> = (0..n).map(|_| rng.normal() * stdev).collect();
+    let mut data = rng.normals(n);
+    data.iter_mut().for_each(|v| *v *= stdev);
     Ok(Tensor::from_vec(data, dims, cx.input.device())?)
 }
