@@ -121,60 +121,34 @@ pub unsafe fn matmul_raw(
         // width; measured against the GEMM's own threading on 2 threads, 512x49x4608 went
         // from 144 to 173 GFLOP/s and 256x196x2304 from 155 to 207 (column slices: 170, 194).
         let per = m.div_ceil(threads).div_ceil(ROW_BLOCK) * ROW_BLOCK;
-        let out = SharedOut(dst);
-        (0..m)
-            .step_by(per)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .for_each(|r0| {
-                let r1 = (r0 + per).min(m);
+        // SAFETY: row blocks of the destination are disjoint.
+        unsafe {
+            gemm_blocks(dst, dst_rs, accumulate, m, per, |r0, r1| {
                 let lhs = MatRef {
                     data: &lhs.data[r0 * lhs.rs..],
                     rows: r1 - r0,
                     ..lhs
                 };
-                // SAFETY: row ranges are disjoint, so each task writes its own elements.
-                unsafe {
-                    gemm_call(
-                        out.ptr().add(r0 * dst_rs),
-                        dst_rs,
-                        lhs,
-                        rhs,
-                        accumulate,
-                        Parallelism::None,
-                    )
-                }
-            });
+                (r0 * dst_rs, lhs, rhs)
+            })
+        };
         return;
     }
     if threads > 1 && n >= threads * MIN_SPLIT_COLS {
         // Each thread takes a slice of the columns with a one-thread GEMM: on this machine that
         // beat the GEMM's own threading on ResNet's small late maps.
         let per = n.div_ceil(threads);
-        let out = SharedOut(dst);
-        (0..n)
-            .step_by(per)
-            .collect::<Vec<_>>()
-            .into_par_iter()
-            .for_each(|c0| {
-                let c1 = (c0 + per).min(n);
+        // SAFETY: column blocks of the destination are disjoint.
+        unsafe {
+            gemm_blocks(dst, dst_rs, accumulate, n, per, |c0, c1| {
                 let rhs = MatRef {
                     data: &rhs.data[c0 * rhs.cs..],
                     cols: c1 - c0,
                     ..rhs
                 };
-                // SAFETY: column ranges are disjoint, so each task writes its own elements.
-                unsafe {
-                    gemm_call(
-                        out.ptr().add(c0),
-                        dst_rs,
-                        lhs,
-                        rhs,
-                        accumulate,
-                        Parallelism::None,
-                    )
-                }
-            });
+                (c0, lhs, rhs)
+            })
+        };
         return;
     }
     let parallelism = if threads > 1 {
@@ -183,6 +157,40 @@ pub unsafe fn matmul_raw(
         Parallelism::None
     };
     gemm_call(dst, dst_rs, lhs, rhs, accumulate, parallelism);
+}
+
+/// The product as one-thread GEMMs over the blocks `[start, start + per)` of `0..len` (rows or
+/// columns), in parallel: `block(start, end)` gives a block's offset in `dst` and its operands.
+///
+/// # Safety
+/// As [`matmul_raw`], for every block; the blocks' parts of `dst` must be disjoint.
+unsafe fn gemm_blocks<'a>(
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    len: usize,
+    per: usize,
+    block: impl Fn(usize, usize) -> (usize, MatRef<'a>, MatRef<'a>) + Sync,
+) {
+    let out = SharedOut(dst);
+    (0..len)
+        .step_by(per)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .for_each(|start| {
+            let (offset, lhs, rhs) = block(start, (start + per).min(len));
+            // SAFETY: each task writes its own block (disjoint, the caller's promise).
+            unsafe {
+                gemm_call(
+                    out.ptr().add(offset),
+                    dst_rs,
+                    lhs,
+                    rhs,
+                    accumulate,
+                    Parallelism::None,
+                )
+            }
+        });
 }
 
 /// Below this many columns per thread, the GEMM's own threading is used instead.
