@@ -3,8 +3,8 @@
 //!
 //! The columns of one channel are `taps` rows (tap row, tap column), each holding one band of
 //! output rows: `[taps, band·out_w]`. Rows are built from whole runs of the input row (a
-//! `memcpy` at stride 1, a vectorized pair loop at stride 2) rather than element by element, which is what made
-//! candle's own unfold slow on large maps.
+//! `memcpy` at stride 1, a vectorized pair loop at stride 2) rather than element by element,
+//! which is what made candle's own unfold slow on large maps.
 
 use std::ops::Range;
 

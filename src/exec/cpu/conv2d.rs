@@ -3,9 +3,9 @@
 //! forward convolution of the flipped, transposed kernel. Depthwise convolutions go to
 //! `depthwise.rs`.
 //!
-//! Threads: with at least as many images as threads, each thread takes whole images (no
-//! synchronisation inside an image); otherwise images run one after another and each band's
-//! im2col, GEMM and col2im are split across the threads.
+//! Threads: each thread takes whole images, for as many images as the threads divide (no
+//! synchronisation inside an image); the images left over run one after another, each band's
+//! im2col, GEMM and col2im split across the threads.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
