@@ -34,37 +34,27 @@ pub fn gather(dst: &mut [f32], src: &[f32], step: usize) {
 /// `dst[i·step] = src[i]` for every element of `src`.
 #[inline(always)]
 pub fn scatter(dst: &mut [f32], src: &[f32], step: usize) {
-    match step {
-        1 => dst[..src.len()].copy_from_slice(src),
-        2 => vectorized(
-            #[inline(always)]
-            || {
-                let pairs = (dst.len() / 2).min(src.len());
-                for (p, s) in dst.chunks_exact_mut(2).zip(&src[..pairs]) {
-                    p[0] = *s;
-                }
-                for (i, s) in src.iter().enumerate().skip(pairs) {
-                    dst[2 * i] = *s;
-                }
-            },
-        ),
-        _ => {
-            for (d, s) in dst.iter_mut().step_by(step).zip(src) {
-                *d = *s;
-            }
-        }
+    if step == 1 {
+        return dst[..src.len()].copy_from_slice(src);
     }
+    scatter_with(dst, src, step, |d, s| *d = s)
 }
 
 /// `dst[i·step] += src[i]` for every element of `src`.
 #[inline(always)]
 pub fn scatter_add(dst: &mut [f32], src: &[f32], step: usize) {
+    scatter_with(dst, src, step, |d, s| *d += s)
+}
+
+/// `put(&mut dst[i·step], src[i])` for every element of `src`, vectorized at strides 1 and 2.
+#[inline(always)]
+fn scatter_with(dst: &mut [f32], src: &[f32], step: usize, put: impl Fn(&mut f32, f32) + Copy) {
     match step {
         1 => vectorized(
             #[inline(always)]
             || {
                 for (d, s) in dst[..src.len()].iter_mut().zip(src) {
-                    *d += *s;
+                    put(d, *s);
                 }
             },
         ),
@@ -73,16 +63,16 @@ pub fn scatter_add(dst: &mut [f32], src: &[f32], step: usize) {
             || {
                 let pairs = (dst.len() / 2).min(src.len());
                 for (p, s) in dst.chunks_exact_mut(2).zip(&src[..pairs]) {
-                    p[0] += *s;
+                    put(&mut p[0], *s);
                 }
                 for (i, s) in src.iter().enumerate().skip(pairs) {
-                    dst[2 * i] += *s;
+                    put(&mut dst[2 * i], *s);
                 }
             },
         ),
         _ => {
             for (d, s) in dst.iter_mut().step_by(step).zip(src) {
-                *d += *s;
+                put(d, *s);
             }
         }
     }
