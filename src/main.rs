@@ -1,5 +1,10 @@
 //! The `convscope` binary: parses arguments and hands over to the CLI. No logic here.
 
+/// A failed allocation becomes an `error:` line and exit 1, with the terminal given back, not
+/// an abort (see `convscope::alloc`).
+#[global_allocator]
+static ALLOCATOR: convscope::alloc::ErrorOnOom = convscope::alloc::ErrorOnOom;
+
 fn main() -> std::process::ExitCode {
     // `convscope summary model.onnx | head` should end quietly, as Unix tools do, not panic in
     // println! on the closed pipe: restore the default SIGPIPE action that Rust's runtime ignores.
@@ -14,7 +19,10 @@ fn main() -> std::process::ExitCode {
     match convscope::cli::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!(
+                "error: {}",
+                convscope::text::escape_controls(&e.to_string())
+            );
             std::process::ExitCode::FAILURE
         }
     }

@@ -51,23 +51,26 @@ pub fn run(a: Args) -> Result<()> {
         }));
         return Ok(());
     }
-    println!(
+    outln!(
         "{} ({})  output {}",
         layer.name,
         layer.kind.type_name(),
         shape_label(&layer.out_shape)
     );
-    let key_width = config.keys().map(String::len).max().unwrap_or(0);
+    // Keys may come from the model file (ONNX attribute names): padded by hand, as format!'s
+    // width panics past u16::MAX.
+    let key_width = config.keys().map(|k| k.chars().count()).max().unwrap_or(0);
     for (k, v) in &config {
-        println!("  {k:<key_width$}  {}", compact(v));
+        let pad = " ".repeat(key_width - k.chars().count());
+        outln!("  {k}{pad}  {}", compact(v));
     }
     if weights.is_empty() {
-        println!("no weights");
+        outln!("no weights");
     } else {
         print!("{}", weights_table(&weights).render());
     }
     if let Some(note) = note {
-        println!("statistics unavailable: {note}");
+        outln!("statistics unavailable: {note}");
     }
     Ok(())
 }

@@ -1,5 +1,20 @@
 //! Headless commands: everything the TUI shows, as text and JSON for scripts.
 
+/// `println!` for text that may hold a model's or a file's words: control characters are
+/// escaped (see `crate::text`), so a layer name cannot retitle or clear the terminal.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        println!("{}", $crate::text::escape_controls_keep_newlines(&format!($($t)*)))
+    };
+}
+
+/// `eprintln!` with [`outln!`]'s escaping.
+macro_rules! errln {
+    ($($t:tt)*) => {
+        eprintln!("{}", $crate::text::escape_controls_keep_newlines(&format!($($t)*)))
+    };
+}
+
 mod config;
 mod input;
 mod model_args;
@@ -59,7 +74,7 @@ pub fn parse() -> Cli {
         ) {
             e.exit()
         }
-        eprintln!("{}", one_line(&e.render().to_string()));
+        errln!("{}", one_line(&e.render().to_string()));
         std::process::exit(2)
     })
 }
@@ -92,7 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// Prints JSON to stdout (pretty, one document).
 fn print_json(value: &serde_json::Value) {
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(value).expect("JSON values serialize")
     );

@@ -47,7 +47,7 @@ impl ModelArgs {
     pub fn open(&self, model: &str) -> Result<Graph> {
         let graph = open(&self.source(model))?;
         if let Some(origin) = &graph.origin {
-            eprintln!("convscope: {origin}");
+            errln!("convscope: {origin}");
         }
         Ok(graph)
     }

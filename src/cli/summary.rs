@@ -80,19 +80,19 @@ pub fn run(a: Args) -> Result<()> {
             })
             .collect(),
     };
-    println!("Model: \"{}\"", graph.name);
+    outln!("Model: \"{}\"", graph.name);
     print!("{}", table.render());
-    println!(
+    outln!(
         " Total params: {} ({})",
         thousands(totals.total),
         float_bytes(totals.total)
     );
-    println!(
+    outln!(
         " Trainable params: {} ({})",
         thousands(totals.trainable),
         float_bytes(totals.trainable)
     );
-    println!(
+    outln!(
         " Non-trainable params: {} ({})",
         thousands(totals.non_trainable),
         float_bytes(totals.non_trainable)

@@ -20,9 +20,10 @@ pub struct Args {
     /// Terminal graphics: auto (ask the terminal), kitty, sixel, iterm or halfblocks.
     #[arg(long, default_value = "auto")]
     pub graphics: String,
-    /// Where `e` writes the view's PNG and NPY.
-    #[arg(long, default_value = ".")]
-    pub export_dir: PathBuf,
+    /// Where `e` writes the view's PNG and NPY [default: ./convscope-exports, made on the
+    /// first export].
+    #[arg(long)]
+    pub export_dir: Option<PathBuf>,
 }
 
 impl Args {

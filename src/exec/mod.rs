@@ -7,6 +7,7 @@ pub mod cpu;
 mod device;
 pub mod hook;
 pub mod incremental;
+pub mod memory;
 pub mod ops;
 mod params;
 

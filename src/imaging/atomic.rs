@@ -18,6 +18,8 @@ pub struct Staged {
 impl Staged {
     /// Renames the temporary file over the target.
     pub fn commit(mut self) -> Result<()> {
+        // Checked again: the target may have become a link or a device since it was staged.
+        crate::files::check_output_target(&self.target)?;
         let tmp = self.tmp.take().expect("not yet committed");
         fs::rename(&tmp, &self.target).map_err(|source| {
             let _ = fs::remove_file(&tmp);
@@ -41,8 +43,10 @@ impl Drop for Staged {
     }
 }
 
-/// Writes `bytes` to a fresh temporary file next to `path`.
+/// Writes `bytes` to a fresh temporary file next to `path`, which must be absent or a regular
+/// file (see [`crate::files::check_output_target`]).
 pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
+    crate::files::check_output_target(path)?;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let werr = |source: io::Error| Error::Write {
         path: path.to_path_buf(),

@@ -9,7 +9,6 @@
 //! 1.0, header padded with spaces so that the data starts at a multiple of 64 bytes, ending with
 //! `'\n'`), and replaces the target atomically.
 
-use std::fs;
 use std::path::Path;
 
 use super::atomic::write_atomic;
@@ -43,15 +42,66 @@ pub fn shape_string(shape: &[usize]) -> String {
     }
 }
 
-/// Reads a `.npy` file holding a little-endian float32 array.
+/// numpy writes headers of a few hundred bytes; 64 KiB holds a shape of thousands of dims.
+const MAX_HEADER_BYTES: usize = 64 << 10;
+
+/// Reads a `.npy` file holding a little-endian float32 array. The header is read and checked
+/// first: the file must hold exactly the bytes it declares, and at most `max_values` values
+/// (what the caller can use, such as the model's input), before the data is read.
+pub fn read_npy_f32_at_most(path: &Path, max_values: usize) -> Result<NpyArray> {
+    use std::io::Read;
+    let (file, len) = crate::files::open_regular(path, "a NumPy .npy file")?;
+    let mut head = Vec::new();
+    let head_cap = (len as usize).min(MAX_HEADER_BYTES + 12);
+    (&file)
+        .take(head_cap as u64)
+        .read_to_end(&mut head)
+        .map_err(|e| Error::io(path, e))?;
+    let layout = parse_layout(&head, len as usize, path)?;
+    if layout.values > max_values {
+        return Err(Error::Npy {
+            path: path.to_path_buf(),
+            detail: format!(
+                "the array has shape {} ({} values), more than the {max_values} expected here",
+                shape_string(&layout.shape),
+                layout.values
+            ),
+        });
+    }
+    let mut rest = crate::files::read_exactly(file, len - head.len() as u64, path)?;
+    head.append(&mut rest);
+    parse_npy_f32(&head, path)
+}
+
+/// [`read_npy_f32_at_most`] up to 2^28 values (1 GiB of float32).
 pub fn read_npy_f32(path: &Path) -> Result<NpyArray> {
-    let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-    parse_npy_f32(&bytes, path)
+    read_npy_f32_at_most(path, 1 << 28)
+}
+
+/// Where a float32 array's data starts, its shape and its number of values.
+struct Layout {
+    data_start: usize,
+    shape: Vec<usize>,
+    values: usize,
 }
 
 /// Parses the bytes of a `.npy` file holding a little-endian float32 array. `path` is only used
 /// in error messages.
 pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<NpyArray> {
+    let layout = parse_layout(bytes, bytes.len(), path)?;
+    let data = bytes[layout.data_start..]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok(NpyArray {
+        shape: layout.shape,
+        data,
+    })
+}
+
+/// Checks the magic, version and header found at the start of `bytes` (the whole file, or a
+/// prefix holding at least the header) against a file of `total` bytes.
+fn parse_layout(bytes: &[u8], total: usize, path: &Path) -> Result<Layout> {
     // Details may quote bytes of the file: keep them on one line.
     let fail = |detail: String| Error::Npy {
         path: path.to_path_buf(),
@@ -103,7 +153,13 @@ pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<NpyArray> {
             len_field[3],
         ]))
     };
+    // Within the bytes at hand: the header must be in the prefix that was read.
     let available = bytes.len() - header_start;
+    if header_len > MAX_HEADER_BYTES as u64 && (header_len as usize) <= total - header_start {
+        return Err(fail(format!(
+            "the header is {header_len} bytes; numpy writes a few hundred"
+        )));
+    }
     let header_len = match usize::try_from(header_len) {
         Ok(n) if n <= available => n,
         _ => {
@@ -142,7 +198,7 @@ pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<NpyArray> {
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .and_then(|n| n.checked_mul(4))
         .ok_or_else(|| fail(format!("shape {shape_str} is too large to be a real array")))?;
-    let actual = bytes.len() - data_start;
+    let actual = total - data_start;
     if actual < expected {
         return Err(fail(format!(
             "file is truncated: a float32 array of shape {shape_str} needs {expected} data bytes, \
@@ -155,13 +211,10 @@ pub fn parse_npy_f32(bytes: &[u8], path: &Path) -> Result<NpyArray> {
              {expected}; the file is corrupt or holds more than one array"
         )));
     }
-    let data = bytes[data_start..]
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    Ok(NpyArray {
+    Ok(Layout {
+        data_start,
+        values: expected / 4,
         shape: header.shape,
-        data,
     })
 }
 

@@ -1,5 +1,6 @@
 //! Unit tests of the parent module (kept in their own file).
 use super::*;
+use std::fs;
 
 fn p() -> &'static Path {
     Path::new("x.npy")

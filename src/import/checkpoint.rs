@@ -80,11 +80,26 @@ const WRAPPER_PREFIXES: [&str; 2] = ["module.", "_orig_mod."];
 pub fn sniff(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 9];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
+    let n = crate::files::open_regular(path, "a model file")
+        .ok()
+        .and_then(|(mut f, _)| f.read(&mut head).ok())
         .unwrap_or(0);
-    let head = &head[..n];
-    head.starts_with(b"PK\x03\x04") || head.starts_with(&[0x80]) || (n == 9 && head[8] == b'{')
+    looks_like(&head[..n]).is_some()
+}
+
+/// The weight format these first bytes start, if any. Safetensors is checked first: its
+/// header length is a little-endian u64, and one whose low byte is 0x80 (1 in 256 of them)
+/// would otherwise read as a pickle's protocol opcode.
+fn looks_like(head: &[u8]) -> Option<Format> {
+    if head.len() >= 9 && head[8] == b'{' {
+        Some(Format::Safetensors)
+    } else if head.starts_with(b"PK\x03\x04") {
+        Some(Format::TorchZip)
+    } else if head.starts_with(&[0x80]) {
+        Some(Format::TorchLegacy)
+    } else {
+        None
+    }
 }
 
 /// Opens a weight file, telling the formats apart by their first bytes, not the extension.
@@ -93,21 +108,19 @@ pub fn open(path: &Path) -> Result<Checkpoint> {
         path: path.to_path_buf(),
         detail,
     };
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let (file, _) = crate::files::open_regular(path, "a weight file (.safetensors, .pth)")?;
     // SAFETY: the map is read-only; a file truncated by another process while mapped could
     // fault, as with every memory-mapping reader (safetensors, PyTorch's mmap=True).
     let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
-    let head = &map[..map.len().min(16)];
-    let mut ckpt = if head.starts_with(b"PK\x03\x04") {
-        super::torch::read_zip(map.clone()).map_err(fail)?
-    } else if head.starts_with(&[0x80]) {
-        super::torch::read_legacy(map.clone()).map_err(fail)?
-    } else if head.len() >= 9 && head[8] == b'{' {
-        read_safetensors(&map).map_err(fail)?
-    } else {
-        return Err(fail(
-            "is neither safetensors nor a PyTorch checkpoint (zip or legacy format)".into(),
-        ));
+    let mut ckpt = match looks_like(&map[..map.len().min(16)]) {
+        Some(Format::Safetensors) => read_safetensors(&map).map_err(fail)?,
+        Some(Format::TorchZip) => super::torch::read_zip(map.clone()).map_err(fail)?,
+        Some(Format::TorchLegacy) => super::torch::read_legacy(map.clone()).map_err(fail)?,
+        None => {
+            return Err(fail(
+                "is neither safetensors nor a PyTorch checkpoint (zip or legacy format)".into(),
+            ))
+        }
     };
     strip_wrapper_prefix(&mut ckpt);
     Ok(ckpt)

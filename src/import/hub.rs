@@ -115,9 +115,13 @@ fn cached(repo: &str, hub: &Path) -> Result<Option<PathBuf>> {
         )));
     }
     let dir = hub.join(format!("models--{}--{}", parts[0], parts[1]));
-    let Ok(revision) = std::fs::read_to_string(dir.join("refs").join("main")) else {
+    // A commit hash; anything longer is not one.
+    let refs = dir.join("refs").join("main");
+    let Ok(revision) = crate::files::read_bounded(&refs, "a revision", 4096, "a revision has")
+    else {
         return Ok(None);
     };
+    let revision = String::from_utf8_lossy(&revision);
     let revision = revision.trim();
     if !valid(revision) {
         return Ok(None);

@@ -10,9 +10,23 @@ pub fn imagenet() -> Vec<String> {
     IMAGENET.lines().map(str::to_string).collect()
 }
 
+/// 16 MiB: ImageNet-21k's 21,843 names take ~500 KB.
+const MAX_LABELS_BYTES: u64 = 16 << 20;
+
 /// Reads a labels file: one class name a line, in class-index order.
 pub fn read(path: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::read_bounded(
+        path,
+        "a labels file (one class name a line)",
+        MAX_LABELS_BYTES,
+        "a labels file may have (one class name a line)",
+    )?;
+    let text = String::from_utf8(bytes).map_err(|_| {
+        Error::Usage(format!(
+            "{}: the labels file is not UTF-8 text; give one class name a line",
+            path.display()
+        ))
+    })?;
     let labels: Vec<String> = text.lines().map(|l| l.trim().to_string()).collect();
     if labels.iter().all(String::is_empty) {
         return Err(Error::Usage(format!(

@@ -86,10 +86,29 @@ pub fn open(src: &ModelSource) -> Result<Graph> {
             check_file(&path)?;
             if checkpoint::sniff(&path) {
                 from_checkpoint(&path, None, src)
+            } else if let Some(kind) = weight_extension(&path) {
+                // Named as weights but not starting like any: say so, not "not valid ONNX".
+                Err(Error::Checkpoint {
+                    path: path.clone(),
+                    detail: format!(
+                        "is named like {kind} but does not start like one (nor like a PyTorch \
+                         checkpoint); the file is damaged or truncated: download it again"
+                    ),
+                })
             } else {
                 onnx::load(&path)
             }
         }
+    }
+}
+
+/// What a weight file's extension claims it is.
+fn weight_extension(path: &Path) -> Option<&'static str> {
+    let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+    match ext.as_str() {
+        "safetensors" => Some("a safetensors file"),
+        "pth" | "pt" | "bin" | "ckpt" => Some("a PyTorch checkpoint"),
+        _ => None,
     }
 }
 

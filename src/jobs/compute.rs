@@ -29,7 +29,7 @@ pub struct Session {
 impl Session {
     pub fn new(graph: Graph, device: Device) -> Result<Session> {
         let params = Params::load(&graph, &device)?;
-        let batch = methods::batch_for(&graph, methods::BATCH_BUDGET);
+        let batch = methods::batch_for(&graph, methods::batch_budget());
         Ok(Session {
             graph: Arc::new(graph),
             params,

@@ -30,6 +30,7 @@ impl Method for IntegratedGradients {
                 "--steps {steps} is too few; use at least 2"
             )));
         }
+        super::check_count("steps", steps, super::MAX_STEPS)?;
         let baseline = baseline(cx)?;
         let delta = (&cx.input - &baseline)?;
         let (alphas, weights) = quadrature(cx.knobs.ig_method, steps);

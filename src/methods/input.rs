@@ -11,7 +11,7 @@ use super::preprocess::{
 use image::RgbImage;
 
 use crate::error::{Error, Result};
-use crate::imaging::npy::read_npy_f32;
+use crate::imaging::npy::read_npy_f32_at_most;
 use crate::model::Graph;
 
 /// Where an input comes from.
@@ -54,7 +54,11 @@ impl Input {
                 path.clone(),
             ),
             Source::Npy(path) => (
-                prepare_npy(read_npy_f32(path)?, &spec, path)?,
+                prepare_npy(
+                    read_npy_f32_at_most(path, spec.shape(1).iter().product())?,
+                    &spec,
+                    path,
+                )?,
                 None,
                 path.clone(),
             ),

@@ -90,22 +90,73 @@ pub fn all() -> Vec<&'static dyn Method> {
     ]
 }
 
-/// A batch size for the multi-evaluation methods that keeps a batched pass's activations and
-/// gradients (every layer's output is kept for the reverse pass: about twice the sum of the
-/// output sizes per input) within `budget` bytes; at least 1, at most 64 (larger batches stop
-/// paying on CPUs).
-pub fn batch_for(graph: &crate::model::Graph, budget: usize) -> usize {
-    let per_input: usize = graph
+/// Bytes one input of a batched pass holds: every layer's output is kept for the reverse pass,
+/// and its gradient flows back through the same sizes (about twice the sum of the output
+/// sizes).
+fn bytes_per_input(graph: &crate::model::Graph) -> usize {
+    graph
         .layers
         .iter()
         .map(|l| l.out_shape.iter().skip(1).product::<usize>())
         .sum::<usize>()
-        * std::mem::size_of::<f32>()
-        * 2;
-    (budget / per_input.max(1)).clamp(1, 64)
+        .saturating_mul(std::mem::size_of::<f32>() * 2)
+        .max(1)
 }
 
-/// The memory `render` sizes batches to.
+/// A batch size for the multi-evaluation methods that keeps a batched pass's activations and
+/// gradients within `budget` bytes; at least 1, at most 64 (larger batches stop paying on
+/// CPUs).
+pub fn batch_for(graph: &crate::model::Graph, budget: usize) -> usize {
+    (budget / bytes_per_input(graph)).clamp(1, 64)
+}
+
+/// The memory batches are sized to: at most [`BATCH_BUDGET`], and at most half of what the
+/// process can still allocate (`exec::memory::available`: the machine's available memory, the
+/// container's limit, `ulimit -v`), leaving the rest for the weights' working copies and the
+/// outputs.
+pub fn batch_budget() -> usize {
+    let available = crate::exec::memory::available().map_or(u64::MAX, |a| a / 2);
+    (BATCH_BUDGET as u64).min(available) as usize
+}
+
+/// Refuses a batch size given by the user that cannot fit in the memory the process has left,
+/// before anything is allocated for it.
+pub fn check_batch(graph: &crate::model::Graph, batch: usize) -> Result<()> {
+    let Some(available) = crate::exec::memory::available() else {
+        return Ok(());
+    };
+    let need = (bytes_per_input(graph) as u64).saturating_mul(batch as u64);
+    if need <= available {
+        return Ok(());
+    }
+    let fits = (available / bytes_per_input(graph) as u64).max(1);
+    Err(Error::Usage(format!(
+        "--batch {batch} needs about {} MB for this model's activations and gradients, but \
+         about {} MB are available; use --batch {fits} or less",
+        need >> 20,
+        available >> 20
+    )))
+}
+
+/// The most noisy samples SmoothGrad averages (the paper uses 50): a count is bounded before
+/// anything is drawn for it.
+pub const MAX_SAMPLES: usize = 100_000;
+
+/// The most steps integrated gradients and activation maximization take. Gauss–Legendre nodes
+/// cost O(steps²) to find: 10,000 take about a second.
+pub const MAX_STEPS: usize = 10_000;
+
+/// Refuses a count past its bound with the option's name.
+pub fn check_count(option: &str, n: usize, max: usize) -> Result<()> {
+    if n > max {
+        return Err(Error::Usage(format!(
+            "--{option} {n} is more than convscope takes ({max}); use a smaller count"
+        )));
+    }
+    Ok(())
+}
+
+/// The most memory batches are sized to, however much is free.
 pub const BATCH_BUDGET: usize = 2 << 30;
 
 pub fn ids() -> Vec<&'static str> {

@@ -4,8 +4,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::fs::File;
-use std::io::BufReader;
+use std::io::Cursor;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -220,6 +219,19 @@ impl PreparedInput {
     }
 }
 
+/// 256 MiB: a PNG of the largest picture we decode ([`MAX_IMAGE_DIM`] a side) compresses to far
+/// less, and a camera's JPEG is a few MB.
+const MAX_IMAGE_FILE: u64 = 256 << 20;
+
+/// Whether a JPEG stream lacks the end-of-image marker (`FF D9`) after its last start-of-scan
+/// (`FF DA`): what a cut-off download looks like. Data after the marker (thumbnails, vendors'
+/// trailers) is allowed.
+fn jpeg_is_truncated(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let from = last_scan.unwrap_or(0);
+    !bytes[from..].windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
 /// Decodes an image file as 8-bit RGB.
 ///
 /// The format is guessed from the content, not the extension. Any color type converts to
@@ -232,12 +244,27 @@ pub fn load_image(path: &Path) -> Result<RgbImage> {
         path: path.to_path_buf(),
         detail,
     };
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut reader = ImageReader::new(BufReader::new(file))
+    let bytes = crate::files::read_bounded(
+        path,
+        "an image (PNG or JPEG)",
+        MAX_IMAGE_FILE,
+        "convscope reads as an image",
+    )?;
+    let mut reader = ImageReader::new(Cursor::new(&bytes[..]))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) && jpeg_is_truncated(&bytes) {
+        // The decoder fills the missing rows with grey and says nothing; PIL (torchvision,
+        // Keras) refuses such a file unless told to load truncated images, and so do we: a
+        // map of a half-grey picture explains the grey.
+        return Err(image_err(
+            "the JPEG data ends before its end-of-image marker (the file is truncated); \
+             download or copy it again"
+                .to_string(),
+        ));
+    }
     if reader.format().is_none() {
-        let empty = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+        let empty = bytes.is_empty();
         return Err(image_err(if empty {
             "the file is empty".to_string()
         } else {

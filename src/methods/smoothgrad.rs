@@ -24,20 +24,23 @@ impl Method for SmoothGrad {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let noise = match &cx.knobs.noise {
-            Some(n) => n.clone(),
-            None => draw_noise(cx)?,
+        let samples = match &cx.knobs.noise {
+            Some(n) => n.dim(0)?,
+            None => cx.knobs.samples,
         };
-        let samples = noise.dim(0)?;
         if samples == 0 {
             return Err(Error::Usage("--samples must be at least 1".into()));
         }
+        super::check_count("samples", samples, super::MAX_SAMPLES)?;
+        // The noise is drawn a batch at a time, in sequence, so memory holds one batch of it
+        // whatever the count (the values are those of one draw of all samples).
+        let mut noise = Noise::new(cx)?;
         let batch = cx.knobs.batch.max(1);
         let (mut sum, mut sum_sq): (Option<Tensor>, Option<Tensor>) = (None, None);
         for start in (0..samples).step_by(batch) {
             cx.control.check()?;
             let n = batch.min(samples - start);
-            let noisy = noise.narrow(0, start, n)?.broadcast_add(&cx.input)?;
+            let noisy = noise.next(cx, start, n)?.broadcast_add(&cx.input)?;
             let g = cx.input_gradient(&noisy, ReluRule::Normal)?;
             let (s, sq) = (g.sum_keepdim(0)?, g.sqr()?.sum_keepdim(0)?);
             sum = Some(match sum {
@@ -63,26 +66,52 @@ impl Method for SmoothGrad {
     }
 }
 
-/// `[samples, ...input dims]` Gaussian noise from the seeded generator.
-fn draw_noise(cx: &Cx<'_>) -> Result<Tensor> {
-    let stdev = match cx.knobs.stdev {
-        Some(s) if s < 0.0 || !s.is_finite() => {
-            return Err(Error::Usage(format!(
-                "--stdev {s} must be a non-negative number"
-            )))
+/// SmoothGrad's noise: the caller's (`Knobs::noise`, for tests against captum's draws), or
+/// Gaussian draws of the seeded generator scaled by σ.
+enum Noise {
+    Given,
+    Drawn { rng: Rng, stdev: f32 },
+}
+
+impl Noise {
+    fn new(cx: &Cx<'_>) -> Result<Noise> {
+        if cx.knobs.noise.is_some() {
+            return Ok(Noise::Given);
         }
-        Some(s) => s,
-        None => {
-            let x = cx.input.flatten_all()?;
-            let (max, min) = (x.max(0)?.to_scalar::<f32>()?, x.min(0)?.to_scalar::<f32>()?);
-            0.15 * (max - min)
+        let stdev = match cx.knobs.stdev {
+            Some(s) if s < 0.0 || !s.is_finite() => {
+                return Err(Error::Usage(format!(
+                    "--stdev {s} must be a non-negative number"
+                )))
+            }
+            Some(s) => s,
+            None => {
+                let x = cx.input.flatten_all()?;
+                let (max, min) = (x.max(0)?.to_scalar::<f32>()?, x.min(0)?.to_scalar::<f32>()?);
+                0.15 * (max - min)
+            }
+        };
+        Ok(Noise::Drawn {
+            rng: Rng::new(cx.knobs.seed),
+            stdev,
+        })
+    }
+
+    /// Samples `start..start + n` as a `[n, ...input dims]` tensor; drawn ones must be asked
+    /// for in order.
+    fn next(&mut self, cx: &Cx<'_>, start: usize, n: usize) -> Result<Tensor> {
+        match self {
+            Noise::Given => {
+                let given = cx.knobs.noise.as_ref().expect("Noise::Given has noise");
+                Ok(given.narrow(0, start, n)?)
+            }
+            Noise::Drawn { rng, stdev } => {
+                let mut dims = cx.input.dims().to_vec();
+                dims[0] = n;
+                let mut data = rng.normals(dims.iter().product());
+                data.iter_mut().for_each(|v| *v *= *stdev);
+                Ok(Tensor::from_vec(data, dims, cx.input.device())?)
+            }
         }
-    };
-    let mut dims = cx.input.dims().to_vec();
-    dims[0] = cx.knobs.samples;
-    let n: usize = dims.iter().product();
-    let mut rng = Rng::new(cx.knobs.seed);
-    let mut data = rng.normals(n);
-    data.iter_mut().for_each(|v| *v *= stdev);
-    Ok(Tensor::from_vec(data, dims, cx.input.device())?)
+    }
 }

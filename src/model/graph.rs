@@ -69,6 +69,10 @@ pub struct ParamTotals {
     pub non_trainable: usize,
 }
 
+/// The most dimensions a tensor may have (candle's kernels and our shapes go up to 6 in
+/// practice; ONNX models of CNNs use 4).
+pub const MAX_RANK: usize = 8;
+
 impl Graph {
     pub fn layer(&self, id: LayerId) -> &Layer {
         &self.layers[id.0]
@@ -85,6 +89,19 @@ impl Graph {
         for (i, layer) in self.layers.iter().enumerate() {
             if !seen.insert(layer.name.as_str()) {
                 return Err(Error::graph(&layer.name, "duplicate layer name"));
+            }
+            // Inputs are declared, not inferred: their shapes are checked here.
+            let s = &layer.out_shape;
+            if s.len() > MAX_RANK || s.contains(&0) {
+                let shown = crate::text::clip(&format!("{s:?}"), 80).into_owned();
+                return Err(Error::graph(
+                    &layer.name,
+                    format!(
+                        "shape {shown} ({} dimensions) has a dimension of size 0 or more than \
+                         {MAX_RANK} dimensions; convscope runs tensors of 1 to {MAX_RANK} non-empty dimensions",
+                        s.len()
+                    ),
+                ));
             }
             if let Some(bad) = layer.inputs.iter().find(|id| id.0 >= i) {
                 return Err(Error::graph(

@@ -214,6 +214,11 @@ pub fn infer(
     };
     let numel = shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
     match numel {
+        // A zero-sized output (a convolution with no filters) has nothing to run or draw, and
+        // the kernels divide by its sizes.
+        Some(0) => Err(err(format!(
+            "output shape {shape:?} has a dimension of size 0; convscope runs no empty tensors"
+        ))),
         Some(n) if n <= MAX_ACTIVATION_ELEMENTS => Ok(shape),
         _ => Err(err(format!(
             "output shape {shape:?} is absurdly large (over {MAX_ACTIVATION_ELEMENTS} elements)"

@@ -2,9 +2,8 @@
 //! live. Values are read lazily so that a model whose external data file is absent can still be
 //! summarized, and statistics are computed only when asked for.
 
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -245,14 +244,15 @@ fn load_data(
                     ),
                 });
             }
-            let mut f = File::open(file).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => Error::MissingExternalData {
-                    model: model.clone(),
-                    file: file.clone(),
-                },
-                _ => Error::io(file, e),
-            })?;
-            let size = f.metadata().map_err(|e| Error::io(file, e))?.len();
+            check_contained(file, model)?;
+            let (mut f, size) =
+                crate::files::open_regular(file, "an external data file").map_err(|e| match e {
+                    Error::NotFound { .. } => Error::MissingExternalData {
+                        model: model.clone(),
+                        file: file.clone(),
+                    },
+                    e => e,
+                })?;
             if offset.saturating_add(*length) > size {
                 return Err(Error::BadModel {
                     path: model.clone(),
@@ -273,6 +273,43 @@ fn load_data(
             }))
         }
     }
+}
+
+/// Refuses an external data file whose real path, symlinks resolved, lies outside the model's
+/// folder: the importer already refuses `..` and absolute locations, and a symlink next to the
+/// model (`w.bin -> /etc/passwd`) must not get around that. The folder of the model file's
+/// own real path counts too, because the Hugging Face cache keeps both files as symlinks into
+/// its `blobs/` folder.
+fn check_contained(file: &Path, model: &Path) -> Result<()> {
+    let Ok(real) = file.canonicalize() else {
+        return Ok(()); // absent: opening it says so
+    };
+    let mut folders: Vec<PathBuf> = Vec::new();
+    if let Some(d) = model.parent() {
+        folders.push(match d.as_os_str().is_empty() {
+            true => PathBuf::from("."),
+            false => d.to_path_buf(),
+        });
+    }
+    if let Some(d) = model.canonicalize().ok().as_deref().and_then(Path::parent) {
+        folders.push(d.to_path_buf());
+    }
+    let inside = folders
+        .iter()
+        .filter_map(|d| d.canonicalize().ok())
+        .any(|d| real.starts_with(&d));
+    if inside {
+        return Ok(());
+    }
+    Err(Error::BadModel {
+        path: model.to_path_buf(),
+        detail: format!(
+            "its external data file {} leads to {}, outside the model's folder; \
+             copy the data file next to the model instead of linking it",
+            file.display(),
+            real.display()
+        ),
+    })
 }
 
 /// Gathers a strided view (row-major over `shape`) and decodes it; a contiguous view is one

@@ -2,17 +2,19 @@
 //! ratatui-image, with capability detection that never waits on a silent terminal. The CLI's
 //! `--print` and the TUI's image panes share the detection here.
 
+pub mod detect;
 pub mod print;
+pub mod restore;
 
 use std::str::FromStr;
+use std::time::Duration;
 
-use ratatui_image::picker::cap_parser::QueryStdioOptions;
 use ratatui_image::picker::{Picker, ProtocolType};
 
 use crate::error::{Error, Result};
 
 /// How long a terminal may take to answer the capability query.
-const QUERY_TIMEOUT_MS: i32 = 500;
+const QUERY_TIMEOUT_MS: u64 = 500;
 
 /// The graphics protocol asked for (`--graphics`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -45,20 +47,15 @@ impl FromStr for Graphics {
 }
 
 /// Asks the terminal (over `/dev/tty`, with a timeout) for its protocol and cell size; a
-/// terminal that does not answer gets half-blocks. A forced protocol still asks, for the cell
-/// size the other protocols need. Must run before anything else reads keys from the terminal.
+/// terminal that does not answer gets half-blocks, and one that advertises sixel or kitty
+/// graphics gets them even without telling its cell size (see `detect`). A forced protocol
+/// still asks, for the cell size the other protocols need. Must run before anything else reads
+/// keys from the terminal.
 pub fn detect(choice: Graphics) -> Picker {
     if choice == Graphics::Halfblocks {
         return Picker::halfblocks();
     }
-    let options = QueryStdioOptions {
-        timeout_ms: QUERY_TIMEOUT_MS,
-        stdio: QueryStdioOptions::stdio_dev_tty().ok(),
-        ..Default::default()
-    };
-    let mut picker = keeping_tty_modes(|| {
-        Picker::from_query_stdio_with_options(options).unwrap_or_else(|_| Picker::halfblocks())
-    });
+    let mut picker = ask_tty().unwrap_or_else(Picker::halfblocks);
     let forced = match choice {
         Graphics::Kitty => Some(ProtocolType::Kitty),
         Graphics::Sixel => Some(ProtocolType::Sixel),
@@ -71,33 +68,36 @@ pub fn detect(choice: Graphics) -> Picker {
     picker
 }
 
-/// Runs `f` and puts the terminal's line discipline back as it was. ratatui-image's query
-/// turns off canonical mode and echo, and leaves them off when the terminal's answer is
-/// incomplete (12.0.0-rc.3 returns early before restoring them): under tmux the shell was left
-/// without line editing after convscope exited.
+/// The query over `/dev/tty` in non-canonical, no-echo mode, the modes put back afterwards
+/// whatever the answer (ratatui-image 12.0.0-rc.3's own query left echo off when an answer
+/// was incomplete: under tmux the shell had no line editing after convscope exited).
 #[cfg(unix)]
-fn keeping_tty_modes<T>(f: impl FnOnce() -> T) -> T {
+fn ask_tty() -> Option<Picker> {
     use std::os::fd::AsRawFd;
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
-        .open("/dev/tty");
-    let saved = tty.as_ref().ok().and_then(|tty| {
-        // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill; the fd is open.
-        let mut modes: libc::termios = unsafe { std::mem::zeroed() };
-        (unsafe { libc::tcgetattr(tty.as_raw_fd(), &mut modes) } == 0).then_some(modes)
-    });
-    let out = f();
-    if let (Ok(tty), Some(modes)) = (&tty, saved) {
-        // SAFETY: restores modes read from the same open terminal above.
-        unsafe { libc::tcsetattr(tty.as_raw_fd(), libc::TCSANOW, &modes) };
+        .open("/dev/tty")
+        .ok()?;
+    let fd = tty.as_raw_fd();
+    // SAFETY: a zeroed termios is a valid buffer for tcgetattr to fill; the fd is open.
+    let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+    if unsafe { libc::tcgetattr(fd, &mut saved) } != 0 {
+        return None;
     }
-    out
+    let mut raw = saved;
+    raw.c_lflag &= !(libc::ICANON | libc::ECHO);
+    // SAFETY: sets modes derived from those just read, on the same terminal.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw) };
+    let answers = detect::ask(fd, fd, Duration::from_millis(QUERY_TIMEOUT_MS));
+    // SAFETY: restores the modes read above.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &saved) };
+    Some(detect::picker_for(&answers, detect::tty_cell(fd)))
 }
 
 #[cfg(not(unix))]
-fn keeping_tty_modes<T>(f: impl FnOnce() -> T) -> T {
-    f()
+fn ask_tty() -> Option<Picker> {
+    None
 }
 
 /// The protocol's name as convscope shows it.

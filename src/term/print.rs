@@ -37,7 +37,10 @@ pub fn print(img: &RgbImage, path: Option<&Path>) -> io::Result<Printed> {
         }
         match path {
             Some(p) => writeln!(out, "{}", p.display())?,
-            None => writeln!(out, "(not a terminal: give -o FILE to keep the picture)")?,
+            None => writeln!(
+                out,
+                "(the picture was not written: give -o FILE to keep it)"
+            )?,
         }
         Ok(Printed::Path)
     };

@@ -85,6 +85,13 @@ pub fn load_input(session: &Session, path: &Path, preprocess: Preprocess) -> Act
 /// Writes the picture and the raw map, staged so that a failure leaves neither.
 pub fn export(computed: &Computed, png: &Path, npy: &Path) -> Action {
     let written = (|| -> Result<Vec<PathBuf>> {
+        // The default export folder is made on the first export, not at start-up.
+        if let Some(dir) = png.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
         let bytes = encode_png(&computed.picture)
             .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?;
         let staged = [

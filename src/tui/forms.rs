@@ -110,11 +110,21 @@ impl Field {
         }
     }
 
+    /// The largest count a field takes (the methods refuse more, see `methods::MAX_STEPS`).
+    fn max(self) -> usize {
+        match self {
+            Field::Steps => crate::methods::MAX_STEPS,
+            Field::Samples => crate::methods::MAX_SAMPLES,
+            // A window or stride larger than any picture we decode is a typo.
+            _ => crate::methods::preprocess::MAX_IMAGE_DIM as usize,
+        }
+    }
+
     pub fn hint(self) -> &'static str {
         match self {
             Field::Window | Field::Stride => "a size in pixels, e.g. 16",
-            Field::Steps => "a number, or 'default'",
-            Field::Samples => "noisy samples averaged, e.g. 25",
+            Field::Steps => "a number up to 10000, or 'default'",
+            Field::Samples => "noisy samples averaged, e.g. 25 (at most 100000)",
             Field::Channels => "top:N, first:N or a list like 0,5,7",
             Field::Colormap => "jet, turbo, viridis, inferno or gray",
             Field::Alpha => "the map's opacity over the image",
@@ -167,7 +177,7 @@ impl Field {
         let count = |min: usize| {
             t.parse::<usize>()
                 .ok()
-                .filter(|&n| n >= min)
+                .filter(|&n| n >= min && n <= self.max())
                 .ok_or_else(bad)
         };
         let switch = || match t {

@@ -42,8 +42,14 @@ pub struct Options {
     pub labels: Option<PathBuf>,
     pub device: String,
     pub graphics: Graphics,
-    pub export_dir: PathBuf,
+    /// `--export-dir`; [`DEFAULT_EXPORT_DIR`] when not given.
+    pub export_dir: Option<PathBuf>,
 }
+
+/// Where `e` writes when `--export-dir` is not given: a folder of its own in the current
+/// directory, made on the first export, so exports do not litter the directory (or a
+/// repository's root) file by file.
+pub const DEFAULT_EXPORT_DIR: &str = "convscope-exports";
 
 /// The model, input and first state, read before the terminal changes mode, so that a bad
 /// argument is a one-line error on a normal screen.
@@ -63,16 +69,19 @@ pub fn prepare(o: &Options, graphics: &'static str) -> Result<(Arc<Session>, Sta
         scores,
         device: device_name,
         graphics,
-        export_dir: o.export_dir.clone(),
+        export_dir: o
+            .export_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_EXPORT_DIR)),
     });
     Ok((session, state))
 }
 
 pub fn run(o: Options) -> Result<()> {
-    if !o.export_dir.is_dir() {
+    if let Some(dir) = o.export_dir.as_ref().filter(|d| !d.is_dir()) {
         return Err(Error::Usage(format!(
             "--export-dir {} is not a directory",
-            o.export_dir.display()
+            dir.display()
         )));
     }
     // Arguments first: a bad model or image is a one-line error whatever the terminal.
@@ -82,18 +91,25 @@ pub fn run(o: Options) -> Result<()> {
             "the interface needs a terminal; for scripts use `convscope summary`, `config`, `predict` or `render`".into(),
         ));
     }
+    // Before the graphics query, which changes the terminal's modes too: a signal from here on
+    // gives the terminal back as it was.
+    crate::term::restore::save();
     // Asked before the event loop reads keys, so the terminal's answer is not taken for keys.
     let picker = crate::term::detect(o.graphics);
     state.graphics = crate::term::protocol_name(picker.protocol_type());
-    let mut term = terminal::enter()?;
-    let size = term.size().map_err(terminal::broken)?;
-    state.size = (size.width, size.height);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Usage(format!("cannot start the event loop: {e}")))?;
-    let result = runtime.block_on(event_loop(&mut term, state, session, picker, o.preprocess));
+    let mut term = terminal::enter()?;
+    let result = term.size().map_err(terminal::broken).and_then(|size| {
+        state.size = (size.width, size.height);
+        runtime.block_on(event_loop(&mut term, state, session, picker, o.preprocess))
+    });
     terminal::leave();
+    // A file read still blocked in a background thread must not keep the process alive after
+    // the user quit: the runtime is dropped without waiting for its blocking threads.
+    runtime.shutdown_background();
     result
 }
 

@@ -5,10 +5,10 @@ use std::path::Path;
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
-use crate::imaging::npy::read_npy_f32;
+use crate::imaging::npy::read_npy_f32_at_most;
 use crate::methods::actmax::Recipe;
 use crate::methods::preprocess::Preprocess;
-use crate::methods::{Baseline, IgMethod, Knobs, NoiseTunnelType, OcclusionView};
+use crate::methods::{self, Baseline, IgMethod, Knobs, NoiseTunnelType, OcclusionView};
 
 #[derive(clap::Args, Debug)]
 pub struct KnobArgs {
@@ -95,6 +95,10 @@ impl KnobArgs {
         let usage = |m: String| Err(Error::Usage(m));
         if self.samples == 0 {
             return usage("--samples must be at least 1".into());
+        }
+        methods::check_count("samples", self.samples, methods::MAX_SAMPLES)?;
+        if let Some(steps) = self.steps {
+            methods::check_count("steps", steps, methods::MAX_STEPS)?;
         }
         if self.steps == Some(0) {
             return usage(
@@ -200,7 +204,7 @@ impl KnobArgs {
             ),
             file if file.ends_with(".npy") => {
                 let path = Path::new(file);
-                let arr = read_npy_f32(path)?;
+                let arr = read_npy_f32_at_most(path, input.elem_count())?;
                 let want = input.dims();
                 let shape = if arr.shape.len() + 1 == want.len() {
                     [&[1], arr.shape.as_slice()].concat()

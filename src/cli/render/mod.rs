@@ -6,6 +6,7 @@ mod layers;
 mod picture;
 mod progress;
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -27,8 +28,9 @@ use crate::model::{Graph, LayerId};
 const ABOUT: &str = "The target is the raw class score before softmax: when the graph ends in Softmax or \
 LogSoftmax, its input is used (as keras-vis swaps softmax for linear). Methods: saliency, guided, \
 deconvnet, inputxgrad, smoothgrad, ig, gradcam, gradcampp, hirescam, xgradcam, layercam, guided-gradcam, \
-scorecam, occlusion, filters, features, actmax. actmax needs no input: without --image it needs \
---target CLASS, or --layer NAME with --channel K (a feature map) or --neuron K (a dense layer).";
+scorecam, occlusion, filters, features, actmax. actmax needs no input: without --image it maximizes \
+--target CLASS, else the top class of the model's own picture (the demo's, the zoo's cat), or with \
+--layer NAME and --channel K (a feature map) or --neuron K (a dense layer) that unit.";
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = ABOUT)]
@@ -80,6 +82,7 @@ fn ms(t: Instant) -> f64 {
 
 pub fn run(a: Args) -> Result<()> {
     let method = methods::by_id(&a.method)?;
+    check_distinct_outputs(a.output.as_deref(), a.npy.as_deref())?;
     layers::check_args(&a.method, &a.layers, a.layer.as_deref(), a.npy.is_some())?;
     let look = a.look.look()?;
     let t = Instant::now();
@@ -89,8 +92,12 @@ pub fn run(a: Args) -> Result<()> {
     let load_ms = ms(t);
 
     let t = Instant::now();
-    // Activation maximization makes its own picture: an input is optional.
-    let input = if a.input.given() || method.needs_input() {
+    // Activation maximization makes its own picture: an input is optional. Without one, and
+    // without a class or unit to maximize, the model's own picture (the demo's, the zoo's cat)
+    // chooses the class, as it is the input of every other method.
+    let unit = a.knobs.channel.is_some() || a.knobs.neuron.is_some();
+    let sample_picks_target = a.target.is_none() && !unit && graph.sample_image.is_some();
+    let input = if a.input.given() || method.needs_input() || sample_picks_target {
         Some(a.input.prepare(&graph)?)
     } else {
         None
@@ -103,8 +110,9 @@ pub fn run(a: Args) -> Result<()> {
         }
     };
     let mut knobs = a.knobs.to_knobs(&x, &device)?;
-    if a.knobs.batch.is_none() {
-        knobs.batch = methods::batch_for(&graph, methods::BATCH_BUDGET);
+    match a.knobs.batch {
+        None => knobs.batch = methods::batch_for(&graph, methods::batch_budget()),
+        Some(b) => methods::check_batch(&graph, b)?,
     }
     knobs.preprocess = a.input.preprocess;
     knobs.size = look.size.map(|(w, h)| (h as usize, w as usize));
@@ -125,7 +133,6 @@ pub fn run(a: Args) -> Result<()> {
         .unwrap_or(0);
     let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
     // actmax of a channel or neuron has no class.
-    let unit = a.knobs.channel.is_some() || a.knobs.neuron.is_some();
     let target = match (&a.target, &scores) {
         (Some(t), _) => target::resolve(t, classes, labels.as_deref())?,
         (None, Some(scores)) => target::top1(scores),
@@ -167,10 +174,11 @@ pub fn run(a: Args) -> Result<()> {
     let stem_source = input
         .as_ref()
         .map_or(Path::new(&a.model), |i| i.path.as_path());
-    let png_path = a
-        .output
-        .clone()
-        .or_else(|| (a.npy.is_none() && !a.print).then(|| default_png(stem_source, &a.method)));
+    // `--print` to something other than a terminal writes the picture and prints its path.
+    let printed_inline = a.print && std::io::stdout().is_terminal();
+    let png_path = a.output.clone().or_else(|| {
+        (a.npy.is_none() && !printed_inline).then(|| default_png(stem_source, &a.method))
+    });
     let picture = match (png_path.is_some() || a.print, &input) {
         (false, _) => None,
         (true, Some(input)) => Some(picture::render(&output.artifact, input, &look)),
@@ -248,6 +256,37 @@ fn resolve_layer(graph: &Graph, need: LayerNeed, name: Option<&str>) -> Result<O
     Ok(Some(id))
 }
 
+/// `-o` and `--npy` naming one file would leave one output overwritten by the other.
+fn check_distinct_outputs(png: Option<&Path>, npy: Option<&Path>) -> Result<()> {
+    let (Some(png), Some(npy)) = (png, npy) else {
+        return Ok(());
+    };
+    let same = match (std::path::absolute(png), std::path::absolute(npy)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => png == npy,
+    } || same_file(png, npy);
+    if same {
+        return Err(Error::Usage(format!(
+            "-o and --npy both name {}; give the picture and the array different paths",
+            png.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether two existing paths are one file (hard links, `a/../b`).
+fn same_file(a: &Path, b: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let (Ok(a), Ok(b)) = (std::fs::metadata(a), std::fs::metadata(b)) {
+            return a.dev() == b.dev() && a.ino() == b.ino();
+        }
+    }
+    let _ = (a, b);
+    false
+}
+
 fn default_png(input: &Path, method: &str) -> PathBuf {
     let stem = input
         .file_stem()
@@ -297,17 +336,17 @@ impl Report<'_> {
         let e = &self.output.extras;
         let (min, max) = minmax(self.output.artifact.data());
         match &self.output.artifact {
-            Artifact::Heatmap { .. } => println!(
+            Artifact::Heatmap { .. } => outln!(
                 "target probability with a window occluded: {min:.4} to {max:.4} (unoccluded {:.4})",
                 self.score().map_or(f32::NAN, |(_, p)| p)
             ),
             Artifact::Mask { .. } => {
-                println!(
+                outln!(
                     "kept {} of {} pixels: probability drop ≥ {} × the largest drop {max:.4}",
                     e["kept_pixels"], e["total_pixels"], e["threshold"]
                 );
                 if max <= 0.0 {
-                    eprintln!("warning: no window lowers the target's probability, so the mask keeps nothing");
+                    errln!("warning: no window lowers the target's probability, so the mask keeps nothing");
                 }
             }
             _ => {}
@@ -364,16 +403,16 @@ impl Report<'_> {
             // Kernels and feature maps do not depend on the class.
             Artifact::Rows { rows, .. } => {
                 let names: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
-                println!("{} of layers {}", self.method, names.join(", "));
+                outln!("{} of layers {}", self.method, names.join(", "));
             }
             Artifact::Grid { .. } => {
-                println!("{} of layer {}", self.method, self.layer().unwrap_or("?"))
+                outln!("{} of layer {}", self.method, self.layer().unwrap_or("?"))
             }
             Artifact::Image { .. } => {
                 let obj = extra("objective").and_then(Value::as_str).unwrap_or("?");
                 let recipe = extra("recipe").and_then(Value::as_str).unwrap_or("?");
                 let num = |k: &str| extra(k).cloned().unwrap_or_default();
-                println!(
+                outln!(
                     "{} of {obj}{label} ({recipe}, {} steps): objective {} at the start, {} at the end",
                     self.method,
                     num("steps"),
@@ -390,21 +429,21 @@ impl Report<'_> {
                     self.target.unwrap_or_default(),
                     self.score().unwrap_or_default(),
                 );
-                println!(
+                outln!(
                     "{} of class {index}{label} (score {score:.4}, p={prob:.4}){layer}",
                     self.method
                 );
                 if let Some(gap) = extra("completeness_gap") {
-                    println!("completeness gap (Σ attributions − (F(x) − F(baseline))): {gap}");
+                    outln!("completeness gap (Σ attributions − (F(x) − F(baseline))): {gap}");
                 }
                 self.print_occlusion();
             }
         }
         if let Some(p) = self.problem {
-            eprintln!("warning: {}", p.describe());
+            errln!("warning: {}", p.describe());
         }
         for path in [self.png, self.npy].into_iter().flatten() {
-            println!("wrote {}", path.display());
+            outln!("wrote {}", path.display());
         }
     }
 }

@@ -21,10 +21,25 @@ use crate::model::{Graph, LayerId, LayerKind};
 
 pub use ops::supported_ops;
 
+/// Opsets before 7 have other semantics (legacy `broadcast` attributes, BatchNorm's `spatial`
+/// and `consumed_inputs`) that convscope does not read; opsets after the newest that ONNX has
+/// released when this was written (25) are refused rather than guessed at, as onnxruntime
+/// refuses the opsets it does not know.
+const MIN_OPSET: i64 = 7;
+const MAX_OPSET: i64 = 25;
+
+/// protobuf's limit on one message, which ONNX files obey.
+const MAX_ONNX_BYTES: u64 = 2 << 30;
+
 /// Input dims an export leaves symbolic (e.g. `batch_size`) are taken as 1 for the batch; a
 /// symbolic spatial dim is an error, since convscope's shapes are static.
 pub fn load(path: &Path) -> Result<Graph> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = crate::files::read_bounded(
+        path,
+        "an ONNX model",
+        MAX_ONNX_BYTES,
+        "protobuf allows an ONNX file (larger models keep their weights in external data files)",
+    )?;
     parse(&bytes, path)
 }
 
@@ -51,7 +66,15 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Graph> {
         .iter()
         .find(|o| o.domain.is_empty() || o.domain == "ai.onnx")
         .map(|o| o.version)
-        .unwrap_or(1);
+        .ok_or_else(|| {
+            bad("it declares no opset for the standard ONNX operators (opset_import)".into())
+        })?;
+    if !(MIN_OPSET..=MAX_OPSET).contains(&opset) {
+        return Err(bad(format!(
+            "it declares opset {opset}, and convscope reads opsets {MIN_OPSET} to {MAX_OPSET}; \
+             re-export it, e.g. torch.onnx.export(..., opset_version=17)"
+        )));
+    }
     let mut b = Builder::new(path.to_path_buf(), opset);
 
     for init in &graph.initializer {

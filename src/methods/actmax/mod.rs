@@ -97,6 +97,7 @@ impl Method for ActMax {
         let spec = InputSpec::from_input_shape(&cx.graph.layer(cx.graph.inputs[0]).out_shape)?;
         let recipe = cx.knobs.recipe;
         let steps = cx.knobs.steps.unwrap_or(recipe.default_steps());
+        super::check_count("steps", steps, super::MAX_STEPS)?;
         if steps == 0 {
             return Err(Error::Usage(
                 "--steps must be at least 1 (activation maximization takes gradient steps)".into(),

@@ -30,23 +30,47 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State) {
         .map(|(k, v)| (k, compact(&v)))
         .collect();
     let columns = if inner.width >= 50 { 2 } else { 1 };
-    let per_column = config.len().div_ceil(columns);
-    let column_width = usize::from(inner.width) / columns;
+    let per_column = config.len().div_ceil(columns.max(1)).max(1);
+    let chunks: Vec<&[(&str, String)]> = config.chunks(per_column).collect();
+    let widest =
+        |c: &[(&str, String)], f: fn(&(&str, String)) -> usize| c.iter().map(f).max().unwrap_or(0);
+    let key_widths: Vec<usize> = chunks
+        .iter()
+        .map(|c| widest(c, |(k, _)| k.chars().count()))
+        .collect();
+    // The first column's values get the width they need, as long as the second keeps its keys
+    // and a few characters of value; a longer value is clipped with `…`, so that the second
+    // column stays aligned. Padded by hand: format!'s width panics past u16::MAX.
+    let first_value = match chunks.len() {
+        2 => {
+            let needed = widest(chunks[0], |(_, v)| v.chars().count());
+            let room =
+                usize::from(inner.width).saturating_sub(key_widths[0] + key_widths[1] + 3 + 8);
+            needed.min(room).max(1)
+        }
+        _ => 0,
+    };
+    let pad = |s: &str, w: usize| " ".repeat(w.saturating_sub(s.chars().count()));
     for row in 0..per_column {
         let mut spans = Vec::new();
-        for col in 0..columns {
-            let Some((k, v)) = config.get(col * per_column + row) else {
+        for (col, chunk) in chunks.iter().enumerate() {
+            let Some((k, v)) = chunk.get(row) else {
                 continue;
             };
-            let cell = config[col * per_column..((col + 1) * per_column).min(config.len())].iter();
-            let key_width = cell.map(|(k, _)| k.len()).max().unwrap_or(0);
-            // At least one space after a value that overflows its column.
-            let value = format!(
-                "{v:<width$} ",
-                width = column_width.saturating_sub(key_width + 3)
-            );
-            spans.push(Span::styled(format!("{k:<key_width$} "), key));
-            spans.push(Span::raw(value));
+            let value = match col {
+                0 if chunks.len() == 2 => crate::text::clip(v, first_value),
+                _ => v.into(),
+            };
+            let width = if col == 0 && chunks.len() == 2 {
+                first_value
+            } else {
+                0
+            };
+            spans.push(Span::styled(
+                format!("{k}{} ", pad(k, key_widths[col])),
+                key,
+            ));
+            spans.push(Span::raw(format!("{value}{} ", pad(&value, width))));
         }
         lines.push(Line::from(spans));
     }

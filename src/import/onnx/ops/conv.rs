@@ -94,6 +94,18 @@ pub fn pool(b: &mut Builder, node: &NodeProto, max: bool) -> Result<Value> {
         ));
     }
     let window = window(node, &a, [ks[0], ks[1]], &in_shape)?;
+    // onnxruntime's rule: a window that lies wholly in the padding has no input to pool (an
+    // average of nothing), so pads must be smaller than the kernel.
+    let p = window.pads;
+    if p[0] >= ks[0] || p[2] >= ks[0] || p[1] >= ks[1] || p[3] >= ks[1] {
+        return Err(Error::graph(
+            node_label(node),
+            format!(
+                "pads {p:?} are not all smaller than kernel_shape {ks:?} (onnxruntime refuses \
+                 such a pool too); re-export the model with smaller padding"
+            ),
+        ));
+    }
     let config = PoolConfig {
         window,
         ceil_mode: a.int("ceil_mode", 0)? != 0,
