@@ -5,7 +5,7 @@
 //! building a tiny graph) with the importer's own prost structs, breaking it and re-encoding.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -13,27 +13,11 @@ mod common;
 use assert_cmd::cargo::cargo_bin_cmd;
 use assert_cmd::Command;
 use common::expect_error;
+use common::onnx::*;
 use convscope::imaging::npy::write_npy_f32;
-use convscope::import::onnx::proto::{
-    data_type, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    StringStringEntryProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto,
-};
+use convscope::import::onnx::proto::StringStringEntryProto;
 use predicates::prelude::*;
-use prost::Message;
 use tempfile::TempDir;
-
-fn nets() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nets")
-}
-
-/// vgg_like: input 1x3x16x16, 10 classes, layers `features.0`, `features.1`, …
-fn vgg() -> PathBuf {
-    nets().join("vgg_like.onnx")
-}
-
-fn vgg_input() -> PathBuf {
-    nets().join("vgg_like.input.npy")
-}
 
 fn convscope() -> Command {
     cargo_bin_cmd!("convscope")
@@ -55,85 +39,6 @@ fn predict_image(model: &Path, image: &Path) -> Command {
     let mut c = convscope();
     c.arg("predict").arg(model).arg("--image").arg(image);
     c
-}
-
-fn vgg_proto() -> ModelProto {
-    ModelProto::decode(&*fs::read(vgg()).unwrap()).unwrap()
-}
-
-fn write_model(dir: &Path, name: &str, model: &ModelProto) -> PathBuf {
-    let path = dir.join(name);
-    fs::write(&path, model.encode_to_vec()).unwrap();
-    path
-}
-
-fn graph_mut(m: &mut ModelProto) -> &mut GraphProto {
-    m.graph.as_mut().expect("the fixture has a graph")
-}
-
-/// Deterministic noise (xorshift), so no `rand` dependency.
-fn noise(len: usize, mut seed: u64) -> Vec<u8> {
-    (0..len)
-        .map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed >> 24) as u8
-        })
-        .collect()
-}
-
-fn float_input(name: &str, dims: &[i64]) -> ValueInfoProto {
-    ValueInfoProto {
-        name: name.into(),
-        r#type: Some(TypeProto {
-            tensor_type: Some(TypeProtoTensor {
-                elem_type: data_type::FLOAT,
-                shape: Some(TensorShapeProto {
-                    dim: dims
-                        .iter()
-                        .map(|&d| Dimension {
-                            dim_value: Some(d),
-                            dim_param: None,
-                        })
-                        .collect(),
-                }),
-            }),
-        }),
-    }
-}
-
-fn node(name: &str, op: &str, inputs: &[&str], outputs: &[&str]) -> NodeProto {
-    NodeProto {
-        name: name.into(),
-        op_type: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
-/// A hand-made model: input `x` [1,3,4,4], the given nodes, one output.
-fn tiny_model(nodes: Vec<NodeProto>, output: &str) -> ModelProto {
-    ModelProto {
-        ir_version: 8,
-        producer_name: "cli_bad_input".into(),
-        opset_import: vec![OperatorSetIdProto {
-            domain: String::new(),
-            version: 13,
-        }],
-        graph: Some(GraphProto {
-            node: nodes,
-            name: "tiny".into(),
-            input: vec![float_input("x", &[1, 3, 4, 4])],
-            output: vec![ValueInfoProto {
-                name: output.into(),
-                r#type: None,
-            }],
-            ..Default::default()
-        }),
-        ..Default::default()
-    }
 }
 
 // ---- 1-3: files that are not ONNX models ----

@@ -188,11 +188,14 @@ fn print_without_a_terminal_prints_the_path_and_never_waits() {
         .success()
         .stdout(predicate::str::contains(png.display().to_string()));
     assert!(png.exists());
+    // Without -o, the picture goes where it would without --print, and its path is printed.
     render("gradcam", "vgg_like")
         .arg("--print")
+        .current_dir(dir.path())
         .assert()
         .success()
-        .stdout(predicate::str::contains("not a terminal"));
+        .stdout(predicate::str::contains("vgg_like.input.gradcam.png"));
+    assert!(dir.path().join("vgg_like.input.gradcam.png").is_file());
 }
 
 /// `--print` in a real terminal (tmux, which has no graphics protocol and does not answer the

@@ -37,7 +37,7 @@ pub fn options(export_dir: PathBuf) -> Options {
         labels: None,
         device: "cpu".into(),
         graphics: Graphics::Halfblocks,
-        export_dir,
+        export_dir: Some(export_dir),
     }
 }
 
