@@ -134,15 +134,28 @@ impl Nd {
     /// Concatenation along `axis`.
     pub fn concat(parts: &[Nd], axis: usize) -> Result<Nd, String> {
         let first = parts.first().ok_or("concat of nothing")?;
+        // Checked before any indexing: a file may join anything (found by fuzzing).
+        for p in parts {
+            if p.shape.len() != first.shape.len() || axis >= p.shape.len() {
+                return Err("concat of tensors of different ranks, or past their rank".into());
+            }
+            let off_axis = |s: &[usize]| [&s[..axis], &s[axis + 1..]].concat();
+            if off_axis(&p.shape) != off_axis(&first.shape) {
+                return Err(format!(
+                    "concat of shapes {:?} and {:?}, which differ off axis {axis}",
+                    first.shape, p.shape
+                ));
+            }
+            if p.shape.iter().product::<usize>() != p.data.len() {
+                return Err("a constant's data does not fill its shape".into());
+            }
+        }
         let outer: usize = first.shape[..axis].iter().product();
         let mut shape = first.shape.clone();
         shape[axis] = parts.iter().map(|p| p.shape[axis]).sum();
         let mut data = Vec::new();
         for o in 0..outer {
             for p in parts {
-                if p.shape.len() != first.shape.len() {
-                    return Err("concat of tensors of different ranks".into());
-                }
                 let chunk: usize = p.shape[axis..].iter().product();
                 data.extend_from_slice(&p.data[o * chunk..(o + 1) * chunk]);
             }
