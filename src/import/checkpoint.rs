@@ -104,14 +104,33 @@ fn looks_like(head: &[u8]) -> Option<Format> {
 
 /// Opens a weight file, telling the formats apart by their first bytes, not the extension.
 pub fn open(path: &Path) -> Result<Checkpoint> {
-    let fail = |detail: String| Error::Checkpoint {
-        path: path.to_path_buf(),
-        detail,
-    };
     let (file, _) = crate::files::open_regular(path, "a weight file (.safetensors, .pth)")?;
     // SAFETY: the map is read-only; a file truncated by another process while mapped could
     // fault, as with every memory-mapping reader (safetensors, PyTorch's mmap=True).
     let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
+    from_map(map, path)
+}
+
+/// Reads a weight file held in memory (`path` names it in messages): the fuzz targets' way in.
+pub fn parse(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
+    let mut anon =
+        memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| Error::io(path, e))?;
+    anon[..bytes.len()].copy_from_slice(bytes);
+    let map = anon.make_read_only().map_err(|e| Error::io(path, e))?;
+    if bytes.is_empty() {
+        return Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            detail: "the file is empty".into(),
+        });
+    }
+    from_map(Arc::new(map), path)
+}
+
+fn from_map(map: Arc<Mmap>, path: &Path) -> Result<Checkpoint> {
+    let fail = |detail: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        detail,
+    };
     let mut ckpt = match looks_like(&map[..map.len().min(16)]) {
         Some(Format::Safetensors) => read_safetensors(&map).map_err(fail)?,
         Some(Format::TorchZip) => super::torch::read_zip(map.clone()).map_err(fail)?,

@@ -21,6 +21,11 @@ pub fn read(path: &Path) -> Result<Vec<String>> {
         MAX_LABELS_BYTES,
         "a labels file may have (one class name a line)",
     )?;
+    parse(bytes, path)
+}
+
+/// Class names from a labels file's bytes (`path` names it in messages).
+pub fn parse(bytes: Vec<u8>, path: &Path) -> Result<Vec<String>> {
     let text = String::from_utf8(bytes).map_err(|_| {
         Error::Usage(format!(
             "{}: the labels file is not UTF-8 text; give one class name a line",

@@ -240,20 +240,25 @@ fn jpeg_is_truncated(bytes: &[u8]) -> bool {
 /// `Image.open` (Keras, torchvision) does. Images over [`MAX_IMAGE_DIM`] pixels a side or needing
 /// over [`MAX_IMAGE_ALLOC`] bytes are refused before they are decoded.
 pub fn load_image(path: &Path) -> Result<RgbImage> {
-    let image_err = |detail: String| Error::Image {
-        path: path.to_path_buf(),
-        detail,
-    };
     let bytes = crate::files::read_bounded(
         path,
         "an image (PNG or JPEG)",
         MAX_IMAGE_FILE,
         "convscope reads as an image",
     )?;
-    let mut reader = ImageReader::new(Cursor::new(&bytes[..]))
+    decode_image(&bytes, path)
+}
+
+/// Decodes an image file's bytes as [`load_image`] does (`path` names it in messages).
+pub fn decode_image(bytes: &[u8], path: &Path) -> Result<RgbImage> {
+    let image_err = |detail: String| Error::Image {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| Error::io(path, e))?;
-    if reader.format() == Some(image::ImageFormat::Jpeg) && jpeg_is_truncated(&bytes) {
+    if reader.format() == Some(image::ImageFormat::Jpeg) && jpeg_is_truncated(bytes) {
         // The decoder fills the missing rows with grey and says nothing; PIL (torchvision,
         // Keras) refuses such a file unless told to load truncated images, and so do we: a
         // map of a half-grey picture explains the grey.

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Fuzzes each named target for SECONDS on one core, one after another, and appends a line per
+# run to fuzz/runs.log: date, target, seconds, executions, corpus size, result. Exits non-zero
+# when a target crashed (its input is in fuzz/artifacts/, its last output in TARGET-last.log).
+#   fuzz/run.sh SECONDS [TARGET…]      (default: every target)
+# FUZZ_ARGS adds libFuzzer options (CI: a fixed seed and run count, so that it is repeatable).
+# Builds first (cargo-fuzz on stable Rust through RUSTC_BOOTSTRAP=1; no sanitizer, debug
+# assertions and overflow checks on: the code is safe Rust, and throughput finds more).
+set -euo pipefail
+cd "$(dirname "$0")"
+secs=${1:?usage: fuzz/run.sh SECONDS [TARGET…]}
+shift
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(onnx checkpoint pickle safetensors npy image labels)
+[ -d corpus ] || ./seed.sh >/dev/null
+RUSTC_BOOTSTRAP=1 cargo fuzz build -s none -a >/dev/null
+bin=target/x86_64-unknown-linux-gnu/release
+mkdir -p artifacts
+crashed=0
+for t in "${targets[@]}"; do
+    log=$(mktemp)
+    set +e
+    "$bin/$t" "corpus/$t" -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 \
+        -print_final_stats=1 -artifact_prefix="artifacts/$t-" ${FUZZ_ARGS:-} >"$log" 2>&1
+    rc=$?
+    set -e
+    execs=$(grep -o 'number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+    result=$([ $rc -eq 0 ] && echo "no crash" || echo "CRASH (exit $rc): $(ls -t artifacts | head -1)")
+    echo "$(date -u +%FT%TZ) $t ${secs}s execs=$execs corpus=$(ls "corpus/$t" | wc -l) $result" | tee -a runs.log
+    if [ $rc -ne 0 ]; then
+        crashed=1
+        tail -60 "$log" > "artifacts/$t-last.log"
+        cat "artifacts/$t-last.log" >&2
+    fi
+    rm -f "$log"
+done
+exit $crashed
