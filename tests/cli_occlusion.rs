@@ -185,3 +185,28 @@ fn bad_view_and_threshold() {
     }
     assert!(!npy.exists(), "nothing is written on a bad input");
 }
+
+/// Occlusion's picture is drawn over the input, as the interface draws it: at alpha 0 it is
+/// the input itself (the same picture Grad-CAM's overlay starts from), and without the overlay
+/// it is the map alone.
+#[test]
+fn the_occlusion_picture_lies_over_the_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let picture = |method: &str, extra: &[&str]| {
+        let path = dir.path().join(format!("{method}{}.png", extra.join("")));
+        Command::cargo_bin("convscope")
+            .unwrap()
+            .args(["render", method, "-o"])
+            .arg(&path)
+            .args(extra)
+            .assert()
+            .success();
+        image::open(&path).unwrap().to_rgb8()
+    };
+    let input = picture("gradcam", &["--alpha", "0"]);
+    assert_eq!(picture("occlusion", &["--alpha", "0"]), input);
+    let over = picture("occlusion", &[]);
+    let alone = picture("occlusion", &["--no-overlay"]);
+    assert_ne!(over, alone);
+    assert_ne!(over, input);
+}

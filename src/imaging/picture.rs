@@ -23,6 +23,10 @@ pub struct Look {
     pub alpha: f32,
     pub signed: bool,
     pub overlay: bool,
+    /// Attributions drawn as a heatmap of their channel sum over the input, as CAMs are
+    /// (occlusion in the interface: its windows' probability drops read best on the picture),
+    /// instead of on their own.
+    pub overlay_attribution: bool,
     pub size: Option<(u32, u32)>,
 }
 
@@ -34,6 +38,7 @@ impl Default for Look {
             alpha: 0.5,
             signed: false,
             overlay: true,
+            overlay_attribution: false,
             size: None,
         }
     }
@@ -105,7 +110,14 @@ pub fn render(artifact: &Artifact, input: &Input, look: &Look) -> RgbImage {
         Artifact::Attribution { data, .. } => {
             let chw = to_chw(data, spec.layout, spec.channels, spec.height, spec.width);
             let (c, sh, sw) = (spec.channels, spec.height, spec.width);
-            if look.signed {
+            if look.overlay_attribution && look.overlay {
+                let heat = channel_sum(&chw, c, sh, sw)
+                    .normalized()
+                    .resize_bilinear(h as usize, w as usize)
+                    .colorize(look.colormap);
+                let base = deprocess(&input.prepared, spec, input.preprocess);
+                overlay(&resize_rgb(&base, w, h), &heat, look.alpha)
+            } else if look.signed {
                 channel_sum(&chw, c, sh, sw)
                     .resize_bilinear(h as usize, w as usize)
                     .colorize_signed()

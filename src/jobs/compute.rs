@@ -105,7 +105,12 @@ pub fn compute(
     }
     let picture = match made_picture(artifact) {
         Some(made) => made,
-        None => render(artifact, input, &spec.knobs.look()),
+        None => {
+            let mut look = spec.knobs.look();
+            // Occlusion's map is blocky and, alone, hard to place: drawn over the picture.
+            look.overlay_attribution = spec.method == "occlusion";
+            render(artifact, input, &look)
+        }
     };
     let number = |key: &str| output.extras.get(key).and_then(serde_json::Value::as_f64);
     let note = number("completeness_gap")

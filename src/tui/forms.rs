@@ -143,7 +143,7 @@ impl Field {
             View::SmoothGrad => vec![Samples, Seed, Signed, Colormap],
             View::IntegratedGradients => vec![Steps, Signed, Colormap],
             View::Cam | View::ScoreCam => vec![Colormap, Alpha, Overlay],
-            View::Occlusion => vec![Window, Stride, Colormap],
+            View::Occlusion => vec![Window, Stride, Colormap, Alpha, Overlay],
             View::ActMax => vec![Steps, Seed],
         }
     }

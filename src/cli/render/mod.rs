@@ -84,7 +84,9 @@ pub fn run(a: Args) -> Result<()> {
     let method = methods::by_id(&a.method)?;
     check_distinct_outputs(a.output.as_deref(), a.npy.as_deref())?;
     layers::check_args(&a.method, &a.layers, a.layer.as_deref(), a.npy.is_some())?;
-    let look = a.look.look()?;
+    let mut look = a.look.look()?;
+    // As the interface draws it: occlusion's blocky map over the picture (--no-overlay: alone).
+    look.overlay_attribution = a.method == "occlusion";
     let t = Instant::now();
     let graph = a.model_args.open(&a.model)?;
     let device = select_device(&a.input.device)?;

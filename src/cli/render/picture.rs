@@ -47,6 +47,7 @@ impl LookArgs {
             alpha: self.alpha,
             signed: self.signed,
             overlay: !self.no_overlay,
+            overlay_attribution: false,
             size: self.size.as_deref().map(parse_size).transpose()?,
         })
     }

@@ -115,11 +115,36 @@ fn footer(f: &mut Frame, area: Rect, s: &State) {
             },
         ),
         _ => Line::styled(
-            "? help  q quit  / search  Tab view  t target  p options  o open  e export  i input",
+            key_hints(usize::from(area.width)),
             Style::new().fg(Color::DarkGray),
         ),
     };
     f.render_widget(Paragraph::new(line), area);
+}
+
+/// The main keys, as many as fit in `width` columns, whole (`?` lists every key).
+fn key_hints(width: usize) -> String {
+    const HINTS: [&str; 9] = [
+        "? help",
+        "q quit",
+        "/ search",
+        "Tab view",
+        "t target",
+        "p options",
+        "o open",
+        "e export",
+        "i input",
+    ];
+    let mut line = String::new();
+    for hint in HINTS {
+        let sep = if line.is_empty() { "" } else { "  " };
+        if line.chars().count() + sep.len() + hint.chars().count() > width {
+            break;
+        }
+        line += sep;
+        line += hint;
+    }
+    line
 }
 
 /// The selected row of a list or table.

@@ -23,6 +23,19 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State) {
 
 /// A cleared, bordered box of at most `w`x`h` centred in `area`; returns its inside.
 fn frame(f: &mut Frame, area: Rect, w: u16, h: u16, title: &str) -> Rect {
+    frame_with_keys(f, area, w, h, title, None)
+}
+
+/// [`frame`] with the popup's keys on its bottom border, so the title stays short enough to
+/// show whole at 80 columns.
+fn frame_with_keys(
+    f: &mut Frame,
+    area: Rect,
+    w: u16,
+    h: u16,
+    title: &str,
+    keys: Option<&str>,
+) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(h.min(area.height))])
         .flex(Flex::Center)
         .areas(area);
@@ -38,6 +51,10 @@ fn frame(f: &mut Frame, area: Rect, w: u16, h: u16, title: &str) -> Rect {
             format!(" {title} "),
             Style::new().add_modifier(Modifier::BOLD),
         ));
+    let block = match keys {
+        Some(k) => block.title_bottom(Span::styled(format!(" {k} "), Style::new().fg(Color::Gray))),
+        None => block,
+    };
     let inner = block.inner(r);
     f.render_widget(block, r);
     inner
@@ -113,11 +130,9 @@ fn targets(f: &mut Frame, area: Rect, s: &State, p: &TargetPicker) {
 
 fn knobs(f: &mut Frame, area: Rect, s: &State, form: &KnobsForm) {
     let h = form.fields.len() as u16 * 2 + 5;
-    let title = format!(
-        "{} options · ↑↓/Tab field · Enter applies · Esc",
-        s.method()
-    );
-    let inner = frame(f, area, 70, h, &title);
+    let title = format!("{} options", s.method());
+    let keys = "↑↓ Tab field · Enter applies · Esc closes";
+    let inner = frame_with_keys(f, area, 70, h, &title, Some(keys));
     let mut lines = Vec::new();
     for (i, (field, text)) in form.fields.iter().enumerate() {
         let on = i == form.cursor;

@@ -22,16 +22,23 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
     let block = pane_block(title, s.pane == Pane::View);
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let [tabs, about, picture, caption] = Layout::vertical([
+    let (spec, note) = s.spec();
+    // What the view shows, with the note on why the layer differs (when there is one) on a
+    // line of its own, wrapped, rather than cut at the pane's edge.
+    let note_lines = note.as_ref().map_or(0, |n| {
+        let width = usize::from(inner.width.max(1));
+        (n.chars().count() + 2).div_ceil(width).min(3) as u16
+    });
+    let [tabs, about, note_area, picture, caption] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
+        Constraint::Length(note_lines),
         Constraint::Min(1),
         Constraint::Length(1),
     ])
     .areas(inner);
     draw_tabs(f, tabs, s);
 
-    let (spec, note) = s.spec();
     let dim = Style::new().fg(Color::Gray);
     let mut what = vec![Span::styled(
         spec.method,
@@ -43,13 +50,17 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
     if s.view.uses_target() {
         what.push(Span::raw(format!(" for {}", s.label(spec.target))));
     }
-    if let Some(note) = note {
-        what.push(Span::styled(
-            format!("  ({note})"),
-            Style::new().fg(Color::Yellow),
-        ));
-    }
     f.render_widget(Paragraph::new(Line::from(what)), about);
+    if let Some(note) = note {
+        f.render_widget(
+            Paragraph::new(Line::styled(
+                format!("({note})"),
+                Style::new().fg(Color::Yellow),
+            ))
+            .wrap(Wrap { trim: true }),
+            note_area,
+        );
+    }
 
     let shown = s.shown.as_ref().filter(|(shown, _)| *shown == spec);
     match (&s.job, shown) {
@@ -62,6 +73,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
             if let Some(p) = done.problem {
                 text += &format!(" · {}", p.describe());
             }
+            // Clipped with `…` where the pane ends, so a cut is visible as one.
+            let text = crate::text::clip(&text, usize::from(caption.width)).into_owned();
             f.render_widget(Line::styled(text, dim), caption);
         }
         (
@@ -121,7 +134,10 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
         }
         (Job::Cancelled(c), None) if *c == spec => {
             f.render_widget(
-                Paragraph::new("cancelled: choose the tab again (or change the layer, target or options) to compute it"),
+                Paragraph::new(
+                    "cancelled · choose the tab again, or change the layer, target or options, to compute it",
+                )
+                .wrap(Wrap { trim: true }),
                 picture,
             );
         }
