@@ -15,7 +15,6 @@ use assert_cmd::Command;
 use common::expect_error;
 use common::onnx::*;
 use convscope::imaging::npy::write_npy_f32;
-use convscope::import::onnx::proto::StringStringEntryProto;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
@@ -296,33 +295,9 @@ fn external_data_escaping_the_folder() {
     let sub = dir.path().join("models");
     fs::create_dir(&sub).unwrap();
     let mut m = vgg_proto();
-    let w = graph_mut(&mut m)
-        .initializer
-        .iter_mut()
-        .find(|t| t.name == "features.0.weight")
-        .unwrap();
     // The file it points to exists, so only the location itself can be the reason.
-    fs::write(dir.path().join("x.bin"), &w.raw_data).unwrap();
-    let len = w.raw_data.len();
-    w.raw_data.clear();
-    w.data_location = 1;
-    let ext = |location: &str| {
-        vec![
-            StringStringEntryProto {
-                key: "location".into(),
-                value: location.into(),
-            },
-            StringStringEntryProto {
-                key: "offset".into(),
-                value: "0".into(),
-            },
-            StringStringEntryProto {
-                key: "length".into(),
-                value: len.to_string(),
-            },
-        ]
-    };
-    w.external_data = ext("../x.bin");
+    let bytes = externalize(&mut m, "../x.bin");
+    fs::write(dir.path().join("x.bin"), bytes).unwrap();
     let path = write_model(&sub, "escape.onnx", &m);
     expect_error(
         &mut summary(&path),
@@ -331,12 +306,8 @@ fn external_data_escaping_the_folder() {
     expect_error(&mut predict_npy(&path, &vgg_input()), &["../x.bin"]);
 
     let abs = dir.path().join("x.bin").to_string_lossy().into_owned();
-    let w = graph_mut(&mut m)
-        .initializer
-        .iter_mut()
-        .find(|t| t.name == "features.0.weight")
-        .unwrap();
-    w.external_data = ext(&abs);
+    let mut m = vgg_proto();
+    externalize(&mut m, &abs);
     let path = write_model(&sub, "absolute.onnx", &m);
     expect_error(&mut summary(&path), &[&abs, "next to the model"]);
 }

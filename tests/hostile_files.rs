@@ -18,9 +18,7 @@ mod common;
 use assert_cmd::Command;
 use common::expect_error;
 use common::onnx::*;
-use convscope::import::onnx::proto::{
-    attr_type, data_type, AttributeProto, StringStringEntryProto, TensorProto,
-};
+use convscope::import::onnx::proto::{attr_type, data_type, AttributeProto, TensorProto};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
@@ -363,23 +361,7 @@ fn text_from_model_files_reaches_the_terminal_escaped() {
 
 fn with_external_weights(dir: &Path, location: &str) -> PathBuf {
     let mut m = vgg_proto();
-    let w = graph_mut(&mut m)
-        .initializer
-        .iter_mut()
-        .find(|t| t.name == "features.0.weight")
-        .unwrap();
-    let len = w.raw_data.len();
-    w.raw_data.clear();
-    w.data_location = 1;
-    let entry = |k: &str, v: String| StringStringEntryProto {
-        key: k.into(),
-        value: v,
-    };
-    w.external_data = vec![
-        entry("location", location.into()),
-        entry("offset", "0".into()),
-        entry("length", len.to_string()),
-    ];
+    externalize(&mut m, location);
     write_model(dir, "ext.onnx", &m)
 }
 
@@ -415,14 +397,7 @@ fn external_data_cannot_leave_the_models_folder_through_a_symlink() {
     fs::create_dir_all(&snap).unwrap();
     let real_model = with_external_weights(&blobs, "w.bin");
     fs::rename(&real_model, blobs.join("a1b2")).unwrap();
-    let vgg_w = vgg_proto()
-        .graph
-        .unwrap()
-        .initializer
-        .into_iter()
-        .find(|t| t.name == "features.0.weight")
-        .unwrap()
-        .raw_data;
+    let vgg_w = externalize(&mut vgg_proto(), "w.bin");
     fs::write(blobs.join("c3d4"), vgg_w).unwrap();
     symlink(blobs.join("a1b2"), snap.join("ext.onnx")).unwrap();
     symlink(blobs.join("c3d4"), snap.join("w.bin")).unwrap();

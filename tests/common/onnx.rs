@@ -5,8 +5,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use convscope::import::onnx::proto::{
-    data_type, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorShapeProto,
-    TypeProto, TypeProtoTensor, ValueInfoProto,
+    data_type, Dimension, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
+    StringStringEntryProto, TensorShapeProto, TypeProto, TypeProtoTensor, ValueInfoProto,
 };
 use prost::Message;
 
@@ -100,4 +100,27 @@ pub fn tiny_model(nodes: Vec<NodeProto>, output: &str) -> ModelProto {
         }),
         ..Default::default()
     }
+}
+
+/// Moves the vgg fixture's `features.0.weight` out of `m` into external data at `location`
+/// (offset 0, its whole length); returns the bytes the data file must hold.
+pub fn externalize(m: &mut ModelProto, location: &str) -> Vec<u8> {
+    let w = graph_mut(m)
+        .initializer
+        .iter_mut()
+        .find(|t| t.name == "features.0.weight")
+        .expect("the vgg fixture has features.0.weight");
+    let bytes = std::mem::take(&mut w.raw_data);
+    w.data_location = 1;
+    w.external_data = [
+        ("location", location.to_string()),
+        ("offset", "0".to_string()),
+        ("length", bytes.len().to_string()),
+    ]
+    .map(|(key, value)| StringStringEntryProto {
+        key: key.into(),
+        value,
+    })
+    .to_vec();
+    bytes
 }
