@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes each named target for SECONDS on one core, one after another, and appends a line per
-# run to fuzz/runs.log: date, target, seconds, executions, corpus size, result. Exits non-zero
-# when a target crashed (its input is in fuzz/artifacts/, its last output in TARGET-last.log).
+# run to fuzz/runs.log: when it ended, target, seconds it ran, executions, corpus size, result.
+# Exits non-zero when a target crashed (its input is in fuzz/artifacts/, its last output in
+# fuzz/artifacts/TARGET-last.log).
 #   fuzz/run.sh SECONDS [TARGET…]      (default: every target)
 # FUZZ_ARGS adds libFuzzer options (CI: a fixed seed and run count, so that it is repeatable).
 # Builds first (cargo-fuzz on stable Rust through RUSTC_BOOTSTRAP=1; no sanitizer, debug
@@ -19,6 +20,7 @@ mkdir -p artifacts
 crashed=0
 for t in "${targets[@]}"; do
     log=$(mktemp)
+    start=$SECONDS
     set +e
     "$bin/$t" "corpus/$t" -max_total_time="$secs" -rss_limit_mb=4096 -timeout=10 \
         -print_final_stats=1 -artifact_prefix="artifacts/$t-" ${FUZZ_ARGS:-} >"$log" 2>&1
@@ -26,7 +28,7 @@ for t in "${targets[@]}"; do
     set -e
     execs=$(grep -o 'number_of_executed_units: [0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
     result=$([ $rc -eq 0 ] && echo "no crash" || echo "CRASH (exit $rc): $(ls -t artifacts | head -1)")
-    echo "$(date -u +%FT%TZ) $t ${secs}s execs=$execs corpus=$(ls "corpus/$t" | wc -l) $result" | tee -a runs.log
+    echo "$(date -u +%FT%TZ) $t $((SECONDS - start))s execs=$execs corpus=$(ls "corpus/$t" | wc -l) $result" | tee -a runs.log
     if [ $rc -ne 0 ]; then
         crashed=1
         tail -60 "$log" > "artifacts/$t-last.log"
