@@ -27,7 +27,7 @@ impl Nd {
                 "constant expression is too large to evaluate at import",
             ));
         }
-        Ok(match &c.data {
+        let nd = match &c.data {
             ConstData::Int(v) => Nd {
                 shape: c.shape.clone(),
                 data: v.iter().map(|&x| x as f64).collect(),
@@ -38,7 +38,19 @@ impl Nd {
                 data: c.floats()?.data.iter().map(|&x| x as f64).collect(),
                 is_int: false,
             },
-        })
+        };
+        // Every operation below indexes by the shape: the values must fill it.
+        if checked_numel(&nd.shape) != Some(nd.data.len()) {
+            return Err(Error::graph(
+                &c.name,
+                format!(
+                    "constant of shape {:?} holds {} values",
+                    nd.shape,
+                    nd.data.len()
+                ),
+            ));
+        }
+        Ok(nd)
     }
 
     pub fn ints(shape: Vec<usize>, v: impl IntoIterator<Item = i64>) -> Nd {
@@ -78,7 +90,7 @@ impl Nd {
     /// Element-wise binary op with numpy broadcasting.
     pub fn zip(&self, other: &Nd, f: impl Fn(f64, f64) -> f64) -> Result<Nd, String> {
         let shape = broadcast(&self.shape, &other.shape)?;
-        let n: usize = shape.iter().product();
+        let n = bounded(&shape)?;
         let index = |src: &Nd, flat: usize| -> usize {
             let off = shape.len() - src.shape.len();
             let strides = Self::strides(&src.shape);
@@ -107,6 +119,7 @@ impl Nd {
         let dim = *self.shape.get(axis).ok_or("gather axis out of range")?;
         let outer: usize = self.shape[..axis].iter().product();
         let inner: usize = self.shape[axis + 1..].iter().product();
+        bounded(&[outer, indices.data.len(), inner])?;
         let mut data = Vec::with_capacity(outer * indices.data.len() * inner);
         for o in 0..outer {
             for &ix in &indices.data {
@@ -153,6 +166,7 @@ impl Nd {
         let outer: usize = first.shape[..axis].iter().product();
         let mut shape = first.shape.clone();
         shape[axis] = parts.iter().map(|p| p.shape[axis]).sum();
+        bounded(&shape)?;
         let mut data = Vec::new();
         for o in 0..outer {
             for p in parts {
@@ -167,8 +181,14 @@ impl Nd {
         })
     }
 
-    /// Permutes the dims (numpy `transpose(perm)`).
-    pub fn transpose(&self, perm: &[usize]) -> Nd {
+    /// Permutes the dims (numpy `transpose(perm)`); `perm` must be a permutation of the dims.
+    pub fn transpose(&self, perm: &[usize]) -> Result<Nd, String> {
+        if !is_permutation(perm, self.shape.len()) {
+            return Err(format!(
+                "perm {perm:?} is not a permutation of the {} dims",
+                self.shape.len()
+            ));
+        }
         let shape: Vec<usize> = perm.iter().map(|&p| self.shape[p]).collect();
         let src_strides = Self::strides(&self.shape);
         let out_strides = Self::strides(&shape);
@@ -183,18 +203,18 @@ impl Nd {
                 self.data[idx]
             })
             .collect();
-        Nd {
+        Ok(Nd {
             shape,
             data,
             is_int: self.is_int,
-        }
+        })
     }
 
     /// ONNX Slice on one axis (start/end already clamped by the caller's rules).
     pub fn slice(&self, axis: usize, start: i64, end: i64, step: i64) -> Result<Nd, String> {
-        let dim = self.shape[axis] as i64;
+        let dim = *self.shape.get(axis).ok_or("slice axis out of range")? as i64;
         let clamp = |v: i64, lo: i64, hi: i64| v.max(lo).min(hi);
-        let norm = |v: i64| if v < 0 { v + dim } else { v };
+        let norm = |v: i64| if v < 0 { v.saturating_add(dim) } else { v };
         let (start, end) = if step > 0 {
             (clamp(norm(start), 0, dim), clamp(norm(end), 0, dim))
         } else {
@@ -210,11 +230,35 @@ impl Nd {
         let mut i = start;
         while (step > 0 && i < end) || (step < 0 && i > end) {
             idx.push(i);
-            i += step;
+            match i.checked_add(step) {
+                Some(next) => i = next,
+                None => break,
+            }
         }
         let n = idx.len();
         self.gather(&Nd::ints(vec![n], idx), axis)
     }
+}
+
+/// The number of elements of `shape`, if it does not overflow.
+pub fn checked_numel(shape: &[usize]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d))
+}
+
+/// The number of elements of `shape`, refused past what folding evaluates.
+fn bounded(shape: &[usize]) -> Result<usize, String> {
+    checked_numel(shape)
+        .filter(|&n| n <= MAX_FOLD_ELEMENTS)
+        .ok_or_else(|| format!("a constant expression of shape {shape:?} is too large to evaluate"))
+}
+
+/// Whether `perm` holds each of `0..rank` once.
+pub fn is_permutation(perm: &[usize], rank: usize) -> bool {
+    let mut seen = vec![false; rank];
+    perm.len() == rank
+        && perm
+            .iter()
+            .all(|&p| p < rank && !std::mem::replace(&mut seen[p], true))
 }
 
 #[cfg(test)]
@@ -250,10 +294,33 @@ mod tests {
             .slice(0, -1, i64::MIN, -1)
             .unwrap();
         assert_eq!(r.data, vec![4.0, 4.0, 8.0, 1.0]);
-        let t = Nd::ints(vec![2, 3], [1, 2, 3, 4, 5, 6]).transpose(&[1, 0]);
+        let t = Nd::ints(vec![2, 3], [1, 2, 3, 4, 5, 6])
+            .transpose(&[1, 0])
+            .unwrap();
         assert_eq!(
             (t.shape, t.data),
             (vec![3, 2], vec![1.0, 4.0, 2.0, 5.0, 3.0, 6.0])
+        );
+    }
+
+    /// What fuzzing found, and its neighbours: errors, never panics.
+    #[test]
+    fn malformed_folds_are_errors() {
+        let a = Nd::ints(vec![2, 3], [1, 2, 3, 4, 5, 6]);
+        assert!(a.transpose(&[0, 0]).is_err());
+        assert!(a.transpose(&[1]).is_err());
+        assert!(a.transpose(&[0, 2]).is_err());
+        assert!(a.slice(2, 0, 1, 1).is_err());
+        assert_eq!(
+            a.slice(1, 0, i64::MAX, i64::MAX).unwrap().data,
+            vec![1.0, 4.0]
+        );
+        assert!(Nd::concat(&[a.clone(), Nd::ints(vec![2, 2], [1, 2, 3, 4])], 0).is_err());
+        let long = Nd::ints(vec![1 << 13], vec![1; 1 << 13]);
+        let tall = Nd::ints(vec![1 << 13, 1], vec![1; 1 << 13]);
+        assert!(
+            long.zip(&tall, |x, y| x + y).is_err(),
+            "2^26 elements were evaluated"
         );
     }
 }

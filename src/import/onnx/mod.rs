@@ -110,11 +110,12 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Graph> {
         *b.uses.entry(name.clone()).or_default() += 1;
     }
     for node in topological_order(&graph, &b)? {
-        let value = ops::convert(&mut b, node)?;
+        // Checked before converting: the op converters name their value after output 0.
         let first = node
             .output
             .first()
             .ok_or_else(|| bad(format!("node '{}' has no output", node.name)))?;
+        let value = ops::convert(&mut b, node)?;
         b.values.insert(first.clone(), value);
     }
 

@@ -124,7 +124,12 @@ pub fn slice(b: &mut Builder, node: &NodeProto) -> Result<Value> {
     }
     for (k, &ax) in axes.iter().enumerate() {
         let ax = axis(node, ax, rank)?;
-        let step = steps.as_ref().map_or(1, |s| s[k]);
+        let step = match &steps {
+            None => 1,
+            Some(s) => *s
+                .get(k)
+                .ok_or_else(|| err(node, "Slice has fewer steps than axes"))?,
+        };
         data = data
             .slice(ax, starts[k], ends[k], step)
             .map_err(|e| err(node, e))?;
@@ -135,7 +140,7 @@ pub fn slice(b: &mut Builder, node: &NodeProto) -> Result<Value> {
 pub fn constant_of_shape(b: &mut Builder, node: &NodeProto) -> Result<Value> {
     let dims = nd_input(b, node, 0)?;
     let shape: Vec<usize> = dims.data.iter().map(|&d| d.max(0.0) as usize).collect();
-    let n: usize = shape.iter().product();
+    let n = crate::import::onnx::fold::checked_numel(&shape).unwrap_or(usize::MAX);
     if n > 1 << 24 {
         return Err(err(
             node,
@@ -166,7 +171,17 @@ pub fn range(b: &mut Builder, node: &NodeProto) -> Result<Value> {
         nd_input(b, node, 1)?,
         nd_input(b, node, 2)?,
     );
-    let (start, limit, delta) = (s.data[0], l.data[0], d.data[0]);
+    let scalar = |v: &Nd, what: &str| {
+        v.data
+            .first()
+            .copied()
+            .ok_or_else(|| err(node, format!("Range's {what} is empty")))
+    };
+    let (start, limit, delta) = (
+        scalar(&s, "start")?,
+        scalar(&l, "limit")?,
+        scalar(&d, "delta")?,
+    );
     if delta == 0.0 {
         return Err(err(node, "Range with delta 0"));
     }

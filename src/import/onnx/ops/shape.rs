@@ -84,14 +84,15 @@ pub fn reshape(b: &mut Builder, node: &NodeProto) -> Result<Value> {
             _ => return Err(err(node, format!("invalid reshape target {target:?}"))),
         }
     }
-    let known: usize = out.iter().product();
+    let known = crate::import::onnx::fold::checked_numel(&out)
+        .ok_or_else(|| err(node, format!("reshape target {target:?} is too large")))?;
     if let Some(i) = infer {
         if known == 0 || !total.is_multiple_of(known) {
             return Err(err(node, format!("cannot reshape {shape:?} to {target:?}")));
         }
         out[i] = total / known;
     }
-    if out.iter().product::<usize>() != total {
+    if crate::import::onnx::fold::checked_numel(&out) != Some(total) {
         return Err(err(
             node,
             format!("cannot reshape {shape:?} ({total} values) to {target:?}"),
@@ -194,6 +195,15 @@ pub fn transpose(b: &mut Builder, node: &NodeProto) -> Result<Value> {
             .collect::<Result<_>>()?,
         None => (0..shape.len()).rev().collect(),
     };
+    if !crate::import::onnx::fold::is_permutation(&perm, shape.len()) {
+        return Err(err(
+            node,
+            format!(
+                "perm {perm:?} is not a permutation of the input's {} dims",
+                shape.len()
+            ),
+        ));
+    }
     if let Value::Const(c) = b.input(node, 0)? {
         // A 2-D weight in an external file stays unread: summary and config need only shapes.
         if let (
@@ -218,7 +228,9 @@ pub fn transpose(b: &mut Builder, node: &NodeProto) -> Result<Value> {
             };
             return Ok(Value::Const(transposed));
         }
-        let nd = Nd::from_const(c)?.transpose(&perm);
+        let nd = Nd::from_const(c)?
+            .transpose(&perm)
+            .map_err(|e| err(node, e))?;
         return Ok(Value::Const(nd.into_const(&node.output[0])));
     }
     let x = b.layer_input(node, 0)?;
@@ -288,7 +300,7 @@ pub fn pad(b: &mut Builder, node: &NodeProto) -> Result<Value> {
     for (k, &ax) in axes.iter().enumerate() {
         pads[ax] = (raw[k], raw[k + axes.len()]);
     }
-    if pads[0] != (0, 0) {
+    if pads.first().is_some_and(|&p| p != (0, 0)) {
         return Err(err(node, "padding the batch dim is not supported"));
     }
     let mode = match a.string("mode")?.as_deref().unwrap_or("constant") {
