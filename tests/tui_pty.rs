@@ -82,6 +82,12 @@ impl Pty {
             cmd.pre_exec(|| {
                 libc::setsid();
                 libc::ioctl(0, libc::TIOCSCTTY, 0);
+                // SIGQUIT's default action dumps core: none in the test's folder.
+                let none = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::setrlimit(libc::RLIMIT_CORE, &none);
                 Ok(())
             });
         }
