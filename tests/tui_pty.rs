@@ -28,6 +28,9 @@ struct Pty {
     /// A descriptor of the terminal side kept by the test, to read its modes at the end.
     slave: OwnedFd,
     child: Child,
+    /// The terminal's modes before the program started (read later, they race with its
+    /// graphics query, which turns echo off for half a second).
+    before: libc::termios,
     output: Arc<Mutex<Vec<u8>>>,
     stop: Arc<AtomicBool>,
     reader: Option<std::thread::JoinHandle<()>>,
@@ -66,6 +69,7 @@ impl Pty {
                 .unwrap()
         };
         let slave: OwnedFd = open_slave().into();
+        let before = modes_of(&slave);
         let mut cmd = Command::new(bin());
         cmd.args(args)
             .env("TERM", "xterm-256color")
@@ -103,6 +107,7 @@ impl Pty {
             master,
             slave,
             child,
+            before,
             output,
             stop,
             reader: Some(reader),
@@ -150,13 +155,7 @@ impl Pty {
 
     /// The terminal's modes now.
     fn modes(&self) -> libc::termios {
-        // SAFETY: a zeroed termios is a valid buffer; the fd is open.
-        let mut t: libc::termios = unsafe { std::mem::zeroed() };
-        assert_eq!(
-            unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut t) },
-            0
-        );
-        t
+        modes_of(&self.slave)
     }
 }
 
@@ -169,6 +168,13 @@ impl Drop for Pty {
             let _ = r.join();
         }
     }
+}
+
+fn modes_of(fd: &OwnedFd) -> libc::termios {
+    // SAFETY: a zeroed termios is a valid buffer; the fd is open.
+    let mut t: libc::termios = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::tcgetattr(fd.as_raw_fd(), &mut t) }, 0);
+    t
 }
 
 fn tail(s: &str) -> String {
@@ -222,7 +228,7 @@ const DRAWN: &str = "demo";
 #[test]
 fn a_terminal_that_never_answers_still_gets_the_interface_and_its_modes_back() {
     let mut pty = Pty::spawn(&[], Terminal::Silent);
-    let before = pty.modes();
+    let before = pty.before;
     pty.wait_for("\x1b[?1049h", 60);
     pty.wait_for(DRAWN, 60);
     pty.keys(b"q");
@@ -254,7 +260,7 @@ fn a_terminal_that_never_answers_still_gets_the_interface_and_its_modes_back() {
 fn each_terminating_signal_gives_the_terminal_back_and_exits_as_signalled() {
     for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
         let mut pty = Pty::spawn(&[], Terminal::Silent);
-        let before = pty.modes();
+        let before = pty.before;
         pty.wait_for(DRAWN, 60);
         // Open the Grad-CAM view, so a job may be running when the signal comes.
         pty.keys(b"7");
