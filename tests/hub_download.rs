@@ -2,8 +2,9 @@
 //! (`HF_ENDPOINT=http://127.0.0.1:PORT`): the revision lookup (`GET …/resolve/main/FILE` with
 //! `Range: bytes=0-0`, answered through a relative redirect with `x-repo-commit`, `etag` and
 //! `content-range`, the headers hf-hub reads), a 404 for `model.safetensors` so that the next
-//! weight file is tried, and a transfer cut off half way. The download must land in the cache in
-//! huggingface_hub's layout, fail cleanly when cut, resume on the next run, and open.
+//! weight file is tried, and transfers cut off half way. The download must land in the cache in
+//! huggingface_hub's layout, resume a cut transfer, fail cleanly when the link stays bad, resume
+//! on the next run, and open.
 //!
 //! The server answers only this process's requests on 127.0.0.1, and stops by itself.
 
@@ -25,8 +26,10 @@ const ETAG: &str = "5e7a00000000000000000000000000000000000000000000000000000000
 struct Hub {
     port: u16,
     stop: Arc<AtomicBool>,
-    /// Full-body transfers started so far; the first one is cut off half way.
+    /// Full-body transfers started so far.
     transfers: Arc<AtomicUsize>,
+    /// Transfers are cut off half way while this is set (the link is bad).
+    cutting: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -37,13 +40,14 @@ impl Hub {
         let port = listener.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
         let transfers = Arc::new(AtomicUsize::new(0));
+        let cutting = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (stop, transfers) = (stop.clone(), transfers.clone());
+            let (stop, transfers, cutting) = (stop.clone(), transfers.clone(), cutting.clone());
             std::thread::spawn(move || {
                 let deadline = Instant::now() + Duration::from_secs(300);
                 while !stop.load(Ordering::SeqCst) && Instant::now() < deadline {
                     match listener.accept() {
-                        Ok((stream, _)) => serve(stream, &weights, &transfers),
+                        Ok((stream, _)) => serve(stream, &weights, &transfers, &cutting),
                         Err(_) => std::thread::sleep(Duration::from_millis(10)),
                     }
                 }
@@ -53,6 +57,7 @@ impl Hub {
             port,
             stop,
             transfers,
+            cutting,
             thread: Some(thread),
         }
     }
@@ -68,7 +73,7 @@ impl Drop for Hub {
 }
 
 /// One request on one connection (`Connection: close`).
-fn serve(stream: TcpStream, weights: &[u8], transfers: &AtomicUsize) {
+fn serve(stream: TcpStream, weights: &[u8], transfers: &AtomicUsize, cutting: &AtomicBool) {
     stream.set_nonblocking(false).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -133,8 +138,11 @@ fn serve(stream: TcpStream, weights: &[u8], transfers: &AtomicUsize) {
                 ("Content-Length", body.len().to_string()),
             ];
             let full_transfer = end - start > 1;
-            if full_transfer && transfers.fetch_add(1, Ordering::SeqCst) == 0 {
-                // The first transfer is cut off: half the bytes, then the connection drops.
+            if full_transfer {
+                transfers.fetch_add(1, Ordering::SeqCst);
+            }
+            if full_transfer && cutting.load(Ordering::SeqCst) {
+                // A bad link: half the bytes, then the connection drops.
                 respond(
                     &mut out,
                     "206 Partial Content",
@@ -176,7 +184,9 @@ fn a_download_lands_in_the_cache_resumes_after_a_cut_and_opens() {
     let home = tempfile::tempdir().unwrap();
     let repo = home.path().join("hub/models--timm--squeezenet10");
 
-    // The first transfer is cut: one error line, and no file where the weights would be.
+    // While the link cuts every transfer, the download resumes a few times and then gives up
+    // with one error line, leaving no file where the weights would be.
+    hub.cutting.store(true, Ordering::SeqCst);
     common::expect_error(
         convscope(&hub, home.path())
             .arg("summary")
@@ -188,14 +198,30 @@ fn a_download_lands_in_the_cache_resumes_after_a_cut_and_opens() {
         .join(COMMIT)
         .join("pytorch_model.bin")
         .exists());
-    let part = repo.join("blobs").join(format!("{ETAG}.sync.part"));
-    let kept = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let part = repo.join("blobs").join(format!("{ETAG}.part"));
+    let kept = std::fs::metadata(&part)
+        .expect("the partial download is kept for the next run")
+        .len();
     assert!(
         kept < weights.len() as u64,
-        "the cut transfer left {kept} bytes"
+        "the cut transfers left {kept} bytes"
+    );
+    // hf-hub resumes once more than the retries it is given (its loop counts after trying).
+    assert_eq!(
+        hub.transfers.load(Ordering::SeqCst),
+        5,
+        "one try and four resumes"
+    );
+    // Each resume continued from the partial file: five halvings keep 31/32 of the bytes.
+    assert!(
+        kept > weights.len() as u64 * 15 / 16,
+        "{kept} of {}",
+        weights.len()
     );
 
-    // The next run resumes where the cut one stopped, and the model opens.
+    // With the link good again, the next run resumes where the cut ones stopped, and the
+    // model opens.
+    hub.cutting.store(false, Ordering::SeqCst);
     convscope(&hub, home.path())
         .arg("summary")
         .arg("hf:timm/squeezenet10")
@@ -203,7 +229,7 @@ fn a_download_lands_in_the_cache_resumes_after_a_cut_and_opens() {
         .success()
         .stdout(predicate::str::contains("Total params"))
         .stderr(predicate::str::contains("squeezenet1_1"));
-    assert_eq!(hub.transfers.load(Ordering::SeqCst), 2);
+    assert_eq!(hub.transfers.load(Ordering::SeqCst), 6);
     let blob = repo.join("blobs").join(ETAG);
     assert_eq!(
         std::fs::read(&blob).unwrap(),

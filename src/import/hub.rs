@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// How often a cut-off transfer is resumed within one run.
+const DOWNLOAD_RETRIES: usize = 3;
+
 /// Weight files tried in a snapshot, in order.
 const FILES: [&str; 3] = [
     "model.safetensors",
@@ -47,8 +50,11 @@ fn absent(repo: &str, hub: &Path, why: &str) -> Error {
 fn download(repo: &str, hub: &Path) -> Result<PathBuf> {
     use hf_hub::api::sync::ApiBuilder;
     use std::io::IsTerminal;
+    // A transfer cut off part way is resumed from its partial file, up to three times, before
+    // the download gives up (a later run resumes it again).
     let mut builder = ApiBuilder::from_env()
         .with_cache_dir(hub.to_path_buf())
+        .with_retries(DOWNLOAD_RETRIES)
         .with_progress(std::io::stderr().is_terminal());
     if let Ok(token) = std::env::var("HF_TOKEN") {
         builder = builder.with_token(Some(token));
