@@ -74,6 +74,9 @@ pub fn detect(choice: Graphics) -> Picker {
 #[cfg(unix)]
 fn ask_tty() -> Option<Picker> {
     use std::os::fd::AsRawFd;
+    // The query turns echo off for up to half a second: a signal meanwhile (Ctrl-C during
+    // `render --print`) must put it back before the process ends.
+    restore::save();
     let tty = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
