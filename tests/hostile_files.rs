@@ -23,10 +23,7 @@ use predicates::prelude::*;
 use tempfile::TempDir;
 
 fn convscope() -> Command {
-    let mut c = match std::env::var("CONVSCOPE_E2E_BIN") {
-        Ok(bin) => Command::new(bin),
-        Err(_) => Command::new(env!("CARGO_BIN_EXE_convscope")),
-    };
+    let mut c = Command::new(common::e2e_bin());
     c.timeout(Duration::from_secs(120));
     c
 }
@@ -259,8 +256,7 @@ fn counts_are_bounded_before_anything_is_allocated() {
 
 /// Runs `args` under `ulimit -v KIB` (address space), through the shell.
 fn limited(kib: u64, args: &[&str], dir: &Path) -> Command {
-    let bin = std::env::var("CONVSCOPE_E2E_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_convscope").to_string());
+    let bin = common::e2e_bin();
     let mut c = Command::new("sh");
     c.arg("-c")
         .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))

@@ -164,10 +164,7 @@ fn serve(stream: TcpStream, weights: &[u8], transfers: &AtomicUsize, cutting: &A
 }
 
 fn convscope(hub: &Hub, home: &Path) -> Command {
-    let mut c = match std::env::var("CONVSCOPE_E2E_BIN") {
-        Ok(bin) => Command::new(bin),
-        Err(_) => Command::new(env!("CARGO_BIN_EXE_convscope")),
-    };
+    let mut c = Command::new(common::e2e_bin());
     c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
         .env("HF_HOME", home)
         .env_remove("HF_HUB_CACHE")
@@ -250,10 +247,7 @@ fn a_download_lands_in_the_cache_resumes_after_a_cut_and_opens() {
 
     // Now cached: opens with the hub unreachable.
     drop(hub);
-    let mut offline = Command::new(
-        std::env::var("CONVSCOPE_E2E_BIN")
-            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_convscope").to_string()),
-    );
+    let mut offline = Command::new(common::e2e_bin());
     offline
         .env("HF_HOME", home.path())
         .env("HF_HUB_OFFLINE", "1")

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
 /// How the fake terminal answers the graphics query.
 #[derive(Clone, Copy, PartialEq)]
 enum Terminal {
@@ -34,11 +36,6 @@ struct Pty {
     output: Arc<Mutex<Vec<u8>>>,
     stop: Arc<AtomicBool>,
     reader: Option<std::thread::JoinHandle<()>>,
-}
-
-fn bin() -> String {
-    std::env::var("CONVSCOPE_E2E_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_convscope").to_string())
 }
 
 impl Pty {
@@ -70,7 +67,7 @@ impl Pty {
         };
         let slave: OwnedFd = open_slave().into();
         let before = modes_of(&slave);
-        let mut cmd = Command::new(bin());
+        let mut cmd = Command::new(common::e2e_bin());
         cmd.args(args)
             .env("TERM", "xterm-256color")
             .env_remove("TMUX")

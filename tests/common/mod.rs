@@ -11,6 +11,12 @@ use candle_core::{Device, Tensor};
 use convscope::imaging::npy::read_npy_f32;
 use predicates::prelude::*;
 
+/// The binary the end-to-end tests run: `CONVSCOPE_E2E_BIN` (the release binary, as `.ci/run`
+/// sets it), else this test build's.
+pub fn e2e_bin() -> String {
+    std::env::var("CONVSCOPE_E2E_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_convscope").into())
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
