@@ -22,7 +22,7 @@ mod common;
 use candle_core::{Device, Tensor};
 use common::{median_ms, once_ms};
 use convscope::exec::{Executor, NoHook, Params};
-use convscope::methods::{self, cam, Cx, Knobs};
+use convscope::methods::{self, cam, Cx, Knobs, Objective};
 use convscope::model::Graph;
 
 pub const SMOOTHGRAD_SAMPLES: usize = 10;
@@ -94,11 +94,14 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
             graph,
             exec: Executor::new(graph, &params),
             input: input.clone(),
-            target,
-            scores,
+            objective: Objective::Class {
+                scores,
+                class: target,
+            },
             layer: cam::default_layer(graph),
             knobs: knobs(id),
             control: Default::default(),
+            clean: None,
         };
         let method = methods::by_id(id.trim_end_matches("_plain")).unwrap();
         let run = || {

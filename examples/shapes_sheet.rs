@@ -8,7 +8,7 @@
 //! `demo/images/shapes/` holds the `classes` pictures of the held-out stream 2 (the stream the
 //! trainer never sees), one per class.
 
-use convscope::demo::shapes::{sample, CLASSES};
+use convscope::import::demo::shapes::{sample, CLASSES};
 
 const SIZE: usize = 96;
 

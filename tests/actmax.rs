@@ -10,8 +10,9 @@ use candle_core::{Device, Tensor};
 use common::{fixtures, npy_tensor};
 use convscope::exec::{Capture, Executor, Params};
 use convscope::import::onnx;
-use convscope::methods::actmax::{Objective, Recipe};
-use convscope::methods::preprocess::Preprocess;
+use convscope::input::preprocess::Preprocess;
+use convscope::methods::actmax::Recipe;
+use convscope::methods::Objective;
 use convscope::methods::{self, Cx, Knobs, Output};
 use convscope::model::build::GraphBuilder;
 use convscope::model::*;
@@ -72,11 +73,14 @@ fn run(graph: &Graph, input: Tensor, target: usize, knobs: Knobs) -> Output {
         graph,
         exec: Executor::new(graph, &params),
         input,
-        target,
-        scores: graph.logits_layer(),
+        objective: Objective::Class {
+            scores: graph.logits_layer(),
+            class: target,
+        },
         layer: None,
         knobs,
         control: Default::default(),
+        clean: None,
     };
     methods::by_id("actmax").unwrap().run(&mut cx).unwrap()
 }
@@ -149,7 +153,7 @@ fn the_optimum_of_a_single_filter_is_its_pattern() {
 
 /// The real inputs of a fixture net: its fixture input and the demo photographs, prepared.
 fn real_inputs(name: &str, graph: &Graph) -> Vec<Tensor> {
-    use convscope::methods::preprocess::{load_image, prepare_image, InputSpec};
+    use convscope::input::preprocess::{load_image, prepare_image, InputSpec};
     let spec = InputSpec::from_input_shape(&graph.layer(graph.inputs[0]).out_shape).unwrap();
     let mut xs = vec![npy_tensor(
         &fixtures().join(format!("nets/{name}.input.npy")),
@@ -171,17 +175,17 @@ fn actmax(
     params: &Params,
     input: &Tensor,
     knobs: Knobs,
-    layer: Option<LayerId>,
+    objective: Objective,
 ) -> Output {
     let mut cx = Cx {
         graph,
         exec: Executor::new(graph, params),
         input: input.clone(),
-        target: 3,
-        scores: graph.logits_layer(),
-        layer,
+        objective,
+        layer: None,
         knobs,
         control: Default::default(),
+        clean: None,
     };
     methods::by_id("actmax").unwrap().run(&mut cx).unwrap()
 }
@@ -222,10 +226,9 @@ fn the_objective_rises_above_real_inputs() {
         for recipe in [Recipe::Lucid, Recipe::KerasVis] {
             let knobs = Knobs {
                 recipe,
-                channel,
                 ..Knobs::default()
             };
-            let out = actmax(&graph, &params, &reals[0], knobs, channel.map(|_| layer));
+            let out = actmax(&graph, &params, &reals[0], knobs, objective.clone());
             let start = out.extras["objective_start"].as_f64().unwrap() as f32;
             let end = out.extras["objective_end"].as_f64().unwrap() as f32;
             let what = objective.describe(&graph);
@@ -271,9 +274,13 @@ fn a_seed_reproduces_its_picture() {
             jitter: (recipe == Recipe::KerasVis).then_some(0.1),
             ..Knobs::default()
         };
-        let a = actmax(&graph, &params, &input, knobs(5), None);
-        let b = actmax(&graph, &params, &input, knobs(5), None);
-        let c = actmax(&graph, &params, &input, knobs(6), None);
+        let class3 = || Objective::Class {
+            scores: graph.logits_layer(),
+            class: 3,
+        };
+        let a = actmax(&graph, &params, &input, knobs(5), class3());
+        let b = actmax(&graph, &params, &input, knobs(5), class3());
+        let c = actmax(&graph, &params, &input, knobs(6), class3());
         assert_eq!(a.artifact.data(), b.artifact.data(), "{recipe:?}");
         assert_ne!(a.artifact.data(), c.artifact.data(), "{recipe:?}");
     }

@@ -10,7 +10,7 @@ use common::{fixtures, npy_tensor};
 use convscope::error::Error;
 use convscope::exec::{Executor, Params};
 use convscope::import::onnx;
-use convscope::methods::{self, CancelToken, Control, Cx, Knobs, Progress};
+use convscope::methods::{self, CancelToken, Control, Cx, Knobs, Objective, Progress};
 
 /// The long methods, each with knobs that make it take several batches.
 fn long_methods() -> Vec<(&'static str, Knobs)> {
@@ -66,11 +66,14 @@ fn run(method: &str, knobs: Knobs, cancel_at: Option<usize>) -> (Result<(), Erro
         graph: &graph,
         exec: Executor::new(&graph, &params),
         input,
-        target: 3,
-        scores: graph.logits_layer(),
+        objective: Objective::Class {
+            scores: graph.logits_layer(),
+            class: 3,
+        },
         layer,
         knobs,
         control,
+        clean: None,
     };
     let result = methods::by_id(method).unwrap().run(&mut cx).map(|_| ());
     let seen = seen.lock().unwrap().clone();

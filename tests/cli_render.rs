@@ -393,3 +393,95 @@ fn scorecam_scores_all_or_the_top_channels() {
     );
     assert_eq!(run(&["--top-channels", "4"])["channels_scored"], 4);
 }
+
+/// Runs `render saliency` on the vgg-like net with `args`; returns the JSON report and the map.
+fn saliency(args: &[&str]) -> (serde_json::Value, Vec<f32>) {
+    let dir = tempfile::tempdir().unwrap();
+    let npy = dir.path().join("s.npy");
+    let out = render("saliency", "vgg_like")
+        .args(args)
+        .arg("--json")
+        .arg("--npy")
+        .arg(&npy)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let map = convscope::imaging::npy::read_npy_f32(&npy).unwrap().data;
+    (report, map)
+}
+
+/// The objective is one abstraction: a channel of a layer (`--layer L --channel K`) is
+/// explained by the same gradient method as a class, and its map is the gradient of the
+/// channel's mean, checked here by central finite differences of that mean on the input's
+/// most salient elements. The net is piecewise linear, so a small step gives the slope
+/// exactly unless it crosses a ReLU's kink: 2% tolerance for f32 rounding of the difference.
+#[test]
+fn saliency_explains_a_channel_of_a_layer() {
+    use convscope::exec::Executor;
+    use convscope::methods::Objective;
+    let (report, map) = saliency(&["--layer", "features.5", "--channel", "3"]);
+    assert_eq!(report["objective"], "channel 3 of features.5");
+    assert!(report["target"].is_null(), "{report}");
+
+    let net = fixtures().join("nets");
+    let graph = convscope::import::onnx::load(&net.join("vgg_like.onnx")).unwrap();
+    let params = convscope::exec::Params::load(&graph, &candle_core::Device::Cpu).unwrap();
+    let exec = Executor::new(&graph, &params);
+    let x = common::npy_tensor(&net.join("vgg_like.input.npy"));
+    let objective = Objective::channel(&graph, graph.find("features.5").unwrap(), 3).unwrap();
+    let base: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+    let mut order: Vec<usize> = (0..map.len()).collect();
+    order.sort_by(|&a, &b| map[b].abs().total_cmp(&map[a].abs()));
+    let eps = 1e-3f32;
+    for &i in &order[..5] {
+        let at = |d: f32| {
+            let mut v = base.clone();
+            v[i] += d;
+            let t = candle_core::Tensor::from_vec(v, x.dims(), &candle_core::Device::Cpu).unwrap();
+            objective.value(&exec, &t).unwrap()
+        };
+        let fd = (at(eps) - at(-eps)) / (2.0 * eps);
+        let err = (fd - map[i]).abs() / map[i].abs();
+        assert!(
+            err < 0.02,
+            "element {i}: gradient {} vs finite difference {fd}",
+            map[i]
+        );
+    }
+}
+
+/// `--target I,J` explains the sum of the classes' scores: its gradient is the sum of their
+/// gradients (linearity), to f32 rounding.
+#[test]
+fn saliency_of_several_classes_is_the_sum_of_theirs() {
+    let (report, both) = saliency(&["--target", "1,3"]);
+    assert_eq!(report["objective"], "classes 1+3");
+    let (one, a) = saliency(&["--target", "1"]);
+    assert_eq!(one["objective"], "class 1");
+    let (_, b) = saliency(&["--target", "3"]);
+    for i in 0..both.len() {
+        let want = a[i] + b[i];
+        assert!(
+            (both[i] - want).abs() <= 1e-5 * (1.0 + want.abs()),
+            "{i}: {} vs {want}",
+            both[i]
+        );
+    }
+    // A class and a unit at once, or a unit without its layer, are usage errors.
+    let e = fails(render("saliency", "vgg_like").args([
+        "--target",
+        "1",
+        "--layer",
+        "features.5",
+        "--channel",
+        "3",
+    ]));
+    assert!(e.contains("give one of them"), "{e}");
+    let e = fails(render("saliency", "vgg_like").args(["--channel", "3"]));
+    assert!(e.contains("--layer"), "{e}");
+    let e = fails(render("gradcam", "vgg_like").args(["--channel", "3"]));
+    assert!(e.contains("own layer"), "{e}");
+}

@@ -7,10 +7,10 @@
 //! them shows.
 
 use candle_core::{Device, Tensor};
-use convscope::demo::{self, model, shapes};
 use convscope::exec::{Executor, NoHook, Params};
-use convscope::methods::preprocess::{prepare_image, InputSpec};
-use convscope::methods::{self, Artifact, Cx, Knobs};
+use convscope::import::demo::{self, model, shapes};
+use convscope::input::preprocess::{prepare_image, InputSpec};
+use convscope::methods::{self, Artifact, Cx, Knobs, Objective};
 use convscope::model::Graph;
 
 const HELDOUT: u64 = 2;
@@ -38,7 +38,7 @@ impl Demo {
         prepare_image(
             &img,
             &spec,
-            convscope::methods::preprocess::Preprocess::Imagenet,
+            convscope::input::preprocess::Preprocess::Imagenet,
         )
         .to_tensor(&Device::Cpu)
         .unwrap()
@@ -49,11 +49,14 @@ impl Demo {
             graph: &self.graph,
             exec: Executor::new(&self.graph, &self.params),
             input,
-            target,
-            scores: self.graph.logits_layer(),
+            objective: Objective::Class {
+                scores: self.graph.logits_layer(),
+                class: target,
+            },
             layer: methods::cam::default_layer(&self.graph),
             knobs,
             control: Default::default(),
+            clean: None,
         };
         methods::by_id(method)
             .unwrap()

@@ -1,6 +1,6 @@
 //! `deprocess` inverts `prepare_image`: prepared input -> the resized picture again.
 
-use convscope::methods::preprocess::{
+use convscope::input::preprocess::{
     deprocess, prepare_image, InputSpec, Layout, PreparedInput, Preprocess,
 };
 use image::imageops::{self, FilterType};

@@ -8,7 +8,7 @@ use candle_core::Device;
 use common::{expect_error, fixtures, npy_tensor};
 use convscope::exec::{Executor, Params};
 use convscope::import::onnx;
-use convscope::methods::{self, Artifact, Cx, Knobs};
+use convscope::methods::{self, Artifact, Cx, Knobs, Objective};
 use serde_json::Value;
 
 fn features(net: &str) -> Command {
@@ -77,8 +77,10 @@ fn rows_are_what_each_layer_shows_alone() {
             graph: &graph,
             exec: Executor::new(&graph, &params),
             input: input.clone(),
-            target: 0,
-            scores: graph.logits_layer(),
+            objective: Objective::Class {
+                scores: graph.logits_layer(),
+                class: 0,
+            },
             layer,
             knobs: Knobs {
                 layers,
@@ -86,6 +88,7 @@ fn rows_are_what_each_layer_shows_alone() {
                 ..Knobs::default()
             },
             control: Default::default(),
+            clean: None,
         };
         methods::by_id("features")
             .unwrap()

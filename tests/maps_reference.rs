@@ -22,7 +22,9 @@ use common::{fixtures, npy_tensor, rel_max_err};
 use convscope::exec::{Executor, Params};
 use convscope::imaging::heatmap::Heatmap;
 use convscope::import::onnx;
-use convscope::methods::{self, Artifact, Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
+use convscope::methods::{
+    self, Artifact, Baseline, Cx, IgMethod, Knobs, NoiseTunnelType, Objective,
+};
 use convscope::model::Graph;
 use serde_json::Value;
 
@@ -66,11 +68,14 @@ impl Net {
             graph: &self.graph,
             exec: Executor::new(&self.graph, &self.params),
             input: self.input.clone(),
-            target: self.manifest["target"].as_u64().unwrap() as usize,
-            scores: self.graph.logits_layer(),
+            objective: Objective::Class {
+                scores: self.graph.logits_layer(),
+                class: self.manifest["target"].as_u64().unwrap() as usize,
+            },
             layer,
             knobs,
             control: Default::default(),
+            clean: None,
         };
         methods::by_id(method)
             .unwrap()

@@ -4,7 +4,7 @@
 
 use candle_core::{Device, Tensor};
 use convscope::exec::{Executor, Params};
-use convscope::methods::{self, Cx, Knobs};
+use convscope::methods::{self, Cx, Knobs, Objective};
 use convscope::model::build::GraphBuilder;
 use convscope::model::*;
 
@@ -57,11 +57,14 @@ fn run(
         graph,
         exec: Executor::new(graph, &params),
         input: Tensor::from_slice(x, shape, &Device::Cpu).unwrap(),
-        target,
-        scores: graph.logits_layer(),
+        objective: Objective::Class {
+            scores: graph.logits_layer(),
+            class: target,
+        },
         layer: layer.map(|l| graph.find(l).unwrap()),
         knobs: Knobs::default(),
         control: Default::default(),
+        clean: None,
     };
     let out = methods::by_id(method).unwrap().run(&mut cx).unwrap();
     out.artifact.data().to_vec()
@@ -210,11 +213,14 @@ fn cam_methods_refuse_non_spatial_layers() {
         graph: &g,
         exec: Executor::new(&g, &params),
         input: Tensor::from_slice(&[1f32, 2.0, 3.0, 4.0], (1, 1, 2, 2), &Device::Cpu).unwrap(),
-        target: 0,
-        scores: g.logits_layer(),
+        objective: Objective::Class {
+            scores: g.logits_layer(),
+            class: 0,
+        },
         layer: Some(g.find("pool").unwrap()),
         knobs: Knobs::default(),
         control: Default::default(),
+        clean: None,
     };
     let err = methods::by_id("gradcam")
         .unwrap()

@@ -15,7 +15,7 @@ use candle_core::{Device, Tensor};
 use common::{fixtures, npy_tensor};
 use convscope::exec::{Executor, Params};
 use convscope::import::{onnx, zoo};
-use convscope::methods::{self, Artifact, Cx, Knobs, Output};
+use convscope::methods::{self, Artifact, Cx, Knobs, Objective, Output};
 use convscope::model::Graph;
 
 fn occlusion(graph: &Graph, input: &Tensor, knobs: Knobs) -> Output {
@@ -24,11 +24,14 @@ fn occlusion(graph: &Graph, input: &Tensor, knobs: Knobs) -> Output {
         graph,
         exec: Executor::new(graph, &params),
         input: input.clone(),
-        target: 1,
-        scores: graph.logits_layer(),
+        objective: Objective::Class {
+            scores: graph.logits_layer(),
+            class: 1,
+        },
         layer: None,
         knobs,
         control: Default::default(),
+        clean: None,
     };
     methods::by_id("occlusion").unwrap().run(&mut cx).unwrap()
 }

@@ -11,7 +11,7 @@ use candle_core::{Device, Tensor};
 use common::{fixtures, npy_tensor};
 use convscope::exec::{Executor, NoHook, Params};
 use convscope::import::onnx;
-use convscope::methods::{self, Artifact, Cx, Knobs, OcclusionView, Output};
+use convscope::methods::{self, Artifact, Cx, Knobs, Objective, OcclusionView, Output};
 use convscope::model::Graph;
 
 struct Net {
@@ -42,11 +42,14 @@ impl Net {
             graph: &self.graph,
             exec: Executor::new(&self.graph, &self.params),
             input: self.input.clone(),
-            target: TARGET,
-            scores: self.graph.logits_layer(),
+            objective: Objective::Class {
+                scores: self.graph.logits_layer(),
+                class: TARGET,
+            },
             layer: None,
             knobs: Knobs { batch: 7, ..knobs },
             control: Default::default(),
+            clean: None,
         };
         methods::by_id("occlusion").unwrap().run(&mut cx).unwrap()
     }

@@ -19,11 +19,11 @@ use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
-use convscope::demo::{model, shapes};
 use convscope::exec::{to_graph_layout, Executor, LayerWeights, NoHook, Params};
 use convscope::imaging::atomic::write_atomic;
+use convscope::import::demo::{model, shapes};
 use convscope::import::safetensors;
-use convscope::methods::preprocess::{prepare_image, InputSpec, Layout, Preprocess};
+use convscope::input::preprocess::{prepare_image, InputSpec, Layout, Preprocess};
 use convscope::model::{Activation, Graph, HostTensor, LayerKind};
 
 /// The generator's streams: training pictures, and held-out ones.

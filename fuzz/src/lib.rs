@@ -42,7 +42,7 @@ pub fn npy(data: &[u8]) {
 }
 
 pub fn image(data: &[u8]) {
-    let _ = convscope::methods::preprocess::decode_image(data, Path::new("fuzz.png"));
+    let _ = convscope::input::preprocess::decode_image(data, Path::new("fuzz.png"));
 }
 
 pub fn labels(data: &[u8]) {

@@ -21,7 +21,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let (model, name) = match a.args.as_slice() {
-        [layer] => (crate::demo::NAME, layer),
+        [layer] => (crate::import::demo::NAME, layer),
         [model, layer, ..] => (model.as_str(), layer),
         [] => return Err(Error::Usage("give the layer: config [MODEL] LAYER".into())),
     };

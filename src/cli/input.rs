@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
-pub use crate::methods::input::{Input, Source};
-use crate::methods::preprocess::Preprocess;
+use crate::input::preprocess::Preprocess;
+pub use crate::input::{Input, Source};
 use crate::model::Graph;
 
 #[derive(clap::Args, Debug)]

@@ -3,6 +3,7 @@
 //! reverse pass gives d(objective)/d(input) and d(objective)/d(any layer output); it skips the
 //! kernel gradients candle's autograd would compute (see DESIGN.md §3 for the measurements).
 
+mod cancel;
 pub mod cpu;
 mod device;
 pub mod hook;
@@ -13,6 +14,7 @@ mod params;
 
 use candle_core::{DType, Device, Tensor};
 
+pub use cancel::CancelToken;
 pub use device::{device_label, select_device};
 pub use hook::{Capture, Hook, NoHook};
 pub use params::{to_graph_layout, LayerWeights, Params};
@@ -61,6 +63,9 @@ pub struct Executor<'a> {
     /// else), that activation: the partial passes run the two as one pass when the batch
     /// norm's own output is not asked for.
     fused: Vec<Option<LayerId>>,
+    /// Checked before each layer of every pass, forward and reverse: a pass that is no longer
+    /// wanted stops within one layer instead of running to its end.
+    cancel: CancelToken,
 }
 
 impl<'a> Executor<'a> {
@@ -69,7 +74,15 @@ impl<'a> Executor<'a> {
             graph,
             params,
             fused: fusable_pairs(graph),
+            cancel: CancelToken::default(),
         }
+    }
+
+    /// The executor, its passes failing with [`Error::Cancelled`] at the next layer once
+    /// `cancel` is set.
+    pub fn with_cancel(mut self, cancel: CancelToken) -> Self {
+        self.cancel = cancel;
+        self
     }
 
     /// Runs the graph on `input` (the first graph input; any batch size).
@@ -127,6 +140,7 @@ impl<'a> Executor<'a> {
         // Activations computed together with the batch norm before them.
         let mut ahead: Vec<Option<Tensor>> = vec![None; g.layers.len()];
         for id in g.ids() {
+            self.cancel.check()?;
             let layer = g.layer(id);
             let out = if let Some(y) = ahead[id.0].take() {
                 Some(y)
@@ -218,6 +232,7 @@ impl<'a> Executor<'a> {
         // topological order) has passed its share back.
         let earliest = keep.map_or(0, |k| k.iter().map(|l| l.0 + 1).min().unwrap_or(0));
         for i in (earliest..=from.0).rev() {
+            self.cancel.check()?;
             let id = LayerId(i);
             let layer = g.layer(id);
             let kept = keep.is_none_or(|k| k.contains(&id));

@@ -7,5 +7,4 @@ pub mod grid;
 pub mod heatmap;
 pub mod npy;
 mod npy_header;
-pub mod picture;
 pub mod png;

@@ -1,6 +1,7 @@
 //! How a network is READ: file formats into `model::Graph`, and class labels.
 
 pub mod checkpoint;
+pub mod demo;
 pub mod hub;
 pub mod labels;
 pub mod onnx;
@@ -45,7 +46,7 @@ pub fn open_model(arg: &str) -> Result<Graph> {
 
 /// Opens the model a `ModelSource` names; `Graph::origin` says what was built and from what.
 pub fn open(src: &ModelSource) -> Result<Graph> {
-    let model_given = src.model != crate::demo::NAME;
+    let model_given = src.model != demo::NAME;
     let weights = match (&src.weights, model_given) {
         (Some(_), true) => {
             return Err(Error::Usage(format!(
@@ -81,7 +82,7 @@ pub fn open(src: &ModelSource) -> Result<Graph> {
         ));
     }
     match weights {
-        None => crate::demo::graph(),
+        None => demo::graph(),
         Some(path) => {
             check_file(&path)?;
             if checkpoint::sniff(&path) {

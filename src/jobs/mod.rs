@@ -6,7 +6,8 @@ pub mod compute;
 pub mod runner;
 pub mod spec;
 
+pub use crate::engine::Session;
 pub use cache::Cache;
-pub use compute::{compute, Computed, Session};
+pub use compute::{compute, Computed};
 pub use runner::{JobEvent, JobResult, Runner};
 pub use spec::{JobSpec, ViewKnobs};

@@ -1,18 +1,26 @@
-//! Runs jobs off the event loop: one job at a time per runner (a view pane shows one view), a
-//! newer submission cancels the older one, progress goes out with `try_send` (dropped when
-//! the loop is behind, never blocking the job), and the result goes out tagged with its ticket
-//! so that the receiver can drop results of superseded requests.
+//! Runs jobs off the event loop, single-flight (gitui's `AsyncSingleJob`): at most one job
+//! runs, and at most one waits. A submission while a job runs cancels that job (it stops at
+//! its next layer) and takes the waiting slot, replacing what was waiting there; when the
+//! running job ends, the same thread picks up the waiting one. So holding `j` over a hundred
+//! layers with a layer-following view open runs one pass at a time, not a hundred competing
+//! for the cores, and the last layer's view starts as soon as the pass before it stops.
+//!
+//! Progress goes out with `try_send` (dropped when the loop is behind, never blocking the
+//! job), and every result, a replaced or cancelled one included, goes out tagged with its
+//! ticket so that the receiver can drop results of superseded requests.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc::Sender;
 
-use super::compute::{compute, Computed, Session};
+use super::compute::{compute, Computed};
 use super::spec::JobSpec;
+use crate::engine::Session;
 use crate::error::Error;
-use crate::methods::input::Input;
+use crate::input::Input;
 use crate::methods::{CancelToken, Control, Progress};
 
 /// Progress is sent at most this often.
@@ -39,10 +47,56 @@ pub enum JobResult {
     Cancelled,
 }
 
+/// One submission.
+struct Job {
+    ticket: u64,
+    spec: JobSpec,
+    input: Arc<Input>,
+}
+
+#[derive(Default)]
+struct Slots {
+    /// The job running, by ticket, with its cancel token.
+    running: Option<(u64, CancelToken)>,
+    /// The job to start when the running one ends.
+    waiting: Option<Job>,
+}
+
 pub struct Runner {
     session: Arc<Session>,
     events: Sender<JobEvent>,
-    running: Option<(u64, CancelToken)>,
+    slots: Arc<Mutex<Slots>>,
+    gauge: Arc<Gauge>,
+}
+
+/// How many jobs are computing now, and the most there have been at once.
+#[derive(Debug, Default)]
+pub struct Gauge {
+    now: AtomicUsize,
+    peak: AtomicUsize,
+    started: AtomicUsize,
+}
+
+impl Gauge {
+    /// The most jobs that computed at the same time.
+    pub fn peak(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    /// How many jobs have started computing.
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    fn enter(&self) {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+        self.peak.fetch_max(now, Ordering::SeqCst);
+    }
+
+    fn leave(&self) {
+        self.now.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Runner {
@@ -50,18 +104,124 @@ impl Runner {
         Runner {
             session,
             events,
-            running: None,
+            slots: Arc::default(),
+            gauge: Arc::default(),
         }
     }
 
-    /// Starts `spec` on `input` as `ticket`, cancelling the job before it.
+    /// What the runner has computed so far (tests read it).
+    pub fn gauge(&self) -> Arc<Gauge> {
+        self.gauge.clone()
+    }
+
+    /// Runs `spec` on `input` as `ticket`: now when nothing runs, else once the running job
+    /// (cancelled by this) has stopped, in place of whatever was waiting.
     pub fn submit(&mut self, ticket: u64, spec: JobSpec, input: Arc<Input>) {
-        self.cancel();
-        let cancel = CancelToken::new();
-        self.running = Some((ticket, cancel.clone()));
-        let (session, events) = (self.session.clone(), self.events.clone());
-        let progress_events = events.clone();
-        let last = std::sync::Mutex::new(None::<Instant>);
+        let job = Job {
+            ticket,
+            spec,
+            input,
+        };
+        let mut slots = lock(&self.slots);
+        if let Some((_, token)) = &slots.running {
+            token.cancel();
+            if let Some(replaced) = slots.waiting.replace(job) {
+                self.report_cancelled(replaced);
+            }
+            return;
+        }
+        let token = CancelToken::new();
+        slots.running = Some((ticket, token.clone()));
+        drop(slots);
+        self.spawn(job, token);
+    }
+
+    /// Cancels the running job (it stops at its next layer and reports `Cancelled`) and drops
+    /// the waiting one.
+    pub fn cancel(&mut self) {
+        let mut slots = lock(&self.slots);
+        if let Some((_, token)) = &slots.running {
+            token.cancel();
+        }
+        if let Some(dropped) = slots.waiting.take() {
+            self.report_cancelled(dropped);
+        }
+    }
+
+    fn report_cancelled(&self, job: Job) {
+        // On the event loop: never block. A full channel means the loop is far behind, and a
+        // result of a superseded ticket is dropped by the receiver anyway.
+        let _ = self.events.try_send(JobEvent::Finished {
+            ticket: job.ticket,
+            spec: job.spec,
+            result: JobResult::Cancelled,
+            elapsed: Duration::ZERO,
+        });
+    }
+
+    fn spawn(&self, job: Job, token: CancelToken) {
+        let worker = Worker {
+            session: self.session.clone(),
+            events: self.events.clone(),
+            slots: self.slots.clone(),
+            gauge: self.gauge.clone(),
+        };
+        let (ticket, spec) = (job.ticket, job.spec.clone());
+        let spawned = std::thread::Builder::new()
+            .name("convscope-job".into())
+            .spawn(move || worker.run(job, token));
+        if let Err(e) = spawned {
+            lock(&self.slots).running = None;
+            let _ = self.events.try_send(JobEvent::Finished {
+                ticket,
+                spec,
+                result: JobResult::Failed(format!("cannot start a thread: {e}")),
+                elapsed: Duration::ZERO,
+            });
+        }
+    }
+}
+
+/// The thread that runs a job, then the one waiting after it, until none waits.
+struct Worker {
+    session: Arc<Session>,
+    events: Sender<JobEvent>,
+    slots: Arc<Mutex<Slots>>,
+    gauge: Arc<Gauge>,
+}
+
+impl Worker {
+    fn run(self, mut job: Job, mut token: CancelToken) {
+        loop {
+            let start = Instant::now();
+            self.gauge.enter();
+            let result = self.compute(&job, token);
+            self.gauge.leave();
+            // The receiver is gone only when the interface has quit.
+            let _ = self.events.blocking_send(JobEvent::Finished {
+                ticket: job.ticket,
+                spec: job.spec,
+                result,
+                elapsed: start.elapsed(),
+            });
+            let mut slots = lock(&self.slots);
+            match slots.waiting.take() {
+                Some(next) => {
+                    token = CancelToken::new();
+                    slots.running = Some((next.ticket, token.clone()));
+                    job = next;
+                }
+                None => {
+                    slots.running = None;
+                    return;
+                }
+            }
+        }
+    }
+
+    fn compute(&self, job: &Job, cancel: CancelToken) -> JobResult {
+        let (events, ticket) = (self.events.clone(), job.ticket);
+        let last = Mutex::new(None::<Instant>);
         let control = Control::new(cancel, move |progress: Progress| {
             let now = Instant::now();
             let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
@@ -69,55 +229,27 @@ impl Runner {
                 return;
             }
             *last = Some(now);
-            let _ = progress_events.try_send(JobEvent::Progress { ticket, progress });
+            let _ = events.try_send(JobEvent::Progress { ticket, progress });
         });
-        let spawned = std::thread::Builder::new()
-            .name(format!("convscope-job-{ticket}"))
-            .spawn(move || {
-                let start = Instant::now();
-                let outcome = catch_unwind(AssertUnwindSafe(|| {
-                    compute(&session, &input, &spec, control)
-                }));
-                let result = match outcome {
-                    Ok(Ok(done)) => JobResult::Done(Arc::new(done)),
-                    Ok(Err(Error::Cancelled)) => JobResult::Cancelled,
-                    Ok(Err(e)) => JobResult::Failed(e.to_string()),
-                    Err(panic) => JobResult::Failed(format!(
-                        "{} failed unexpectedly ({}); please report this",
-                        spec.method,
-                        panic_text(&panic)
-                    )),
-                };
-                // The receiver is gone only when the interface has quit.
-                let _ = events.blocking_send(JobEvent::Finished {
-                    ticket,
-                    spec,
-                    result,
-                    elapsed: start.elapsed(),
-                });
-            });
-        if let Err(e) = spawned {
-            let _ = self.events.try_send(JobEvent::Finished {
-                ticket,
-                spec: JobSpec {
-                    method: "job",
-                    layer: None,
-                    target: 0,
-                    knobs: Default::default(),
-                    input: 0,
-                },
-                result: JobResult::Failed(format!("cannot start a thread: {e}")),
-                elapsed: Duration::ZERO,
-            });
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            compute(&self.session, &job.input, &job.spec, control)
+        }));
+        match outcome {
+            Ok(Ok(done)) => JobResult::Done(Arc::new(done)),
+            Ok(Err(Error::Cancelled)) => JobResult::Cancelled,
+            Ok(Err(e)) => JobResult::Failed(e.to_string()),
+            Err(panic) => JobResult::Failed(format!(
+                "{} failed unexpectedly ({}); please report this",
+                job.spec.method,
+                panic_text(&panic)
+            )),
         }
     }
+}
 
-    /// Cancels the running job, if any; it stops at its next check and reports `Cancelled`.
-    pub fn cancel(&mut self) {
-        if let Some((_, token)) = self.running.take() {
-            token.cancel();
-        }
-    }
+/// The slots stay usable after a panic elsewhere: they hold plain data.
+fn lock(slots: &Mutex<Slots>) -> MutexGuard<'_, Slots> {
+    slots.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// A panic payload as text.

@@ -1,8 +1,8 @@
 //! What a view's result depends on. Two equal specs give the same picture, so a spec is both
 //! the job's order and the result cache's key.
 
+use crate::engine::picture::Look;
 use crate::imaging::colormap::Colormap;
-use crate::imaging::picture::Look;
 use crate::methods::Knobs;
 use crate::model::LayerId;
 

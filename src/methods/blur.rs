@@ -3,8 +3,8 @@
 
 use candle_core::Tensor;
 
-use super::preprocess::{InputSpec, Layout};
 use crate::error::Result;
+use crate::input::preprocess::{InputSpec, Layout};
 use crate::model::Graph;
 
 pub fn gaussian_blur(x: &Tensor, sigma: f32, graph: &Graph) -> Result<Tensor> {

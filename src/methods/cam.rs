@@ -8,7 +8,7 @@ use candle_core::Tensor;
 use super::context::Cx;
 use super::{Artifact, Output};
 use crate::error::{Error, Result};
-use crate::exec::{one_hot_seed, NoHook, ReluRule};
+use crate::exec::ReluRule;
 use crate::model::{Graph, LayerId};
 
 /// A CAM method: per-channel weights `[K,1,1]`, or per-element weights `[K,h,w]`.
@@ -17,12 +17,11 @@ pub trait CamWeights {
 }
 
 /// The layer's activations and the target's gradient there, batch dim dropped: `[K,h,w]` each.
-pub fn activations_and_gradients(cx: &Cx<'_>, layer: LayerId) -> Result<(Tensor, Tensor)> {
-    let acts = cx.exec.forward(&cx.input, &mut NoHook)?;
-    let seed = one_hot_seed(acts.get(cx.scores).dims(), cx.target, cx.input.device())?;
+pub fn activations_and_gradients(cx: &mut Cx<'_>, layer: LayerId) -> Result<(Tensor, Tensor)> {
+    let acts = cx.clean_pass()?;
     let grads = cx
-        .exec
-        .backward_to(&acts, cx.scores, seed, ReluRule::Normal, &[layer])?;
+        .objective
+        .gradients(&cx.exec, &acts, ReluRule::Normal, &[layer])?;
     let g = grads.get(layer).ok_or_else(|| {
         Error::Usage(format!(
             "the target score does not depend on layer '{}'; pick a layer before the classifier",
@@ -32,7 +31,7 @@ pub fn activations_and_gradients(cx: &Cx<'_>, layer: LayerId) -> Result<(Tensor,
     Ok((acts.get(layer).squeeze(0)?, g.squeeze(0)?))
 }
 
-pub fn run(method: &dyn CamWeights, cx: &Cx<'_>) -> Result<Output> {
+pub fn run(method: &dyn CamWeights, cx: &mut Cx<'_>) -> Result<Output> {
     let layer = cx.layer()?;
     check_spatial(cx.graph, layer)?;
     let (a, g) = activations_and_gradients(cx, layer)?;

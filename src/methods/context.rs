@@ -1,15 +1,18 @@
 //! What every method receives: the model, the executor, the prepared input, the target class,
-//! the layer (for layer methods) and the knobs. Also the one primitive most methods share: the
-//! gradient of the target score with respect to a batch of inputs.
+//! the layer (for layer methods) and the knobs. Also what most methods share: the clean input's
+//! forward pass (computed once) and the gradient of the objective with respect to inputs.
+
+use std::sync::Arc;
 
 use candle_core::Tensor;
 
 use super::actmax::Recipe;
 use super::control::Control;
+use super::objective::{input_of, Objective};
 use super::occlusion::OcclusionView;
-use super::preprocess::Preprocess;
 use crate::error::{Error, Result};
-use crate::exec::{one_hot_seed, Executor, NoHook, ReluRule};
+use crate::exec::{Activations, Executor, NoHook, Params, ReluRule};
+use crate::input::preprocess::Preprocess;
 use crate::model::{Graph, LayerId};
 
 /// Method options (`render`'s knobs). Defaults follow the reference implementations.
@@ -55,13 +58,11 @@ pub struct Knobs {
     /// Noise to use instead of drawing it, `[samples, ...input dims]` (tests inject the
     /// reference's own noise through this).
     pub noise: Option<Tensor>,
-    /// actmax: the recipe, the keras-vis jitter, the picture size (rows, columns), and the
-    /// unit to maximize (a channel of `layer`, or a neuron of a dense `layer`; else the target).
+    /// actmax: the recipe, the keras-vis jitter and the picture size (rows, columns); what it
+    /// maximizes is the objective.
     pub recipe: Recipe,
     pub jitter: Option<f32>,
     pub size: Option<(usize, usize)>,
-    pub channel: Option<usize>,
-    pub neuron: Option<usize>,
     /// How pixels become the model's input (actmax optimizes pixels).
     pub preprocess: Preprocess,
 }
@@ -90,8 +91,6 @@ impl Default for Knobs {
             recipe: Recipe::Lucid,
             jitter: None,
             size: None,
-            channel: None,
-            neuron: None,
             preprocess: Preprocess::Imagenet,
         }
     }
@@ -133,41 +132,83 @@ pub struct Cx<'a> {
     pub exec: Executor<'a>,
     /// The prepared input, batch 1, in the model's layout.
     pub input: Tensor,
-    pub target: usize,
-    /// The layer whose output holds the raw class scores (before any softmax).
-    pub scores: LayerId,
+    /// What is explained (or maximized): a class's raw score by default.
+    pub objective: Objective,
     /// The layer for layer methods (CAMs).
     pub layer: Option<LayerId>,
     pub knobs: Knobs,
     /// Progress reports and cancellation for the long methods.
     pub control: Control,
+    /// Every layer's output for `input`: the one forward pass of the clean input, computed on
+    /// first use and shared by everything that reads it (the caller may hand one in).
+    pub clean: Option<Arc<Activations>>,
 }
 
-impl Cx<'_> {
-    /// d(score of the target, summed over the batch)/d(inputs) for a batch of inputs, with the
-    /// given rule for ReLU-family layers.
-    pub fn input_gradient(&self, inputs: &Tensor, rule: ReluRule) -> Result<Tensor> {
-        let acts = self.exec.forward(inputs, &mut NoHook)?;
-        let scores = acts.get(self.scores);
-        let seed = one_hot_seed(scores.dims(), self.target, inputs.device())?;
-        let input = self.graph.inputs[0];
-        let grads = self
-            .exec
-            .backward_to(&acts, self.scores, seed, rule, &[input])?;
-        grads
-            .get(input)
-            .cloned()
-            .ok_or_else(|| Error::graph(&self.graph.name, "no gradient reaches the input"))
+impl<'a> Cx<'a> {
+    /// Explains `objective` for `input` (batch 1) with the default knobs, no layer, no progress
+    /// reports; the executor stops when `control`'s token is set.
+    pub fn new(
+        graph: &'a Graph,
+        params: &'a Params,
+        input: Tensor,
+        objective: Objective,
+        control: Control,
+    ) -> Cx<'a> {
+        Cx {
+            graph,
+            exec: Executor::new(graph, params).with_cancel(control.cancel.clone()),
+            input,
+            objective,
+            layer: None,
+            knobs: Knobs::default(),
+            control,
+            clean: None,
+        }
     }
 
-    /// The target's raw score for each input of a batch.
-    pub fn target_scores(&self, inputs: &Tensor) -> Result<Vec<f32>> {
+    /// The clean input's forward pass: the one handed in or computed before, else now.
+    pub fn clean_pass(&mut self) -> Result<Arc<Activations>> {
+        if let Some(acts) = &self.clean {
+            return Ok(acts.clone());
+        }
+        let acts = Arc::new(self.exec.forward(&self.input, &mut NoHook)?);
+        self.clean = Some(acts.clone());
+        Ok(acts)
+    }
+
+    /// d(objective)/d(input) for the clean input, from its cached forward pass.
+    pub fn clean_input_gradient(&mut self, rule: ReluRule) -> Result<Tensor> {
+        let acts = self.clean_pass()?;
+        let input = self.graph.inputs[0];
+        let grads = self
+            .objective
+            .gradients(&self.exec, &acts, rule, &[input])?;
+        input_of(&self.exec, &grads)
+    }
+
+    /// d(objective summed over the batch)/d(inputs) for a batch of inputs, with the given rule
+    /// for ReLU-family layers.
+    pub fn input_gradient(&self, inputs: &Tensor, rule: ReluRule) -> Result<Tensor> {
         Ok(self
-            .exec
-            .output(inputs, self.scores)?
-            .narrow(1, self.target, 1)?
-            .flatten_all()?
-            .to_vec1()?)
+            .objective
+            .input_gradient_with(&self.exec, inputs, rule)?
+            .1)
+    }
+
+    /// The objective (the target's raw score) for each input of a batch.
+    pub fn target_scores(&self, inputs: &Tensor) -> Result<Vec<f32>> {
+        self.objective.evaluate(&self.exec, inputs)
+    }
+
+    /// The class explained, for methods that report its probability (occlusion's views).
+    pub fn target_class(&self, method: &str) -> Result<(LayerId, usize)> {
+        match self.objective {
+            Objective::Class { scores, class } => Ok((scores, class)),
+            _ => Err(Error::Usage(format!(
+                "{method} explains one class's probability; its objective cannot be {}",
+                self.objective.describe(self.graph)
+            ))),
+        }
     }
 
     /// The layer a layer method works on (resolved by the caller).

@@ -2,28 +2,10 @@
 //! optimization steps) and a progress callback. The TUI's job runner sets both; the CLI draws
 //! a progress line on a terminal; tests cancel mid-run.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
-
-/// Shared flag: once cancelled, every method holding a clone stops at its next check.
-#[derive(Clone, Debug, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+use crate::error::Result;
+pub use crate::exec::CancelToken;
 
 /// One progress report: `done` of `total` units (`unit` names them: "windows", "steps", …).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -72,11 +54,7 @@ impl Control {
 
     /// Fails with [`Error::Cancelled`] once the token is set.
     pub fn check(&self) -> Result<()> {
-        if self.cancel.is_cancelled() {
-            Err(Error::Cancelled)
-        } else {
-            Ok(())
-        }
+        self.cancel.check()
     }
 }
 
@@ -92,6 +70,7 @@ impl std::fmt::Debug for Control {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Error;
     use std::sync::Mutex;
 
     #[test]

@@ -19,7 +19,7 @@ impl Method for Deconvnet {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let g = cx.input_gradient(&cx.input, ReluRule::Deconvnet)?;
+        let g = cx.clean_input_gradient(ReluRule::Deconvnet)?;
         Ok(attribution(&g)?.into())
     }
 }

@@ -8,7 +8,6 @@ use super::cam::check_spatial;
 use super::context::Cx;
 use super::{Artifact, LayerNeed, Method, MethodInfo, Output, Row, Tile};
 use crate::error::{Error, Result};
-use crate::exec::Capture;
 
 pub struct Features;
 
@@ -29,13 +28,12 @@ impl Method for Features {
         for &l in &layers {
             check_spatial(cx.graph, l)?;
         }
-        let mut capture = Capture::new(layers.iter().copied());
-        cx.exec.forward(&cx.input, &mut capture)?;
+        let acts = cx.clean_pass()?;
         let mut rows = Vec::with_capacity(layers.len());
         // The last layer's whole activation: the NPY when it is the only one.
         let mut data = Vec::new();
         for &layer in &layers {
-            let act = capture.captured[&layer].squeeze(0)?;
+            let act = acts.get(layer).squeeze(0)?;
             let (c, h, w) = act.dims3()?;
             data = act.flatten_all()?.to_vec1()?;
             let name = &cx.graph.layer(layer).name;

@@ -22,7 +22,7 @@ impl Method for Guided {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let g = cx.input_gradient(&cx.input, ReluRule::Guided)?;
+        let g = cx.clean_input_gradient(ReluRule::Guided)?;
         Ok(attribution(&g)?.into())
     }
 }

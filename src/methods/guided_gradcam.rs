@@ -7,10 +7,10 @@ use candle_core::Tensor;
 use super::cam;
 use super::context::{attribution, Cx};
 use super::gradcam::GradCam;
-use super::preprocess::{InputSpec, Layout};
 use super::{Artifact, LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 use crate::exec::ReluRule;
+use crate::input::preprocess::{InputSpec, Layout};
 
 pub struct GuidedGradCam;
 
@@ -40,7 +40,7 @@ impl Method for GuidedGradCam {
             Layout::Nhwc => vec![1, spec.height, spec.width, 1],
         };
         let map = Tensor::from_vec(up, map_shape, cx.input.device())?;
-        let guided = cx.input_gradient(&cx.input, ReluRule::Guided)?;
+        let guided = cx.clean_input_gradient(ReluRule::Guided)?;
         Ok(attribution(&guided.broadcast_mul(&map)?)?.into())
     }
 }

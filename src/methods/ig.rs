@@ -15,6 +15,10 @@ use crate::model::build::Rng;
 pub struct IntegratedGradients;
 
 impl Method for IntegratedGradients {
+    fn batched(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "ig",

@@ -17,7 +17,7 @@ impl Method for InputXGradient {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let g = cx.input_gradient(&cx.input, ReluRule::Normal)?;
+        let g = cx.clean_input_gradient(ReluRule::Normal)?;
         Ok(attribution(&(g * &cx.input)?)?.into())
     }
 }

@@ -8,7 +8,6 @@ pub mod cam;
 pub mod context;
 pub mod control;
 mod deconvnet;
-mod deprocess;
 mod features;
 pub mod filters;
 mod gradcam;
@@ -17,11 +16,10 @@ mod guided;
 mod guided_gradcam;
 mod hirescam;
 mod ig;
-pub mod input;
 mod inputxgrad;
 mod layercam;
+pub mod objective;
 mod occlusion;
-pub mod preprocess;
 mod saliency;
 mod scorecam;
 mod smoothgrad;
@@ -32,6 +30,7 @@ pub use artifact::{Artifact, Output, Row, Tile};
 pub use context::{Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
 pub use control::{CancelToken, Control, Progress};
 pub use ig::{gauss_legendre, quadrature};
+pub use objective::Objective;
 pub use occlusion::OcclusionView;
 
 use crate::error::{Error, Result};
@@ -64,6 +63,16 @@ pub trait Method: Sync {
     /// Whether the method explains an input (all but activation maximization, which makes one).
     fn needs_input(&self) -> bool {
         true
+    }
+    /// Whether it evaluates the network in batches (of `Knobs::batch` inputs), which its report
+    /// states.
+    fn batched(&self) -> bool {
+        false
+    }
+    /// Whether its attribution reads best drawn over the input, as CAMs are (occlusion's
+    /// blocky windows), rather than on its own.
+    fn overlays_attribution(&self) -> bool {
+        false
     }
 }
 

@@ -18,7 +18,7 @@ impl Method for Saliency {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let g = cx.input_gradient(&cx.input, ReluRule::Normal)?;
+        let g = cx.clean_input_gradient(ReluRule::Normal)?;
         Ok(attribution(&g)?.into())
     }
 }

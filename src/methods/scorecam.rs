@@ -9,14 +9,17 @@ use candle_core::Tensor;
 
 use super::cam;
 use super::context::Cx;
-use super::preprocess::{InputSpec, Layout};
 use super::{Artifact, LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
-use crate::exec::Capture;
+use crate::input::preprocess::{InputSpec, Layout};
 
 pub struct ScoreCam;
 
 impl Method for ScoreCam {
+    fn batched(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "scorecam",
@@ -28,9 +31,7 @@ impl Method for ScoreCam {
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
         let layer = cx.layer()?;
         cam::check_spatial(cx.graph, layer)?;
-        let mut capture = Capture::new([layer]);
-        cx.exec.forward(&cx.input, &mut capture)?;
-        let act = capture.captured[&layer].squeeze(0)?;
+        let act = cx.clean_pass()?.get(layer).squeeze(0)?;
         let (k, h, w) = act.dims3()?;
         let a: Vec<f32> = act.flatten_all()?.to_vec1()?;
         let spec = InputSpec::from_input_shape(&cx.graph.layer(cx.graph.inputs[0]).out_shape)?;

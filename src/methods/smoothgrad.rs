@@ -15,6 +15,10 @@ use crate::model::build::Rng;
 pub struct SmoothGrad;
 
 impl Method for SmoothGrad {
+    fn batched(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "smoothgrad",

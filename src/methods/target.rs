@@ -44,6 +44,17 @@ pub fn resolve(spec: &str, classes: usize, labels: Option<&[String]>) -> Result<
     }
 }
 
+/// `--target` for one class or several: `I,J,…` (indices only) names several classes, whose
+/// scores are summed; anything else is one class as [`resolve`] reads it (a label may hold a
+/// comma).
+pub fn resolve_many(spec: &str, classes: usize, labels: Option<&[String]>) -> Result<Vec<usize>> {
+    let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+    if parts.len() > 1 && parts.iter().all(|p| p.parse::<usize>().is_ok()) {
+        return parts.iter().map(|p| resolve(p, classes, labels)).collect();
+    }
+    Ok(vec![resolve(spec, classes, labels)?])
+}
+
 /// Softmax of raw scores, accumulated in f64 (shifted by the maximum, so large logits are safe).
 pub fn softmax(scores: &[f32]) -> Vec<f32> {
     let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::state::LayerDetail;
+use crate::input::Input;
 use crate::jobs::{Computed, JobResult, JobSpec};
-use crate::methods::input::Input;
 use crate::methods::Progress;
 use crate::model::LayerId;
 

@@ -11,9 +11,9 @@ use crate::error::{Error, Result};
 use crate::imaging::atomic::stage;
 use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
+use crate::input::preprocess::Preprocess;
+use crate::input::{Input, Source};
 use crate::jobs::{Computed, Session};
-use crate::methods::input::{Input, Source};
-use crate::methods::preprocess::Preprocess;
 use crate::model::describe::weight_infos;
 use crate::model::{Graph, LayerId};
 
@@ -71,13 +71,13 @@ pub fn histogram(values: &[f32], bins: usize) -> Vec<u64> {
 /// Reads, prepares and classifies another image.
 pub fn load_input(session: &Session, path: &Path, preprocess: Preprocess) -> Action {
     let loaded = (|| -> Result<(Arc<Input>, Vec<f32>)> {
-        let input = Input::load(
+        let input = Arc::new(Input::load(
             &session.graph,
             &Source::Image(path.to_path_buf()),
             preprocess,
-        )?;
+        )?);
         let scores = session.scores(&input)?;
-        Ok((Arc::new(input), scores))
+        Ok((input, scores))
     })();
     Action::InputLoaded(loaded.map_err(|e| e.to_string()))
 }

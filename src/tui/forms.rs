@@ -116,7 +116,7 @@ impl Field {
             Field::Steps => crate::methods::MAX_STEPS,
             Field::Samples => crate::methods::MAX_SAMPLES,
             // A window or stride larger than any picture we decode is a typo.
-            _ => crate::methods::preprocess::MAX_IMAGE_DIM as usize,
+            _ => crate::input::preprocess::MAX_IMAGE_DIM as usize,
         }
     }
 

@@ -26,9 +26,9 @@ use tokio::sync::mpsc;
 use crate::error::{Error, Result};
 use crate::exec::{device_label, select_device};
 use crate::import::{labels, open, ModelSource};
+use crate::input::preprocess::Preprocess;
+use crate::input::{Input, Source};
 use crate::jobs::{JobEvent, Runner, Session};
-use crate::methods::input::{Input, Source};
-use crate::methods::preprocess::Preprocess;
 use crate::term::Graphics;
 use action::{Action, Effect};
 use images::Images;
@@ -60,12 +60,14 @@ pub fn prepare(o: &Options, graphics: &'static str) -> Result<(Arc<Session>, Sta
     let input = Input::load(&graph, &o.source, o.preprocess)?;
     let carried = graph.labels.clone();
     let session = Arc::new(Session::new(graph, device)?);
+    // The clean pass computed here serves the first map too (the session keeps it).
+    let input = Arc::new(input);
     let scores = session.scores(&input)?;
     let labels = labels::for_model(scores.len(), o.labels.as_deref(), carried.as_deref())?;
     let state = State::new(Setup {
         graph: session.graph.clone(),
         labels,
-        input: Arc::new(input),
+        input,
         scores,
         device: device_name,
         graphics,

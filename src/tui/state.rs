@@ -8,8 +8,8 @@ use image::RgbImage;
 
 use super::forms::{KnobsForm, OpenPrompt, TargetPicker};
 use super::view::View;
+use crate::input::Input;
 use crate::jobs::{Cache, Computed, JobSpec, ViewKnobs};
-use crate::methods::input::Input;
 use crate::methods::target::{top_k, Prediction};
 use crate::methods::Progress;
 use crate::model::describe::{summary_rows, SummaryRow, WeightInfo};
@@ -250,5 +250,5 @@ impl State {
 
 /// The prepared input as the model sees it, back in pixels.
 pub fn input_picture(input: &Input) -> RgbImage {
-    crate::methods::preprocess::deprocess(&input.prepared, &input.spec, input.preprocess)
+    crate::input::preprocess::deprocess(&input.prepared, &input.spec, input.preprocess)
 }

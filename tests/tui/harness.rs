@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use convscope::input::preprocess::Preprocess;
+use convscope::input::Source;
 use convscope::jobs::{compute, JobResult, Session};
-use convscope::methods::input::Source;
-use convscope::methods::preprocess::Preprocess;
 use convscope::methods::Control;
 use convscope::term::Graphics;
 use convscope::tui::action::{Action, Effect};

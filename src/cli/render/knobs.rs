@@ -6,8 +6,8 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::imaging::npy::read_npy_f32_at_most;
+use crate::input::preprocess::Preprocess;
 use crate::methods::actmax::Recipe;
-use crate::methods::preprocess::Preprocess;
 use crate::methods::{self, Baseline, IgMethod, Knobs, NoiseTunnelType, OcclusionView};
 
 #[derive(clap::Args, Debug)]
@@ -75,10 +75,11 @@ pub struct KnobArgs {
     /// actmax (keras-vis): roll the picture by up to this fraction of each side every step.
     #[arg(long, allow_negative_numbers = true, help_heading = "Method options")]
     pub jitter: Option<f32>,
-    /// actmax: maximize this channel's mean activation of --layer (instead of the target).
+    /// Explain (or, actmax: maximize) this channel's mean activation of --layer instead of a
+    /// class (input-gradient methods, occlusion, actmax).
     #[arg(long, help_heading = "Method options")]
     pub channel: Option<usize>,
-    /// actmax: maximize this unit of the dense layer --layer (instead of the target).
+    /// Explain (or, actmax: maximize) this unit of the dense layer --layer instead of a class.
     #[arg(long, help_heading = "Method options")]
     pub neuron: Option<usize>,
     /// ig: gausslegendre | riemann_left | riemann_right | riemann_middle | riemann_trapezoid.
@@ -185,8 +186,6 @@ impl KnobArgs {
             recipe: Recipe::parse(&self.recipe)?,
             jitter: self.jitter.filter(|&j| j > 0.0),
             size: None,
-            channel: self.channel,
-            neuron: self.neuron,
             preprocess: Preprocess::Imagenet,
         })
     }

@@ -8,21 +8,20 @@ mod progress;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::{DType, Tensor};
 use serde_json::{json, Map, Value};
 
 use super::input::InputArgs;
+use crate::engine::{self, explain, Facts, Request, Session, Subject};
 use crate::error::{Error, Result};
-use crate::exec::{device_label, select_device, Executor, Params};
+use crate::exec::{device_label, select_device};
 use crate::imaging::atomic::stage;
-use crate::imaging::heatmap::{check, MapProblem};
 use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::import::labels;
-use crate::methods::preprocess::InputSpec;
-use crate::methods::{self, cam, filters, target, Artifact, Cx, LayerNeed, Output};
+use crate::methods::{self, cam, filters, target, Artifact, LayerNeed, Method, Objective, Output};
 use crate::model::{Graph, LayerId};
 
 const ABOUT: &str = "The target is the raw class score before softmax: when the graph ends in Softmax or \
@@ -84,13 +83,14 @@ pub fn run(a: Args) -> Result<()> {
     let method = methods::by_id(&a.method)?;
     check_distinct_outputs(a.output.as_deref(), a.npy.as_deref())?;
     layers::check_args(&a.method, &a.layers, a.layer.as_deref(), a.npy.is_some())?;
-    let mut look = a.look.look()?;
-    // As the interface draws it: occlusion's blocky map over the picture (--no-overlay: alone).
-    look.overlay_attribution = a.method == "occlusion";
+    // Drawn as the interface draws it (`engine::picture`): occlusion's blocky map over the
+    // picture (--no-overlay: alone).
+    let look = a.look.look()?;
     let t = Instant::now();
     let graph = a.model_args.open(&a.model)?;
     let device = select_device(&a.input.device)?;
-    let params = Params::load(&graph, &device)?;
+    let session = Session::new(graph, device)?;
+    let graph = session.graph.clone();
     let load_ms = ms(t);
 
     let t = Instant::now();
@@ -99,21 +99,14 @@ pub fn run(a: Args) -> Result<()> {
     // chooses the class, as it is the input of every other method.
     let unit = a.knobs.channel.is_some() || a.knobs.neuron.is_some();
     let sample_picks_target = a.target.is_none() && !unit && graph.sample_image.is_some();
-    let input = if a.input.given() || method.needs_input() || sample_picks_target {
-        Some(a.input.prepare(&graph)?)
+    let subject = if a.input.given() || method.needs_input() || sample_picks_target {
+        Subject::new(&session, Arc::new(a.input.prepare(&graph)?))?
     } else {
-        None
+        Subject::blank(&session)?
     };
-    let x = match &input {
-        Some(input) => input.prepared.to_tensor(&device)?,
-        None => {
-            let spec = InputSpec::from_input_shape(&graph.layer(graph.inputs[0]).out_shape)?;
-            Tensor::zeros(spec.shape(1), DType::F32, &device)?
-        }
-    };
-    let mut knobs = a.knobs.to_knobs(&x, &device)?;
+    let mut knobs = a.knobs.to_knobs(&subject.tensor, &session.device)?;
     match a.knobs.batch {
-        None => knobs.batch = methods::batch_for(&graph, methods::batch_budget()),
+        None => knobs.batch = session.batch,
         Some(b) => methods::check_batch(&graph, b)?,
     }
     knobs.preprocess = a.input.preprocess;
@@ -121,12 +114,14 @@ pub fn run(a: Args) -> Result<()> {
     knobs.layers = layers::resolve(&graph, &a.layers)?;
     let prepare_ms = ms(t);
 
-    let exec = Executor::new(&graph, &params);
-    let scores_layer = graph.logits_layer();
-    let scores: Option<Vec<f32>> = match input {
-        Some(_) => Some(exec.output(&x, scores_layer)?.flatten_all()?.to_vec1()?),
+    // The one forward pass of the input: the scores, the target, and the method's clean pass.
+    let t = Instant::now();
+    let scores: Option<Vec<f32>> = match &subject.input {
+        Some(_) => Some(subject.scores(&session)?),
         None => None,
     };
+    let forward_ms = ms(t);
+    let scores_layer = graph.logits_layer();
     let classes = graph
         .layer(scores_layer)
         .out_shape
@@ -134,46 +129,34 @@ pub fn run(a: Args) -> Result<()> {
         .copied()
         .unwrap_or(0);
     let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
-    // actmax of a channel or neuron has no class.
-    let target = match (&a.target, &scores) {
-        (Some(t), _) => target::resolve(t, classes, labels.as_deref())?,
-        (None, Some(scores)) => target::top1(scores),
-        (None, None) if unit => 0,
-        (None, None) => {
-            return Err(Error::Usage(format!(
-                "{} without an input needs --target CLASS (or --layer NAME with --channel K or --neuron K)",
-                a.method
-            )))
-        }
-    };
-    let layer = resolve_layer(&graph, method.info().layer, a.layer.as_deref())?;
-
-    let mut cx = Cx {
-        graph: &graph,
-        exec,
-        input: x,
-        target,
-        scores: scores_layer,
+    let layer = resolve_layer(&graph, method, a.layer.as_deref(), unit)?;
+    let objective = objective(
+        &a,
+        &graph,
+        method,
         layer,
+        scores.as_deref(),
+        classes,
+        labels.as_deref(),
+    )?;
+    let class = objective.class();
+    let request = Request {
+        method,
+        layer: if method.info().layer == LayerNeed::None {
+            None
+        } else {
+            layer
+        },
+        objective,
         knobs,
-        control: progress::control(&a.method),
     };
-    let t = Instant::now();
-    let mut output = method.run(&mut cx)?;
-    if ["smoothgrad", "ig", "occlusion", "scorecam"].contains(&method.info().id) {
-        output.extras.insert("batch".into(), cx.knobs.batch.into());
-    }
-    let method_ms = ms(t);
-    let problem = check(output.artifact.data());
-    if problem == Some(MapProblem::NonFinite) {
-        return Err(Error::Input(format!(
-            "{} produced a map with NaN or infinite values; nothing was written",
-            a.method
-        )));
-    }
+    let explained = explain(&session, &subject, request, progress::control(&a.method))?;
+    let output = explained.output;
+    let method_ms = explained.facts.method_ms;
 
     let t = Instant::now();
-    let stem_source = input
+    let stem_source = subject
+        .input
         .as_ref()
         .map_or(Path::new(&a.model), |i| i.path.as_path());
     // `--print` to something other than a terminal writes the picture and prints its path.
@@ -181,11 +164,9 @@ pub fn run(a: Args) -> Result<()> {
     let png_path = a.output.clone().or_else(|| {
         (a.npy.is_none() && !printed_inline).then(|| default_png(stem_source, &a.method))
     });
-    let picture = match (png_path.is_some() || a.print, &input) {
-        (false, _) => None,
-        (true, Some(input)) => Some(picture::render(&output.artifact, input, &look)),
-        (true, None) => picture::made_picture(&output.artifact),
-    };
+    let picture = (png_path.is_some() || a.print)
+        .then(|| engine::picture(method, &output, &subject, &look))
+        .flatten();
     let png = match (&png_path, &picture) {
         (Some(_), Some(img)) => {
             Some(encode_png(img).map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?)
@@ -209,19 +190,17 @@ pub fn run(a: Args) -> Result<()> {
         s.commit()?;
     }
 
-    let target = (!(unit && method.info().id == "actmax")).then_some(target);
     let report = Report {
         method: &a.method,
         graph: &graph,
-        scores: scores.as_deref(),
-        target,
-        label: target.and_then(|t| Some(labels.as_ref()?[t].as_str())),
+        facts: &explained.facts,
+        class,
+        label: class.and_then(|t| Some(labels.as_ref()?.get(t)?.as_str())),
         output: &output,
-        problem,
         png: png_path.as_deref(),
         npy: a.npy.as_deref(),
-        device: device_label(&device),
-        timings: json!({"load_ms": load_ms, "prepare_ms": prepare_ms, "method_ms": method_ms, "render_ms": render_ms}),
+        device: device_label(&session.device),
+        timings: json!({"load_ms": load_ms, "prepare_ms": prepare_ms, "forward_ms": forward_ms, "method_ms": method_ms, "render_ms": render_ms}),
     };
     if a.json {
         super::print_json(&report.json());
@@ -235,13 +214,27 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-/// `--layer`, or the method's default, checked against what the method needs.
-fn resolve_layer(graph: &Graph, need: LayerNeed, name: Option<&str>) -> Result<Option<LayerId>> {
+/// `--layer`, or the method's default, checked against what the method needs. For a method
+/// that takes no layer of its own, `--layer` names the layer of the unit `--channel` or
+/// `--neuron` selects (the objective), and is an error without one.
+fn resolve_layer(
+    graph: &Graph,
+    method: &dyn Method,
+    name: Option<&str>,
+    unit: bool,
+) -> Result<Option<LayerId>> {
     type Default = fn(&Graph) -> Option<LayerId>;
     type Check = fn(&Graph, LayerId) -> Result<()>;
+    let need = method.info().layer;
     let (default, check): (Default, Check) = match need {
-        LayerNeed::None => return Ok(None),
-        LayerNeed::Optional => return name.map(|n| graph.find(n)).transpose(),
+        LayerNeed::None if name.is_some() && !unit => {
+            return Err(Error::Usage(format!(
+                "{} takes no layer of its own; --layer names a unit's layer together with \
+                 --channel K or --neuron K",
+                method.info().id
+            )))
+        }
+        LayerNeed::None | LayerNeed::Optional => return name.map(|n| graph.find(n)).transpose(),
         LayerNeed::SpatialMap => (cam::default_layer, cam::check_spatial),
         LayerNeed::Kernel => (filters::default_layer, filters::check_kernel),
     };
@@ -256,6 +249,59 @@ fn resolve_layer(graph: &Graph, need: LayerNeed, name: Option<&str>) -> Result<O
     };
     check(graph, id)?;
     Ok(Some(id))
+}
+
+/// What the map explains: `--channel K` or `--neuron K` of the `--layer` unit, else
+/// `--target` (a class, a label, or `I,J,…` for the sum of several classes' scores), else the
+/// top-1 class of the input.
+fn objective(
+    a: &Args,
+    graph: &Graph,
+    method: &dyn Method,
+    layer: Option<LayerId>,
+    scores: Option<&[f32]>,
+    classes: usize,
+    labels: Option<&[String]>,
+) -> Result<Objective> {
+    let scores_layer = graph.logits_layer();
+    let unit_layer = || -> Result<LayerId> {
+        match (method.info().layer, layer) {
+            (LayerNeed::None | LayerNeed::Optional, Some(l)) => Ok(l),
+            (LayerNeed::None | LayerNeed::Optional, None) => Err(Error::Usage(
+                "--channel and --neuron need --layer NAME: the layer whose unit is explained".into(),
+            )),
+            _ => Err(Error::Usage(format!(
+                "--channel and --neuron choose a unit of --layer, which {} uses as its own layer; \
+                 use them with an input-gradient method (saliency, guided, ig, …), occlusion or actmax",
+                method.info().id
+            ))),
+        }
+    };
+    match (a.knobs.channel, a.knobs.neuron, &a.target) {
+        (Some(_), Some(_), _) => Err(Error::Usage("give --channel or --neuron, not both".into())),
+        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(Error::Usage(
+            "--target chooses a class; --channel and --neuron a unit: give one of them".into(),
+        )),
+        (Some(k), None, None) => Objective::channel(graph, unit_layer()?, k),
+        (None, Some(k), None) => Objective::neuron(graph, unit_layer()?, k),
+        (None, None, Some(t)) => match target::resolve_many(t, classes, labels)? {
+            many if many.len() > 1 => Objective::classes(scores_layer, many),
+            one => Ok(Objective::Class {
+                scores: scores_layer,
+                class: one[0],
+            }),
+        },
+        (None, None, None) => match scores {
+            Some(scores) => Ok(Objective::Class {
+                scores: scores_layer,
+                class: target::top1(scores),
+            }),
+            None => Err(Error::Usage(format!(
+                "{} without an input needs --target CLASS (or --layer NAME with --channel K or --neuron K)",
+                a.method
+            ))),
+        },
+    }
 }
 
 /// `-o` and `--npy` naming one file would leave one output overwritten by the other.
@@ -300,13 +346,12 @@ fn default_png(input: &Path, method: &str) -> PathBuf {
 struct Report<'a> {
     method: &'a str,
     graph: &'a Graph,
-    /// The class scores for the input (none when a method made its own picture).
-    scores: Option<&'a [f32]>,
-    /// The class explained or maximized (none for actmax of a channel or neuron).
-    target: Option<usize>,
+    /// The engine's facts: the target's score and probability, the layer, the map's range.
+    facts: &'a Facts,
+    /// The class explained or maximized (none for an objective that is not one class).
+    class: Option<usize>,
     label: Option<&'a str>,
     output: &'a Output,
-    problem: Option<MapProblem>,
     png: Option<&'a Path>,
     npy: Option<&'a Path>,
     device: String,
@@ -316,27 +361,17 @@ struct Report<'a> {
 impl Report<'_> {
     /// The target's raw score and probability for the input, when there is an input.
     fn score(&self) -> Option<(f32, f32)> {
-        let (scores, t) = (self.scores?, self.target?);
-        Some((scores[t], target::softmax(scores)[t]))
+        self.facts.target.map(|t| (t.score, t.prob))
     }
 
     fn layer(&self) -> Option<&str> {
-        match &self.output.artifact {
-            Artifact::Cam { layer, .. } | Artifact::Grid { layer, .. } => {
-                Some(self.graph.layer(*layer).name.as_str())
-            }
-            Artifact::Attribution { .. }
-            | Artifact::Heatmap { .. }
-            | Artifact::Mask { .. }
-            | Artifact::Rows { .. }
-            | Artifact::Image { .. } => None,
-        }
+        Some(self.graph.layer(self.facts.layer?).name.as_str())
     }
 
     /// What occlusion's heatmap and mask views add to the text report.
     fn print_occlusion(&self) {
         let e = &self.output.extras;
-        let (min, max) = minmax(self.output.artifact.data());
+        let (min, max) = (self.facts.min, self.facts.max);
         match &self.output.artifact {
             Artifact::Heatmap { .. } => outln!(
                 "target probability with a window occluded: {min:.4} to {max:.4} (unoccluded {:.4})",
@@ -356,10 +391,10 @@ impl Report<'_> {
     }
 
     fn json(&self) -> Value {
-        let (min, max) = minmax(self.output.artifact.data());
+        let (min, max) = (self.facts.min, self.facts.max);
         let mut v: Map<String, Value> = Map::new();
         v.insert("method".into(), json!(self.method));
-        let target = self.target.map(|index| {
+        let target = self.class.map(|index| {
             let mut t = json!({"index": index, "label": self.label});
             if let Some((score, prob)) = self.score() {
                 t["score"] = json!(score);
@@ -387,7 +422,7 @@ impl Report<'_> {
         }
         v.insert(
             "map".into(),
-            json!({"min": min, "max": max, "problem": self.problem.map(|p| p.describe())}),
+            json!({"min": min, "max": max, "problem": self.facts.problem.map(|p| p.describe())}),
         );
         for (k, val) in &self.output.extras {
             v.insert(k.clone(), val.clone());
@@ -427,34 +462,29 @@ impl Report<'_> {
                     .layer()
                     .map(|l| format!(" at layer {l}"))
                     .unwrap_or_default();
-                let (index, (score, prob)) = (
-                    self.target.unwrap_or_default(),
-                    self.score().unwrap_or_default(),
-                );
-                outln!(
-                    "{} of class {index}{label} (score {score:.4}, p={prob:.4}){layer}",
-                    self.method
-                );
+                match (self.class, self.score()) {
+                    (Some(index), Some((score, prob))) => outln!(
+                        "{} of class {index}{label} (score {score:.4}, p={prob:.4}){layer}",
+                        self.method
+                    ),
+                    _ => {
+                        let obj = extra("objective").and_then(Value::as_str).unwrap_or("?");
+                        outln!("{} of {obj}{layer}", self.method)
+                    }
+                }
                 if let Some(gap) = extra("completeness_gap") {
                     outln!("completeness gap (Σ attributions − (F(x) − F(baseline))): {gap}");
                 }
                 self.print_occlusion();
             }
         }
-        if let Some(p) = self.problem {
+        if let Some(p) = self.facts.problem {
             errln!("warning: {}", p.describe());
         }
         for path in [self.png, self.npy].into_iter().flatten() {
             outln!("wrote {}", path.display());
         }
     }
-}
-
-fn minmax(data: &[f32]) -> (f32, f32) {
-    data.iter()
-        .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        })
 }
 
 #[cfg(test)]

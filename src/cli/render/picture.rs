@@ -1,8 +1,8 @@
 //! The picture options of `render` (colormap, alpha, overlay, …), parsed into
-//! [`imaging::picture::Look`](crate::imaging::picture::Look).
+//! [`imaging::picture::Look`](crate::engine::picture::Look).
 
+pub use crate::engine::picture::Look;
 use crate::error::Result;
-pub use crate::imaging::picture::{made_picture, render, Look};
 use crate::imaging::png::parse_size;
 
 #[derive(clap::Args, Debug)]

@@ -10,10 +10,10 @@
 //! pixels when the picture is jittered (keras-vis keeps it in the rolled frame), and the best
 //! picture is the one the lowest loss was measured on (keras-vis stores the next one).
 
-use super::objective::Objective;
 use super::{Optimized, Settings};
 use crate::error::Result;
 use crate::exec::Executor;
+use crate::methods::Objective;
 use crate::methods::Progress;
 use crate::model::build::Rng;
 

@@ -9,10 +9,10 @@
 //! compose into one affine map, resampled bilinearly, whose adjoint carries the gradient back.
 
 use super::fft::Irfft2;
-use super::objective::Objective;
 use super::warp::{Affine, Warp};
 use super::{Optimized, Settings};
 use crate::error::Result;
+use crate::methods::Objective;
 use crate::methods::Progress;
 use crate::model::build::Rng;
 

@@ -7,17 +7,15 @@
 mod fft;
 mod kerasvis;
 mod lucid;
-mod objective;
 mod pixels;
 mod warp;
 
 use candle_core::Device;
 use serde_json::json;
 
-use super::preprocess::InputSpec;
 use super::{Artifact, Control, Cx, LayerNeed, Method, MethodInfo, Output};
 use crate::error::{Error, Result};
-pub use objective::Objective;
+use crate::input::preprocess::InputSpec;
 use pixels::PixelMap;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +91,7 @@ impl Method for ActMax {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let objective = Objective::from_cx(cx)?;
+        let objective = cx.objective.clone();
         let spec = InputSpec::from_input_shape(&cx.graph.layer(cx.graph.inputs[0]).out_shape)?;
         let recipe = cx.knobs.recipe;
         let steps = cx.knobs.steps.unwrap_or(recipe.default_steps());

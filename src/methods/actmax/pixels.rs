@@ -5,7 +5,7 @@
 use candle_core::{Device, Tensor};
 
 use crate::error::Result;
-use crate::methods::preprocess::{InputSpec, Layout, Preprocess};
+use crate::input::preprocess::{InputSpec, Layout, Preprocess};
 
 pub struct PixelMap {
     pub spec: InputSpec,

@@ -20,12 +20,11 @@ use candle_core::Tensor;
 
 use super::context::{attribution, Cx};
 use super::ig::baseline;
-use super::preprocess::InputSpec;
 use super::target::softmax;
 use super::{Artifact, LayerNeed, Method, MethodInfo, Output};
 use crate::error::Result;
 use crate::exec::incremental::{Incremental, PatchedInputs};
-use crate::exec::NoHook;
+use crate::input::preprocess::InputSpec;
 use windows::Windows;
 
 pub struct Occlusion;
@@ -54,6 +53,14 @@ impl OcclusionView {
 }
 
 impl Method for Occlusion {
+    fn batched(&self) -> bool {
+        true
+    }
+
+    fn overlays_attribution(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "occlusion",
@@ -84,8 +91,10 @@ impl Method for Occlusion {
         out.extras
             .insert("incremental".into(), pass.incremental.into());
         out.extras.insert("grid".into(), vec![rows, cols].into());
-        out.extras
-            .insert("prob_unoccluded".into(), pass.reference_prob.into());
+        if cx.objective.class().is_some() {
+            out.extras
+                .insert("prob_unoccluded".into(), pass.reference_prob.into());
+        }
         Ok(out)
     }
 }
@@ -101,19 +110,33 @@ struct Pass {
 }
 
 /// The batched passes over the windows: incremental where possible, else whole inputs.
-fn evaluate(cx: &Cx<'_>, w: &Windows) -> Result<Pass> {
+fn evaluate(cx: &mut Cx<'_>, w: &Windows) -> Result<Pass> {
+    // Probabilities exist for one class's score only; the heatmap and mask views show them.
+    if cx.knobs.view != OcclusionView::Attribution {
+        cx.target_class("occlusion --view heatmap or mask")?;
+    }
+    let acts = cx.clean_pass()?;
+    let cx = &*cx;
     let x: Vec<f32> = cx.input.flatten_all()?.to_vec1()?;
     let base: Vec<f32> = baseline(cx)?.flatten_all()?.to_vec1()?;
-    let target = |row: &[f32]| (row[cx.target], softmax(row)[cx.target]);
-    let acts = cx.exec.forward(&cx.input, &mut NoHook)?;
-    let (reference_score, reference_prob) =
-        target(&acts.get(cx.scores).flatten_from(1)?.to_vec2::<f32>()?[0]);
-    // The plain path needs no activations past the reference scores: free them before the
-    // windows' passes rather than holding a whole forward pass through them.
-    let acts = incremental_possible(cx, w).then_some(acts);
-    let incremental = acts
-        .as_ref()
-        .map(|a| Incremental::new(&cx.exec, a))
+    let layer = cx.objective.layer();
+    let measure = |out: &Tensor| -> Result<(Vec<f32>, Vec<f32>)> {
+        let scores = cx.objective.values(out)?;
+        let probs = match cx.objective.class() {
+            Some(k) => out
+                .flatten_from(1)?
+                .to_vec2::<f32>()?
+                .iter()
+                .map(|row| softmax(row)[k])
+                .collect(),
+            None => vec![f32::NAN; scores.len()],
+        };
+        Ok((scores, probs))
+    };
+    let (s, p) = measure(acts.get(layer))?;
+    let (reference_score, reference_prob) = (s[0], p[0]);
+    let incremental = incremental_possible(cx, w)
+        .then(|| Incremental::new(&cx.exec, &acts))
         .transpose()?;
     let (mut scores, mut probs) = (Vec::new(), Vec::new());
     for chunk in w.starts.chunks(cx.knobs.batch.max(1)) {
@@ -125,23 +148,18 @@ fn evaluate(cx: &Cx<'_>, w: &Windows) -> Result<Pass> {
             }
             o
         });
-        let rows = match &incremental {
-            Some(engine) => {
-                let patched = patches(w, chunk, occluded, cx.input.device())?;
-                let out = engine.run(patched, cx.scores)?;
-                out.flatten_from(1)?.to_vec2()?
-            }
+        let out = match &incremental {
+            Some(engine) => engine.run(patches(w, chunk, occluded, cx.input.device())?, layer)?,
             None => {
                 let batch: Vec<f32> = occluded.flatten().collect();
                 let shape: Vec<usize> = [&[chunk.len()], w.dims.as_slice()].concat();
-                score_rows(cx, &Tensor::from_vec(batch, shape, cx.input.device())?)?
+                cx.exec
+                    .output(&Tensor::from_vec(batch, shape, cx.input.device())?, layer)?
             }
         };
-        for row in rows {
-            let (s, p) = target(&row);
-            scores.push(s);
-            probs.push(p);
-        }
+        let (s, p) = measure(&out)?;
+        scores.extend(s);
+        probs.extend(p);
         cx.control.step(scores.len(), w.starts.len(), "windows")?;
     }
     Ok(Pass {
@@ -189,15 +207,6 @@ fn patches(
         size,
         values,
     })
-}
-
-/// Every class's raw score for each input of a batch.
-fn score_rows(cx: &Cx<'_>, inputs: &Tensor) -> Result<Vec<Vec<f32>>> {
-    Ok(cx
-        .exec
-        .output(inputs, cx.scores)?
-        .flatten_from(1)?
-        .to_vec2()?)
 }
 
 impl Pass {

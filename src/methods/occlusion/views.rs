@@ -70,7 +70,7 @@ pub fn mask(drop: &[f32], threshold: f32) -> Mask {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::methods::preprocess::Layout;
+    use crate::input::preprocess::Layout;
 
     #[test]
     fn channel_positions_average_into_one_cell() {

@@ -5,7 +5,7 @@
 //! positions per dim, the first dim varying fastest.
 
 use crate::error::{Error, Result};
-use crate::methods::preprocess::Layout;
+use crate::input::preprocess::Layout;
 
 /// The windows over one input (dims without the batch, in the model's layout).
 #[derive(Clone, Debug)]

@@ -1,14 +1,18 @@
 //! The input a map explains: an image file, a prepared array, or the model's own sample
 //! picture, prepared for the model, with what is needed to show it again. Shared by the CLI
-//! (`--image`, `--input-npy`) and the TUI (`--image`, the `o` prompt).
+//! (`--image`, `--input-npy`) and the TUI (`--image`, the `o` prompt). The `input` room: below
+//! `methods` (which take the prepared tensor) and above `imaging` (NPY reading).
 
 use std::path::{Path, PathBuf};
 
-use super::preprocess::{
+mod deprocess;
+pub mod preprocess;
+
+use image::RgbImage;
+use preprocess::{
     load_image, prepare_image, prepare_npy, resize_and_center_crop, InputSpec, PreparedInput,
     Preprocess,
 };
-use image::RgbImage;
 
 use crate::error::{Error, Result};
 use crate::imaging::npy::read_npy_f32_at_most;

@@ -14,12 +14,12 @@ pub const NAME: &str = "demo";
 
 /// The trained weights (`examples/train_demo.rs` wrote them), with the class names and the
 /// training facts in the header's metadata.
-const WEIGHTS: &[u8] = include_bytes!("../../demo/model/demo.safetensors");
+const WEIGHTS: &[u8] = include_bytes!("../../../demo/model/demo.safetensors");
 
 /// The picture used when no input is given: a held-out generated star, off centre, on stripes.
 const SAMPLE: (&str, &[u8]) = (
     "star.png",
-    include_bytes!("../../demo/images/shapes/star.png"),
+    include_bytes!("../../../demo/images/shapes/star.png"),
 );
 
 /// The demo model with its trained weights, class names and sample picture.

@@ -6,12 +6,12 @@
 
 use image::RgbImage;
 
-use super::colormap::Colormap;
-use super::grid;
-use super::heatmap::{channel_max_abs, channel_sum, Heatmap};
-use super::png::{overlay, resize_rgb};
-use crate::methods::input::Input;
-use crate::methods::preprocess::{deprocess, Layout};
+use crate::imaging::colormap::Colormap;
+use crate::imaging::grid;
+use crate::imaging::heatmap::{channel_max_abs, channel_sum, Heatmap};
+use crate::imaging::png::{overlay, resize_rgb};
+use crate::input::preprocess::{deprocess, Layout};
+use crate::input::Input;
 use crate::methods::{Artifact, Tile};
 
 /// How artifacts are drawn.
