@@ -23,7 +23,7 @@ fn shown_layer(h: &Harness) -> Option<String> {
 #[test]
 fn opens_on_a_grad_cam_of_the_last_spatial_layer() {
     let h = Harness::demo();
-    assert_eq!(h.state.view, View::Cam);
+    assert_eq!(h.state.view, View::of("gradcam").unwrap());
     assert_eq!(shown_method(&h), Some("gradcam"));
     assert_eq!(shown_layer(&h).as_deref(), Some(h.layer()));
     assert!(h.layer().starts_with("block4"), "{}", h.layer());
@@ -70,7 +70,7 @@ fn keys_move_through_the_summary_and_search_layer_names() {
 fn views_follow_the_selected_layer_where_they_can() {
     let mut h = Harness::demo();
     h.press("/block2_conv1<Enter>1");
-    assert_eq!(h.state.view, View::Filters);
+    assert_eq!(h.state.view, View::of("filters").unwrap());
     assert_eq!(shown_method(&h), Some("filters"));
     assert_eq!(shown_layer(&h).as_deref(), Some("block2_conv1"));
     // A batch norm has no kernels: the first convolution's are shown, and the pane says why.

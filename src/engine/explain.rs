@@ -12,7 +12,7 @@ use super::{Session, Subject};
 use crate::error::{Error, Result};
 use crate::imaging::heatmap::{check, MapProblem};
 use crate::methods::target::softmax;
-use crate::methods::{Artifact, Control, Cx, Knobs, Method, Objective, Output};
+use crate::methods::{Artifact, Control, Cx, Knobs, Method, Objective, Output, Picture};
 use crate::model::LayerId;
 
 /// What to explain and how.
@@ -93,7 +93,7 @@ pub fn explain(
     let start = Instant::now();
     let mut output = method.run(&mut cx)?;
     let method_ms = (start.elapsed().as_secs_f64() * 1e4).round() / 10.0;
-    if method.batched() {
+    if method.info().batched {
         output.extras.insert("batch".into(), cx.knobs.batch.into());
     }
     output
@@ -144,7 +144,7 @@ pub fn picture(
     }
     let input = subject.input.as_ref()?;
     let look = Look {
-        overlay_attribution: method.overlays_attribution(),
+        overlay_attribution: method.info().picture == Picture::Overlay,
         ..look.clone()
     };
     Some(render(&output.artifact, input, &look))

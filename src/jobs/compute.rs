@@ -34,7 +34,7 @@ pub fn compute(
     control: Control,
 ) -> Result<Computed> {
     let method = methods::by_id(spec.method)?;
-    let subject = match method.needs_input() {
+    let subject = match method.info().needs_input {
         true => session.subject(input)?,
         false => Arc::new(crate::engine::Subject::blank(session)?),
     };

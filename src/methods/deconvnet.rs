@@ -3,7 +3,7 @@
 //! note as guided backpropagation.
 
 use super::context::{attribution, Cx};
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::Result;
 use crate::exec::ReluRule;
 
@@ -13,8 +13,14 @@ impl Method for Deconvnet {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "deconvnet",
-            name: "Deconvnet",
+            title: "Deconvnet",
+            family: Family::Gradient,
             layer: LayerNeed::None,
+            batched: false,
+            needs_input: true,
+            options: &[Opt::Unit],
+            tab: Tab::CliOnly,
+            picture: Picture::Attribution,
         }
     }
 

@@ -6,7 +6,9 @@
 
 use super::cam::check_spatial;
 use super::context::Cx;
-use super::{Artifact, LayerNeed, Method, MethodInfo, Output, Row, Tile};
+use super::{
+    Artifact, Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Row, Tab, Tile,
+};
 use crate::error::{Error, Result};
 
 pub struct Features;
@@ -15,8 +17,17 @@ impl Method for Features {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "features",
-            name: "Feature maps",
+            title: "Feature maps",
+            family: Family::Activations,
             layer: LayerNeed::SpatialMap,
+            batched: false,
+            needs_input: true,
+            options: &[Opt::Channels, Opt::Layers],
+            tab: Tab::Own {
+                title: "Feature maps",
+                short: "Feat",
+            },
+            picture: Picture::Grid,
         }
     }
 

@@ -4,7 +4,7 @@
 //! tensor `[O, I, kh, kw]`.
 
 use super::context::Cx;
-use super::{Artifact, LayerNeed, Method, MethodInfo, Output, Tile};
+use super::{Artifact, Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab, Tile};
 use crate::error::{Error, Result};
 use crate::model::{Graph, LayerId, LayerKind};
 
@@ -14,8 +14,17 @@ impl Method for Filters {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "filters",
-            name: "Filters",
+            title: "Filters",
+            family: Family::Weights,
             layer: LayerNeed::Kernel,
+            batched: false,
+            needs_input: true,
+            options: &[Opt::InChannel],
+            tab: Tab::Own {
+                title: "Filters",
+                short: "Filt",
+            },
+            picture: Picture::Grid,
         }
     }
 

@@ -5,7 +5,7 @@ use candle_core::Tensor;
 
 use super::cam::{self, CamWeights};
 use super::context::Cx;
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Output, Picture, Tab};
 use crate::error::Result;
 
 pub struct GradCam;
@@ -20,8 +20,14 @@ impl Method for GradCam {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "gradcam",
-            name: "Grad-CAM",
+            title: "Grad-CAM",
+            family: Family::Cam,
             layer: LayerNeed::SpatialMap,
+            batched: false,
+            needs_input: true,
+            options: &[],
+            tab: Tab::CamCycle,
+            picture: Picture::Overlay,
         }
     }
 

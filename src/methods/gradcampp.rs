@@ -6,7 +6,7 @@ use candle_core::Tensor;
 
 use super::cam::{self, spatial_sum, CamWeights};
 use super::context::Cx;
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Output, Picture, Tab};
 use crate::error::Result;
 
 pub struct GradCamPlusPlus;
@@ -27,8 +27,14 @@ impl Method for GradCamPlusPlus {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "gradcampp",
-            name: "Grad-CAM++",
+            title: "Grad-CAM++",
+            family: Family::Cam,
             layer: LayerNeed::SpatialMap,
+            batched: false,
+            needs_input: true,
+            options: &[],
+            tab: Tab::CamCycle,
+            picture: Picture::Overlay,
         }
     }
 

@@ -6,7 +6,7 @@
 //! only ReLU the two agree exactly (tested on the fixture nets).
 
 use super::context::{attribution, Cx};
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::Result;
 use crate::exec::ReluRule;
 
@@ -16,8 +16,17 @@ impl Method for Guided {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "guided",
-            name: "Guided backpropagation",
+            title: "Guided backpropagation",
+            family: Family::Gradient,
             layer: LayerNeed::None,
+            batched: false,
+            needs_input: true,
+            options: &[Opt::Unit],
+            tab: Tab::Own {
+                title: "Guided backprop",
+                short: "Guid",
+            },
+            picture: Picture::Attribution,
         }
     }
 

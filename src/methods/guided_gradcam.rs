@@ -7,7 +7,7 @@ use candle_core::Tensor;
 use super::cam;
 use super::context::{attribution, Cx};
 use super::gradcam::GradCam;
-use super::{Artifact, LayerNeed, Method, MethodInfo, Output};
+use super::{Artifact, Family, LayerNeed, Method, MethodInfo, Output, Picture, Tab};
 use crate::error::Result;
 use crate::exec::ReluRule;
 use crate::input::preprocess::{InputSpec, Layout};
@@ -18,8 +18,14 @@ impl Method for GuidedGradCam {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "guided-gradcam",
-            name: "Guided Grad-CAM",
+            title: "Guided Grad-CAM",
+            family: Family::Cam,
             layer: LayerNeed::SpatialMap,
+            batched: false,
+            needs_input: true,
+            options: &[],
+            tab: Tab::CamCycle,
+            picture: Picture::Attribution,
         }
     }
 

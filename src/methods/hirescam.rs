@@ -5,7 +5,7 @@ use candle_core::Tensor;
 
 use super::cam::{self, CamWeights};
 use super::context::Cx;
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Output, Picture, Tab};
 use crate::error::Result;
 
 pub struct HiResCam;
@@ -20,8 +20,14 @@ impl Method for HiResCam {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "hirescam",
-            name: "HiResCAM",
+            title: "HiResCAM",
+            family: Family::Cam,
             layer: LayerNeed::SpatialMap,
+            batched: false,
+            needs_input: true,
+            options: &[],
+            tab: Tab::CamCycle,
+            picture: Picture::Overlay,
         }
     }
 

@@ -7,7 +7,7 @@ use candle_core::Tensor;
 use serde_json::json;
 
 use super::context::{attribution, Baseline, Cx, IgMethod};
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::{Error, Result};
 use crate::exec::ReluRule;
 use crate::model::build::Rng;
@@ -15,15 +15,27 @@ use crate::model::build::Rng;
 pub struct IntegratedGradients;
 
 impl Method for IntegratedGradients {
-    fn batched(&self) -> bool {
-        true
-    }
-
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "ig",
-            name: "Integrated gradients",
+            title: "Integrated gradients",
+            family: Family::Gradient,
             layer: LayerNeed::None,
+            batched: true,
+            needs_input: true,
+            options: &[
+                Opt::Steps,
+                Opt::IgMethod,
+                Opt::Baseline,
+                Opt::Seed,
+                Opt::Batch,
+                Opt::Unit,
+            ],
+            tab: Tab::Own {
+                title: "Integrated gradients",
+                short: "IG",
+            },
+            picture: Picture::Attribution,
         }
     }
 

@@ -1,7 +1,7 @@
 //! Input × gradient (captum `InputXGradient`): the input times its gradient, element-wise.
 
 use super::context::{attribution, Cx};
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::Result;
 use crate::exec::ReluRule;
 
@@ -11,8 +11,14 @@ impl Method for InputXGradient {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "inputxgrad",
-            name: "Input × gradient",
+            title: "Input × gradient",
+            family: Family::Gradient,
             layer: LayerNeed::None,
+            batched: false,
+            needs_input: true,
+            options: &[Opt::Unit],
+            tab: Tab::CliOnly,
+            picture: Picture::Attribution,
         }
     }
 

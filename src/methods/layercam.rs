@@ -4,7 +4,7 @@ use candle_core::Tensor;
 
 use super::cam::{self, CamWeights};
 use super::context::Cx;
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Output, Picture, Tab};
 use crate::error::Result;
 
 pub struct LayerCam;
@@ -19,8 +19,14 @@ impl Method for LayerCam {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "layercam",
-            name: "LayerCAM",
+            title: "LayerCAM",
+            family: Family::Cam,
             layer: LayerNeed::SpatialMap,
+            batched: false,
+            needs_input: true,
+            options: &[],
+            tab: Tab::CamCycle,
+            picture: Picture::Overlay,
         }
     }
 

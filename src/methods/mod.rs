@@ -20,6 +20,7 @@ mod inputxgrad;
 mod layercam;
 pub mod objective;
 mod occlusion;
+pub mod registry;
 mod saliency;
 mod scorecam;
 mod smoothgrad;
@@ -32,71 +33,16 @@ pub use control::{CancelToken, Control, Progress};
 pub use ig::{gauss_legendre, quadrature};
 pub use objective::Objective;
 pub use occlusion::OcclusionView;
+pub use registry::{
+    all, by_id, check_options, ids, Family, LayerNeed, MethodInfo, Opt, Picture, Tab,
+};
 
 use crate::error::{Error, Result};
 
-/// What a method is and what it needs.
-#[derive(Clone, Copy, Debug)]
-pub struct MethodInfo {
-    /// The `render` METHOD id.
-    pub id: &'static str,
-    pub name: &'static str,
-    /// What kind of layer (`--layer`) it works on, if any.
-    pub layer: LayerNeed,
-}
-
-/// The layer a method works on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LayerNeed {
-    None,
-    /// A layer with an NCHW output of spatial size > 1 (CAMs, feature maps); default: the last.
-    SpatialMap,
-    /// A convolution, for its kernels; default: the first.
-    Kernel,
-    /// Any layer, only when `--layer` is given (activation maximization of a channel/neuron).
-    Optional,
-}
-
 pub trait Method: Sync {
+    /// Its registry entry.
     fn info(&self) -> MethodInfo;
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output>;
-    /// Whether the method explains an input (all but activation maximization, which makes one).
-    fn needs_input(&self) -> bool {
-        true
-    }
-    /// Whether it evaluates the network in batches (of `Knobs::batch` inputs), which its report
-    /// states.
-    fn batched(&self) -> bool {
-        false
-    }
-    /// Whether its attribution reads best drawn over the input, as CAMs are (occlusion's
-    /// blocky windows), rather than on its own.
-    fn overlays_attribution(&self) -> bool {
-        false
-    }
-}
-
-/// Every method, in the order `--help` lists them.
-pub fn all() -> Vec<&'static dyn Method> {
-    vec![
-        &saliency::Saliency,
-        &guided::Guided,
-        &deconvnet::Deconvnet,
-        &inputxgrad::InputXGradient,
-        &smoothgrad::SmoothGrad,
-        &ig::IntegratedGradients,
-        &gradcam::GradCam,
-        &gradcampp::GradCamPlusPlus,
-        &hirescam::HiResCam,
-        &xgradcam::XGradCam,
-        &layercam::LayerCam,
-        &guided_gradcam::GuidedGradCam,
-        &scorecam::ScoreCam,
-        &occlusion::Occlusion,
-        &filters::Filters,
-        &features::Features,
-        &actmax::ActMax,
-    ]
 }
 
 /// Bytes one input of a batched pass holds: every layer's output is kept for the reverse pass,
@@ -167,19 +113,3 @@ pub fn check_count(option: &str, n: usize, max: usize) -> Result<()> {
 
 /// The most memory batches are sized to, however much is free.
 pub const BATCH_BUDGET: usize = 2 << 30;
-
-pub fn ids() -> Vec<&'static str> {
-    all().iter().map(|m| m.info().id).collect()
-}
-
-pub fn by_id(id: &str) -> Result<&'static dyn Method> {
-    all()
-        .into_iter()
-        .find(|m| m.info().id == id)
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "unknown method '{id}'; methods: {}",
-                ids().join(", ")
-            ))
-        })
-}

@@ -2,7 +2,7 @@
 //! gradient of the target score with respect to the input. Display takes max |·| over channels.
 
 use super::context::{attribution, Cx};
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::Result;
 use crate::exec::ReluRule;
 
@@ -12,8 +12,17 @@ impl Method for Saliency {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "saliency",
-            name: "Saliency (vanilla gradient)",
+            title: "Saliency (vanilla gradient)",
+            family: Family::Gradient,
             layer: LayerNeed::None,
+            batched: false,
+            needs_input: true,
+            options: &[Opt::Unit],
+            tab: Tab::Own {
+                title: "Saliency",
+                short: "Sal",
+            },
+            picture: Picture::Attribution,
         }
     }
 

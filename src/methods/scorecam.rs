@@ -9,22 +9,27 @@ use candle_core::Tensor;
 
 use super::cam;
 use super::context::Cx;
-use super::{Artifact, LayerNeed, Method, MethodInfo, Output};
+use super::{Artifact, Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::Result;
 use crate::input::preprocess::{InputSpec, Layout};
 
 pub struct ScoreCam;
 
 impl Method for ScoreCam {
-    fn batched(&self) -> bool {
-        true
-    }
-
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "scorecam",
-            name: "Score-CAM",
+            title: "Score-CAM",
+            family: Family::Cam,
             layer: LayerNeed::SpatialMap,
+            batched: true,
+            needs_input: true,
+            options: &[Opt::TopChannels, Opt::Batch],
+            tab: Tab::Own {
+                title: "Score-CAM",
+                short: "Score",
+            },
+            picture: Picture::Overlay,
         }
     }
 

@@ -7,7 +7,7 @@
 use candle_core::Tensor;
 
 use super::context::{attribution, Cx, NoiseTunnelType};
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::{Error, Result};
 use crate::exec::ReluRule;
 use crate::model::build::Rng;
@@ -15,15 +15,27 @@ use crate::model::build::Rng;
 pub struct SmoothGrad;
 
 impl Method for SmoothGrad {
-    fn batched(&self) -> bool {
-        true
-    }
-
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "smoothgrad",
-            name: "SmoothGrad",
+            title: "SmoothGrad",
+            family: Family::Gradient,
             layer: LayerNeed::None,
+            batched: true,
+            needs_input: true,
+            options: &[
+                Opt::Samples,
+                Opt::Stdev,
+                Opt::NtType,
+                Opt::Seed,
+                Opt::Batch,
+                Opt::Unit,
+            ],
+            tab: Tab::Own {
+                title: "SmoothGrad",
+                short: "SmGr",
+            },
+            picture: Picture::Attribution,
         }
     }
 

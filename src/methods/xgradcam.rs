@@ -5,7 +5,7 @@ use candle_core::Tensor;
 
 use super::cam::{self, spatial_sum, CamWeights};
 use super::context::Cx;
-use super::{LayerNeed, Method, MethodInfo, Output};
+use super::{Family, LayerNeed, Method, MethodInfo, Output, Picture, Tab};
 use crate::error::Result;
 
 pub struct XGradCam;
@@ -22,8 +22,14 @@ impl Method for XGradCam {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "xgradcam",
-            name: "XGrad-CAM",
+            title: "XGrad-CAM",
+            family: Family::Cam,
             layer: LayerNeed::SpatialMap,
+            batched: false,
+            needs_input: true,
+            options: &[],
+            tab: Tab::CamCycle,
+            picture: Picture::Overlay,
         }
     }
 

@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::view::View;
 use crate::imaging::colormap::Colormap;
 use crate::jobs::ViewKnobs;
+use crate::methods::{MethodInfo, Opt, Picture};
 
 /// `t`: choose the class to explain.
 #[derive(Clone, Debug, PartialEq)]
@@ -133,19 +133,32 @@ impl Field {
         }
     }
 
-    /// The fields that change what a view shows.
-    pub fn for_view(view: View) -> Vec<Field> {
+    /// The fields that change what a method shows, from its registry entry: the options the
+    /// form edits that the method takes, then what its kind of picture offers. A seed that only
+    /// feeds a baseline the form cannot choose (ig's and occlusion's uniform baseline) is not
+    /// offered.
+    pub fn for_method(info: MethodInfo) -> Vec<Field> {
         use Field::*;
-        match view {
-            View::Filters => vec![Colormap],
-            View::Features => vec![Channels, Colormap],
-            View::Saliency | View::Guided => vec![Signed, Colormap],
-            View::SmoothGrad => vec![Samples, Seed, Signed, Colormap],
-            View::IntegratedGradients => vec![Steps, Signed, Colormap],
-            View::Cam | View::ScoreCam => vec![Colormap, Alpha, Overlay],
-            View::Occlusion => vec![Window, Stride, Colormap, Alpha, Overlay],
-            View::ActMax => vec![Steps, Seed],
-        }
+        let takes = |o: Opt| info.options.contains(&o);
+        let options = [
+            (Window, takes(Opt::Window)),
+            (Stride, takes(Opt::Stride)),
+            (Steps, takes(Opt::Steps)),
+            (Samples, takes(Opt::Samples)),
+            (Channels, takes(Opt::Channels)),
+            (Seed, takes(Opt::Seed) && !takes(Opt::Baseline)),
+        ];
+        let picture: &[Field] = match info.picture {
+            Picture::Grid => &[Colormap],
+            Picture::Attribution => &[Signed, Colormap],
+            Picture::Overlay => &[Colormap, Alpha, Overlay],
+            Picture::Made => &[],
+        };
+        options
+            .into_iter()
+            .filter_map(|(f, taken)| taken.then_some(f))
+            .chain(picture.iter().copied())
+            .collect()
     }
 
     fn show(self, k: &ViewKnobs) -> String {
@@ -228,9 +241,9 @@ pub struct KnobsForm {
 }
 
 impl KnobsForm {
-    pub fn new(view: View, knobs: &ViewKnobs) -> KnobsForm {
+    pub fn new(method: MethodInfo, knobs: &ViewKnobs) -> KnobsForm {
         KnobsForm {
-            fields: Field::for_view(view)
+            fields: Field::for_method(method)
                 .into_iter()
                 .map(|f| (f, f.show(knobs)))
                 .collect(),
@@ -361,7 +374,8 @@ mod tests {
     #[test]
     fn the_form_applies_every_field_or_says_which_is_wrong() {
         let k = ViewKnobs::default();
-        let mut form = KnobsForm::new(View::Occlusion, &k);
+        let info = |id| crate::methods::by_id(id).unwrap().info();
+        let mut form = KnobsForm::new(info("occlusion"), &k);
         *form.edit().unwrap() = "24".into();
         form.cursor = 1;
         *form.edit().unwrap() = "12".into();
@@ -370,7 +384,7 @@ mod tests {
         *form.edit().unwrap() = "zero".into();
         let e = form.apply(&k).unwrap_err();
         assert!(e.starts_with("stride (px): 'zero' is not valid"), "{e}");
-        let mut cam = KnobsForm::new(View::Cam, &k);
+        let mut cam = KnobsForm::new(info("gradcam"), &k);
         cam.fields[1].1 = "1.5".into();
         assert!(cam.apply(&k).unwrap_err().contains("alpha"));
     }

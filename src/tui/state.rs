@@ -169,7 +169,7 @@ impl State {
             selected,
             pane: Pane::Summary,
             layer_scroll: 0,
-            view: View::Cam,
+            view: View::of("gradcam").expect("Grad-CAM has a tab"),
             cam_variant: 0,
             knobs: ViewKnobs::default(),
             show_input: false,

@@ -1,126 +1,116 @@
-//! The view tabs: which method each shows and which layer it works on, following the layer
-//! selected in the summary where the method takes one.
+//! The view tabs, derived from the method registry: a tab for each method with one of its own,
+//! and one Grad-CAM tab for the methods of the CAM cycle (chosen with `[` and `]`), in the
+//! registry's order. Each view knows which layer it works on, following the layer selected in
+//! the summary where its method takes one.
 
-use crate::methods::{cam, filters};
+use std::sync::OnceLock;
+
+use crate::methods::{self, cam, filters, Family, LayerNeed, MethodInfo, Tab};
 use crate::model::{Graph, LayerId};
 
+/// A tab, by its position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum View {
-    Filters,
-    Features,
-    Saliency,
-    Guided,
-    SmoothGrad,
-    IntegratedGradients,
-    Cam,
-    Occlusion,
-    ScoreCam,
-    ActMax,
+pub struct View(usize);
+
+/// One tab: its titles and the methods it shows (one, or the CAM cycle).
+struct Entry {
+    title: &'static str,
+    short: &'static str,
+    methods: Vec<MethodInfo>,
 }
 
-/// Grad-CAM and its family, cycled with `[` and `]` inside the Grad-CAM tab.
-pub const CAM_FAMILY: [(&str, &str); 6] = [
-    ("gradcam", "Grad-CAM"),
-    ("gradcampp", "Grad-CAM++"),
-    ("hirescam", "HiResCAM"),
-    ("xgradcam", "XGrad-CAM"),
-    ("layercam", "LayerCAM"),
-    ("guided-gradcam", "Guided Grad-CAM"),
-];
-
-/// What a layer-following view does with the selected layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Follows {
-    /// No layer (input-space methods, activation maximization of the target class).
-    Nothing,
-    /// A convolution's kernels.
-    Kernels,
-    /// A layer with a spatial output.
-    SpatialMap,
+fn tabs() -> &'static [Entry] {
+    static TABS: OnceLock<Vec<Entry>> = OnceLock::new();
+    TABS.get_or_init(|| {
+        let mut tabs: Vec<Entry> = Vec::new();
+        let mut cycle: Option<usize> = None;
+        for info in methods::all().iter().map(|m| m.info()) {
+            match info.tab {
+                Tab::Own { title, short } => tabs.push(Entry {
+                    title,
+                    short,
+                    methods: vec![info],
+                }),
+                Tab::CamCycle => match cycle {
+                    Some(i) => tabs[i].methods.push(info),
+                    None => {
+                        cycle = Some(tabs.len());
+                        tabs.push(Entry {
+                            // The cycle's tab is named after its first method (Grad-CAM).
+                            title: info.title,
+                            short: "CAM",
+                            methods: vec![info],
+                        });
+                    }
+                },
+                Tab::CliOnly => {}
+            }
+        }
+        tabs
+    })
 }
 
 impl View {
-    pub const ALL: [View; 10] = [
-        View::Filters,
-        View::Features,
-        View::Saliency,
-        View::Guided,
-        View::SmoothGrad,
-        View::IntegratedGradients,
-        View::Cam,
-        View::Occlusion,
-        View::ScoreCam,
-        View::ActMax,
-    ];
+    /// Every tab, in order.
+    pub fn all() -> impl Iterator<Item = View> {
+        (0..tabs().len()).map(View)
+    }
+
+    pub fn count() -> usize {
+        tabs().len()
+    }
+
+    /// The tab at `index` (clamped to the last).
+    pub fn at(index: usize) -> View {
+        View(index.min(tabs().len() - 1))
+    }
+
+    /// The tab that shows method `id`.
+    pub fn of(id: &str) -> Option<View> {
+        (0..tabs().len())
+            .find(|&i| tabs()[i].methods.iter().any(|m| m.id == id))
+            .map(View)
+    }
 
     pub fn index(self) -> usize {
-        View::ALL.iter().position(|v| *v == self).expect("listed")
+        self.0
     }
 
     /// The tab's title.
     pub fn title(self) -> &'static str {
-        match self {
-            View::Filters => "Filters",
-            View::Features => "Feature maps",
-            View::Saliency => "Saliency",
-            View::Guided => "Guided backprop",
-            View::SmoothGrad => "SmoothGrad",
-            View::IntegratedGradients => "Integrated gradients",
-            View::Cam => "Grad-CAM",
-            View::Occlusion => "Occlusion",
-            View::ScoreCam => "Score-CAM",
-            View::ActMax => "Activation max.",
-        }
+        tabs()[self.0].title
     }
 
     /// A short title for narrow terminals.
     pub fn short(self) -> &'static str {
-        match self {
-            View::Filters => "Filt",
-            View::Features => "Feat",
-            View::Saliency => "Sal",
-            View::Guided => "Guid",
-            View::SmoothGrad => "SmGr",
-            View::IntegratedGradients => "IG",
-            View::Cam => "CAM",
-            View::Occlusion => "Occl",
-            View::ScoreCam => "Score",
-            View::ActMax => "AMax",
-        }
+        tabs()[self.0].short
     }
 
-    /// The `render` method id, `variant` choosing within the Grad-CAM family.
+    /// How many methods the tab cycles through (1 but for the Grad-CAM tab).
+    pub fn variants(self) -> usize {
+        tabs()[self.0].methods.len()
+    }
+
+    /// The registry entry of the method shown, `variant` choosing within a cycle.
+    pub fn info(self, variant: usize) -> MethodInfo {
+        let methods = &tabs()[self.0].methods;
+        methods[variant % methods.len()]
+    }
+
+    /// The `render` method id, `variant` choosing within a cycle.
     pub fn method(self, variant: usize) -> &'static str {
-        match self {
-            View::Filters => "filters",
-            View::Features => "features",
-            View::Saliency => "saliency",
-            View::Guided => "guided",
-            View::SmoothGrad => "smoothgrad",
-            View::IntegratedGradients => "ig",
-            View::Cam => CAM_FAMILY[variant % CAM_FAMILY.len()].0,
-            View::Occlusion => "occlusion",
-            View::ScoreCam => "scorecam",
-            View::ActMax => "actmax",
-        }
-    }
-
-    fn follows(self) -> Follows {
-        match self {
-            View::Filters => Follows::Kernels,
-            View::Features | View::Cam | View::ScoreCam => Follows::SpatialMap,
-            _ => Follows::Nothing,
-        }
+        self.info(variant).id
     }
 
     /// Whether the picture depends on the target class.
     pub fn uses_target(self) -> bool {
-        !matches!(self, View::Filters | View::Features)
+        self.info(0).family.uses_target()
     }
 
     /// Whether the picture depends on the input image.
     pub fn uses_input(self) -> bool {
-        !matches!(self, View::Filters | View::ActMax)
+        let info = self.info(0);
+        info.needs_input && info.family != Family::Weights
     }
 
     /// The layer this view works on given the selected one, and a note when it is not the
@@ -128,10 +118,11 @@ impl View {
     pub fn layer(self, graph: &Graph, selected: LayerId) -> (Option<LayerId>, Option<String>) {
         type Usable = fn(&Graph, LayerId) -> crate::Result<()>;
         type Default = fn(&Graph) -> Option<LayerId>;
-        let (usable, default, lacks): (Usable, Default, &str) = match self.follows() {
-            Follows::Nothing => return (None, None),
-            Follows::Kernels => (filters::check_kernel, filters::default_layer, "no kernels"),
-            Follows::SpatialMap => (cam::check_spatial, cam::default_layer, "no spatial map"),
+        let (usable, default, lacks): (Usable, Default, &str) = match self.info(0).layer {
+            // Activation maximization's layer is the unit's, chosen in `render` only.
+            LayerNeed::None | LayerNeed::Optional => return (None, None),
+            LayerNeed::Kernel => (filters::check_kernel, filters::default_layer, "no kernels"),
+            LayerNeed::SpatialMap => (cam::check_spatial, cam::default_layer, "no spatial map"),
         };
         if usable(graph, selected).is_ok() {
             return (Some(selected), None);
@@ -140,5 +131,48 @@ impl View {
         let name = |id: LayerId| graph.layer(id).name.clone();
         let note = fallback.map(|d| format!("{} has {lacks}: showing {}", name(selected), name(d)));
         (fallback, note)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tabs_follow_the_registry() {
+        let titles: Vec<&str> = View::all().map(View::title).collect();
+        assert_eq!(
+            titles,
+            [
+                "Filters",
+                "Feature maps",
+                "Saliency",
+                "Guided backprop",
+                "SmoothGrad",
+                "Integrated gradients",
+                "Grad-CAM",
+                "Occlusion",
+                "Score-CAM",
+                "Activation max."
+            ]
+        );
+        let cam = View::of("gradcam").unwrap();
+        let cycle: Vec<&str> = (0..cam.variants()).map(|v| cam.method(v)).collect();
+        assert_eq!(
+            cycle,
+            [
+                "gradcam",
+                "gradcampp",
+                "hirescam",
+                "xgradcam",
+                "layercam",
+                "guided-gradcam"
+            ]
+        );
+        assert_eq!(View::of("layercam"), Some(cam));
+        assert_eq!(View::of("deconvnet"), None);
+        assert!(!View::of("filters").unwrap().uses_input());
+        assert!(!View::of("features").unwrap().uses_target());
+        assert!(!View::of("actmax").unwrap().uses_input());
     }
 }

@@ -8,70 +8,60 @@ use crate::error::{Error, Result};
 use crate::imaging::npy::read_npy_f32_at_most;
 use crate::input::preprocess::Preprocess;
 use crate::methods::actmax::Recipe;
-use crate::methods::{self, Baseline, IgMethod, Knobs, NoiseTunnelType, OcclusionView};
+use crate::methods::{self, Baseline, IgMethod, Knobs, NoiseTunnelType, OcclusionView, Opt};
 
 #[derive(clap::Args, Debug)]
 pub struct KnobArgs {
-    /// smoothgrad: number of noisy samples.
-    #[arg(long, default_value_t = 25, help_heading = "Method options")]
-    pub samples: usize,
+    /// smoothgrad: number of noisy samples. [default: 25]
+    #[arg(long, help_heading = "Method options")]
+    pub samples: Option<usize>,
     /// smoothgrad: noise standard deviation in the model's input space
     /// [default: 0.15 × (max − min) of the prepared input].
     #[arg(long, allow_negative_numbers = true, help_heading = "Method options")]
     pub stdev: Option<f32>,
-    /// smoothgrad: smoothgrad | smoothgrad_sq | vargrad (captum's NoiseTunnel types).
-    #[arg(long, default_value = "smoothgrad", help_heading = "Method options")]
-    pub nt_type: String,
-    /// Seed for smoothgrad's noise and the uniform IG baseline.
-    #[arg(long, default_value_t = 0, help_heading = "Method options")]
-    pub seed: u64,
+    /// smoothgrad: smoothgrad | smoothgrad_sq | vargrad (captum's NoiseTunnel types). [default: smoothgrad]
+    #[arg(long, help_heading = "Method options")]
+    pub nt_type: Option<String>,
+    /// Seed for smoothgrad's noise and the uniform IG baseline. [default: 0]
+    #[arg(long, help_heading = "Method options")]
+    pub seed: Option<u64>,
     /// ig, occlusion: zero | VALUE (a constant, in the model's input space) | blur | uniform |
-    /// FILE.npy (an array with the input's shape).
-    #[arg(
-        long,
-        default_value = "zero",
-        allow_negative_numbers = true,
-        help_heading = "Method options"
-    )]
-    pub baseline: String,
+    /// FILE.npy (an array with the input's shape). [default: zero]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Method options")]
+    pub baseline: Option<String>,
     /// filters: the input channel to show (default: RGB tiles for 3-channel kernels, else 0).
     #[arg(long, help_heading = "Method options")]
     pub in_channel: Option<usize>,
     /// scorecam: score only the N most active channels (faster) [default: all].
     #[arg(long, help_heading = "Method options")]
     pub top_channels: Option<usize>,
-    /// features: which channels: top:N (most active), first:N, or a list i,j,k.
-    #[arg(long, default_value = "top:16", help_heading = "Method options")]
-    pub channels: String,
-    /// occlusion: window size H,W (all channels) or C,H,W.
-    #[arg(long, default_value = "16,16", help_heading = "Method options")]
-    pub window: String,
-    /// occlusion: stride H,W or C,H,W.
-    #[arg(long, default_value = "8,8", help_heading = "Method options")]
-    pub stride: String,
+    /// features: which channels: top:N (most active), first:N, or a list i,j,k. [default: top:16]
+    #[arg(long, help_heading = "Method options")]
+    pub channels: Option<String>,
+    /// occlusion: window size H,W (all channels) or C,H,W. [default: 16,16]
+    #[arg(long, help_heading = "Method options")]
+    pub window: Option<String>,
+    /// occlusion: stride H,W or C,H,W. [default: 8,8]
+    #[arg(long, help_heading = "Method options")]
+    pub stride: Option<String>,
     /// occlusion: attribution (captum's map of raw-score drops, NPY [C,H,W]) | heatmap (the
     /// target probability with each window occluded, NPY [rows, cols] over the window grid;
     /// channel-wise windows averaged) | mask (the input with only the pixels whose occlusion
-    /// drops the probability most; NPY the per-pixel probability drop [H,W]).
-    #[arg(long, default_value = "attribution", help_heading = "Method options")]
-    pub view: String,
+    /// drops the probability most; NPY the per-pixel probability drop [H,W]). [default: attribution]
+    #[arg(long, help_heading = "Method options")]
+    pub view: Option<String>,
     /// occlusion --view mask: keep pixels whose probability drop is at least T × the largest
-    /// drop, T in (0, 1]; the rest are drawn black.
-    #[arg(
-        long,
-        default_value_t = 0.5,
-        allow_negative_numbers = true,
-        help_heading = "Method options"
-    )]
-    pub threshold: f32,
+    /// drop, T in (0, 1]; the rest are drawn black. [default: 0.5]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Method options")]
+    pub threshold: Option<f32>,
     /// ig: integration steps [default: 50]; actmax: optimization steps [default: 512 for
     /// lucid, 200 for keras-vis].
     #[arg(long, help_heading = "Method options")]
     pub steps: Option<usize>,
     /// actmax: lucid (Fourier image, decorrelated colour, random transforms, Adam) or keras-vis
-    /// (pixels, L6-norm and total-variation penalties, RMSProp).
-    #[arg(long, default_value = "lucid", help_heading = "Method options")]
-    pub recipe: String,
+    /// (pixels, L6-norm and total-variation penalties, RMSProp). [default: lucid]
+    #[arg(long, help_heading = "Method options")]
+    pub recipe: Option<String>,
     /// actmax (keras-vis): roll the picture by up to this fraction of each side every step.
     #[arg(long, allow_negative_numbers = true, help_heading = "Method options")]
     pub jitter: Option<f32>,
@@ -82,9 +72,9 @@ pub struct KnobArgs {
     /// Explain (or, actmax: maximize) this unit of the dense layer --layer instead of a class.
     #[arg(long, help_heading = "Method options")]
     pub neuron: Option<usize>,
-    /// ig: gausslegendre | riemann_left | riemann_right | riemann_middle | riemann_trapezoid.
-    #[arg(long, default_value = "gausslegendre", help_heading = "Method options")]
-    pub ig_method: String,
+    /// ig: gausslegendre | riemann_left | riemann_right | riemann_middle | riemann_trapezoid. [default: gausslegendre]
+    #[arg(long, help_heading = "Method options")]
+    pub ig_method: Option<String>,
     /// Inputs per batched pass (smoothgrad, ig, occlusion, scorecam) [default: as many as fit
     /// in 2 GiB of activations and gradients, at most 64].
     #[arg(long, help_heading = "Method options")]
@@ -92,12 +82,48 @@ pub struct KnobArgs {
 }
 
 impl KnobArgs {
+    /// The method options given on the command line, with the flag as typed: checked against
+    /// the method's registry entry (`methods::check_options`).
+    pub fn given(&self) -> Vec<(Opt, &'static str)> {
+        [
+            (self.samples.is_some(), Opt::Samples, "--samples"),
+            (self.stdev.is_some(), Opt::Stdev, "--stdev"),
+            (self.nt_type.is_some(), Opt::NtType, "--nt-type"),
+            (self.seed.is_some(), Opt::Seed, "--seed"),
+            (self.baseline.is_some(), Opt::Baseline, "--baseline"),
+            (self.in_channel.is_some(), Opt::InChannel, "--in-channel"),
+            (
+                self.top_channels.is_some(),
+                Opt::TopChannels,
+                "--top-channels",
+            ),
+            (self.channels.is_some(), Opt::Channels, "--channels"),
+            (self.window.is_some(), Opt::Window, "--window"),
+            (self.stride.is_some(), Opt::Stride, "--stride"),
+            (self.view.is_some(), Opt::View, "--view"),
+            (self.threshold.is_some(), Opt::Threshold, "--threshold"),
+            (self.steps.is_some(), Opt::Steps, "--steps"),
+            (self.recipe.is_some(), Opt::Recipe, "--recipe"),
+            (self.jitter.is_some(), Opt::Jitter, "--jitter"),
+            (self.channel.is_some(), Opt::Unit, "--channel"),
+            (self.neuron.is_some(), Opt::Unit, "--neuron"),
+            (self.ig_method.is_some(), Opt::IgMethod, "--ig-method"),
+            (self.batch.is_some(), Opt::Batch, "--batch"),
+        ]
+        .into_iter()
+        .filter(|(given, _, _)| *given)
+        .map(|(_, opt, flag)| (opt, flag))
+        .collect()
+    }
+
     pub fn to_knobs(&self, input: &Tensor, device: &Device) -> Result<Knobs> {
         let usage = |m: String| Err(Error::Usage(m));
-        if self.samples == 0 {
+        let d = Knobs::default();
+        let samples = self.samples.unwrap_or(d.samples);
+        if samples == 0 {
             return usage("--samples must be at least 1".into());
         }
-        methods::check_count("samples", self.samples, methods::MAX_SAMPLES)?;
+        methods::check_count("samples", samples, methods::MAX_SAMPLES)?;
         if let Some(steps) = self.steps {
             methods::check_count("steps", steps, methods::MAX_STEPS)?;
         }
@@ -121,7 +147,7 @@ impl KnobArgs {
                 return usage(format!("--stdev {s} must be a non-negative number"));
             }
         }
-        let nt_type = match self.nt_type.as_str() {
+        let nt_type = match self.nt_type.as_deref().unwrap_or("smoothgrad") {
             "smoothgrad" => NoiseTunnelType::SmoothGrad,
             "smoothgrad_sq" => NoiseTunnelType::SmoothGradSq,
             "vargrad" => NoiseTunnelType::VarGrad,
@@ -131,7 +157,8 @@ impl KnobArgs {
                 ))
             }
         };
-        let ig_method = match self.ig_method.as_str() {
+        let ig_method_name = self.ig_method.as_deref().unwrap_or("gausslegendre");
+        let ig_method = match ig_method_name {
             "gausslegendre" => IgMethod::GaussLegendre,
             "riemann_left" => IgMethod::RiemannLeft,
             "riemann_right" => IgMethod::RiemannRight,
@@ -143,7 +170,7 @@ impl KnobArgs {
                 ))
             }
         };
-        let view = match self.view.as_str() {
+        let view = match self.view.as_deref().unwrap_or("attribution") {
             "attribution" => OcclusionView::Attribution,
             "heatmap" => OcclusionView::Heatmap,
             "mask" => OcclusionView::Mask,
@@ -153,37 +180,43 @@ impl KnobArgs {
                 ))
             }
         };
-        if !(self.threshold > 0.0 && self.threshold <= 1.0) {
+        let threshold = self.threshold.unwrap_or(d.threshold);
+        if !(threshold > 0.0 && threshold <= 1.0) {
             return usage(format!(
-                "--threshold {} must be in (0, 1]: the fraction of the largest probability drop a pixel needs to be kept",
-                self.threshold
+                "--threshold {threshold} must be in (0, 1]: the fraction of the largest probability drop a pixel needs to be kept"
             ));
         }
         if ig_method != IgMethod::GaussLegendre && self.steps.is_some_and(|s| s < 2) {
-            return usage(format!("--steps must be at least 2 for {}", self.ig_method));
+            return usage(format!("--steps must be at least 2 for {ig_method_name}"));
         }
         Ok(Knobs {
-            samples: self.samples,
+            samples,
             stdev: self.stdev,
             nt_type,
             steps: self.steps,
             ig_method,
             baseline: self.baseline(input, device)?,
             // Sized to the model by the caller when not given (see `methods::batch_for`).
-            batch: self.batch.unwrap_or(Knobs::default().batch),
-            seed: self.seed,
+            batch: self.batch.unwrap_or(d.batch),
+            seed: self.seed.unwrap_or(d.seed),
             in_channel: self.in_channel,
             top_channels: self.top_channels,
-            channels: self.channels.clone(),
+            channels: self.channels.clone().unwrap_or(d.channels),
             // `--layers` names layers: resolved against the graph by the caller.
             layers: Vec::new(),
-            window: sizes(&self.window, "window")?,
-            stride: sizes(&self.stride, "stride")?,
+            window: self
+                .window
+                .as_deref()
+                .map_or(Ok(d.window), |w| sizes(w, "window"))?,
+            stride: self
+                .stride
+                .as_deref()
+                .map_or(Ok(d.stride), |s| sizes(s, "stride"))?,
             incremental: true,
             view,
-            threshold: self.threshold,
+            threshold,
             noise: None,
-            recipe: Recipe::parse(&self.recipe)?,
+            recipe: self.recipe.as_deref().map_or(Ok(d.recipe), Recipe::parse)?,
             jitter: self.jitter.filter(|&j| j > 0.0),
             size: None,
             preprocess: Preprocess::Imagenet,
@@ -191,7 +224,7 @@ impl KnobArgs {
     }
 
     fn baseline(&self, input: &Tensor, device: &Device) -> Result<Baseline> {
-        Ok(match self.baseline.as_str() {
+        Ok(match self.baseline.as_deref().unwrap_or("zero") {
             "zero" => Baseline::Zero,
             v if v.parse::<f32>().is_ok_and(f32::is_finite) => {
                 Baseline::Constant(v.parse().expect("checked"))

@@ -24,19 +24,24 @@ use crate::import::labels;
 use crate::methods::{self, cam, filters, target, Artifact, LayerNeed, Method, Objective, Output};
 use crate::model::{Graph, LayerId};
 
-const ABOUT: &str = "The target is the raw class score before softmax: when the graph ends in Softmax or \
-LogSoftmax, its input is used (as keras-vis swaps softmax for linear). Methods: saliency, guided, \
-deconvnet, inputxgrad, smoothgrad, ig, gradcam, gradcampp, hirescam, xgradcam, layercam, guided-gradcam, \
-scorecam, occlusion, filters, features, actmax. actmax needs no input: without --image it maximizes \
---target CLASS, else the top class of the model's own picture (the demo's, the zoo's cat), or with \
---layer NAME and --channel K (a feature map) or --neuron K (a dense layer) that unit.";
+/// The help after the options: what the target is, and every method from the registry.
+fn about() -> String {
+    format!(
+        "The target is the raw class score before softmax: when the graph ends in Softmax or \
+LogSoftmax, its input is used (as keras-vis swaps softmax for linear). --target I,J explains the sum \
+of several classes' scores; --layer NAME with --channel K (a feature map's mean) or --neuron K (a dense \
+unit) explains that unit instead, for the methods that take --channel/--neuron. actmax needs no input: \
+without --image it maximizes --target CLASS, else the top class of the model's own picture (the \
+demo's, the zoo's cat), or the unit. A method option given to a method that does not take it is an \
+error naming the methods that do.\n\n{}",
+        methods::registry::help()
+    )
+}
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = ABOUT)]
+#[command(after_help = about())]
 pub struct Args {
-    /// The method: saliency, guided, deconvnet, inputxgrad, smoothgrad, ig, gradcam, gradcampp,
-    /// hirescam, xgradcam, layercam, guided-gradcam, scorecam, occlusion, filters, features,
-    /// actmax.
+    /// The method (the list follows the options).
     pub method: String,
     #[arg(default_value = "demo", help = crate::cli::model_args::MODEL_HELP)]
     pub model: String,
@@ -83,6 +88,12 @@ pub fn run(a: Args) -> Result<()> {
     let method = methods::by_id(&a.method)?;
     check_distinct_outputs(a.output.as_deref(), a.npy.as_deref())?;
     layers::check_args(&a.method, &a.layers, a.layer.as_deref(), a.npy.is_some())?;
+    // Every method option a method does not take is refused, naming the methods that take it.
+    let mut given = a.knobs.given();
+    if !a.layers.is_empty() {
+        given.push((methods::Opt::Layers, "--layers"));
+    }
+    methods::check_options(&method.info(), &given)?;
     // Drawn as the interface draws it (`engine::picture`): occlusion's blocky map over the
     // picture (--no-overlay: alone).
     let look = a.look.look()?;
@@ -99,7 +110,7 @@ pub fn run(a: Args) -> Result<()> {
     // chooses the class, as it is the input of every other method.
     let unit = a.knobs.channel.is_some() || a.knobs.neuron.is_some();
     let sample_picks_target = a.target.is_none() && !unit && graph.sample_image.is_some();
-    let subject = if a.input.given() || method.needs_input() || sample_picks_target {
+    let subject = if a.input.given() || method.info().needs_input || sample_picks_target {
         Subject::new(&session, Arc::new(a.input.prepare(&graph)?))?
     } else {
         Subject::blank(&session)?
@@ -394,6 +405,9 @@ impl Report<'_> {
         let (min, max) = (self.facts.min, self.facts.max);
         let mut v: Map<String, Value> = Map::new();
         v.insert("method".into(), json!(self.method));
+        if let Ok(m) = methods::by_id(self.method) {
+            v.insert("family".into(), json!(m.info().family.as_str()));
+        }
         let target = self.class.map(|index| {
             let mut t = json!({"index": index, "label": self.label});
             if let Some((score, prob)) = self.score() {
@@ -492,7 +506,7 @@ mod tests {
     #[test]
     fn the_help_lists_every_method() {
         for id in crate::methods::ids() {
-            assert!(super::ABOUT.contains(id), "--help does not list {id}");
+            assert!(super::about().contains(id), "--help does not list {id}");
         }
     }
 }

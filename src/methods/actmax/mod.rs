@@ -13,7 +13,9 @@ mod warp;
 use candle_core::Device;
 use serde_json::json;
 
-use super::{Artifact, Control, Cx, LayerNeed, Method, MethodInfo, Output};
+use super::{
+    Artifact, Control, Cx, Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab,
+};
 use crate::error::{Error, Result};
 use crate::input::preprocess::InputSpec;
 use pixels::PixelMap;
@@ -81,13 +83,18 @@ impl Method for ActMax {
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "actmax",
-            name: "Activation maximization",
+            title: "Activation maximization",
+            family: Family::Synthesis,
             layer: LayerNeed::Optional,
+            batched: false,
+            needs_input: false,
+            options: &[Opt::Steps, Opt::Recipe, Opt::Jitter, Opt::Seed, Opt::Unit],
+            tab: Tab::Own {
+                title: "Activation max.",
+                short: "AMax",
+            },
+            picture: Picture::Made,
         }
-    }
-
-    fn needs_input(&self) -> bool {
-        false
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {

@@ -21,7 +21,7 @@ use candle_core::Tensor;
 use super::context::{attribution, Cx};
 use super::ig::baseline;
 use super::target::softmax;
-use super::{Artifact, LayerNeed, Method, MethodInfo, Output};
+use super::{Artifact, Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::Result;
 use crate::exec::incremental::{Incremental, PatchedInputs};
 use crate::input::preprocess::InputSpec;
@@ -53,19 +53,29 @@ impl OcclusionView {
 }
 
 impl Method for Occlusion {
-    fn batched(&self) -> bool {
-        true
-    }
-
-    fn overlays_attribution(&self) -> bool {
-        true
-    }
-
     fn info(&self) -> MethodInfo {
         MethodInfo {
             id: "occlusion",
-            name: "Occlusion",
+            title: "Occlusion",
+            family: Family::Perturbation,
             layer: LayerNeed::None,
+            batched: true,
+            needs_input: true,
+            options: &[
+                Opt::Window,
+                Opt::Stride,
+                Opt::Baseline,
+                Opt::Seed,
+                Opt::View,
+                Opt::Threshold,
+                Opt::Batch,
+                Opt::Unit,
+            ],
+            tab: Tab::Own {
+                title: "Occlusion",
+                short: "Occl",
+            },
+            picture: Picture::Overlay,
         }
     }
 

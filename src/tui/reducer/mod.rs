@@ -8,7 +8,7 @@ mod prompts;
 use super::action::{Action, Effect};
 use super::forms::{KnobsForm, OpenPrompt, TargetPicker};
 use super::state::{Job, LayerDetail, Message, Mode, Pane, State};
-use super::view::{View, CAM_FAMILY};
+use super::view::View;
 use prompts::{all_labels, find};
 
 /// The effects to start with: the first view and the selected layer's weights.
@@ -126,27 +126,31 @@ fn normal(s: &mut State, a: Action, had_message: bool, fx: &mut Vec<Effect>) {
             None => say(s, "no search yet: press / to search layer names", false),
         },
         Action::NextView | Action::PrevView | Action::SelectView(_) => {
-            let n = View::ALL.len();
+            let n = View::count();
             let i = s.view.index();
-            s.view = View::ALL[match a {
+            s.view = View::at(match a {
                 Action::NextView => (i + 1) % n,
                 Action::PrevView => (i + n - 1) % n,
                 Action::SelectView(k) => k.min(n - 1),
                 _ => i,
-            }];
+            });
             s.pane = Pane::View;
             refresh(s, fx, true);
         }
         Action::NextVariant | Action::PrevVariant => {
-            if s.view != View::Cam {
-                say(
-                    s,
-                    "[ and ] choose within the Grad-CAM family (tab 7)",
-                    false,
-                );
+            let n = s.view.variants();
+            if n < 2 {
+                let hint = match View::of("gradcam") {
+                    Some(cam) => format!(
+                        "[ and ] choose within the {} family (tab {})",
+                        cam.title(),
+                        (cam.index() + 1) % 10
+                    ),
+                    None => "[ and ] choose within a family of methods".into(),
+                };
+                say(s, hint, false);
                 return;
             }
-            let n = CAM_FAMILY.len();
             s.cam_variant = (s.cam_variant
                 + if matches!(a, Action::NextVariant) {
                     1
@@ -171,7 +175,9 @@ fn normal(s: &mut State, a: Action, had_message: bool, fx: &mut Vec<Effect>) {
             let top: Vec<usize> = s.top.iter().map(|p| p.index).collect();
             s.mode = Mode::Targets(TargetPicker::new(&top, &all_labels(s)));
         }
-        Action::OpenKnobs => s.mode = Mode::Knobs(KnobsForm::new(s.view, &s.knobs)),
+        Action::OpenKnobs => {
+            s.mode = Mode::Knobs(KnobsForm::new(s.view.info(s.cam_variant), &s.knobs))
+        }
         Action::OpenImage => s.mode = Mode::Open(OpenPrompt::default()),
         Action::ToggleInput => s.show_input = !s.show_input,
         Action::Export => export(s, fx),

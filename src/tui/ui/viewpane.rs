@@ -12,12 +12,12 @@ use ratatui::Frame;
 use super::pane_block;
 use crate::tui::images::Images;
 use crate::tui::state::{Job, Pane, State};
-use crate::tui::view::{View, CAM_FAMILY};
+use crate::tui::view::View;
 
 pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
-    let title = match s.view {
-        View::Cam => format!(" {} ", CAM_FAMILY[s.cam_variant].1),
-        v => format!(" {} ", v.title()),
+    let title = match s.view.variants() {
+        1 => format!(" {} ", s.view.title()),
+        _ => format!(" {} ", s.view.info(s.cam_variant).title),
     };
     let block = pane_block(title, s.pane == Pane::View);
     let inner = block.inner(area);
@@ -147,9 +147,8 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
 
 fn draw_tabs(f: &mut Frame, area: Rect, s: &State) {
     // Full titles when they fit, short ones otherwise.
-    let full: usize = View::ALL.iter().map(|v| v.title().len() + 5).sum();
-    let titles: Vec<String> = View::ALL
-        .iter()
+    let full: usize = View::all().map(|v| v.title().len() + 5).sum();
+    let titles: Vec<String> = View::all()
         .enumerate()
         .map(|(i, v)| {
             let name = if full <= usize::from(area.width) {
