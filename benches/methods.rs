@@ -22,7 +22,10 @@ mod common;
 use candle_core::{Device, Tensor};
 use common::{median_ms, once_ms};
 use convscope::exec::{Executor, NoHook, Params};
-use convscope::methods::{self, cam, Cx, Knobs, Objective};
+use convscope::methods::{
+    self, cam, ActMaxOptions, Cx, IgOptions, Objective, OcclusionOptions, Options,
+    SmoothGradOptions,
+};
 use convscope::model::Graph;
 
 pub const SMOOTHGRAD_SAMPLES: usize = 10;
@@ -34,33 +37,42 @@ pub const OCCLUSION_WINDOW: [usize; 3] = [3, 16, 16];
 pub const OCCLUSION_STRIDE: [usize; 3] = [3, 8, 8];
 pub const LONG_BATCH: usize = 16;
 
-/// Each method's knobs for the benchmark.
-fn knobs(id: &str) -> Knobs {
-    let k = Knobs {
-        samples: SMOOTHGRAD_SAMPLES,
-        steps: Some(IG_STEPS),
-        batch: 10,
-        ..Knobs::default()
-    };
+/// Each method's options and batch for the benchmark.
+fn options(id: &str) -> (Options, usize) {
     match id {
-        "smoothgrad" => Knobs { batch: 5, ..k },
-        "occlusion" | "occlusion_plain" => Knobs {
-            incremental: id == "occlusion",
-            window: OCCLUSION_WINDOW.to_vec(),
-            stride: OCCLUSION_STRIDE.to_vec(),
-            batch: LONG_BATCH,
-            ..k
-        },
-        "scorecam" => Knobs {
-            batch: LONG_BATCH,
-            ..k
-        },
+        "smoothgrad" => (
+            Options::SmoothGrad(SmoothGradOptions {
+                samples: SMOOTHGRAD_SAMPLES,
+                ..SmoothGradOptions::default()
+            }),
+            5,
+        ),
+        "ig" => (
+            Options::Ig(IgOptions {
+                steps: IG_STEPS,
+                ..IgOptions::default()
+            }),
+            10,
+        ),
+        "occlusion" | "occlusion_plain" => (
+            Options::Occlusion(OcclusionOptions {
+                incremental: id == "occlusion",
+                window: OCCLUSION_WINDOW.to_vec(),
+                stride: OCCLUSION_STRIDE.to_vec(),
+                ..OcclusionOptions::default()
+            }),
+            LONG_BATCH,
+        ),
+        "scorecam" => (Options::Default, LONG_BATCH),
         // 50 lucid steps: the count the performance issue compares with lucent.
-        "actmax" => Knobs {
-            steps: Some(ACTMAX_STEPS),
-            ..k
-        },
-        _ => k,
+        "actmax" => (
+            Options::ActMax(ActMaxOptions {
+                steps: Some(ACTMAX_STEPS),
+                ..ActMaxOptions::default()
+            }),
+            10,
+        ),
+        _ => (Options::Default, 10),
     }
 }
 
@@ -99,12 +111,15 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
                 class: target,
             },
             layer: cam::default_layer(graph),
-            knobs: knobs(id),
+            options: options(id).0,
+            batch: options(id).1,
             control: Default::default(),
             clean: None,
         };
         let method = methods::by_id(id.trim_end_matches("_plain")).unwrap();
         let run = || {
+            // Each run pays for its own clean forward pass, as a single `render` does.
+            cx.clean = None;
             method.run(&mut cx).unwrap();
         };
         let t = match id {

@@ -13,7 +13,7 @@ use convscope::import::onnx;
 use convscope::input::preprocess::Preprocess;
 use convscope::methods::actmax::Recipe;
 use convscope::methods::Objective;
-use convscope::methods::{self, Cx, Knobs, Output};
+use convscope::methods::{self, ActMaxOptions, Cx, Options, Output};
 use convscope::model::build::GraphBuilder;
 use convscope::model::*;
 
@@ -67,7 +67,7 @@ fn pattern_net() -> Graph {
     b.finish(flat).unwrap()
 }
 
-fn run(graph: &Graph, input: Tensor, target: usize, knobs: Knobs) -> Output {
+fn run(graph: &Graph, input: Tensor, target: usize, knobs: ActMaxOptions) -> Output {
     let params = Params::load(graph, &Device::Cpu).unwrap();
     let mut cx = Cx {
         graph,
@@ -78,7 +78,8 @@ fn run(graph: &Graph, input: Tensor, target: usize, knobs: Knobs) -> Output {
             class: target,
         },
         layer: None,
-        knobs,
+        options: Options::ActMax(knobs),
+        batch: 1,
         control: Default::default(),
         clean: None,
     };
@@ -127,11 +128,11 @@ fn the_optimum_of_a_single_filter_is_its_pattern() {
     let zeros = Tensor::zeros((1, 3, SIDE, SIDE), candle_core::DType::F32, &Device::Cpu).unwrap();
     for recipe in [Recipe::Lucid, Recipe::KerasVis] {
         for seed in 0..2 {
-            let knobs = Knobs {
+            let knobs = ActMaxOptions {
                 recipe,
                 seed,
                 preprocess: Preprocess::Unit,
-                ..Knobs::default()
+                ..ActMaxOptions::default()
             };
             let out = run(&g, zeros.clone(), 0, knobs);
             let r = pearson(&best_patch(&g, out.artifact.data()), &pattern());
@@ -174,7 +175,7 @@ fn actmax(
     graph: &Graph,
     params: &Params,
     input: &Tensor,
-    knobs: Knobs,
+    knobs: ActMaxOptions,
     objective: Objective,
 ) -> Output {
     let mut cx = Cx {
@@ -183,7 +184,8 @@ fn actmax(
         input: input.clone(),
         objective,
         layer: None,
-        knobs,
+        options: Options::ActMax(knobs),
+        batch: 1,
         control: Default::default(),
         clean: None,
     };
@@ -224,9 +226,9 @@ fn the_objective_rises_above_real_inputs() {
                 (a.min(v), b.max(v))
             });
         for recipe in [Recipe::Lucid, Recipe::KerasVis] {
-            let knobs = Knobs {
+            let knobs = ActMaxOptions {
                 recipe,
-                ..Knobs::default()
+                ..ActMaxOptions::default()
             };
             let out = actmax(&graph, &params, &reals[0], knobs, objective.clone());
             let start = out.extras["objective_start"].as_f64().unwrap() as f32;
@@ -267,12 +269,12 @@ fn a_seed_reproduces_its_picture() {
     let params = Params::load(&graph, &Device::Cpu).unwrap();
     let input = npy_tensor(&fixtures().join("nets/vgg_like.input.npy"));
     for recipe in [Recipe::Lucid, Recipe::KerasVis] {
-        let knobs = |seed| Knobs {
+        let knobs = |seed| ActMaxOptions {
             recipe,
             seed,
             steps: Some(20),
             jitter: (recipe == Recipe::KerasVis).then_some(0.1),
-            ..Knobs::default()
+            ..ActMaxOptions::default()
         };
         let class3 = || Objective::Class {
             scores: graph.logits_layer(),

@@ -10,44 +10,53 @@ use common::{fixtures, npy_tensor};
 use convscope::error::Error;
 use convscope::exec::{Executor, Params};
 use convscope::import::onnx;
-use convscope::methods::{self, CancelToken, Control, Cx, Knobs, Objective, Progress};
+use convscope::methods::{
+    self, ActMaxOptions, CancelToken, Control, Cx, IgOptions, Objective, OcclusionOptions, Options,
+    Progress, SmoothGradOptions,
+};
 
-/// The long methods, each with knobs that make it take several batches.
-fn long_methods() -> Vec<(&'static str, Knobs)> {
-    let k = || Knobs {
-        batch: 2,
-        ..Knobs::default()
-    };
+/// The long methods, each with options that make it take several batches (of 2).
+fn long_methods() -> Vec<(&'static str, Options)> {
     vec![
         (
             "occlusion",
-            Knobs {
+            Options::Occlusion(OcclusionOptions {
                 window: vec![4, 4],
                 stride: vec![4, 4],
-                ..k()
-            },
+                ..OcclusionOptions::default()
+            }),
         ),
-        ("scorecam", k()),
-        ("smoothgrad", Knobs { samples: 8, ..k() }),
+        ("scorecam", Options::Default),
+        (
+            "smoothgrad",
+            Options::SmoothGrad(SmoothGradOptions {
+                samples: 8,
+                ..SmoothGradOptions::default()
+            }),
+        ),
         (
             "ig",
-            Knobs {
-                steps: Some(8),
-                ..k()
-            },
+            Options::Ig(IgOptions {
+                steps: 8,
+                ..IgOptions::default()
+            }),
         ),
         (
             "actmax",
-            Knobs {
+            Options::ActMax(ActMaxOptions {
                 steps: Some(4),
-                ..k()
-            },
+                ..ActMaxOptions::default()
+            }),
         ),
     ]
 }
 
 /// Runs `method` on the vgg-like fixture net with `control`; returns the result and the reports.
-fn run(method: &str, knobs: Knobs, cancel_at: Option<usize>) -> (Result<(), Error>, Vec<Progress>) {
+fn run(
+    method: &str,
+    options: Options,
+    cancel_at: Option<usize>,
+) -> (Result<(), Error>, Vec<Progress>) {
     let graph = onnx::load(&fixtures().join("nets/vgg_like.onnx")).unwrap();
     let params = Params::load(&graph, &Device::Cpu).unwrap();
     let input = npy_tensor(&fixtures().join("nets/vgg_like.input.npy"));
@@ -71,7 +80,8 @@ fn run(method: &str, knobs: Knobs, cancel_at: Option<usize>) -> (Result<(), Erro
             class: 3,
         },
         layer,
-        knobs,
+        options,
+        batch: 2,
         control,
         clean: None,
     };
@@ -82,8 +92,8 @@ fn run(method: &str, knobs: Knobs, cancel_at: Option<usize>) -> (Result<(), Erro
 
 #[test]
 fn long_methods_report_progress_to_the_end() {
-    for (method, knobs) in long_methods() {
-        let (result, seen) = run(method, knobs, None);
+    for (method, options) in long_methods() {
+        let (result, seen) = run(method, options, None);
         result.unwrap_or_else(|e| panic!("{method}: {e}"));
         assert!(seen.len() > 2, "{method}: only {} reports", seen.len());
         let last = seen.last().unwrap();
@@ -98,8 +108,8 @@ fn long_methods_report_progress_to_the_end() {
 
 #[test]
 fn long_methods_stop_at_the_next_batch_once_cancelled() {
-    for (method, knobs) in long_methods() {
-        let (result, seen) = run(method, knobs, Some(1));
+    for (method, options) in long_methods() {
+        let (result, seen) = run(method, options, Some(1));
         assert!(
             matches!(result, Err(Error::Cancelled)),
             "{method}: expected a cancel, got {result:?}"

@@ -10,7 +10,7 @@ use candle_core::{Device, Tensor};
 use convscope::exec::{Executor, NoHook, Params};
 use convscope::import::demo::{self, model, shapes};
 use convscope::input::preprocess::{prepare_image, InputSpec};
-use convscope::methods::{self, Artifact, Cx, Knobs, Objective};
+use convscope::methods::{self, ActMaxOptions, Artifact, Cx, Objective, OcclusionOptions, Options};
 use convscope::model::Graph;
 
 const HELDOUT: u64 = 2;
@@ -44,7 +44,14 @@ impl Demo {
         .unwrap()
     }
 
-    fn run(&self, method: &str, input: Tensor, target: usize, knobs: Knobs) -> Artifact {
+    fn run(
+        &self,
+        method: &str,
+        input: Tensor,
+        target: usize,
+        options: Options,
+        batch: usize,
+    ) -> Artifact {
         let mut cx = Cx {
             graph: &self.graph,
             exec: Executor::new(&self.graph, &self.params),
@@ -54,7 +61,8 @@ impl Demo {
                 class: target,
             },
             layer: methods::cam::default_layer(&self.graph),
-            knobs,
+            options,
+            batch,
             control: Default::default(),
             clean: None,
         };
@@ -145,14 +153,17 @@ fn grad_cam_and_saliency_look_at_the_shape() {
             width,
             data,
             ..
-        } = d.run("gradcam", x.clone(), s.class, Knobs::default())
+        } = d.run("gradcam", x.clone(), s.class, Options::Default, 1)
         else {
             panic!("gradcam makes a CAM")
         };
         let cam = upsample(&data, height, width, size);
         cam_hits += usize::from(in_box(peak(&cam, size), s.bbox, DILATE));
 
-        let sal = abs_sum(d.run("saliency", x, s.class, Knobs::default()).data(), size);
+        let sal = abs_sum(
+            d.run("saliency", x, s.class, Options::Default, 1).data(),
+            size,
+        );
         let (mut inside, mut n_in, mut outside, mut n_out) = (0f64, 0f64, 0f64, 0f64);
         for (p, v) in sal.iter().enumerate() {
             if in_box((p / size, p % size), s.bbox, 0) {
@@ -183,13 +194,12 @@ fn occlusion_peaks_on_the_shape() {
         // Overlapping 16x16 windows (stride 8) average each pixel over windows reaching 15 px
         // away, which moves the peak off small shapes by more than the 4 px the test allows
         // (0.88 with the current weights).
-        let knobs = Knobs {
+        let options = Options::Occlusion(OcclusionOptions {
             window: vec![8, 8],
             stride: vec![8, 8],
-            batch: 36,
-            ..Knobs::default()
-        };
-        let a = d.run("occlusion", d.input(&s), s.class, knobs);
+            ..OcclusionOptions::default()
+        });
+        let a = d.run("occlusion", d.input(&s), s.class, options, 36);
         let map: Vec<f32> = (0..size * size)
             .map(|p| (0..3).map(|c| a.data()[c * size * size + p]).sum())
             .collect();
@@ -220,11 +230,11 @@ fn activation_maximization_beats_real_examples() {
         let mut r = real[class].clone();
         r.sort_by(f32::total_cmp);
         let p99 = r[((r.len() as f32 * 0.99).ceil() as usize).min(r.len()) - 1];
-        let knobs = Knobs {
+        let options = Options::ActMax(ActMaxOptions {
             steps: Some(256),
-            ..Knobs::default()
-        };
-        let a = d.run("actmax", zeros.clone(), class, knobs);
+            ..ActMaxOptions::default()
+        });
+        let a = d.run("actmax", zeros.clone(), class, options, 1);
         let x =
             Tensor::from_slice(a.data(), (1, 3, model::SIZE, model::SIZE), &Device::Cpu).unwrap();
         let score = d.scores(&x)[class];

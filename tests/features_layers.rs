@@ -8,7 +8,7 @@ use candle_core::Device;
 use common::{expect_error, fixtures, npy_tensor};
 use convscope::exec::{Executor, Params};
 use convscope::import::onnx;
-use convscope::methods::{self, Artifact, Cx, Knobs, Objective};
+use convscope::methods::{self, Artifact, Cx, FeaturesOptions, Objective, Options};
 use serde_json::Value;
 
 fn features(net: &str) -> Command {
@@ -82,11 +82,11 @@ fn rows_are_what_each_layer_shows_alone() {
                 class: 0,
             },
             layer,
-            knobs: Knobs {
+            options: Options::Features(FeaturesOptions {
                 layers,
                 channels: "top:3".into(),
-                ..Knobs::default()
-            },
+            }),
+            batch: 1,
             control: Default::default(),
             clean: None,
         };

@@ -23,7 +23,8 @@ use convscope::exec::{Executor, Params};
 use convscope::imaging::heatmap::Heatmap;
 use convscope::import::onnx;
 use convscope::methods::{
-    self, Artifact, Baseline, Cx, IgMethod, Knobs, NoiseTunnelType, Objective,
+    self, Artifact, Baseline, Cx, IgMethod, IgOptions, NoiseTunnelType, Objective,
+    OcclusionOptions, Options, SmoothGradOptions,
 };
 use convscope::model::Graph;
 use serde_json::Value;
@@ -57,7 +58,8 @@ impl Net {
         Some(npy_tensor(&fixtures().join("maps").join(file)))
     }
 
-    fn run(&self, method: &str, knobs: Knobs) -> Artifact {
+    /// Runs `method` with `(options, batch)`.
+    fn run(&self, method: &str, (options, batch): (Options, usize)) -> Artifact {
         let layer = self.manifest["layer"]["node"].as_str().map(|node| {
             self.graph
                 .ids()
@@ -73,7 +75,8 @@ impl Net {
                 class: self.manifest["target"].as_u64().unwrap() as usize,
             },
             layer,
-            knobs,
+            options,
+            batch,
             control: Default::default(),
             clean: None,
         };
@@ -98,15 +101,15 @@ fn check(net: &str, key: &str, got: &Tensor, want: &Tensor, tol: f32) {
     );
 }
 
-fn check_method(n: &Net, name: &str, key: &str, method: &str, knobs: Knobs, tol: f32) {
+fn check_method(n: &Net, name: &str, key: &str, method: &str, run: (Options, usize), tol: f32) {
     if let Some(want) = n.reference(key) {
-        check(name, key, &tensor(&n.run(method, knobs)), &want, tol);
+        check(name, key, &tensor(&n.run(method, run)), &want, tol);
     }
 }
 
 fn check_net(name: &str, all_relu: bool) {
     let n = net(name);
-    let k = Knobs::default;
+    let k = || (Options::Default, 10);
     check_method(&n, name, "saliency", "saliency", k(), 1e-3);
     check_method(&n, name, "inputxgrad", "inputxgrad", k(), 1e-3);
     if all_relu {
@@ -161,12 +164,12 @@ fn check_net(name: &str, all_relu: bool) {
         ("ig_riemann_middle", IgMethod::RiemannMiddle),
         ("ig_riemann_trapezoid", IgMethod::RiemannTrapezoid),
     ] {
-        let knobs = Knobs {
-            steps: Some(steps),
-            ig_method: m,
-            ..k()
-        };
-        check_method(&n, name, key, "ig", knobs, 1e-3);
+        let options = Options::Ig(IgOptions {
+            steps,
+            method: m,
+            ..IgOptions::default()
+        });
+        check_method(&n, name, key, "ig", (options, 10), 1e-3);
     }
     if let Some(occ) = n.manifest["occlusion"].as_object() {
         check_occlusion(&n, name, "occlusion", occ);
@@ -183,13 +186,13 @@ fn check_net(name: &str, all_relu: bool) {
             ("smoothgrad_sq", NoiseTunnelType::SmoothGradSq, 1e-3),
             ("vargrad", NoiseTunnelType::VarGrad, 1e-2),
         ] {
-            let knobs = Knobs {
+            let options = Options::SmoothGrad(SmoothGradOptions {
                 noise: Some(noise.clone()),
                 nt_type: t,
-                batch: 3, // uneven batches: 3 + 3 + 2 samples
-                ..k()
-            };
-            check_method(&n, name, key, "smoothgrad", knobs, tol);
+                ..SmoothGradOptions::default()
+            });
+            // Uneven batches: 3 + 3 + 2 samples.
+            check_method(&n, name, key, "smoothgrad", (options, 3), tol);
         }
     }
 }
@@ -205,16 +208,16 @@ fn check_occlusion(n: &Net, name: &str, key: &str, occ: &serde_json::Map<String,
             .collect()
     };
     let baseline = occ["baseline"].as_f64().unwrap() as f32;
-    let knobs = Knobs {
+    let options = Options::Occlusion(OcclusionOptions {
         window: sizes("window"),
         stride: sizes("stride"),
         baseline: Baseline::Constant(baseline),
-        batch: 7, // uneven batches
-        ..Knobs::default()
-    };
+        ..OcclusionOptions::default()
+    });
     assert!(n.reference(key).is_some(), "{name}: no {key} reference");
     // F(x) − F(x_occluded) subtracts nearby float32 scores: 1e-3 of the largest still holds.
-    check_method(n, name, key, "occlusion", knobs, 1e-3);
+    // Uneven batches of 7.
+    check_method(n, name, key, "occlusion", (options, 7), 1e-3);
 }
 
 #[test]

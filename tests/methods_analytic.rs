@@ -4,7 +4,7 @@
 
 use candle_core::{Device, Tensor};
 use convscope::exec::{Executor, Params};
-use convscope::methods::{self, Cx, Knobs, Objective};
+use convscope::methods::{self, Cx, Objective, Options};
 use convscope::model::build::GraphBuilder;
 use convscope::model::*;
 
@@ -62,7 +62,8 @@ fn run(
             class: target,
         },
         layer: layer.map(|l| graph.find(l).unwrap()),
-        knobs: Knobs::default(),
+        options: Options::Default,
+        batch: 10,
         control: Default::default(),
         clean: None,
     };
@@ -218,7 +219,8 @@ fn cam_methods_refuse_non_spatial_layers() {
             class: 0,
         },
         layer: Some(g.find("pool").unwrap()),
-        knobs: Knobs::default(),
+        options: Options::Default,
+        batch: 10,
         control: Default::default(),
         clean: None,
     };

@@ -15,10 +15,11 @@ use candle_core::{Device, Tensor};
 use common::{fixtures, npy_tensor};
 use convscope::exec::{Executor, Params};
 use convscope::import::{onnx, zoo};
-use convscope::methods::{self, Artifact, Cx, Knobs, Objective, Output};
+use convscope::methods::{self, Artifact, Cx, Objective, OcclusionOptions, Options, Output};
 use convscope::model::Graph;
 
-fn occlusion(graph: &Graph, input: &Tensor, knobs: Knobs) -> Output {
+/// Occlusion with `options`, in batches of 5.
+fn occlusion(graph: &Graph, input: &Tensor, options: OcclusionOptions) -> Output {
     let params = Params::load(graph, &Device::Cpu).unwrap();
     let mut cx = Cx {
         graph,
@@ -29,7 +30,8 @@ fn occlusion(graph: &Graph, input: &Tensor, knobs: Knobs) -> Output {
             class: 1,
         },
         layer: None,
-        knobs,
+        options: Options::Occlusion(options),
+        batch: 5,
         control: Default::default(),
         clean: None,
     };
@@ -45,12 +47,11 @@ fn attribution(out: &Output) -> Vec<f32> {
 
 /// Runs both ways and compares; returns how many windows there were.
 fn same_both_ways(name: &str, graph: &Graph, input: &Tensor, window: &[usize], stride: &[usize]) {
-    let knobs = |incremental| Knobs {
+    let knobs = |incremental| OcclusionOptions {
         window: window.to_vec(),
         stride: stride.to_vec(),
-        batch: 5,
         incremental,
-        ..Knobs::default()
+        ..OcclusionOptions::default()
     };
     let fast = occlusion(graph, input, knobs(true));
     let plain = occlusion(graph, input, knobs(false));

@@ -11,7 +11,9 @@ use candle_core::{Device, Tensor};
 use common::{fixtures, npy_tensor};
 use convscope::exec::{Executor, NoHook, Params};
 use convscope::import::onnx;
-use convscope::methods::{self, Artifact, Cx, Knobs, Objective, OcclusionView, Output};
+use convscope::methods::{
+    self, Artifact, Cx, Objective, OcclusionOptions, OcclusionView, Options, Output,
+};
 use convscope::model::Graph;
 
 struct Net {
@@ -37,7 +39,8 @@ fn net(name: &str, nhwc: bool) -> Net {
 const TARGET: usize = 3;
 
 impl Net {
-    fn run(&self, knobs: Knobs) -> Output {
+    /// Occlusion with `options`, in batches of 7.
+    fn run(&self, options: OcclusionOptions) -> Output {
         let mut cx = Cx {
             graph: &self.graph,
             exec: Executor::new(&self.graph, &self.params),
@@ -47,7 +50,8 @@ impl Net {
                 class: TARGET,
             },
             layer: None,
-            knobs: Knobs { batch: 7, ..knobs },
+            options: Options::Occlusion(options),
+            batch: 7,
             control: Default::default(),
             clean: None,
         };
@@ -114,12 +118,12 @@ fn spans(d: usize, w: usize, s: usize) -> Vec<Range> {
     out
 }
 
-fn knobs(window: &[usize], stride: &[usize], view: OcclusionView) -> Knobs {
-    Knobs {
+fn knobs(window: &[usize], stride: &[usize], view: OcclusionView) -> OcclusionOptions {
+    OcclusionOptions {
         window: window.to_vec(),
         stride: stride.to_vec(),
         view,
-        ..Knobs::default()
+        ..OcclusionOptions::default()
     }
 }
 
@@ -208,7 +212,7 @@ fn nhwc_models_take_windows_in_h_w() {
 fn mask_keeps_the_pixels_whose_occlusion_costs_the_most() {
     let n = net("vgg_like", false);
     let threshold = 0.4;
-    let out = n.run(Knobs {
+    let out = n.run(OcclusionOptions {
         threshold,
         ..knobs(&[4, 4], &[2, 2], OcclusionView::Mask)
     });

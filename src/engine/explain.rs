@@ -12,7 +12,7 @@ use super::{Session, Subject};
 use crate::error::{Error, Result};
 use crate::imaging::heatmap::{check, MapProblem};
 use crate::methods::target::softmax;
-use crate::methods::{Artifact, Control, Cx, Knobs, Method, Objective, Output, Picture};
+use crate::methods::{Artifact, Control, Cx, Method, Objective, Options, Output, Picture};
 use crate::model::LayerId;
 
 /// What to explain and how.
@@ -21,7 +21,11 @@ pub struct Request {
     /// The layer for layer methods (resolved and checked by the caller).
     pub layer: Option<LayerId>,
     pub objective: Objective,
-    pub knobs: Knobs,
+    /// The method's options (its own type, or `Options::Default`).
+    pub options: Options,
+    /// Inputs per batched pass, for the methods that batch (`Session::batch` sizes it to the
+    /// memory available).
+    pub batch: usize,
 }
 
 /// A method's output and what a report says of it.
@@ -64,6 +68,7 @@ pub fn explain(
 ) -> Result<Explained> {
     let graph = &session.graph;
     let method = request.method;
+    request.options.check_for(method.info().id)?;
     let clean = match subject.input {
         Some(_) => Some(subject.clean(session, &control.cancel)?),
         None => None,
@@ -86,7 +91,8 @@ pub fn explain(
         input: subject.tensor.clone(),
         objective: request.objective,
         layer: request.layer,
-        knobs: request.knobs,
+        options: request.options,
+        batch: request.batch,
         control,
         clean,
     };
@@ -94,7 +100,7 @@ pub fn explain(
     let mut output = method.run(&mut cx)?;
     let method_ms = (start.elapsed().as_secs_f64() * 1e4).round() / 10.0;
     if method.info().batched {
-        output.extras.insert("batch".into(), cx.knobs.batch.into());
+        output.extras.insert("batch".into(), cx.batch.into());
     }
     output
         .extras
@@ -176,7 +182,8 @@ mod tests {
                 scores: session.graph.logits_layer(),
                 class: 0,
             },
-            knobs: Knobs::default(),
+            options: Options::Default,
+            batch: 1,
         };
         let cancelled = || {
             let token = CancelToken::new();

@@ -38,8 +38,6 @@ pub fn compute(
         true => session.subject(input)?,
         false => Arc::new(crate::engine::Subject::blank(session)?),
     };
-    let mut knobs = spec.knobs.knobs(session.batch);
-    knobs.preprocess = input.preprocess.unwrap_or(knobs.preprocess);
     let request = Request {
         method,
         layer: spec.layer,
@@ -47,7 +45,8 @@ pub fn compute(
             scores: session.graph.logits_layer(),
             class: spec.target,
         },
-        knobs,
+        options: spec.knobs.options(spec.method, input.preprocess),
+        batch: session.batch,
     };
     let explained = explain(session, &subject, request, control)?;
     let output = &explained.output;

@@ -3,7 +3,10 @@
 
 use crate::engine::picture::Look;
 use crate::imaging::colormap::Colormap;
-use crate::methods::Knobs;
+use crate::input::preprocess::Preprocess;
+use crate::methods::{
+    ActMaxOptions, FeaturesOptions, IgOptions, OcclusionOptions, Options, SmoothGradOptions,
+};
 use crate::model::LayerId;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -42,34 +45,53 @@ pub struct ViewKnobs {
 
 impl Default for ViewKnobs {
     fn default() -> Self {
-        let (knobs, look) = (Knobs::default(), Look::default());
+        let look = Look::default();
+        let (occlusion, smoothgrad) = (OcclusionOptions::default(), SmoothGradOptions::default());
         ViewKnobs {
-            window: knobs.window[0],
-            stride: knobs.stride[0],
+            window: occlusion.window[0],
+            stride: occlusion.stride[0],
             steps: None,
-            samples: knobs.samples,
-            channels: knobs.channels,
+            samples: smoothgrad.samples,
+            channels: FeaturesOptions::default().channels,
             colormap: look.colormap,
             alpha: (look.alpha * 100.0).round() as u8,
             overlay: look.overlay,
             signed: look.signed,
-            seed: knobs.seed,
+            seed: smoothgrad.seed,
         }
     }
 }
 
 impl ViewKnobs {
-    /// The method knobs, on top of the defaults (and a batch size chosen for the model).
-    pub fn knobs(&self, batch: usize) -> Knobs {
-        Knobs {
-            window: vec![self.window, self.window],
-            stride: vec![self.stride, self.stride],
-            steps: self.steps,
-            samples: self.samples,
-            channels: self.channels.clone(),
-            seed: self.seed,
-            batch,
-            ..Knobs::default()
+    /// `method`'s options from what the form edits, on top of its defaults; actmax turns
+    /// pixels into the model's input as `preprocess` says (the input's, when it has one).
+    pub fn options(&self, method: &str, preprocess: Option<Preprocess>) -> Options {
+        match method {
+            "occlusion" => Options::Occlusion(OcclusionOptions {
+                window: vec![self.window, self.window],
+                stride: vec![self.stride, self.stride],
+                ..OcclusionOptions::default()
+            }),
+            "smoothgrad" => Options::SmoothGrad(SmoothGradOptions {
+                samples: self.samples,
+                seed: self.seed,
+                ..SmoothGradOptions::default()
+            }),
+            "ig" => Options::Ig(IgOptions {
+                steps: self.steps.unwrap_or(IgOptions::default().steps),
+                ..IgOptions::default()
+            }),
+            "features" => Options::Features(FeaturesOptions {
+                channels: self.channels.clone(),
+                ..FeaturesOptions::default()
+            }),
+            "actmax" => Options::ActMax(ActMaxOptions {
+                steps: self.steps,
+                seed: self.seed,
+                preprocess: preprocess.unwrap_or(ActMaxOptions::default().preprocess),
+                ..ActMaxOptions::default()
+            }),
+            _ => Options::Default,
         }
     }
 

@@ -1,131 +1,17 @@
 //! What every method receives: the model, the executor, the prepared input, the target class,
-//! the layer (for layer methods) and the knobs. Also what most methods share: the clean input's
+//! the layer (for layer methods) and the method's options. Also what most methods share: the clean input's
 //! forward pass (computed once) and the gradient of the objective with respect to inputs.
 
 use std::sync::Arc;
 
 use candle_core::Tensor;
 
-use super::actmax::Recipe;
 use super::control::Control;
 use super::objective::{input_of, Objective};
-use super::occlusion::OcclusionView;
+use super::options::{MethodOptions, Options};
 use crate::error::{Error, Result};
 use crate::exec::{Activations, Executor, NoHook, Params, ReluRule};
-use crate::input::preprocess::Preprocess;
 use crate::model::{Graph, LayerId};
-
-/// Method options (`render`'s knobs). Defaults follow the reference implementations.
-#[derive(Clone, Debug)]
-pub struct Knobs {
-    /// SmoothGrad samples (captum's `nt_samples`).
-    pub samples: usize,
-    /// SmoothGrad noise standard deviation in input space; `None` = 0.15 × (max − min) of the
-    /// prepared input.
-    pub stdev: Option<f32>,
-    pub nt_type: NoiseTunnelType,
-    /// Integrated-gradients steps (default 50) or activation-maximization steps (default: the
-    /// recipe's).
-    pub steps: Option<usize>,
-    pub ig_method: IgMethod,
-    pub baseline: Baseline,
-    /// Inputs per batched forward/backward pass for the multi-evaluation methods.
-    pub batch: usize,
-    pub seed: u64,
-    /// Occlusion window and stride over the input dims (without the batch); `[H, W]` forms
-    /// cover every channel.
-    pub window: Vec<usize>,
-    pub stride: Vec<usize>,
-    /// occlusion: recompute each layer only over the region a window reaches, from the
-    /// unoccluded pass's activations (exact; on by default where possible: CPU, NCHW). Off,
-    /// every occluded input runs the whole network: the reference, for tests and benchmarks.
-    pub incremental: bool,
-    /// occlusion: attribution (captum's map), heatmap (probability per window position) or
-    /// mask (the input's pixels whose occlusion lowers the probability most).
-    pub view: OcclusionView,
-    /// occlusion `mask`: keep pixels whose probability drop is at least this fraction of the
-    /// largest drop, in (0, 1].
-    pub threshold: f32,
-    /// filters: the input channel shown for kernels with other than 3 input channels (or to
-    /// force one channel of an RGB kernel).
-    pub in_channel: Option<usize>,
-    /// scorecam: score only the N most active channels.
-    pub top_channels: Option<usize>,
-    /// features: `top:N` (by mean activation), `first:N`, or a list `i,j,k`.
-    pub channels: String,
-    /// features: several layers, one row each (`--layers`); empty: the method's one layer.
-    pub layers: Vec<LayerId>,
-    /// Noise to use instead of drawing it, `[samples, ...input dims]` (tests inject the
-    /// reference's own noise through this).
-    pub noise: Option<Tensor>,
-    /// actmax: the recipe, the keras-vis jitter and the picture size (rows, columns); what it
-    /// maximizes is the objective.
-    pub recipe: Recipe,
-    pub jitter: Option<f32>,
-    pub size: Option<(usize, usize)>,
-    /// How pixels become the model's input (actmax optimizes pixels).
-    pub preprocess: Preprocess,
-}
-
-impl Default for Knobs {
-    fn default() -> Self {
-        Knobs {
-            samples: 25,
-            stdev: None,
-            nt_type: NoiseTunnelType::SmoothGrad,
-            steps: None,
-            ig_method: IgMethod::GaussLegendre,
-            baseline: Baseline::Zero,
-            batch: 10,
-            seed: 0,
-            in_channel: None,
-            top_channels: None,
-            channels: "top:16".into(),
-            layers: Vec::new(),
-            window: vec![16, 16],
-            stride: vec![8, 8],
-            incremental: true,
-            view: OcclusionView::Attribution,
-            threshold: 0.5,
-            noise: None,
-            recipe: Recipe::Lucid,
-            jitter: None,
-            size: None,
-            preprocess: Preprocess::Imagenet,
-        }
-    }
-}
-
-/// captum `NoiseTunnel` aggregation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NoiseTunnelType {
-    SmoothGrad,
-    SmoothGradSq,
-    VarGrad,
-}
-
-/// captum's integration rules for integrated gradients.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IgMethod {
-    GaussLegendre,
-    RiemannLeft,
-    RiemannRight,
-    RiemannMiddle,
-    RiemannTrapezoid,
-}
-
-#[derive(Clone, Debug)]
-pub enum Baseline {
-    Zero,
-    /// Every element set to this value.
-    Constant(f32),
-    /// The input blurred with a Gaussian (sigma in pixels).
-    Blur(f32),
-    /// Uniform noise over the input's value range (seeded).
-    Uniform,
-    /// A user-supplied array with the input's shape.
-    Tensor(Tensor),
-}
 
 pub struct Cx<'a> {
     pub graph: &'a Graph,
@@ -136,7 +22,10 @@ pub struct Cx<'a> {
     pub objective: Objective,
     /// The layer for layer methods (CAMs).
     pub layer: Option<LayerId>,
-    pub knobs: Knobs,
+    /// The method's options (its own type, or `Default` for its defaults).
+    pub options: Options,
+    /// Inputs per batched pass, for the methods that batch.
+    pub batch: usize,
     /// Progress reports and cancellation for the long methods.
     pub control: Control,
     /// Every layer's output for `input`: the one forward pass of the clean input, computed on
@@ -145,8 +34,8 @@ pub struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
-    /// Explains `objective` for `input` (batch 1) with the default knobs, no layer, no progress
-    /// reports; the executor stops when `control`'s token is set.
+    /// Explains `objective` for `input` (batch 1) with the method's default options, batches
+    /// of 10, no layer; the executor stops when `control`'s token is set.
     pub fn new(
         graph: &'a Graph,
         params: &'a Params,
@@ -160,7 +49,8 @@ impl<'a> Cx<'a> {
             input,
             objective,
             layer: None,
-            knobs: Knobs::default(),
+            options: Options::Default,
+            batch: 10,
             control,
             clean: None,
         }
@@ -209,6 +99,11 @@ impl<'a> Cx<'a> {
                 self.objective.describe(self.graph)
             ))),
         }
+    }
+
+    /// This method's options (`T` is its options type).
+    pub fn options<T: MethodOptions>(&self) -> Result<T> {
+        self.options.get()
     }
 
     /// The layer a layer method works on (resolved by the caller).

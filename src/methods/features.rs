@@ -6,6 +6,7 @@
 
 use super::cam::check_spatial;
 use super::context::Cx;
+use super::options::FeaturesOptions;
 use super::{
     Artifact, Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Row, Tab, Tile,
 };
@@ -32,7 +33,8 @@ impl Method for Features {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let layers = match cx.knobs.layers.as_slice() {
+        let o: FeaturesOptions = cx.options()?;
+        let layers = match o.layers.as_slice() {
             [] => vec![cx.layer()?],
             many => many.to_vec(),
         };
@@ -52,7 +54,7 @@ impl Method for Features {
                 layer,
                 label: name.clone(),
                 shape: vec![c, h, w],
-                tiles: tiles(&data, (c, h, w), &cx.knobs.channels, name)?,
+                tiles: tiles(&data, (c, h, w), &o.channels, name)?,
             });
         }
         if let [row] = rows.as_slice() {

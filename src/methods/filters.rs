@@ -4,6 +4,7 @@
 //! tensor `[O, I, kh, kw]`.
 
 use super::context::Cx;
+use super::options::FiltersOptions;
 use super::{Artifact, Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab, Tile};
 use crate::error::{Error, Result};
 use crate::model::{Graph, LayerId, LayerKind};
@@ -35,8 +36,9 @@ impl Method for Filters {
         let [o, i, kh, kw] = <[usize; 4]>::try_from(kernel.shape.as_slice())
             .map_err(|_| Error::graph(&cx.graph.layer(layer).name, "kernel is not 4-D"))?;
         let plane = kh * kw;
-        let rgb = i == 3 && cx.knobs.in_channel.is_none();
-        let channel = cx.knobs.in_channel.unwrap_or(0);
+        let in_channel = cx.options::<FiltersOptions>()?.in_channel;
+        let rgb = i == 3 && in_channel.is_none();
+        let channel = in_channel.unwrap_or(0);
         if !rgb && channel >= i {
             return Err(Error::Usage(format!(
                 "--in-channel {channel} is out of range: the kernels of '{}' have {i} input channels",

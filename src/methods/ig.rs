@@ -6,7 +6,8 @@
 use candle_core::Tensor;
 use serde_json::json;
 
-use super::context::{attribution, Baseline, Cx, IgMethod};
+use super::context::{attribution, Cx};
+use super::options::{Baseline, IgMethod, IgOptions};
 use super::{Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::{Error, Result};
 use crate::exec::ReluRule;
@@ -40,17 +41,18 @@ impl Method for IntegratedGradients {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let steps = cx.knobs.steps.unwrap_or(50);
-        if steps == 0 || (steps == 1 && cx.knobs.ig_method == IgMethod::RiemannTrapezoid) {
+        let o: IgOptions = cx.options()?;
+        let steps = o.steps;
+        if steps == 0 || (steps == 1 && o.method == IgMethod::RiemannTrapezoid) {
             return Err(Error::Usage(format!(
                 "--steps {steps} is too few; use at least 2"
             )));
         }
         super::check_count("steps", steps, super::MAX_STEPS)?;
-        let baseline = baseline(cx)?;
+        let baseline = baseline(cx, &o.baseline, o.seed)?;
         let delta = (&cx.input - &baseline)?;
-        let (alphas, weights) = quadrature(cx.knobs.ig_method, steps);
-        let batch = cx.knobs.batch.max(1);
+        let (alphas, weights) = quadrature(o.method, steps);
+        let batch = cx.batch.max(1);
         let mut total: Option<Tensor> = None;
         for start in (0..steps).step_by(batch) {
             cx.control.check()?;
@@ -160,9 +162,9 @@ pub fn gauss_legendre(n: usize) -> (Vec<f64>, Vec<f64>) {
 }
 
 /// The baseline x' as a tensor shaped like the input (shared with occlusion).
-pub(super) fn baseline(cx: &Cx<'_>) -> Result<Tensor> {
+pub(super) fn baseline(cx: &Cx<'_>, baseline: &Baseline, seed: u64) -> Result<Tensor> {
     let x = &cx.input;
-    Ok(match &cx.knobs.baseline {
+    Ok(match baseline {
         Baseline::Zero => x.zeros_like()?,
         Baseline::Constant(v) => (x.zeros_like()? + *v as f64)?,
         Baseline::Tensor(t) => {
@@ -182,7 +184,7 @@ pub(super) fn baseline(cx: &Cx<'_>) -> Result<Tensor> {
                 .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| {
                     (a.min(v), b.max(v))
                 });
-            let mut rng = Rng::new(cx.knobs.seed);
+            let mut rng = Rng::new(seed);
             let data: Vec<f32> = flat.iter().map(|_| rng.uniform(lo, hi)).collect();
             Tensor::from_vec(data, x.dims(), x.device())?
         }

@@ -20,6 +20,7 @@ mod inputxgrad;
 mod layercam;
 pub mod objective;
 mod occlusion;
+pub mod options;
 pub mod registry;
 mod saliency;
 mod scorecam;
@@ -28,11 +29,15 @@ pub mod target;
 mod xgradcam;
 
 pub use artifact::{Artifact, Output, Row, Tile};
-pub use context::{Baseline, Cx, IgMethod, Knobs, NoiseTunnelType};
+pub use context::Cx;
 pub use control::{CancelToken, Control, Progress};
 pub use ig::{gauss_legendre, quadrature};
 pub use objective::Objective;
 pub use occlusion::OcclusionView;
+pub use options::{
+    ActMaxOptions, Baseline, FeaturesOptions, FiltersOptions, IgMethod, IgOptions, NoiseTunnelType,
+    OcclusionOptions, Options, ScoreCamOptions, SmoothGradOptions,
+};
 pub use registry::{
     all, by_id, check_options, ids, Family, LayerNeed, MethodInfo, Opt, Picture, Tab,
 };

@@ -5,6 +5,7 @@
 //! relu(Σ_k w_k A_k). `--top-channels N` scores only the N most active channels (by mean), the
 //! others weighing nothing. Evaluated in batches.
 
+use super::options::ScoreCamOptions;
 use candle_core::Tensor;
 
 use super::cam;
@@ -43,13 +44,13 @@ impl Method for ScoreCam {
         let x: Vec<f32> = cx.input.flatten_all()?.to_vec1()?;
         let plane = h * w;
         let mut channels: Vec<usize> = (0..k).collect();
-        if let Some(n) = cx.knobs.top_channels {
+        if let Some(n) = cx.options::<ScoreCamOptions>()?.top_channels {
             let mean = |c: usize| a[c * plane..(c + 1) * plane].iter().sum::<f32>();
             channels.sort_by(|&p, &q| mean(q).total_cmp(&mean(p)));
             channels.truncate(n.max(1));
         }
         let mut scores = Vec::with_capacity(channels.len());
-        for chunk in channels.chunks(cx.knobs.batch.max(1)) {
+        for chunk in channels.chunks(cx.batch.max(1)) {
             cx.control.check()?;
             let mut batch = Vec::with_capacity(chunk.len() * x.len());
             for &c in chunk {

@@ -6,7 +6,8 @@
 
 use candle_core::Tensor;
 
-use super::context::{attribution, Cx, NoiseTunnelType};
+use super::context::{attribution, Cx};
+use super::options::{NoiseTunnelType, SmoothGradOptions};
 use super::{Family, LayerNeed, Method, MethodInfo, Opt, Output, Picture, Tab};
 use crate::error::{Error, Result};
 use crate::exec::ReluRule;
@@ -40,9 +41,10 @@ impl Method for SmoothGrad {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let samples = match &cx.knobs.noise {
+        let o: SmoothGradOptions = cx.options()?;
+        let samples = match &o.noise {
             Some(n) => n.dim(0)?,
-            None => cx.knobs.samples,
+            None => o.samples,
         };
         if samples == 0 {
             return Err(Error::Usage("--samples must be at least 1".into()));
@@ -50,13 +52,13 @@ impl Method for SmoothGrad {
         super::check_count("samples", samples, super::MAX_SAMPLES)?;
         // The noise is drawn a batch at a time, in sequence, so memory holds one batch of it
         // whatever the count (the values are those of one draw of all samples).
-        let mut noise = Noise::new(cx)?;
-        let batch = cx.knobs.batch.max(1);
+        let mut noise = Noise::new(cx, &o)?;
+        let batch = cx.batch.max(1);
         let (mut sum, mut sum_sq): (Option<Tensor>, Option<Tensor>) = (None, None);
         for start in (0..samples).step_by(batch) {
             cx.control.check()?;
             let n = batch.min(samples - start);
-            let noisy = noise.next(cx, start, n)?.broadcast_add(&cx.input)?;
+            let noisy = noise.next(cx, &o, start, n)?.broadcast_add(&cx.input)?;
             let g = cx.input_gradient(&noisy, ReluRule::Normal)?;
             let (s, sq) = (g.sum_keepdim(0)?, g.sqr()?.sum_keepdim(0)?);
             sum = Some(match sum {
@@ -71,7 +73,7 @@ impl Method for SmoothGrad {
         }
         let mean = (sum.expect("at least one sample") / samples as f64)?;
         let mean_sq = (sum_sq.expect("at least one sample") / samples as f64)?;
-        let out = match cx.knobs.nt_type {
+        let out = match o.nt_type {
             NoiseTunnelType::SmoothGrad => mean,
             NoiseTunnelType::SmoothGradSq => mean_sq,
             NoiseTunnelType::VarGrad => (mean_sq - mean.sqr()?)?,
@@ -82,7 +84,7 @@ impl Method for SmoothGrad {
     }
 }
 
-/// SmoothGrad's noise: the caller's (`Knobs::noise`, for tests against captum's draws), or
+/// SmoothGrad's noise: the caller's (`SmoothGradOptions::noise`, for tests against captum's draws), or
 /// Gaussian draws of the seeded generator scaled by σ.
 enum Noise {
     Given,
@@ -90,11 +92,11 @@ enum Noise {
 }
 
 impl Noise {
-    fn new(cx: &Cx<'_>) -> Result<Noise> {
-        if cx.knobs.noise.is_some() {
+    fn new(cx: &Cx<'_>, o: &SmoothGradOptions) -> Result<Noise> {
+        if o.noise.is_some() {
             return Ok(Noise::Given);
         }
-        let stdev = match cx.knobs.stdev {
+        let stdev = match o.stdev {
             Some(s) if s < 0.0 || !s.is_finite() => {
                 return Err(Error::Usage(format!(
                     "--stdev {s} must be a non-negative number"
@@ -108,17 +110,23 @@ impl Noise {
             }
         };
         Ok(Noise::Drawn {
-            rng: Rng::new(cx.knobs.seed),
+            rng: Rng::new(o.seed),
             stdev,
         })
     }
 
     /// Samples `start..start + n` as a `[n, ...input dims]` tensor; drawn ones must be asked
     /// for in order.
-    fn next(&mut self, cx: &Cx<'_>, start: usize, n: usize) -> Result<Tensor> {
+    fn next(
+        &mut self,
+        cx: &Cx<'_>,
+        o: &SmoothGradOptions,
+        start: usize,
+        n: usize,
+    ) -> Result<Tensor> {
         match self {
             Noise::Given => {
-                let given = cx.knobs.noise.as_ref().expect("Noise::Given has noise");
+                let given = o.noise.as_ref().expect("Noise::Given has noise");
                 Ok(given.narrow(0, start, n)?)
             }
             Noise::Drawn { rng, stdev } => {

@@ -1,4 +1,4 @@
-//! `render`'s method options, validated into `methods::Knobs`.
+//! `render`'s method options, validated into the method's typed options (`methods::Options`).
 
 use std::path::Path;
 
@@ -8,7 +8,11 @@ use crate::error::{Error, Result};
 use crate::imaging::npy::read_npy_f32_at_most;
 use crate::input::preprocess::Preprocess;
 use crate::methods::actmax::Recipe;
-use crate::methods::{self, Baseline, IgMethod, Knobs, NoiseTunnelType, OcclusionView, Opt};
+use crate::methods::{
+    self, ActMaxOptions, Baseline, FeaturesOptions, FiltersOptions, IgMethod, IgOptions,
+    NoiseTunnelType, OcclusionOptions, OcclusionView, Opt, Options, ScoreCamOptions,
+    SmoothGradOptions,
+};
 
 #[derive(clap::Args, Debug)]
 pub struct KnobArgs {
@@ -116,10 +120,11 @@ impl KnobArgs {
         .collect()
     }
 
-    pub fn to_knobs(&self, input: &Tensor, device: &Device) -> Result<Knobs> {
+    /// `method`'s options from the flags (checked), on its defaults. The flags of other
+    /// methods were refused before (`methods::check_options`).
+    pub fn to_options(&self, method: &str, input: &Tensor, device: &Device) -> Result<Options> {
         let usage = |m: String| Err(Error::Usage(m));
-        let d = Knobs::default();
-        let samples = self.samples.unwrap_or(d.samples);
+        let samples = self.samples.unwrap_or(SmoothGradOptions::default().samples);
         if samples == 0 {
             return usage("--samples must be at least 1".into());
         }
@@ -180,7 +185,9 @@ impl KnobArgs {
                 ))
             }
         };
-        let threshold = self.threshold.unwrap_or(d.threshold);
+        let threshold = self
+            .threshold
+            .unwrap_or(OcclusionOptions::default().threshold);
         if !(threshold > 0.0 && threshold <= 1.0) {
             return usage(format!(
                 "--threshold {threshold} must be in (0, 1]: the fraction of the largest probability drop a pixel needs to be kept"
@@ -189,37 +196,67 @@ impl KnobArgs {
         if ig_method != IgMethod::GaussLegendre && self.steps.is_some_and(|s| s < 2) {
             return usage(format!("--steps must be at least 2 for {ig_method_name}"));
         }
-        Ok(Knobs {
-            samples,
-            stdev: self.stdev,
-            nt_type,
-            steps: self.steps,
-            ig_method,
-            baseline: self.baseline(input, device)?,
-            // Sized to the model by the caller when not given (see `methods::batch_for`).
-            batch: self.batch.unwrap_or(d.batch),
-            seed: self.seed.unwrap_or(d.seed),
-            in_channel: self.in_channel,
-            top_channels: self.top_channels,
-            channels: self.channels.clone().unwrap_or(d.channels),
-            // `--layers` names layers: resolved against the graph by the caller.
-            layers: Vec::new(),
-            window: self
-                .window
-                .as_deref()
-                .map_or(Ok(d.window), |w| sizes(w, "window"))?,
-            stride: self
-                .stride
-                .as_deref()
-                .map_or(Ok(d.stride), |s| sizes(s, "stride"))?,
-            incremental: true,
-            view,
-            threshold,
-            noise: None,
-            recipe: self.recipe.as_deref().map_or(Ok(d.recipe), Recipe::parse)?,
-            jitter: self.jitter.filter(|&j| j > 0.0),
-            size: None,
-            preprocess: Preprocess::Imagenet,
+        let baseline = || self.baseline(input, device);
+        let seed = self.seed.unwrap_or(0);
+        Ok(match method {
+            "smoothgrad" => Options::SmoothGrad(SmoothGradOptions {
+                samples,
+                stdev: self.stdev,
+                nt_type,
+                seed,
+                noise: None,
+            }),
+            "ig" => Options::Ig(IgOptions {
+                steps: self.steps.unwrap_or(IgOptions::default().steps),
+                method: ig_method,
+                baseline: baseline()?,
+                seed,
+            }),
+            "occlusion" => {
+                let d = OcclusionOptions::default();
+                Options::Occlusion(OcclusionOptions {
+                    window: self
+                        .window
+                        .as_deref()
+                        .map_or(Ok(d.window), |w| sizes(w, "window"))?,
+                    stride: self
+                        .stride
+                        .as_deref()
+                        .map_or(Ok(d.stride), |s| sizes(s, "stride"))?,
+                    baseline: baseline()?,
+                    seed,
+                    incremental: true,
+                    view,
+                    threshold,
+                })
+            }
+            "scorecam" => Options::ScoreCam(ScoreCamOptions {
+                top_channels: self.top_channels,
+            }),
+            "filters" => Options::Filters(FiltersOptions {
+                in_channel: self.in_channel,
+            }),
+            "features" => Options::Features(FeaturesOptions {
+                channels: self
+                    .channels
+                    .clone()
+                    .unwrap_or(FeaturesOptions::default().channels),
+                // `--layers` names layers: resolved against the graph by the caller.
+                layers: Vec::new(),
+            }),
+            "actmax" => Options::ActMax(ActMaxOptions {
+                recipe: self
+                    .recipe
+                    .as_deref()
+                    .map_or(Ok(Recipe::Lucid), Recipe::parse)?,
+                steps: self.steps,
+                jitter: self.jitter.filter(|&j| j > 0.0),
+                // The picture options and the preprocessing: set by the caller.
+                size: None,
+                seed,
+                preprocess: Preprocess::Imagenet,
+            }),
+            _ => Options::Default,
         })
     }
 

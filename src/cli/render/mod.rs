@@ -21,7 +21,9 @@ use crate::imaging::atomic::stage;
 use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::import::labels;
-use crate::methods::{self, cam, filters, target, Artifact, LayerNeed, Method, Objective, Output};
+use crate::methods::{
+    self, cam, filters, target, Artifact, LayerNeed, Method, Objective, Options, Output,
+};
 use crate::model::{Graph, LayerId};
 
 /// The help after the options: what the target is, and every method from the registry.
@@ -115,14 +117,24 @@ pub fn run(a: Args) -> Result<()> {
     } else {
         Subject::blank(&session)?
     };
-    let mut knobs = a.knobs.to_knobs(&subject.tensor, &session.device)?;
-    match a.knobs.batch {
-        None => knobs.batch = session.batch,
-        Some(b) => methods::check_batch(&graph, b)?,
+    let mut options = a
+        .knobs
+        .to_options(&a.method, &subject.tensor, &session.device)?;
+    let batch = match a.knobs.batch {
+        None => session.batch,
+        Some(b) => {
+            methods::check_batch(&graph, b)?;
+            b
+        }
+    };
+    match &mut options {
+        Options::ActMax(o) => {
+            o.preprocess = a.input.preprocess;
+            o.size = look.size.map(|(w, h)| (h as usize, w as usize));
+        }
+        Options::Features(o) => o.layers = layers::resolve(&graph, &a.layers)?,
+        _ => {}
     }
-    knobs.preprocess = a.input.preprocess;
-    knobs.size = look.size.map(|(w, h)| (h as usize, w as usize));
-    knobs.layers = layers::resolve(&graph, &a.layers)?;
     let prepare_ms = ms(t);
 
     // The one forward pass of the input: the scores, the target, and the method's clean pass.
@@ -159,7 +171,8 @@ pub fn run(a: Args) -> Result<()> {
             layer
         },
         objective,
-        knobs,
+        options,
+        batch,
     };
     let explained = explain(&session, &subject, request, progress::control(&a.method))?;
     let output = explained.output;

@@ -10,6 +10,7 @@ mod lucid;
 mod pixels;
 mod warp;
 
+use crate::methods::ActMaxOptions;
 use candle_core::Device;
 use serde_json::json;
 
@@ -100,8 +101,9 @@ impl Method for ActMax {
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
         let objective = cx.objective.clone();
         let spec = InputSpec::from_input_shape(&cx.graph.layer(cx.graph.inputs[0]).out_shape)?;
-        let recipe = cx.knobs.recipe;
-        let steps = cx.knobs.steps.unwrap_or(recipe.default_steps());
+        let o: ActMaxOptions = cx.options()?;
+        let recipe = o.recipe;
+        let steps = o.steps.unwrap_or(recipe.default_steps());
         super::check_count("steps", steps, super::MAX_STEPS)?;
         if steps == 0 {
             return Err(Error::Usage(
@@ -109,7 +111,7 @@ impl Method for ActMax {
             ));
         }
         let model_size = (spec.height, spec.width);
-        let size = cx.knobs.size.unwrap_or(model_size);
+        let size = o.size.unwrap_or(model_size);
         if recipe == Recipe::KerasVis && size != model_size {
             return Err(Error::Usage(format!(
                 "keras-vis optimizes the model's input itself ({}x{}); drop --size or use --recipe lucid",
@@ -122,17 +124,17 @@ impl Method for ActMax {
                 size.1, size.0
             )));
         }
-        if recipe == Recipe::Lucid && cx.knobs.jitter.is_some() {
+        if recipe == Recipe::Lucid && o.jitter.is_some() {
             return Err(Error::Usage(
                 "--jitter is keras-vis's; lucid draws its own pad, jitter, scale and rotation (use --recipe keras-vis)".into(),
             ));
         }
-        let pixels = PixelMap::new(spec, cx.knobs.preprocess);
+        let pixels = PixelMap::new(spec, o.preprocess);
         let settings = Settings {
             steps,
-            seed: cx.knobs.seed,
+            seed: o.seed,
             size,
-            jitter: cx.knobs.jitter,
+            jitter: o.jitter,
             pixels: &pixels,
             control: &cx.control,
             device: cx.input.device(),
@@ -147,7 +149,7 @@ impl Method for ActMax {
             width: result.size.1,
             ..spec
         };
-        let data = PixelMap::new(picture_spec, cx.knobs.preprocess).to_input(&result.pixels);
+        let data = PixelMap::new(picture_spec, o.preprocess).to_input(&result.pixels);
         let mut out: Output = Artifact::Image {
             shape: picture_spec.shape(1)[1..].to_vec(),
             data,
@@ -161,7 +163,7 @@ impl Method for ActMax {
         x.insert("objective".into(), json!(objective.describe(cx.graph)));
         x.insert("recipe".into(), json!(recipe.as_str()));
         x.insert("steps".into(), json!(steps));
-        x.insert("seed".into(), json!(cx.knobs.seed));
+        x.insert("seed".into(), json!(o.seed));
         x.insert("objective_start".into(), json!(result.objective_start));
         x.insert("objective_end".into(), json!(result.objective_end));
         Ok(out)

@@ -16,6 +16,7 @@
 mod views;
 mod windows;
 
+use super::options::OcclusionOptions;
 use candle_core::Tensor;
 
 use super::context::{attribution, Cx};
@@ -82,10 +83,11 @@ impl Method for Occlusion {
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
         let spec = InputSpec::from_input_shape(&cx.graph.layer(cx.graph.inputs[0]).out_shape)?;
         let dims = &cx.input.dims()[1..];
-        let w = Windows::new(&cx.knobs.window, &cx.knobs.stride, dims, spec.layout)?;
-        let pass = evaluate(cx, &w)?;
+        let o: OcclusionOptions = cx.options()?;
+        let w = Windows::new(&o.window, &o.stride, dims, spec.layout)?;
+        let pass = evaluate(cx, &o, &w)?;
         let (rows, cols) = w.grid();
-        let mut out: Output = match cx.knobs.view {
+        let mut out: Output = match o.view {
             OcclusionView::Attribution => attribution(&pass.attribution(cx, &w)?)?.into(),
             OcclusionView::Heatmap => Artifact::Heatmap {
                 height: rows,
@@ -93,10 +95,9 @@ impl Method for Occlusion {
                 data: views::probability_grid(&w, &pass.probs),
             }
             .into(),
-            OcclusionView::Mask => pass.mask(cx, &w),
+            OcclusionView::Mask => pass.mask(&w, o.threshold),
         };
-        out.extras
-            .insert("view".into(), cx.knobs.view.as_str().into());
+        out.extras.insert("view".into(), o.view.as_str().into());
         out.extras.insert("windows".into(), w.starts.len().into());
         out.extras
             .insert("incremental".into(), pass.incremental.into());
@@ -120,15 +121,17 @@ struct Pass {
 }
 
 /// The batched passes over the windows: incremental where possible, else whole inputs.
-fn evaluate(cx: &mut Cx<'_>, w: &Windows) -> Result<Pass> {
+fn evaluate(cx: &mut Cx<'_>, o: &OcclusionOptions, w: &Windows) -> Result<Pass> {
     // Probabilities exist for one class's score only; the heatmap and mask views show them.
-    if cx.knobs.view != OcclusionView::Attribution {
+    if o.view != OcclusionView::Attribution {
         cx.target_class("occlusion --view heatmap or mask")?;
     }
     let acts = cx.clean_pass()?;
     let cx = &*cx;
     let x: Vec<f32> = cx.input.flatten_all()?.to_vec1()?;
-    let base: Vec<f32> = baseline(cx)?.flatten_all()?.to_vec1()?;
+    let base: Vec<f32> = baseline(cx, &o.baseline, o.seed)?
+        .flatten_all()?
+        .to_vec1()?;
     let layer = cx.objective.layer();
     let measure = |out: &Tensor| -> Result<(Vec<f32>, Vec<f32>)> {
         let scores = cx.objective.values(out)?;
@@ -145,11 +148,11 @@ fn evaluate(cx: &mut Cx<'_>, w: &Windows) -> Result<Pass> {
     };
     let (s, p) = measure(acts.get(layer))?;
     let (reference_score, reference_prob) = (s[0], p[0]);
-    let incremental = incremental_possible(cx, w)
+    let incremental = incremental_possible(cx, o, w)
         .then(|| Incremental::new(&cx.exec, &acts))
         .transpose()?;
     let (mut scores, mut probs) = (Vec::new(), Vec::new());
-    for chunk in w.starts.chunks(cx.knobs.batch.max(1)) {
+    for chunk in w.starts.chunks(cx.batch.max(1)) {
         cx.control.check()?;
         let occluded = chunk.iter().map(|start| {
             let mut o = x.clone();
@@ -182,8 +185,8 @@ fn evaluate(cx: &mut Cx<'_>, w: &Windows) -> Result<Pass> {
 }
 
 /// Incremental inference needs host tensors (it assembles crops there) and an NCHW input.
-fn incremental_possible(cx: &Cx<'_>, w: &Windows) -> bool {
-    cx.knobs.incremental
+fn incremental_possible(cx: &Cx<'_>, o: &OcclusionOptions, w: &Windows) -> bool {
+    o.incremental
         && cx.input.device().is_cpu()
         && (w.h_axis, w.w_axis) == (1, 2)
         && cx.input.rank() == 4
@@ -238,10 +241,10 @@ impl Pass {
         Ok(Tensor::from_vec(attr, cx.input.dims(), cx.input.device())?)
     }
 
-    fn mask(&self, cx: &Cx<'_>, w: &Windows) -> Output {
+    fn mask(&self, w: &Windows, threshold: f32) -> Output {
         let drops: Vec<f32> = self.probs.iter().map(|p| self.reference_prob - p).collect();
         let drop = views::drop_map(w, &drops);
-        let m = views::mask(&drop, cx.knobs.threshold);
+        let m = views::mask(&drop, threshold);
         let kept = m.keep.iter().filter(|&&k| k).count();
         let (height, width) = w.hw();
         let mut out: Output = Artifact::Mask {
@@ -252,7 +255,7 @@ impl Pass {
         }
         .into();
         let e = &mut out.extras;
-        e.insert("threshold".into(), cx.knobs.threshold.into());
+        e.insert("threshold".into(), threshold.into());
         e.insert("max_drop".into(), m.max_drop.into());
         e.insert("cutoff".into(), m.cutoff.into());
         e.insert("kept_pixels".into(), kept.into());
