@@ -23,7 +23,7 @@ use candle_core::{Device, Tensor};
 use common::{median_ms, once_ms};
 use convscope::exec::{Executor, NoHook, Params};
 use convscope::methods::{
-    self, cam, ActMaxOptions, Cx, IgOptions, Objective, OcclusionOptions, Options,
+    self, cam, ActMaxOptions, Control, Cx, IgOptions, Objective, OcclusionOptions, Options,
     SmoothGradOptions,
 };
 use convscope::model::Graph;
@@ -102,20 +102,19 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
         .into_iter()
         .filter(|id| !skip.contains(id) && common::method_selected(id))
     {
-        let mut cx = Cx {
+        let mut cx = Cx::new(
             graph,
-            exec: Executor::new(graph, &params),
-            input: input.clone(),
-            objective: Objective::Class {
+            &params,
+            input.clone(),
+            Objective::Class {
                 scores,
                 class: target,
             },
-            layer: cam::default_layer(graph),
-            options: options(id).0,
-            batch: options(id).1,
-            control: Default::default(),
-            clean: None,
-        };
+            Control::default(),
+        );
+        cx.layer = cam::default_layer(graph);
+        cx.options = options(id).0;
+        cx.batch = options(id).1;
         let method = methods::by_id(id.trim_end_matches("_plain")).unwrap();
         let run = || {
             // Each run pays for its own clean forward pass, as a single `render` does.

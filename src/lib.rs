@@ -1,6 +1,6 @@
 //! convscope: a terminal explorer for convolutional networks.
 //!
-//! The rooms (see DESIGN.md), each importing only the rooms listed before it (`tests/rooms.rs`
+//! The rooms (see DESIGN.md), each importing only the rooms listed before it (`tests/it/rooms.rs`
 //! checks it): `model` is what a network is; `imaging` pixels and arrays; `import` how a network
 //! is read (the embedded demo included) and `exec` how it runs; `input` what goes in (images,
 //! arrays, preprocessing); `methods` what we compute from it; `engine` the one pipeline from a

@@ -13,8 +13,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-mod common;
-
 /// How the fake terminal answers the graphics query.
 #[derive(Clone, Copy, PartialEq)]
 enum Terminal {
@@ -67,7 +65,7 @@ impl Pty {
         };
         let slave: OwnedFd = open_slave().into();
         let before = modes_of(&slave);
-        let mut cmd = Command::new(common::e2e_bin());
+        let mut cmd = Command::new(crate::common::e2e_bin());
         cmd.args(args)
             .env("TERM", "xterm-256color")
             .env_remove("TMUX")

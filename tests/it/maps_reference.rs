@@ -15,15 +15,13 @@
 //! Guided backprop, deconvnet and guided Grad-CAM are compared on the nets whose rectifiers are
 //! all ReLU: captum overrides only `nn.ReLU`, convscope every rectifier (see methods/guided.rs).
 
-mod common;
-
+use crate::common::{fixtures, npy_tensor, rel_max_err};
 use candle_core::{Device, Tensor};
-use common::{fixtures, npy_tensor, rel_max_err};
-use convscope::exec::{Executor, Params};
+use convscope::exec::Params;
 use convscope::imaging::heatmap::Heatmap;
 use convscope::import::onnx;
 use convscope::methods::{
-    self, Artifact, Baseline, Cx, IgMethod, IgOptions, NoiseTunnelType, Objective,
+    self, Artifact, Baseline, Control, Cx, IgMethod, IgOptions, NoiseTunnelType, Objective,
     OcclusionOptions, Options, SmoothGradOptions,
 };
 use convscope::model::Graph;
@@ -66,20 +64,19 @@ impl Net {
                 .find(|&id| self.graph.layer(id).source_name == node)
                 .unwrap_or_else(|| panic!("no layer from node {node}"))
         });
-        let mut cx = Cx {
-            graph: &self.graph,
-            exec: Executor::new(&self.graph, &self.params),
-            input: self.input.clone(),
-            objective: Objective::Class {
+        let mut cx = Cx::new(
+            &self.graph,
+            &self.params,
+            self.input.clone(),
+            Objective::Class {
                 scores: self.graph.logits_layer(),
                 class: self.manifest["target"].as_u64().unwrap() as usize,
             },
-            layer,
-            options,
-            batch,
-            control: Default::default(),
-            clean: None,
-        };
+            Control::default(),
+        );
+        cx.layer = layer;
+        cx.options = options;
+        cx.batch = batch;
         methods::by_id(method)
             .unwrap()
             .run(&mut cx)

@@ -5,14 +5,12 @@
 //! within 1e-6 absolute (probabilities; the batched and the lone forward passes differ only in
 //! float32 rounding).
 
-mod common;
-
+use crate::common::{fixtures, npy_tensor};
 use candle_core::{Device, Tensor};
-use common::{fixtures, npy_tensor};
 use convscope::exec::{Executor, NoHook, Params};
 use convscope::import::onnx;
 use convscope::methods::{
-    self, Artifact, Cx, Objective, OcclusionOptions, OcclusionView, Options, Output,
+    self, Artifact, Control, Cx, Objective, OcclusionOptions, OcclusionView, Options, Output,
 };
 use convscope::model::Graph;
 
@@ -41,20 +39,18 @@ const TARGET: usize = 3;
 impl Net {
     /// Occlusion with `options`, in batches of 7.
     fn run(&self, options: OcclusionOptions) -> Output {
-        let mut cx = Cx {
-            graph: &self.graph,
-            exec: Executor::new(&self.graph, &self.params),
-            input: self.input.clone(),
-            objective: Objective::Class {
+        let mut cx = Cx::new(
+            &self.graph,
+            &self.params,
+            self.input.clone(),
+            Objective::Class {
                 scores: self.graph.logits_layer(),
                 class: TARGET,
             },
-            layer: None,
-            options: Options::Occlusion(options),
-            batch: 7,
-            control: Default::default(),
-            clean: None,
-        };
+            Control::default(),
+        );
+        cx.options = Options::Occlusion(options);
+        cx.batch = 7;
         methods::by_id("occlusion").unwrap().run(&mut cx).unwrap()
     }
 

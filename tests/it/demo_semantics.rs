@@ -10,7 +10,9 @@ use candle_core::{Device, Tensor};
 use convscope::exec::{Executor, NoHook, Params};
 use convscope::import::demo::{self, model, shapes};
 use convscope::input::preprocess::{prepare_image, InputSpec};
-use convscope::methods::{self, ActMaxOptions, Artifact, Cx, Objective, OcclusionOptions, Options};
+use convscope::methods::{
+    self, ActMaxOptions, Artifact, Control, Cx, Objective, OcclusionOptions, Options,
+};
 use convscope::model::Graph;
 
 const HELDOUT: u64 = 2;
@@ -52,20 +54,19 @@ impl Demo {
         options: Options,
         batch: usize,
     ) -> Artifact {
-        let mut cx = Cx {
-            graph: &self.graph,
-            exec: Executor::new(&self.graph, &self.params),
+        let mut cx = Cx::new(
+            &self.graph,
+            &self.params,
             input,
-            objective: Objective::Class {
+            Objective::Class {
                 scores: self.graph.logits_layer(),
                 class: target,
             },
-            layer: methods::cam::default_layer(&self.graph),
-            options,
-            batch,
-            control: Default::default(),
-            clean: None,
-        };
+            Control::default(),
+        );
+        cx.layer = methods::cam::default_layer(&self.graph);
+        cx.options = options;
+        cx.batch = batch;
         methods::by_id(method)
             .unwrap()
             .run(&mut cx)

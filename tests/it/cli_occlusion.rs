@@ -1,10 +1,8 @@
 //! `convscope render occlusion --view heatmap|mask`: the files each view writes, what its JSON
 //! reports, and its bad inputs (one-line messages, nothing written).
 
-mod common;
-
+use crate::common::{expect_error, fixtures};
 use assert_cmd::Command;
-use common::{expect_error, fixtures};
 use convscope::imaging::npy::read_npy_f32;
 use serde_json::Value;
 

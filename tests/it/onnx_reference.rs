@@ -6,10 +6,8 @@
 //! different order over a few layers), gradients 1e-3 (the reverse pass adds one more chain of
 //! float32 sums, and PyTorch's convolution backward uses different algorithms).
 
-mod common;
-
+use crate::common::{fixtures, npy_tensor, rel_max_err};
 use candle_core::Device;
-use common::{fixtures, npy_tensor, rel_max_err};
 use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};
 use convscope::import::onnx;
 use convscope::model::{Graph, LayerId};

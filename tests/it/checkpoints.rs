@@ -5,21 +5,19 @@
 //!
 //! Files and expected values come from `tests/fixtures/make_checkpoints.py` (torch 2.15).
 
-mod common;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::common::expect_error;
+use crate::common::rule::{assert_logits_close, rule_input};
 use assert_cmd::cargo::cargo_bin_cmd;
-use common::expect_error;
-use common::rule::{assert_logits_close, rule_input};
 use convscope::imaging::npy::{read_npy_f32, write_npy_f32};
 use convscope::import::checkpoint::{self, EntryType, Format};
 use convscope::model::HostTensor;
 use serde_json::Value;
 
 fn ckpt(name: &str) -> PathBuf {
-    common::fixtures().join("checkpoints").join(name)
+    crate::common::fixtures().join("checkpoints").join(name)
 }
 
 fn expected() -> serde_json::Map<String, Value> {

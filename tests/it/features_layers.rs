@@ -1,14 +1,12 @@
 //! `render features --layers A,B,C`: one row per layer from one forward pass, each row the
 //! chosen channels of that layer exactly as `--layer` alone shows them; and its bad inputs.
 
-mod common;
-
+use crate::common::{expect_error, fixtures, npy_tensor};
 use assert_cmd::Command;
 use candle_core::Device;
-use common::{expect_error, fixtures, npy_tensor};
-use convscope::exec::{Executor, Params};
+use convscope::exec::Params;
 use convscope::import::onnx;
-use convscope::methods::{self, Artifact, Cx, FeaturesOptions, Objective, Options};
+use convscope::methods::{self, Artifact, Control, Cx, FeaturesOptions, Objective, Options};
 use serde_json::Value;
 
 fn features(net: &str) -> Command {
@@ -73,23 +71,22 @@ fn rows_are_what_each_layer_shows_alone() {
         .map(|n| graph.find(n).unwrap())
         .collect();
     let run = |layer, layers: Vec<_>| {
-        let mut cx = Cx {
-            graph: &graph,
-            exec: Executor::new(&graph, &params),
-            input: input.clone(),
-            objective: Objective::Class {
+        let mut cx = Cx::new(
+            &graph,
+            &params,
+            input.clone(),
+            Objective::Class {
                 scores: graph.logits_layer(),
                 class: 0,
             },
-            layer,
-            options: Options::Features(FeaturesOptions {
-                layers,
-                channels: "top:3".into(),
-            }),
-            batch: 1,
-            control: Default::default(),
-            clean: None,
-        };
+            Control::default(),
+        );
+        cx.layer = layer;
+        cx.options = Options::Features(FeaturesOptions {
+            layers,
+            channels: "top:3".into(),
+        });
+        cx.batch = 1;
         methods::by_id("features")
             .unwrap()
             .run(&mut cx)

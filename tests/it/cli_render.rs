@@ -1,10 +1,8 @@
 //! `convscope render`: outputs on the happy path, and every bad input: a one-line message, a
 //! non-zero exit, no panic, and nothing left behind.
 
-mod common;
-
+use crate::common::{expect_error, fixtures};
 use assert_cmd::Command;
-use common::{expect_error, fixtures};
 use predicates::prelude::*;
 
 fn render(method: &str, net: &str) -> Command {
@@ -19,7 +17,7 @@ fn render(method: &str, net: &str) -> Command {
 }
 
 /// Runs a failing command and returns its one-line message (the contract of
-/// `common::expect_error`).
+/// `crate::common::expect_error`).
 fn fails(cmd: &mut Command) -> String {
     expect_error(cmd, &[])
 }
@@ -356,12 +354,12 @@ fn features_are_the_activation_onnxruntime_computes() {
         .arg(&npy)
         .assert()
         .success();
-    let got = common::npy_tensor(&npy);
+    let got = crate::common::npy_tensor(&npy);
     // onnxruntime's output of /conv1/Conv on the same input (batch dim dropped).
-    let want = common::npy_tensor(&fixtures().join("nets/resnet_like.act.0.npy"))
+    let want = crate::common::npy_tensor(&fixtures().join("nets/resnet_like.act.0.npy"))
         .squeeze(0)
         .unwrap();
-    let err = common::rel_max_err(&got, &want);
+    let err = crate::common::rel_max_err(&got, &want);
     assert!(err < 1e-4, "feature maps differ from onnxruntime by {err}");
     let e =
         fails(render("features", "resnet_like").args(["--layer", "conv1", "--channels", "3,99"]));
@@ -430,7 +428,7 @@ fn saliency_explains_a_channel_of_a_layer() {
     let graph = convscope::import::onnx::load(&net.join("vgg_like.onnx")).unwrap();
     let params = convscope::exec::Params::load(&graph, &candle_core::Device::Cpu).unwrap();
     let exec = Executor::new(&graph, &params);
-    let x = common::npy_tensor(&net.join("vgg_like.input.npy"));
+    let x = crate::common::npy_tensor(&net.join("vgg_like.input.npy"));
     let objective = Objective::channel(&graph, graph.find("features.5").unwrap(), 3).unwrap();
     let base: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
     let mut order: Vec<usize> = (0..map.len()).collect();

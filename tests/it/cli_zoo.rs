@@ -11,11 +11,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-mod common;
-
+use crate::common::expect_error;
 use assert_cmd::cargo::cargo_bin_cmd;
 use assert_cmd::Command;
-use common::expect_error;
 use convscope::imaging::npy::{read_npy_f32, write_npy_f32};
 use convscope::import::onnx::proto::ModelProto;
 use prost::Message;

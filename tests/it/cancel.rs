@@ -1,14 +1,12 @@
 //! The long methods report progress through `methods::Control` and stop at the next batch once
 //! their cancel token is set: what the TUI's progress gauge and Esc rely on.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 
+use crate::common::{fixtures, npy_tensor};
 use candle_core::Device;
-use common::{fixtures, npy_tensor};
 use convscope::error::Error;
-use convscope::exec::{Executor, Params};
+use convscope::exec::Params;
 use convscope::import::onnx;
 use convscope::methods::{
     self, ActMaxOptions, CancelToken, Control, Cx, IgOptions, Objective, OcclusionOptions, Options,
@@ -71,20 +69,19 @@ fn run(
         }
     });
     let layer = methods::cam::default_layer(&graph);
-    let mut cx = Cx {
-        graph: &graph,
-        exec: Executor::new(&graph, &params),
+    let mut cx = Cx::new(
+        &graph,
+        &params,
         input,
-        objective: Objective::Class {
+        Objective::Class {
             scores: graph.logits_layer(),
             class: 3,
         },
-        layer,
-        options,
-        batch: 2,
         control,
-        clean: None,
-    };
+    );
+    cx.layer = layer;
+    cx.options = options;
+    cx.batch = 2;
     let result = methods::by_id(method).unwrap().run(&mut cx).map(|_| ());
     let seen = seen.lock().unwrap().clone();
     (result, seen)

@@ -13,17 +13,15 @@ use std::os::unix::fs::{symlink, FileTypeExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-mod common;
-
+use crate::common::expect_error;
+use crate::common::onnx::*;
 use assert_cmd::Command;
-use common::expect_error;
-use common::onnx::*;
 use convscope::import::onnx::proto::{attr_type, data_type, AttributeProto, TensorProto};
 use predicates::prelude::*;
 use tempfile::TempDir;
 
 fn convscope() -> Command {
-    let mut c = Command::new(common::e2e_bin());
+    let mut c = Command::new(crate::common::e2e_bin());
     c.timeout(Duration::from_secs(120));
     c
 }
@@ -256,7 +254,7 @@ fn counts_are_bounded_before_anything_is_allocated() {
 
 /// Runs `args` under `ulimit -v KIB` (address space), through the shell.
 fn limited(kib: u64, args: &[&str], dir: &Path) -> Command {
-    let bin = common::e2e_bin();
+    let bin = crate::common::e2e_bin();
     let mut c = Command::new("sh");
     c.arg("-c")
         .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))

@@ -8,12 +8,10 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-mod common;
-
+use crate::common::expect_error;
+use crate::common::onnx::*;
 use assert_cmd::cargo::cargo_bin_cmd;
 use assert_cmd::Command;
-use common::expect_error;
-use common::onnx::*;
 use convscope::imaging::npy::write_npy_f32;
 use predicates::prelude::*;
 use tempfile::TempDir;

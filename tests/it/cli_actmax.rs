@@ -2,10 +2,8 @@
 //! optimized input (NPY, model layout and input space), reports the objective, and refuses bad
 //! options with one line.
 
-mod common;
-
+use crate::common::{expect_error, fixtures};
 use assert_cmd::Command;
-use common::{expect_error, fixtures};
 
 fn actmax(net: &str) -> Command {
     let mut c = Command::cargo_bin("convscope").unwrap();

@@ -9,32 +9,30 @@
 //! output position with the same kernels over the same values; only the GEMM's blocking over a
 //! crop differs from that over the whole map, so the drops agree to float32 rounding.
 
-mod common;
-
+use crate::common::{fixtures, npy_tensor};
 use candle_core::{Device, Tensor};
-use common::{fixtures, npy_tensor};
-use convscope::exec::{Executor, Params};
+use convscope::exec::Params;
 use convscope::import::{onnx, zoo};
-use convscope::methods::{self, Artifact, Cx, Objective, OcclusionOptions, Options, Output};
+use convscope::methods::{
+    self, Artifact, Control, Cx, Objective, OcclusionOptions, Options, Output,
+};
 use convscope::model::Graph;
 
 /// Occlusion with `options`, in batches of 5.
 fn occlusion(graph: &Graph, input: &Tensor, options: OcclusionOptions) -> Output {
     let params = Params::load(graph, &Device::Cpu).unwrap();
-    let mut cx = Cx {
+    let mut cx = Cx::new(
         graph,
-        exec: Executor::new(graph, &params),
-        input: input.clone(),
-        objective: Objective::Class {
+        &params,
+        input.clone(),
+        Objective::Class {
             scores: graph.logits_layer(),
             class: 1,
         },
-        layer: None,
-        options: Options::Occlusion(options),
-        batch: 5,
-        control: Default::default(),
-        clean: None,
-    };
+        Control::default(),
+    );
+    cx.options = Options::Occlusion(options);
+    cx.batch = 5;
     methods::by_id("occlusion").unwrap().run(&mut cx).unwrap()
 }
 

@@ -1,10 +1,8 @@
 //! `convscope render`'s out-of-range method options, beyond those in cli_render.rs: each a
 //! one-line message that names the option, the limit and what to do, and nothing written.
 
-mod common;
-
+use crate::common::{expect_error, fixtures};
 use assert_cmd::Command;
-use common::{expect_error, fixtures};
 
 /// `render METHOD NET --npy OUT` on a fixture net; the NPY must not appear.
 fn refused(method: &str, net: &str, args: &[&str], keywords: &[&str]) -> String {

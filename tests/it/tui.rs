@@ -328,7 +328,7 @@ mod snapshots {
 /// The README's key table names every key the keymap binds (digit tabs as the range `1`–`0`).
 #[test]
 fn the_readme_lists_every_key() {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../../README.md");
     let table: String = readme
         .lines()
         .skip_while(|l| !l.starts_with("| keys |"))

@@ -15,8 +15,6 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-mod common;
-
 use assert_cmd::Command;
 use predicates::prelude::*;
 
@@ -164,7 +162,7 @@ fn serve(stream: TcpStream, weights: &[u8], transfers: &AtomicUsize, cutting: &A
 }
 
 fn convscope(hub: &Hub, home: &Path) -> Command {
-    let mut c = Command::new(common::e2e_bin());
+    let mut c = Command::new(crate::common::e2e_bin());
     c.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", hub.port))
         .env("HF_HOME", home)
         .env_remove("HF_HUB_CACHE")
@@ -176,7 +174,8 @@ fn convscope(hub: &Hub, home: &Path) -> Command {
 
 #[test]
 fn a_download_lands_in_the_cache_resumes_after_a_cut_and_opens() {
-    let weights = std::fs::read(common::fixtures().join("checkpoints/squeezenet10.pth")).unwrap();
+    let weights =
+        std::fs::read(crate::common::fixtures().join("checkpoints/squeezenet10.pth")).unwrap();
     let hub = Hub::start(weights.clone());
     let home = tempfile::tempdir().unwrap();
     let repo = home.path().join("hub/models--timm--squeezenet10");
@@ -184,7 +183,7 @@ fn a_download_lands_in_the_cache_resumes_after_a_cut_and_opens() {
     // While the link cuts every transfer, the download resumes a few times and then gives up
     // with one error line, leaving no file where the weights would be.
     hub.cutting.store(true, Ordering::SeqCst);
-    common::expect_error(
+    crate::common::expect_error(
         convscope(&hub, home.path())
             .arg("summary")
             .arg("hf:timm/squeezenet10"),
@@ -247,7 +246,7 @@ fn a_download_lands_in_the_cache_resumes_after_a_cut_and_opens() {
 
     // Now cached: opens with the hub unreachable.
     drop(hub);
-    let mut offline = Command::new(common::e2e_bin());
+    let mut offline = Command::new(crate::common::e2e_bin());
     offline
         .env("HF_HOME", home.path())
         .env("HF_HUB_OFFLINE", "1")

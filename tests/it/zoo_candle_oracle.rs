@@ -12,20 +12,18 @@
 //! Tolerance as in `zoo_reference.rs`: 2e-5 of the largest logit (both are float32 on candle's
 //! CPU backend or our kernels, summing in different orders).
 
-mod common;
-
 use std::collections::HashMap;
 
+use crate::common::rule::{assert_logits_close, rule_input, rule_logits, rule_tensors};
 use candle_core::{DType, Device, Module, ModuleT, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::{convnext, resnet, vgg};
-use common::rule::{assert_logits_close, rule_input, rule_logits, rule_tensors};
 use convscope::import::{open, zoo, ModelSource};
 use serde_json::Value;
 
 /// `(key, shape)` of every float tensor, from the timm manifest.
 fn timm_keys(name: &str) -> Vec<(String, Vec<usize>)> {
-    let path = common::fixtures().join("zoo_rule/timm_manifest.json");
+    let path = crate::common::fixtures().join("zoo_rule/timm_manifest.json");
     let m: HashMap<String, Value> =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     m[name]["keys"]

@@ -4,16 +4,14 @@
 //! the objective must rise far above where it starts and above its value on real inputs, and a
 //! seed must reproduce its picture.
 
-mod common;
-
+use crate::common::{fixtures, npy_tensor};
 use candle_core::{Device, Tensor};
-use common::{fixtures, npy_tensor};
 use convscope::exec::{Capture, Executor, Params};
 use convscope::import::onnx;
 use convscope::input::preprocess::Preprocess;
 use convscope::methods::actmax::Recipe;
 use convscope::methods::Objective;
-use convscope::methods::{self, ActMaxOptions, Cx, Options, Output};
+use convscope::methods::{self, ActMaxOptions, Control, Cx, Options, Output};
 use convscope::model::build::GraphBuilder;
 use convscope::model::*;
 
@@ -69,20 +67,18 @@ fn pattern_net() -> Graph {
 
 fn run(graph: &Graph, input: Tensor, target: usize, knobs: ActMaxOptions) -> Output {
     let params = Params::load(graph, &Device::Cpu).unwrap();
-    let mut cx = Cx {
+    let mut cx = Cx::new(
         graph,
-        exec: Executor::new(graph, &params),
+        &params,
         input,
-        objective: Objective::Class {
+        Objective::Class {
             scores: graph.logits_layer(),
             class: target,
         },
-        layer: None,
-        options: Options::ActMax(knobs),
-        batch: 1,
-        control: Default::default(),
-        clean: None,
-    };
+        Control::default(),
+    );
+    cx.options = Options::ActMax(knobs);
+    cx.batch = 1;
     methods::by_id("actmax").unwrap().run(&mut cx).unwrap()
 }
 
@@ -178,17 +174,9 @@ fn actmax(
     knobs: ActMaxOptions,
     objective: Objective,
 ) -> Output {
-    let mut cx = Cx {
-        graph,
-        exec: Executor::new(graph, params),
-        input: input.clone(),
-        objective,
-        layer: None,
-        options: Options::ActMax(knobs),
-        batch: 1,
-        control: Default::default(),
-        clean: None,
-    };
+    let mut cx = Cx::new(graph, params, input.clone(), objective, Control::default());
+    cx.options = Options::ActMax(knobs);
+    cx.batch = 1;
     methods::by_id("actmax").unwrap().run(&mut cx).unwrap()
 }
 

@@ -3,8 +3,8 @@
 //! (tolerance 1e-6).
 
 use candle_core::{Device, Tensor};
-use convscope::exec::{Executor, Params};
-use convscope::methods::{self, Cx, Objective, Options};
+use convscope::exec::Params;
+use convscope::methods::{self, Control, Cx, Objective};
 use convscope::model::build::GraphBuilder;
 use convscope::model::*;
 
@@ -53,20 +53,18 @@ fn run(
     layer: Option<&str>,
 ) -> Vec<f32> {
     let params = Params::load(graph, &Device::Cpu).unwrap();
-    let mut cx = Cx {
+    let mut cx = Cx::new(
         graph,
-        exec: Executor::new(graph, &params),
-        input: Tensor::from_slice(x, shape, &Device::Cpu).unwrap(),
-        objective: Objective::Class {
+        &params,
+        Tensor::from_slice(x, shape, &Device::Cpu).unwrap(),
+        Objective::Class {
             scores: graph.logits_layer(),
             class: target,
         },
-        layer: layer.map(|l| graph.find(l).unwrap()),
-        options: Options::Default,
-        batch: 10,
-        control: Default::default(),
-        clean: None,
-    };
+        Control::default(),
+    );
+    cx.layer = layer.map(|l| graph.find(l).unwrap());
+    cx.batch = 10;
     let out = methods::by_id(method).unwrap().run(&mut cx).unwrap();
     out.artifact.data().to_vec()
 }
@@ -210,20 +208,18 @@ fn guided_gradcam_is_guided_times_the_upsampled_map() {
 fn cam_methods_refuse_non_spatial_layers() {
     let g = one_conv();
     let params = Params::load(&g, &Device::Cpu).unwrap();
-    let mut cx = Cx {
-        graph: &g,
-        exec: Executor::new(&g, &params),
-        input: Tensor::from_slice(&[1f32, 2.0, 3.0, 4.0], (1, 1, 2, 2), &Device::Cpu).unwrap(),
-        objective: Objective::Class {
+    let mut cx = Cx::new(
+        &g,
+        &params,
+        Tensor::from_slice(&[1f32, 2.0, 3.0, 4.0], (1, 1, 2, 2), &Device::Cpu).unwrap(),
+        Objective::Class {
             scores: g.logits_layer(),
             class: 0,
         },
-        layer: Some(g.find("pool").unwrap()),
-        options: Options::Default,
-        batch: 10,
-        control: Default::default(),
-        clean: None,
-    };
+        Control::default(),
+    );
+    cx.layer = Some(g.find("pool").unwrap());
+    cx.batch = 10;
     let err = methods::by_id("gradcam")
         .unwrap()
         .run(&mut cx)

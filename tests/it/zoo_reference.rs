@@ -10,9 +10,7 @@
 //! their relative difference grows with depth. Measured: 2e-7 (squeezenet1_1) to 4.3e-6
 //! (vgg16) of the largest logit, printed by each test (`-- --nocapture`); the bound leaves 5x.
 
-mod common;
-
-use common::rule::{assert_logits_close, rule_logits, rule_values};
+use crate::common::rule::{assert_logits_close, rule_logits, rule_values};
 
 use std::collections::HashMap;
 
@@ -32,7 +30,8 @@ fn fill_by_rule(graph: &mut Graph) {
 }
 
 fn manifest() -> HashMap<String, Value> {
-    let text = std::fs::read_to_string(common::fixtures().join("zoo_rule/manifest.json")).unwrap();
+    let text =
+        std::fs::read_to_string(crate::common::fixtures().join("zoo_rule/manifest.json")).unwrap();
     serde_json::from_str(&text).unwrap()
 }
 
@@ -65,7 +64,7 @@ fn check(name: &str) -> f32 {
 
     fill_by_rule(&mut graph);
     let ours = rule_logits(&graph, size);
-    let path = common::fixtures().join(format!("zoo_rule/{name}.logits.npy"));
+    let path = crate::common::fixtures().join(format!("zoo_rule/{name}.logits.npy"));
     let want = read_npy_f32(&path).unwrap().data;
     assert_logits_close(&format!("{name} vs torchvision"), &ours, &want)
 }
@@ -132,7 +131,8 @@ fn densenet_and_convnext_match_torchvision() {
 #[test]
 fn timm_checkpoints_load_into_the_torchvision_architectures() {
     let text =
-        std::fs::read_to_string(common::fixtures().join("zoo_rule/timm_manifest.json")).unwrap();
+        std::fs::read_to_string(crate::common::fixtures().join("zoo_rule/timm_manifest.json"))
+            .unwrap();
     let manifest: HashMap<String, Value> = serde_json::from_str(&text).unwrap();
     let dir = tempfile::tempdir().unwrap();
     for (name, m) in manifest.iter().filter(|(_, m)| m.is_object()) {
@@ -158,7 +158,7 @@ fn timm_checkpoints_load_into_the_torchvision_architectures() {
         let origin = graph.origin.clone().unwrap();
         let size = m["input_size"].as_u64().unwrap() as usize;
         let ours = rule_logits(&graph, size);
-        let path = common::fixtures().join(format!("zoo_rule/timm_{name}.logits.npy"));
+        let path = crate::common::fixtures().join(format!("zoo_rule/timm_{name}.logits.npy"));
         let want = read_npy_f32(&path).unwrap().data;
         assert_logits_close(&format!("timm {name} ({origin})"), &ours, &want);
     }

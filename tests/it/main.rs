@@ -1,0 +1,35 @@
+//! convscope's integration tests, in one test binary (one link instead of one per file): each
+//! module is one area, `common` the helpers they share.
+
+mod common;
+
+mod actmax;
+mod backward_fd;
+mod cancel;
+mod checkpoints;
+mod cli_actmax;
+mod cli_bad_input;
+mod cli_demo;
+mod cli_occlusion;
+mod cli_render;
+mod cli_render_bad_input;
+mod cli_zoo;
+mod demo_semantics;
+mod deprocess;
+mod executor_partial;
+mod features_layers;
+mod fuzz_corpus;
+mod hostile_files;
+mod hub_download;
+mod maps_reference;
+mod methods_analytic;
+mod occlusion_incremental;
+mod occlusion_views;
+mod onnx_reference;
+mod rooms;
+mod runner;
+mod tui;
+mod tui_pty;
+mod tui_tmux;
+mod zoo_candle_oracle;
+mod zoo_reference;
