@@ -508,3 +508,66 @@ fn actmax_on_the_demo_needs_no_image() {
         .stdout(predicate::str::contains("star"));
     assert!(dir.path().join("a.png").is_file());
 }
+
+/// A 64 KiB tmpfs mounted on a fresh directory, unmounted when dropped; `None` where mounting
+/// is not allowed (not root, or no CAP_SYS_ADMIN in a container).
+struct SmallDisk(TempDir);
+
+impl SmallDisk {
+    fn mount() -> Option<SmallDisk> {
+        let dir = TempDir::new().unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(dir.path())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.0.path())
+            .status();
+    }
+}
+
+/// A genuinely full file system (ENOSPC from a real mount; /dev/full is a device, which outputs
+/// refuse before writing): the picture does not fit a 64 KiB tmpfs. One line naming the file and the cause, a non-zero exit, the file that
+/// was there unchanged, and nothing else left (no staged temporary, no NPY). Runs where a tmpfs
+/// can be mounted (root with CAP_SYS_ADMIN, as here and in CI's container); elsewhere it says
+/// so on stderr and checks nothing.
+#[test]
+fn a_full_disk_is_one_line_and_leaves_what_was_there() {
+    let Some(disk) = SmallDisk::mount() else {
+        eprintln!(
+            "a_full_disk_is_one_line_and_leaves_what_was_there: cannot mount a tmpfs here, not run"
+        );
+        return;
+    };
+    let dir = disk.0.path();
+    let png = dir.join("cam.png");
+    fs::write(&png, "old picture").unwrap();
+    let mut cmd = run(&[
+        "render",
+        "gradcam",
+        "--size",
+        "2000x2000",
+        "-o",
+        s(&png),
+        "--npy",
+    ]);
+    cmd.arg(dir.join("cam.npy"));
+    expect_error(
+        &mut cmd,
+        &["cannot write", "cam.png", "no space left on device"],
+    );
+    assert_eq!(fs::read_to_string(&png).unwrap(), "old picture");
+    let left: Vec<_> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["cam.png"], "left behind: {left:?}");
+}
