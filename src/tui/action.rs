@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::state::LayerDetail;
 use crate::input::Input;
-use crate::jobs::{Computed, JobResult, JobSpec};
+use crate::jobs::{Computed, JobEvent, JobResult, JobSpec};
 use crate::methods::Progress;
 use crate::model::LayerId;
 
@@ -88,4 +88,24 @@ pub enum Effect {
         png: PathBuf,
         npy: PathBuf,
     },
+}
+
+/// What the runner reports, as the reducer takes it.
+impl From<JobEvent> for Action {
+    fn from(ev: JobEvent) -> Action {
+        match ev {
+            JobEvent::Progress { ticket, progress } => Action::JobProgress { ticket, progress },
+            JobEvent::Finished {
+                ticket,
+                spec,
+                result,
+                elapsed,
+            } => Action::JobFinished {
+                ticket,
+                spec,
+                result,
+                elapsed,
+            },
+        }
+    }
 }

@@ -148,11 +148,7 @@ async fn event_loop(
                 Some(Err(e)) => return Err(Error::Usage(format!("cannot read the terminal: {e}"))),
                 None => break,
             },
-            Some(ev) = job_rx.recv() => Some(match ev {
-                JobEvent::Progress { ticket, progress } => Action::JobProgress { ticket, progress },
-                JobEvent::Finished { ticket, spec, result, elapsed } =>
-                    Action::JobFinished { ticket, spec, result, elapsed },
-            }),
+            Some(ev) = job_rx.recv() => Some(Action::from(ev)),
             Some(a) = task_rx.recv() => Some(a),
             Some(encoded) = encoded_rx.recv() => {
                 images.install(encoded);

@@ -57,21 +57,7 @@ fn perform(fx: Vec<Effect>, runner: &mut Runner) {
 /// Feeds the runner's events to the reducer.
 fn drain(state: &mut State, events: &mut mpsc::Receiver<JobEvent>, runner: &mut Runner) {
     while let Ok(ev) = events.try_recv() {
-        let action = match ev {
-            JobEvent::Progress { ticket, progress } => Action::JobProgress { ticket, progress },
-            JobEvent::Finished {
-                ticket,
-                spec,
-                result,
-                elapsed,
-            } => Action::JobFinished {
-                ticket,
-                spec,
-                result,
-                elapsed,
-            },
-        };
-        let fx = reducer::update(state, action);
+        let fx = reducer::update(state, Action::from(ev));
         perform(fx, runner);
     }
 }

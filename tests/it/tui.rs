@@ -32,6 +32,20 @@ fn opens_on_a_grad_cam_of_the_last_spatial_layer() {
     assert_eq!(h.state.label(h.state.target), "star");
 }
 
+/// Start-up's prediction is the input's clean forward pass, and the session keeps it: the
+/// first map (and every later map of the same input) reads it instead of running its own.
+#[test]
+fn the_first_map_reuses_the_start_up_pass() {
+    let (session, state) = convscope::tui::prepare(&options(std::env::temp_dir()), "half-blocks")
+        .expect("the demo opens");
+    let subject = session.subject(&state.input).unwrap();
+    assert!(subject.cached().is_some(), "start-up's pass was not kept");
+    assert!(std::sync::Arc::ptr_eq(
+        &subject,
+        &session.subject(&state.input).unwrap()
+    ));
+}
+
 #[test]
 fn keys_move_through_the_summary_and_search_layer_names() {
     let mut h = Harness::demo();

@@ -26,7 +26,8 @@ pub struct KnobArgs {
     /// smoothgrad: smoothgrad | smoothgrad_sq | vargrad (captum's NoiseTunnel types). [default: smoothgrad]
     #[arg(long, help_heading = "Method options")]
     pub nt_type: Option<String>,
-    /// Seed for smoothgrad's noise and the uniform IG baseline. [default: 0]
+    /// Seed for smoothgrad's noise, actmax's starting picture and transforms, and the uniform
+    /// baseline of ig and occlusion. [default: 0]
     #[arg(long, help_heading = "Method options")]
     pub seed: Option<u64>,
     /// ig, occlusion: zero | VALUE (a constant, in the model's input space) | blur | uniform |
