@@ -3,28 +3,27 @@
 
 mod knobs;
 mod layers;
+mod objective;
 mod picture;
 mod progress;
+mod report;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde_json::{json, Map, Value};
+use serde_json::json;
 
 use super::input::InputArgs;
-use crate::engine::{self, explain, Facts, Request, Session, Subject};
+use crate::engine::{self, explain, Request, Session, Subject};
 use crate::error::{Error, Result};
 use crate::exec::{device_label, select_device};
 use crate::imaging::atomic::stage;
 use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::import::labels;
-use crate::methods::{
-    self, cam, filters, target, Artifact, LayerNeed, Method, Objective, Options, Output,
-};
-use crate::model::{Graph, LayerId};
+use crate::methods::{self, LayerNeed, Options};
 
 /// The help after the options: what the target is, and every method from the registry.
 fn about() -> String {
@@ -152,8 +151,8 @@ pub fn run(a: Args) -> Result<()> {
         .copied()
         .unwrap_or(0);
     let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
-    let layer = resolve_layer(&graph, method, a.layer.as_deref(), unit)?;
-    let objective = objective(
+    let layer = objective::resolve_layer(&graph, method, a.layer.as_deref(), unit)?;
+    let objective = objective::objective(
         &a,
         &graph,
         method,
@@ -214,7 +213,7 @@ pub fn run(a: Args) -> Result<()> {
         s.commit()?;
     }
 
-    let report = Report {
+    let report = report::Report {
         method: &a.method,
         graph: &graph,
         facts: &explained.facts,
@@ -236,96 +235,6 @@ pub fn run(a: Args) -> Result<()> {
             .map_err(|e| Error::Input(format!("cannot write to the terminal: {e}")))?;
     }
     Ok(())
-}
-
-/// `--layer`, or the method's default, checked against what the method needs. For a method
-/// that takes no layer of its own, `--layer` names the layer of the unit `--channel` or
-/// `--neuron` selects (the objective), and is an error without one.
-fn resolve_layer(
-    graph: &Graph,
-    method: &dyn Method,
-    name: Option<&str>,
-    unit: bool,
-) -> Result<Option<LayerId>> {
-    type Default = fn(&Graph) -> Option<LayerId>;
-    type Check = fn(&Graph, LayerId) -> Result<()>;
-    let need = method.info().layer;
-    let (default, check): (Default, Check) = match need {
-        LayerNeed::None if name.is_some() && !unit => {
-            return Err(Error::Usage(format!(
-                "{} takes no layer of its own; --layer names a unit's layer together with \
-                 --channel K or --neuron K",
-                method.info().id
-            )))
-        }
-        LayerNeed::None | LayerNeed::Optional => return name.map(|n| graph.find(n)).transpose(),
-        LayerNeed::SpatialMap => (cam::default_layer, cam::check_spatial),
-        LayerNeed::Kernel => (filters::default_layer, filters::check_kernel),
-    };
-    let id = match name {
-        Some(name) => graph.find(name)?,
-        None => default(graph).ok_or_else(|| {
-            Error::Usage(match need {
-                LayerNeed::Kernel => "the model has no convolution".to_string(),
-                _ => "the model has no layer with a spatial output".to_string(),
-            })
-        })?,
-    };
-    check(graph, id)?;
-    Ok(Some(id))
-}
-
-/// What the map explains: `--channel K` or `--neuron K` of the `--layer` unit, else
-/// `--target` (a class, a label, or `I,J,…` for the sum of several classes' scores), else the
-/// top-1 class of the input.
-fn objective(
-    a: &Args,
-    graph: &Graph,
-    method: &dyn Method,
-    layer: Option<LayerId>,
-    scores: Option<&[f32]>,
-    classes: usize,
-    labels: Option<&[String]>,
-) -> Result<Objective> {
-    let scores_layer = graph.logits_layer();
-    let unit_layer = || -> Result<LayerId> {
-        match (method.info().layer, layer) {
-            (LayerNeed::None | LayerNeed::Optional, Some(l)) => Ok(l),
-            (LayerNeed::None | LayerNeed::Optional, None) => Err(Error::Usage(
-                "--channel and --neuron need --layer NAME: the layer whose unit is explained".into(),
-            )),
-            _ => Err(Error::Usage(format!(
-                "--channel and --neuron choose a unit of --layer, which {} uses as its own layer; \
-                 use them with an input-gradient method (saliency, guided, ig, …), occlusion or actmax",
-                method.info().id
-            ))),
-        }
-    };
-    match (a.knobs.channel, a.knobs.neuron, &a.target) {
-        (Some(_), Some(_), _) => Err(Error::Usage("give --channel or --neuron, not both".into())),
-        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => Err(Error::Usage(
-            "--target chooses a class; --channel and --neuron a unit: give one of them".into(),
-        )),
-        (Some(k), None, None) => Objective::channel(graph, unit_layer()?, k),
-        (None, Some(k), None) => Objective::neuron(graph, unit_layer()?, k),
-        (None, None, Some(t)) => match target::resolve_many(t, classes, labels)? {
-            many if many.len() > 1 => Objective::classes(scores_layer, many),
-            one => Ok(Objective::Class {
-                scores: scores_layer,
-                class: one[0],
-            }),
-        },
-        (None, None, None) => match scores {
-            Some(scores) => Ok(Objective::Class {
-                scores: scores_layer,
-                class: target::top1(scores),
-            }),
-            None => Err(Error::Usage(format!(
-                "{} without an input needs --target CLASS (or --layer NAME with --channel K or --neuron K)",
-                a.method
-            ))),
-        },
-    }
 }
 
 /// `-o` and `--npy` naming one file would leave one output overwritten by the other.
@@ -365,153 +274,6 @@ fn default_png(input: &Path, method: &str) -> PathBuf {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "input".into());
     PathBuf::from(format!("{stem}.{method}.png"))
-}
-
-struct Report<'a> {
-    method: &'a str,
-    graph: &'a Graph,
-    /// The engine's facts: the target's score and probability, the layer, the map's range.
-    facts: &'a Facts,
-    /// The class explained or maximized (none for an objective that is not one class).
-    class: Option<usize>,
-    label: Option<&'a str>,
-    output: &'a Output,
-    png: Option<&'a Path>,
-    npy: Option<&'a Path>,
-    device: String,
-    timings: Value,
-}
-
-impl Report<'_> {
-    /// The target's raw score and probability for the input, when there is an input.
-    fn score(&self) -> Option<(f32, f32)> {
-        self.facts.target.map(|t| (t.score, t.prob))
-    }
-
-    fn layer(&self) -> Option<&str> {
-        Some(self.graph.layer(self.facts.layer?).name.as_str())
-    }
-
-    /// What occlusion's heatmap and mask views add to the text report.
-    fn print_occlusion(&self) {
-        let e = &self.output.extras;
-        let (min, max) = (self.facts.min, self.facts.max);
-        match &self.output.artifact {
-            Artifact::Heatmap { .. } => outln!(
-                "target probability with a window occluded: {min:.4} to {max:.4} (unoccluded {:.4})",
-                self.score().map_or(f32::NAN, |(_, p)| p)
-            ),
-            Artifact::Mask { .. } => {
-                outln!(
-                    "kept {} of {} pixels: probability drop ≥ {} × the largest drop {max:.4}",
-                    e["kept_pixels"], e["total_pixels"], e["threshold"]
-                );
-                if max <= 0.0 {
-                    errln!("warning: no window lowers the target's probability, so the mask keeps nothing");
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn json(&self) -> Value {
-        let (min, max) = (self.facts.min, self.facts.max);
-        let mut v: Map<String, Value> = Map::new();
-        v.insert("method".into(), json!(self.method));
-        if let Ok(m) = methods::by_id(self.method) {
-            v.insert("family".into(), json!(m.info().family.as_str()));
-        }
-        let target = self.class.map(|index| {
-            let mut t = json!({"index": index, "label": self.label});
-            if let Some((score, prob)) = self.score() {
-                t["score"] = json!(score);
-                t["prob"] = json!(prob);
-            }
-            t
-        });
-        v.insert("target".into(), json!(target));
-        v.insert("layer".into(), json!(self.layer()));
-        match &self.output.artifact {
-            Artifact::Rows { rows, .. } => {
-                v.insert("shape".into(), Value::Null);
-                let rows: Vec<Value> = rows
-                    .iter()
-                    .map(|r| {
-                        let channels: Vec<&str> = r.tiles.iter().map(|t| t.label.as_str()).collect();
-                        json!({"name": self.graph.layer(r.layer).name, "shape": r.shape, "channels": channels})
-                    })
-                    .collect();
-                v.insert("layers".into(), json!(rows));
-            }
-            a => {
-                v.insert("shape".into(), json!(a.shape()));
-            }
-        }
-        v.insert(
-            "map".into(),
-            json!({"min": min, "max": max, "problem": self.facts.problem.map(|p| p.describe())}),
-        );
-        for (k, val) in &self.output.extras {
-            v.insert(k.clone(), val.clone());
-        }
-        v.insert("device".into(), json!(self.device));
-        v.insert("timings".into(), self.timings.clone());
-        v.insert("files".into(), json!({"png": self.png, "npy": self.npy}));
-        Value::Object(v)
-    }
-
-    fn print(&self) {
-        let extra = |k: &str| self.output.extras.get(k);
-        let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
-        match &self.output.artifact {
-            // Kernels and feature maps do not depend on the class.
-            Artifact::Rows { rows, .. } => {
-                let names: Vec<&str> = rows.iter().map(|r| r.label.as_str()).collect();
-                outln!("{} of layers {}", self.method, names.join(", "));
-            }
-            Artifact::Grid { .. } => {
-                outln!("{} of layer {}", self.method, self.layer().unwrap_or("?"))
-            }
-            Artifact::Image { .. } => {
-                let obj = extra("objective").and_then(Value::as_str).unwrap_or("?");
-                let recipe = extra("recipe").and_then(Value::as_str).unwrap_or("?");
-                let num = |k: &str| extra(k).cloned().unwrap_or_default();
-                outln!(
-                    "{} of {obj}{label} ({recipe}, {} steps): objective {} at the start, {} at the end",
-                    self.method,
-                    num("steps"),
-                    num("objective_start"),
-                    num("objective_end")
-                );
-            }
-            _ => {
-                let layer = self
-                    .layer()
-                    .map(|l| format!(" at layer {l}"))
-                    .unwrap_or_default();
-                match (self.class, self.score()) {
-                    (Some(index), Some((score, prob))) => outln!(
-                        "{} of class {index}{label} (score {score:.4}, p={prob:.4}){layer}",
-                        self.method
-                    ),
-                    _ => {
-                        let obj = extra("objective").and_then(Value::as_str).unwrap_or("?");
-                        outln!("{} of {obj}{layer}", self.method)
-                    }
-                }
-                if let Some(gap) = extra("completeness_gap") {
-                    outln!("completeness gap (Σ attributions − (F(x) − F(baseline))): {gap}");
-                }
-                self.print_occlusion();
-            }
-        }
-        if let Some(p) = self.facts.problem {
-            errln!("warning: {}", p.describe());
-        }
-        for path in [self.png, self.npy].into_iter().flatten() {
-            outln!("wrote {}", path.display());
-        }
-    }
 }
 
 #[cfg(test)]
