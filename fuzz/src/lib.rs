@@ -15,9 +15,9 @@ const MAX_READ: usize = 1 << 22;
 pub fn onnx(data: &[u8]) {
     if let Ok(graph) = convscope::import::onnx::parse(data, Path::new("fuzz.onnx")) {
         let _ = convscope::model::describe::summary_rows(&graph);
-        for layer in &graph.layers {
-            let _ = convscope::model::describe::config_view(layer);
-            let _ = convscope::model::describe::weight_infos(layer, false);
+        for id in graph.ids() {
+            let _ = convscope::model::describe::config_view(graph.layer(id));
+            let _ = convscope::model::describe::weight_infos(&graph, id, false);
         }
     }
 }

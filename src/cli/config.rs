@@ -4,7 +4,7 @@ use serde_json::{json, Map, Value};
 
 use super::table::{Align, Table};
 use crate::error::{Error, Result};
-use crate::model::describe::{compact, config_view, shape_label, weight_infos, WeightInfo};
+use crate::model::describe::{compact, layer_config, shape_label, weight_infos, WeightInfo};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -26,25 +26,23 @@ pub fn run(a: Args) -> Result<()> {
         [] => return Err(Error::Usage("give the layer: config [MODEL] LAYER".into())),
     };
     let graph = a.model_args.open(model)?;
-    let layer = graph.layer(graph.find(name)?);
+    let id = graph.find(name)?;
+    let layer = graph.layer(id);
     // Statistics need the weight values; a model whose external data file is missing still
     // shows its config and weight shapes, and says why the statistics are absent.
-    let (weights, note) = match weight_infos(layer, true) {
+    let (weights, note) = match weight_infos(&graph, id, true) {
         Ok(w) => (w, None),
         Err(e @ Error::MissingExternalData { .. }) => {
-            (weight_infos(layer, false)?, Some(e.to_string()))
+            (weight_infos(&graph, id, false)?, Some(e.to_string()))
         }
         Err(e) => return Err(e),
     };
-    let config: Map<String, Value> = config_view(layer)
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let config: Map<String, Value> = layer_config(layer).into_iter().collect();
     if a.json {
         super::print_json(&json!({
             "name": layer.name,
-            "type": layer.kind.type_name(),
-            "output_shape": layer.out_shape,
+            "type": layer.type_label(),
+            "output_shape": layer.shown_shape(),
             "config": config,
             "weights": weights,
             "note": note,
@@ -54,8 +52,8 @@ pub fn run(a: Args) -> Result<()> {
     outln!(
         "{} ({})  output {}",
         layer.name,
-        layer.kind.type_name(),
-        shape_label(&layer.out_shape)
+        layer.type_label(),
+        shape_label(layer.shown_shape())
     );
     // Keys may come from the model file (ONNX attribute names): padded by hand, as format!'s
     // width panics past u16::MAX.

@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod demo;
 pub mod hub;
+pub mod keras;
 pub mod labels;
 pub mod onnx;
 pub mod safetensors;
@@ -85,7 +86,9 @@ pub fn open(src: &ModelSource) -> Result<Graph> {
         None => demo::graph(),
         Some(path) => {
             check_file(&path)?;
-            if checkpoint::sniff(&path) {
+            if let Some(form) = keras::sniff(&path) {
+                keras::open(&path, form)
+            } else if checkpoint::sniff(&path) {
                 from_checkpoint(&path, None, src)
             } else if let Some(kind) = weight_extension(&path) {
                 // Named as weights but not starting like any: say so, not "not valid ONNX".

@@ -10,8 +10,8 @@ pub mod preprocess;
 
 use image::RgbImage;
 use preprocess::{
-    load_image, prepare_image, prepare_npy, resize_and_center_crop, InputSpec, PreparedInput,
-    Preprocess,
+    load_image, prepare_image, prepare_npy, resize_and_center_crop, InputSpec, Layout,
+    PreparedInput, Preprocess,
 };
 
 use crate::error::{Error, Result};
@@ -57,15 +57,23 @@ impl Input {
                 Some(preprocess),
                 path.clone(),
             ),
-            Source::Npy(path) => (
-                prepare_npy(
-                    read_npy_f32_at_most(path, spec.shape(1).iter().product())?,
-                    &spec,
-                    path,
-                )?,
-                None,
-                path.clone(),
-            ),
+            Source::Npy(path) => {
+                // A channels_last (Keras) model takes its array as Keras does, NHWC, exactly as
+                // `preprocess_input` returns it; convscope holds it NCHW.
+                let file_spec = match graph.channels_last {
+                    true => InputSpec {
+                        layout: Layout::Nhwc,
+                        ..spec
+                    },
+                    false => spec,
+                };
+                let arr = read_npy_f32_at_most(path, spec.shape(1).iter().product())?;
+                let mut prepared = prepare_npy(arr, &file_spec, path)?;
+                if graph.channels_last {
+                    prepared = nhwc_to_nchw(prepared, &spec);
+                }
+                (prepared, None, path.clone())
+            }
             Source::Sample => match graph.sample_image {
                 Some((name, png)) => (
                     prepare_image(&fit(decode_png(name, png)?), &spec, preprocess),
@@ -98,6 +106,21 @@ impl Input {
 
     pub fn stem(&self) -> String {
         stem(&self.path)
+    }
+}
+
+/// An NHWC input laid out NCHW.
+fn nhwc_to_nchw(p: PreparedInput, spec: &InputSpec) -> PreparedInput {
+    let (c, h, w) = (spec.channels, spec.height, spec.width);
+    let mut data = vec![0f32; p.data.len()];
+    for i in 0..h * w {
+        for k in 0..c {
+            data[k * h * w + i] = p.data[i * c + k];
+        }
+    }
+    PreparedInput {
+        shape: spec.shape(1),
+        data,
     }
 }
 

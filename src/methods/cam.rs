@@ -67,10 +67,11 @@ pub fn check_spatial(graph: &Graph, layer: LayerId) -> Result<()> {
     )))
 }
 
-/// Layers with a spatial NCHW output (excluding the input).
+/// Layers with a spatial NCHW output (excluding the input), among the rows the summary shows
+/// (a folded step such as the transpose before a channels_last Flatten is not a feature map).
 pub fn spatial_layers(graph: &Graph) -> Vec<LayerId> {
     graph
-        .ids()
+        .rows()
         .filter(|&id| !graph.inputs.contains(&id))
         .filter(|&id| {
             let s = &graph.layer(id).out_shape;

@@ -30,8 +30,9 @@ impl Method for Filters {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
-        let layer = cx.layer()?;
-        check_kernel(cx.graph, layer)?;
+        // The layer asked for (a Keras row) names the picture; its convolution has the kernels.
+        let shown = cx.layer()?;
+        let layer = kernel_of(cx.graph, shown)?;
         let kernel = cx.graph.layer(layer).weights[0].load()?;
         let [o, i, kh, kw] = <[usize; 4]>::try_from(kernel.shape.as_slice())
             .map_err(|_| Error::graph(&cx.graph.layer(layer).name, "kernel is not 4-D"))?;
@@ -63,7 +64,7 @@ impl Method for Filters {
             })
             .collect();
         Ok(Artifact::Grid {
-            layer,
+            layer: shown,
             shape: kernel.shape.clone(),
             data: kernel.data.clone(),
             tiles,
@@ -73,23 +74,44 @@ impl Method for Filters {
     }
 }
 
+/// The rows holding a convolution's kernels, as the summary names them.
 fn conv_layers(graph: &Graph) -> Vec<LayerId> {
     graph
-        .ids()
-        .filter(|&id| matches!(graph.layer(id).kind, LayerKind::Conv2d(_)))
+        .rows()
+        .filter(|&id| conv_in_row(graph, id).is_some())
         .collect()
 }
 
-/// The first convolution, whose kernels look at the image itself.
+/// The convolution of a layer: itself, or for a row with a folded convolution (a Keras
+/// convolution with its fused activation) that convolution; the last one where a row has two
+/// (SeparableConv2D's pointwise step, the one with `filters` kernels).
+fn conv_in_row(graph: &Graph, id: LayerId) -> Option<LayerId> {
+    let is_conv = |m: &LayerId| matches!(graph.layer(*m).kind, LayerKind::Conv2d(_));
+    if is_conv(&id) {
+        return Some(id);
+    }
+    if graph.layer(id).folded_into.is_some() {
+        return None;
+    }
+    graph.row_members(id).into_iter().rev().find(is_conv)
+}
+
+/// The first convolution's row, whose kernels look at the image itself.
 pub fn default_layer(graph: &Graph) -> Option<LayerId> {
     conv_layers(graph).first().copied()
+}
+
+/// The convolution whose kernels a layer shows, or the refusal of `check_kernel`.
+pub fn kernel_of(graph: &Graph, layer: LayerId) -> Result<LayerId> {
+    check_kernel(graph, layer)?;
+    conv_in_row(graph, layer).ok_or_else(|| Error::graph(&graph.layer(layer).name, "no kernel"))
 }
 
 /// Only convolutions have kernels to show. The refusal lists the convolutions nearest the layer
 /// (in graph order; all of them when there are few), since the one a user means is usually next
 /// to the BatchNorm or activation they named.
 pub fn check_kernel(graph: &Graph, layer: LayerId) -> Result<()> {
-    if matches!(graph.layer(layer).kind, LayerKind::Conv2d(_)) {
+    if conv_in_row(graph, layer).is_some() {
         return Ok(());
     }
     const SHOWN: usize = 6;
@@ -113,6 +135,6 @@ pub fn check_kernel(graph: &Graph, layer: LayerId) -> Result<()> {
     Err(Error::Usage(format!(
         "layer '{}' ({}) has no convolution kernels; layers with kernels: {list}",
         graph.layer(layer).name,
-        graph.layer(layer).kind.type_name(),
+        graph.layer(layer).type_label(),
     )))
 }

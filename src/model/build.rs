@@ -102,15 +102,14 @@ impl GraphBuilder {
     pub fn new(name: &str, input: &str, shape: &[usize], seed: u64) -> (Self, LayerId) {
         let b = GraphBuilder {
             name: name.into(),
-            layers: vec![Layer {
-                name: input.into(),
-                source_name: input.into(),
-                source_op: "input".into(),
-                kind: LayerKind::Input,
-                inputs: vec![],
-                out_shape: shape.to_vec(),
-                weights: vec![],
-            }],
+            layers: vec![Layer::new(
+                input.into(),
+                "input".into(),
+                LayerKind::Input,
+                vec![],
+                shape.to_vec(),
+                vec![],
+            )],
             seed,
         };
         (b, LayerId(0))
@@ -130,15 +129,14 @@ impl GraphBuilder {
     ) -> Result<LayerId> {
         let shapes: Vec<&[usize]> = inputs.iter().map(|i| self.shape(*i)).collect();
         let out_shape = shape::infer(name, &kind, &shapes, &weights)?;
-        self.layers.push(Layer {
-            name: name.into(),
-            source_name: name.into(),
-            source_op: kind.type_name().into(),
+        self.layers.push(Layer::new(
+            name.into(),
+            kind.type_name().into(),
             kind,
             inputs,
             out_shape,
             weights,
-        });
+        ));
         Ok(LayerId(self.layers.len() - 1))
     }
 
@@ -450,6 +448,7 @@ impl GraphBuilder {
             sample_image: None,
             origin: None,
             crop_resize: None,
+            channels_last: false,
         };
         g.validate()?;
         Ok(g)

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::graph::{Graph, Layer, LayerId};
 use super::kind::*;
-use super::weights::{ParamCount, WeightStats};
+use super::weights::{ParamCount, Weight, WeightStats};
 use crate::error::Result;
 
 /// An ordered list of configuration entries, like Keras `layer.get_config()`.
@@ -218,12 +218,31 @@ pub struct WeightInfo {
     pub stats: Option<WeightStats>,
 }
 
-/// Describes a layer's weights; with `with_stats`, reads their values (which may fail when an
-/// external data file is missing).
-pub fn weight_infos(layer: &Layer, with_stats: bool) -> Result<Vec<WeightInfo>> {
-    layer
-        .weights
-        .iter()
+/// The weights a layer shows: for a row, its folded steps' and its own (a Keras convolution's
+/// kernel lives on its pre-activation step); for a folded step, its own.
+pub fn shown_weights(graph: &Graph, id: LayerId) -> Vec<&Weight> {
+    let members = if graph.layer(id).folded_into.is_some() {
+        vec![id]
+    } else {
+        graph.row_members(id)
+    };
+    members
+        .into_iter()
+        .flat_map(|m| graph.layer(m).weights.iter())
+        .collect()
+}
+
+/// Describes the weights a layer shows (`shown_weights`); with `with_stats`, reads their values
+/// (which may fail when an external data file is missing).
+pub fn weight_infos(graph: &Graph, id: LayerId, with_stats: bool) -> Result<Vec<WeightInfo>> {
+    let source = graph.layer(graph.row_of(id)).source.as_deref();
+    let shown_shape = |w: &Weight| {
+        source
+            .and_then(|s| s.weight_shapes.iter().find(|(n, _)| *n == w.name))
+            .map_or_else(|| w.shape.clone(), |(_, s)| s.clone())
+    };
+    shown_weights(graph, id)
+        .into_iter()
         .map(|w| {
             let stats = if with_stats {
                 WeightStats::of(&w.load()?.data)
@@ -233,7 +252,7 @@ pub fn weight_infos(layer: &Layer, with_stats: bool) -> Result<Vec<WeightInfo>> 
             Ok(WeightInfo {
                 name: w.name.clone(),
                 role: w.role.label(),
-                shape: w.shape.clone(),
+                shape: shown_shape(w),
                 dtype: w.stored.name(),
                 trainable: w.count == ParamCount::Trainable,
                 counted: w.count != ParamCount::NotCounted,
@@ -243,36 +262,61 @@ pub fn weight_infos(layer: &Layer, with_stats: bool) -> Result<Vec<WeightInfo>> 
         .collect()
 }
 
+/// The configuration a layer shows: the source's stored dict verbatim where it has one (Keras's
+/// `get_config()`), else convscope's `config_view`.
+pub fn layer_config(layer: &Layer) -> Vec<(String, Value)> {
+    match layer.source.as_ref().map(|s| &s.config) {
+        Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        _ => config_view(layer)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+    }
+}
+
 /// One row of the summary table.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct SummaryRow {
     pub id: usize,
     pub name: String,
     #[serde(rename = "type")]
-    pub type_name: &'static str,
+    pub type_name: String,
     pub output_shape: Vec<usize>,
     pub params: usize,
     pub trainable_params: usize,
     pub connected_to: Vec<String>,
 }
 
+/// The summary's rows: one per layer the source shows (steps folded into a row count their
+/// parameters there), with the source's type names and output shapes.
 pub fn summary_rows(graph: &Graph) -> Vec<SummaryRow> {
     graph
-        .ids()
+        .rows()
         .map(|id: LayerId| {
             let l = graph.layer(id);
+            let members = graph.row_members(id);
+            let sum = |f: fn(&Layer) -> usize| members.iter().map(|&m| f(graph.layer(m))).sum();
+            // The row's inputs are what its members read from outside the row, by row name.
+            let mut connected_to: Vec<String> = vec![];
+            for &m in &members {
+                for &i in &graph.layer(m).inputs {
+                    if members.contains(&i) {
+                        continue;
+                    }
+                    let name = graph.layer(graph.row_of(i)).name.clone();
+                    if !connected_to.contains(&name) {
+                        connected_to.push(name);
+                    }
+                }
+            }
             SummaryRow {
                 id: id.0,
                 name: l.name.clone(),
-                type_name: l.kind.type_name(),
-                output_shape: l.out_shape.clone(),
-                params: l.total_params(),
-                trainable_params: l.trainable_params(),
-                connected_to: l
-                    .inputs
-                    .iter()
-                    .map(|i| graph.layer(*i).name.clone())
-                    .collect(),
+                type_name: l.type_label().to_string(),
+                output_shape: l.shown_shape().to_vec(),
+                params: sum(Layer::total_params),
+                trainable_params: sum(Layer::trainable_params),
+                connected_to,
             }
         })
         .collect()

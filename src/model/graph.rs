@@ -21,9 +21,66 @@ pub struct Layer {
     /// Output shape for batch 1 (dim 0 is the batch).
     pub out_shape: Vec<usize>,
     pub weights: Vec<Weight>,
+    /// `Some(row)` for a step that convscope runs but the source counts as part of a later
+    /// layer, shown in that layer's row: a Keras convolution's fused activation makes the
+    /// convolution itself such a step (the row, named as in Keras, is the activation's output,
+    /// as `Model(inputs, layer.output)` gives). Folded steps keep names of their own
+    /// (`block1_conv1/pre_activation`), so `--layer` still reaches them.
+    pub folded_into: Option<LayerId>,
+    /// How the source file presents the layer, where it has its own view (Keras).
+    pub source: Option<Box<SourceLayer>>,
+}
+
+/// A layer as its source file presents it: Keras's class name, the `get_config()` dict as
+/// stored, and the output shape in the model's own layout (NHWC for channels_last).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceLayer {
+    pub class_name: String,
+    pub config: serde_json::Value,
+    /// Batch 1 first, as `out_shape`.
+    pub shape: Vec<usize>,
+    /// The row's weights (its folded steps' too) by name, in the source's layout where it
+    /// differs from convscope's (a Keras kernel is HWIO; convscope runs OIHW).
+    pub weight_shapes: Vec<(String, Vec<usize>)>,
 }
 
 impl Layer {
+    /// A layer with no folded steps or source view (the ONNX and zoo importers' case).
+    pub fn new(
+        name: String,
+        source_op: String,
+        kind: LayerKind,
+        inputs: Vec<LayerId>,
+        out_shape: Vec<usize>,
+        weights: Vec<Weight>,
+    ) -> Layer {
+        Layer {
+            source_name: name.clone(),
+            name,
+            source_op,
+            kind,
+            inputs,
+            out_shape,
+            weights,
+            folded_into: None,
+            source: None,
+        }
+    }
+
+    /// The type shown in the summary: the source's class name where it has one.
+    pub fn type_label(&self) -> &str {
+        self.source
+            .as_ref()
+            .map_or(self.kind.type_name(), |s| s.class_name.as_str())
+    }
+
+    /// The output shape as the source shows it (NHWC for a Keras channels_last model).
+    pub fn shown_shape(&self) -> &[usize] {
+        self.source
+            .as_ref()
+            .map_or(self.out_shape.as_slice(), |s| s.shape.as_slice())
+    }
+
     pub fn params(&self, count: ParamCount) -> usize {
         self.weights
             .iter()
@@ -59,6 +116,9 @@ pub struct Graph {
     /// How the graph was made, when the user should know it: the architecture inferred from a
     /// checkpoint, random weights. Shown by the interface and printed by the commands.
     pub origin: Option<String>,
+    /// The model's own 4-D tensors are NHWC (a Keras channels_last model): convscope holds them
+    /// NCHW, shows them NHWC (`Layer::shown_shape`), and takes `--input-npy` arrays NHWC.
+    pub channels_last: bool,
 }
 
 /// Parameter totals the Keras way.
@@ -168,6 +228,24 @@ impl Graph {
                 _ => return id,
             }
         }
+    }
+
+    /// The row a layer is shown in: itself, or the layer its step is folded into.
+    pub fn row_of(&self, id: LayerId) -> LayerId {
+        self.layer(id).folded_into.unwrap_or(id)
+    }
+
+    /// The layers shown as rows (all of them, except steps folded into a later row).
+    pub fn rows(&self) -> impl Iterator<Item = LayerId> + '_ {
+        self.ids()
+            .filter(|&id| self.layer(id).folded_into.is_none())
+    }
+
+    /// The layers making up a row: its folded steps, then the row itself.
+    pub fn row_members(&self, row: LayerId) -> Vec<LayerId> {
+        self.ids()
+            .filter(|&id| id == row || self.layer(id).folded_into == Some(row))
+            .collect()
     }
 
     /// Finds a layer by its readable name or its source name. An unknown name is an error that

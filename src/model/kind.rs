@@ -51,7 +51,25 @@ pub enum Activation {
     Gelu {
         tanh_approximation: bool,
     },
+    /// `x` above 0, `alpha (e^x - 1)` below.
+    Elu {
+        alpha: f32,
+    },
+    /// Keras's `selu`: `scale · elu(x, alpha)` with the self-normalizing constants.
+    Selu,
+    /// `ln(1 + e^x)`.
+    Softplus,
+    /// `x / (1 + |x|)`.
+    Softsign,
+    /// `e^x`.
+    Exp,
+    /// `x · tanh(softplus(x))`.
+    Mish,
 }
+
+/// SELU's constants (Klambauer et al. 2017, as Keras and PyTorch use them).
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+pub const SELU_SCALE: f32 = 1.050_701;
 
 impl Activation {
     pub fn name(&self) -> &'static str {
@@ -67,6 +85,12 @@ impl Activation {
             Activation::Tanh => "tanh",
             Activation::Erf => "erf",
             Activation::Gelu { .. } => "gelu",
+            Activation::Elu { .. } => "elu",
+            Activation::Selu => "selu",
+            Activation::Softplus => "softplus",
+            Activation::Softsign => "softsign",
+            Activation::Exp => "exponential",
+            Activation::Mish => "mish",
         }
     }
 

@@ -9,6 +9,6 @@ mod rng;
 pub mod shape;
 pub mod weights;
 
-pub use graph::{Graph, Layer, LayerId, ParamTotals};
+pub use graph::{Graph, Layer, LayerId, ParamTotals, SourceLayer};
 pub use kind::*;
 pub use weights::{HostTensor, ParamCount, StoredType, Weight, WeightData, WeightRole};

@@ -14,17 +14,16 @@ use crate::imaging::png::encode_png;
 use crate::input::preprocess::Preprocess;
 use crate::input::{Input, Source};
 use crate::jobs::{Computed, Session};
-use crate::model::describe::weight_infos;
+use crate::model::describe::{shown_weights, weight_infos};
 use crate::model::{Graph, LayerId};
 
 /// Bins of the layer pane's histogram.
 pub const HISTOGRAM_BINS: usize = 32;
 
 pub fn load_layer(graph: &Graph, id: LayerId) -> Action {
-    let layer = graph.layer(id);
-    let detail = match weight_infos(layer, true) {
+    let detail = match weight_infos(graph, id, true) {
         Ok(weights) => {
-            let histogram = match layer.weights.first().map(|w| w.load()) {
+            let histogram = match shown_weights(graph, id).first().map(|w| w.load()) {
                 Some(Ok(t)) => histogram(&t.data, HISTOGRAM_BINS),
                 _ => Vec::new(),
             };
@@ -35,7 +34,7 @@ pub fn load_layer(graph: &Graph, id: LayerId) -> Action {
             })
         }
         // Shapes without statistics when an external data file is missing.
-        Err(e @ Error::MissingExternalData { .. }) => weight_infos(layer, false)
+        Err(e @ Error::MissingExternalData { .. }) => weight_infos(graph, id, false)
             .map(|weights| LayerDetail {
                 weights,
                 histogram: Vec::new(),

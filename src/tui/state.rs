@@ -113,7 +113,7 @@ pub struct State {
     pub top: Vec<Prediction>,
     pub target: usize,
 
-    /// The selected summary row (= layer index).
+    /// The selected summary row (an index into `rows`).
     pub selected: usize,
     pub pane: Pane,
     /// Lines the layer pane is scrolled by.
@@ -150,9 +150,13 @@ impl State {
         let top = top_k(&setup.scores, 5);
         let target = top.first().map_or(0, |p| p.index);
         // Start on the layer the CAM views use by default: the first screen shows a map.
-        let selected = crate::methods::cam::default_layer(&graph).map_or(0, |id| id.0);
+        let rows = summary_rows(&graph);
+        let selected = crate::methods::cam::default_layer(&graph)
+            .map(|id| graph.row_of(id))
+            .and_then(|id| rows.iter().position(|r| r.id == id.0))
+            .unwrap_or(0);
         State {
-            rows: summary_rows(&graph),
+            rows,
             totals: graph.param_totals(),
             graph,
             labels: setup.labels,
@@ -187,8 +191,9 @@ impl State {
         }
     }
 
+    /// The layer of the selected row (rows skip steps folded into a later row).
     pub fn selected_layer(&self) -> LayerId {
-        LayerId(self.selected)
+        LayerId(self.rows.get(self.selected).map_or(0, |r| r.id))
     }
 
     /// A class's name: its label, or `class N`.

@@ -142,15 +142,14 @@ struct Net {
 impl Net {
     fn new(input_shape: &[usize]) -> Net {
         Net {
-            layers: vec![Layer {
-                name: "input".into(),
-                source_name: "input".into(),
-                source_op: "Input".into(),
-                kind: LayerKind::Input,
-                inputs: vec![],
-                out_shape: input_shape.to_vec(),
-                weights: vec![],
-            }],
+            layers: vec![Layer::new(
+                "input".into(),
+                "Input".into(),
+                LayerKind::Input,
+                vec![],
+                input_shape.to_vec(),
+                vec![],
+            )],
         }
     }
 
@@ -162,15 +161,14 @@ impl Net {
             .map(|&i| self.layers[i].out_shape.as_slice())
             .collect();
         let out_shape = infer(&name, &kind, &shapes, &weights).unwrap_or_else(|e| panic!("{e}"));
-        self.layers.push(Layer {
-            source_name: name.clone(),
-            source_op: kind.type_name().into(),
+        self.layers.push(Layer::new(
             name,
+            kind.type_name().into(),
             kind,
-            inputs: inputs.iter().map(|&i| LayerId(i)).collect(),
+            inputs.iter().map(|&i| LayerId(i)).collect(),
             out_shape,
             weights,
-        });
+        ));
         self.layers.len() - 1
     }
 
@@ -195,6 +193,7 @@ impl Net {
             sample_image: None,
             origin: None,
             crop_resize: None,
+            channels_last: false,
         };
         g.validate().unwrap();
         g
@@ -665,6 +664,17 @@ fn activation_gelu_tanh() {
         3.0,
         &[],
     );
+}
+
+/// Keras's activations beyond ONNX's set (ELU and SELU have a kink at 0, kept away from).
+#[test]
+fn activation_keras_extras() {
+    check_activation(71, Activation::Elu { alpha: 0.7 }, -3.0, 3.0, &[0.0]);
+    check_activation(72, Activation::Selu, -3.0, 3.0, &[0.0]);
+    check_activation(73, Activation::Softplus, -4.0, 4.0, &[]);
+    check_activation(74, Activation::Softsign, -3.0, 3.0, &[0.0]);
+    check_activation(75, Activation::Exp, -2.0, 2.0, &[]);
+    check_activation(76, Activation::Mish, -4.0, 4.0, &[]);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use candle_core::Tensor;
 use crate::error::Result;
 use crate::exec::cpu::{self, sigmoid};
 use crate::exec::ReluRule;
-use crate::model::Activation;
+use crate::model::{Activation, SELU_ALPHA, SELU_SCALE};
 
 pub fn forward(x: &Tensor, a: &Activation) -> Result<Tensor> {
     if cpu::takes(x) {
@@ -40,7 +40,28 @@ pub fn forward(x: &Tensor, a: &Activation) -> Result<Tensor> {
         Activation::Gelu {
             tanh_approximation: true,
         } => x.gelu()?,
+        Activation::Elu { alpha } => elu(x, *alpha as f64, 1.0)?,
+        Activation::Selu => elu(x, SELU_ALPHA as f64, SELU_SCALE as f64)?,
+        Activation::Softplus => softplus(x)?,
+        Activation::Softsign => (x / x.abs()?.affine(1.0, 1.0)?)?,
+        Activation::Exp => x.exp()?,
+        Activation::Mish => (x * softplus(x)?.tanh()?)?,
     })
+}
+
+/// `scale · (x if x > 0 else alpha (e^x - 1))`; the exponential of the negative part only, so
+/// that a large x makes no infinity in the branch not taken.
+fn elu(x: &Tensor, alpha: f64, scale: f64) -> Result<Tensor> {
+    let neg = x
+        .minimum(0f64)?
+        .exp()?
+        .affine(alpha * scale, -alpha * scale)?;
+    Ok(x.gt(0f64)?.where_cond(&x.affine(scale, 0.0)?, &neg)?)
+}
+
+/// `ln(1 + e^x)` as `max(x, 0) + ln(1 + e^-|x|)`, which neither overflows nor loses small values.
+fn softplus(x: &Tensor) -> Result<Tensor> {
+    Ok((x.relu()? + x.abs()?.neg()?.exp()?.affine(1.0, 1.0)?.log()?)?)
 }
 
 /// `max(x, 0)`; NaN stays NaN, as in PyTorch.
@@ -154,7 +175,7 @@ fn forward_cpu(x: &Tensor, a: &Activation, around: Around<'_>) -> Option<Result<
             v * clamp(v + 3.0, 0.0, 6.0) / 6.0
         }),
         Activation::Silu => around.map(x, "convscope-silu", |v| v / (1.0 + cpu::exp(-v))),
-        Activation::Tanh | Activation::Erf | Activation::Gelu { .. } => return None,
+        _ => return None,
     })
 }
 
@@ -260,7 +281,7 @@ fn backward_cpu(
             let s = sigmoid(x);
             g * (s * (1.0 + x * (1.0 - s)))
         }),
-        Activation::Tanh | Activation::Erf | Activation::Gelu { .. } => return None,
+        _ => return None,
     })
 }
 
@@ -366,5 +387,25 @@ pub fn backward(
             let right = ((x * t.sqr()?.affine(-0.5, 0.5)?)? * du)?;
             (g * (left + right)?)?
         }
+        // 1 above 0; below, the derivative alpha·scale·e^x is y + alpha·scale.
+        Activation::Elu { alpha } => elu_backward(x, y, g, *alpha as f64, 1.0)?,
+        Activation::Selu => elu_backward(x, y, g, SELU_ALPHA as f64, SELU_SCALE as f64)?,
+        Activation::Softplus => (g * candle_nn::ops::sigmoid(x)?)?,
+        Activation::Softsign => (g / x.abs()?.affine(1.0, 1.0)?.sqr()?)?,
+        Activation::Exp => (g * y)?,
+        Activation::Mish => {
+            // tanh(sp) + x (1 - tanh(sp)^2) sigmoid(x), sp = softplus(x)
+            let t = softplus(x)?.tanh()?;
+            let d = (&t + (x * t.sqr()?.affine(-1.0, 1.0)?)?.mul(&candle_nn::ops::sigmoid(x)?)?)?;
+            (g * d)?
+        }
     })
+}
+
+fn elu_backward(x: &Tensor, y: &Tensor, g: &Tensor, alpha: f64, scale: f64) -> Result<Tensor> {
+    let below = y.affine(1.0, alpha * scale)?;
+    let d = x
+        .gt(0f64)?
+        .where_cond(&x.ones_like()?.affine(scale, 0.0)?, &below)?;
+    Ok((g * d)?)
 }

@@ -133,6 +133,8 @@ impl Builder {
             inputs,
             out_shape,
             weights,
+            folded_into: None,
+            source: None,
         });
         Ok(Value::Layer(id))
     }
@@ -171,6 +173,7 @@ impl Builder {
             sample_image: None,
             origin: None,
             crop_resize: None,
+            channels_last: false,
         };
         graph.validate()?;
         Ok(graph)

@@ -189,15 +189,14 @@ fn input_layer(b: &mut Builder, vi: &ValueInfoProto) -> Result<LayerId> {
         return Err(bad(format!("shape {shape:?} is absurdly large")));
     }
     let id = LayerId(b.layers.len());
-    b.layers.push(crate::model::Layer {
-        name: vi.name.clone(),
-        source_name: vi.name.clone(),
-        source_op: "input".into(),
-        kind: LayerKind::Input,
-        inputs: vec![],
-        out_shape: shape,
-        weights: vec![],
-    });
+    b.layers.push(crate::model::Layer::new(
+        vi.name.clone(),
+        "input".into(),
+        LayerKind::Input,
+        vec![],
+        shape,
+        vec![],
+    ));
     b.values.insert(vi.name.clone(), Value::Layer(id));
     Ok(id)
 }

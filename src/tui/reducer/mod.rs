@@ -203,7 +203,7 @@ fn load_layer(s: &mut State, fx: &mut Vec<Effect>) {
     if s.layer_detail.as_ref().is_some_and(|(l, _)| *l == id) {
         return;
     }
-    if s.graph.layer(id).weights.is_empty() {
+    if crate::model::describe::shown_weights(&s.graph, id).is_empty() {
         let empty = LayerDetail {
             weights: Vec::new(),
             histogram: Vec::new(),

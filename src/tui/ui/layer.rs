@@ -8,12 +8,12 @@ use ratatui::widgets::{Paragraph, Sparkline};
 use ratatui::Frame;
 
 use super::pane_block;
-use crate::model::describe::{compact, config_view, shape_label};
+use crate::model::describe::{compact, layer_config, shape_label};
 use crate::tui::state::{Pane, State};
 
 pub fn draw(f: &mut Frame, area: Rect, s: &State) {
     let layer = s.graph.layer(s.selected_layer());
-    let title = format!(" {} ({}) ", layer.name, layer.kind.type_name());
+    let title = format!(" {} ({}) ", layer.name, layer.type_label());
     let block = pane_block(title, s.pane == Pane::Layer);
     let inner = block.inner(area);
     f.render_widget(block, area);
@@ -21,13 +21,14 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State) {
     let key = Style::new().fg(Color::Cyan);
     let mut lines = vec![Line::from(vec![
         Span::styled("output ", key),
-        Span::raw(shape_label(&layer.out_shape)),
+        Span::raw(shape_label(layer.shown_shape())),
     ])];
     // The config in two columns when the pane is wide enough, so the weights stay in view.
-    let config: Vec<(&str, String)> = config_view(layer)
-        .into_iter()
-        .filter(|(k, v)| *k != "name" && !(*k == "source_name" && compact(v) == layer.name))
-        .map(|(k, v)| (k, compact(&v)))
+    let entries = layer_config(layer);
+    let config: Vec<(&str, String)> = entries
+        .iter()
+        .filter(|(k, v)| k != "name" && !(k == "source_name" && compact(v) == layer.name))
+        .map(|(k, v)| (k.as_str(), compact(v)))
         .collect();
     let columns = if inner.width >= 50 { 2 } else { 1 };
     let per_column = config.len().div_ceil(columns.max(1)).max(1);

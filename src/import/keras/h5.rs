@@ -1,0 +1,184 @@
+//! HDF5 as Keras writes it, through `hdf5-reader` (pure Rust, read-only, bounds-checked): the
+//! groups, string attributes and float datasets the Keras importer needs, with every failure
+//! turned into one line naming the file.
+
+use std::path::{Path, PathBuf};
+
+use hdf5_reader::error::Error as H5Error;
+use hdf5_reader::group::Group;
+use hdf5_reader::{Dataset, Hdf5File, OpenOptions};
+
+use crate::error::{Error, Result};
+use crate::model::{weights::decode_le, HostTensor, StoredType};
+
+/// HDF5's signature, at offset 0 of every file Keras writes (h5py never adds a user block).
+pub const MAGIC: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
+
+/// The largest dataset read (VGG16's fc1 kernel is 411 MB); a compressed chunk that claims
+/// more is refused before anything is allocated.
+const MAX_READ_BYTES: usize = 4 << 30;
+
+pub struct H5 {
+    file: Hdf5File,
+    /// The file named in messages (for a `.keras` archive: the archive and its member).
+    pub label: PathBuf,
+}
+
+fn options() -> OpenOptions {
+    OpenOptions::default().with_max_read_bytes(MAX_READ_BYTES)
+}
+
+impl H5 {
+    pub fn open(path: &Path) -> Result<H5> {
+        let (file, _) = crate::files::open_regular(path, "a Keras weight file (.h5)")?;
+        // SAFETY: the map is read-only; a file truncated by another process while mapped could
+        // fault, as with every memory-mapping reader (see import/checkpoint.rs).
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let file = Hdf5File::from_mmap_with_options(map, options()).map_err(|e| bad(path, e))?;
+        Ok(H5 {
+            file,
+            label: path.to_path_buf(),
+        })
+    }
+
+    pub fn from_bytes(label: PathBuf, bytes: Vec<u8>) -> Result<H5> {
+        let file = Hdf5File::from_vec_with_options(bytes, options()).map_err(|e| bad(&label, e))?;
+        Ok(H5 { file, label })
+    }
+
+    pub fn root(&self) -> Result<Group> {
+        self.file.root_group().map_err(|e| self.err(e))
+    }
+
+    /// The file cannot be parsed as HDF5.
+    pub fn err(&self, e: impl std::fmt::Display) -> Error {
+        bad(&self.label, e)
+    }
+
+    /// The file parses but holds something a Keras file does not.
+    pub fn invalid(&self, detail: impl Into<String>) -> Error {
+        Error::Checkpoint {
+            path: self.label.clone(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The child group `name`, or None when there is none (or it is a dataset).
+    pub fn child(&self, g: &Group, name: &str) -> Result<Option<Group>> {
+        let (groups, _) = g.member_names().map_err(|e| self.err(e))?;
+        if !groups.iter().any(|n| n == name) {
+            return Ok(None);
+        }
+        g.group(name).map(Some).map_err(|e| self.err(e))
+    }
+
+    /// Names of the child groups and datasets, in the file's order.
+    pub fn members(&self, g: &Group) -> Result<(Vec<String>, Vec<String>)> {
+        g.member_names().map_err(|e| self.err(e))
+    }
+
+    /// A string attribute (fixed or variable length), None when absent.
+    pub fn attr_string(&self, g: &Group, name: &str) -> Result<Option<String>> {
+        match g.attribute(name) {
+            Ok(a) => a
+                .read_string()
+                .map(Some)
+                .map_err(|e| self.attr_err(name, e)),
+            Err(H5Error::AttributeNotFound(_)) => Ok(None),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    /// A string-array attribute, None when absent. Keras writes an empty list as a float
+    /// array of length 0, which reads as no strings.
+    pub fn attr_strings(&self, g: &Group, name: &str) -> Result<Option<Vec<String>>> {
+        match g.attribute(name) {
+            Ok(a) if a.shape.iter().product::<u64>() == 0 => Ok(Some(vec![])),
+            Ok(a) => a
+                .read_strings()
+                .map(Some)
+                .map_err(|e| self.attr_err(name, e)),
+            Err(H5Error::AttributeNotFound(_)) => Ok(None),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn attr_err(&self, name: &str, e: H5Error) -> Error {
+        self.err(format!("attribute '{name}' is not a string ({e})"))
+    }
+
+    pub fn dataset(&self, g: &Group, name: &str) -> Result<Dataset> {
+        g.dataset(name).map_err(|e| self.err(e))
+    }
+
+    /// A float dataset's shape and values as f32 (f16, bfloat16 as Keras marks it, f32, f64).
+    pub fn tensor(&self, ds: &Dataset) -> Result<HostTensor> {
+        let name = ds.name().to_string();
+        let shape: Vec<usize> = ds
+            .shape()
+            .iter()
+            .map(|&d| usize::try_from(d).map_err(|_| self.err(format!("'{name}': dimension {d}"))))
+            .collect::<Result<_>>()?;
+        let n = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| self.err(format!("'{name}': shape {shape:?} overflows")))?;
+        let bf16 = ds
+            .attribute("dtype")
+            .ok()
+            .and_then(|a| a.read_string().ok())
+            .is_some_and(|s| s == "bfloat16");
+        let stored = match ds.dtype() {
+            hdf5_reader::Datatype::FloatingPoint { size: 4, .. } => StoredType::F32,
+            hdf5_reader::Datatype::FloatingPoint { size: 8, .. } => StoredType::F64,
+            hdf5_reader::Datatype::FloatingPoint { size: 2, .. } if bf16 => StoredType::BF16,
+            hdf5_reader::Datatype::FloatingPoint { size: 2, .. } => StoredType::F16,
+            hdf5_reader::Datatype::FixedPoint { size: 2, .. } if bf16 => StoredType::BF16,
+            other => {
+                let what = match other {
+                    hdf5_reader::Datatype::FixedPoint { size, signed, .. } => format!(
+                        "{}-bit {}integer",
+                        u32::from(*size) * 8,
+                        if *signed { "" } else { "unsigned " }
+                    ),
+                    hdf5_reader::Datatype::FloatingPoint { size, .. } => {
+                        format!("{}-bit float", u32::from(*size) * 8)
+                    }
+                    _ => "non-numeric".to_string(),
+                };
+                return Err(self.invalid(format!(
+                    "'{name}' holds {what} values; Keras weights are float16, bfloat16, \
+                     float32 or float64: re-save the model from Keras"
+                )));
+            }
+        };
+        let bytes = ds.read_native_bytes().map_err(|e| self.err(e))?;
+        if bytes.len() != n * stored.size() {
+            return Err(self.invalid(format!(
+                "'{name}' has {} bytes for shape {shape:?}; the file is damaged: save it again",
+                bytes.len()
+            )));
+        }
+        // read_native_bytes gave native order; decode_le reads little-endian, which is native
+        // on every platform convscope builds for.
+        Ok(HostTensor {
+            data: decode_le(&bytes, stored),
+            shape,
+        })
+    }
+}
+
+fn bad(path: &Path, e: impl std::fmt::Display) -> Error {
+    Error::Checkpoint {
+        path: path.to_path_buf(),
+        detail: format!(
+            "cannot read it as HDF5 ({e}); the file is damaged or truncated: save or download \
+             it again"
+        ),
+    }
+}
+
+/// Whether the bytes start like an HDF5 file.
+pub fn sniff(head: &[u8]) -> bool {
+    head.starts_with(MAGIC)
+}

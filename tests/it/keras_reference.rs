@@ -1,0 +1,192 @@
+//! Keras models against Keras itself: the small models of `tests/fixtures/make_keras.py`, in
+//! each file form (`.keras` archive, legacy full-model `.h5`), checked for what `model.summary()`
+//! shows (names, classes, NHWC output shapes, parameter counts and totals), for the
+//! `get_config()` entries, and for every layer's output as `Model(inputs, layer.output)` gives
+//! it (the forward within 1e-4 of the reference's largest magnitude: float32 sums in another
+//! order over a few layers).
+
+use crate::common::{fixtures, npy_tensor, rel_max_err};
+use candle_core::{Device, Tensor};
+use convscope::exec::{Executor, NoHook, Params};
+use convscope::import::open_model;
+use convscope::model::describe::{layer_config, summary_rows, weight_infos};
+use convscope::model::Graph;
+use serde_json::Value;
+
+const FORWARD_TOL: f32 = 1e-4;
+const MODELS: [&str; 5] = [
+    "functional_cnn",
+    "sequential_cnn",
+    "nested",
+    "shared_cf",
+    "activations",
+];
+const FORMS: [&str; 2] = ["keras", "h5"];
+
+fn dir() -> std::path::PathBuf {
+    fixtures().join("keras")
+}
+
+fn manifest(name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir().join(format!("{name}.json"))).unwrap())
+        .unwrap()
+}
+
+/// A Keras-layout array as convscope holds it (NHWC → NCHW for a channels_last model).
+fn to_ours(graph: &Graph, t: Tensor) -> Tensor {
+    if graph.channels_last && t.rank() == 4 {
+        t.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap()
+    } else {
+        t
+    }
+}
+
+/// Ours as Keras shows it.
+fn to_keras(graph: &Graph, t: &Tensor) -> Tensor {
+    if graph.channels_last && t.rank() == 4 {
+        t.permute((0, 2, 3, 1)).unwrap().contiguous().unwrap()
+    } else {
+        t.clone()
+    }
+}
+
+fn keras_shape(v: &Value) -> Vec<usize> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d.as_u64().map_or(1, |d| d as usize))
+        .collect()
+}
+
+fn check(name: &str, form: &str) {
+    let m = manifest(name);
+    let path = dir().join(format!("{name}.{form}"));
+    let graph = open_model(path.to_str().unwrap()).unwrap_or_else(|e| panic!("{name}.{form}: {e}"));
+    let what = format!("{name}.{form}");
+
+    // The summary: totals, and per layer class, shape and counts.
+    let totals = graph.param_totals();
+    assert_eq!(
+        totals.total as u64,
+        m["total"].as_u64().unwrap(),
+        "{what}: total params"
+    );
+    assert_eq!(
+        totals.trainable as u64,
+        m["trainable"].as_u64().unwrap(),
+        "{what}: trainable"
+    );
+    assert_eq!(
+        totals.non_trainable as u64,
+        m["non_trainable"].as_u64().unwrap(),
+        "{what}: non-trainable"
+    );
+    let rows = summary_rows(&graph);
+
+    let params = Params::load(&graph, &Device::Cpu).unwrap();
+    let exec = Executor::new(&graph, &params);
+    let input = to_ours(
+        &graph,
+        npy_tensor(&dir().join(m["input"].as_str().unwrap())),
+    );
+    let acts = exec
+        .forward(&input, &mut NoHook)
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+    let want = npy_tensor(&dir().join(m["output"].as_str().unwrap()));
+    let err = rel_max_err(&to_keras(&graph, acts.get(graph.outputs[0])), &want);
+    println!("{what}: output rel err {err:.2e}");
+    assert!(
+        err < FORWARD_TOL,
+        "{what}: output differs from Keras by {err}"
+    );
+
+    for l in m["layers"].as_array().unwrap() {
+        let lname = l["name"].as_str().unwrap();
+        let id = graph.find(lname).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let layer = graph.layer(id);
+        let row = rows
+            .iter()
+            .find(|r| r.id == id.0)
+            .unwrap_or_else(|| panic!("{what}: '{lname}' has no summary row"));
+        assert_eq!(
+            row.type_name,
+            l["class"].as_str().unwrap(),
+            "{what}: class of {lname}"
+        );
+        assert_eq!(
+            row.output_shape,
+            keras_shape(&l["output_shape"]),
+            "{what}: shape of {lname}"
+        );
+        if !lname.contains('@') {
+            assert_eq!(
+                row.params as u64,
+                l["params"].as_u64().unwrap(),
+                "{what}: params of {lname}"
+            );
+            assert_eq!(
+                row.trainable_params as u64,
+                l["trainable"].as_u64().unwrap(),
+                "{what}: trainable of {lname}"
+            );
+        }
+        // get_config()'s plain entries, as Keras returns them.
+        let ours: serde_json::Map<String, Value> = layer_config(layer).into_iter().collect();
+        for (k, v) in l["config"].as_object().unwrap() {
+            let got = ours
+                .get(k)
+                .unwrap_or_else(|| panic!("{what}: {lname} config lacks '{k}'"));
+            let same = match (got, v) {
+                (Value::Number(a), Value::Number(b)) => {
+                    (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() < 1e-9
+                }
+                (a, b) => a == b,
+            };
+            assert!(
+                same,
+                "{what}: {lname} config '{k}' is {got}, Keras says {v}"
+            );
+        }
+        // Weights named and shaped as Keras holds them (HWIO kernels). Names are compared by
+        // their last part: Keras prefixes a Sequential's paths with the model's name, and a
+        // legacy file keeps whatever its writer used.
+        let last = |n: &str| n.rsplit('/').next().unwrap_or(n).to_string();
+        let ours: Vec<(String, Vec<usize>)> = weight_infos(&graph, id, false)
+            .unwrap()
+            .into_iter()
+            .filter(|w| w.counted)
+            .map(|w| (last(&w.name), w.shape))
+            .collect();
+        let keras: Vec<(String, Vec<usize>)> = l["weights"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| (last(w[0].as_str().unwrap()), keras_shape(&w[1])))
+            .collect();
+        if !lname.contains('@') {
+            assert_eq!(ours, keras, "{what}: weights of {lname}");
+        }
+        let want = npy_tensor(&dir().join(l["file"].as_str().unwrap()));
+        let got = to_keras(&graph, acts.get(id));
+        let err = rel_max_err(&got, &want);
+        println!("{what}: {lname} ({}) rel err {err:.2e}", row.type_name);
+        assert!(
+            err < FORWARD_TOL,
+            "{what}: output of {lname} differs from Keras by {err}"
+        );
+    }
+}
+
+#[test]
+fn keras_archives_match_keras() {
+    for name in MODELS {
+        check(name, FORMS[0]);
+    }
+}
+
+#[test]
+fn legacy_h5_files_match_keras() {
+    for name in MODELS {
+        check(name, FORMS[1]);
+    }
+}
