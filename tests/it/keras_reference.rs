@@ -190,3 +190,61 @@ fn legacy_h5_files_match_keras() {
         check(name, FORMS[1]);
     }
 }
+
+/// Gradients through a Keras graph (its channels_last layout changes, fused activations,
+/// BatchNorm after Dense, LayerNorm, PReLU, merges) against torch's autograd run through the
+/// Keras model itself: saliency at the input and the raw Grad-CAM map at a convolution's row,
+/// within 1e-3 of the reference's largest magnitude (maps_reference.rs's tolerance).
+#[test]
+fn gradients_through_a_keras_graph_match_autograd() {
+    use convscope::methods::{self, Artifact, Control, Cx, Objective};
+    let m = manifest("functional_cnn");
+    let g = &m["gradients"];
+    let graph = open_model(dir().join("functional_cnn.keras").to_str().unwrap()).unwrap();
+    let params = Params::load(&graph, &Device::Cpu).unwrap();
+    let input = to_ours(
+        &graph,
+        npy_tensor(&dir().join(m["input"].as_str().unwrap())),
+    );
+    let scores = graph.find(g["scores"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        scores,
+        graph.logits_layer(),
+        "the scores are the Dense before the Softmax"
+    );
+    let run = |method: &str| {
+        let objective = Objective::Class {
+            scores,
+            class: g["target"].as_u64().unwrap() as usize,
+        };
+        let mut cx = Cx::new(
+            &graph,
+            &params,
+            input.clone(),
+            objective,
+            Control::default(),
+        );
+        cx.layer = Some(graph.find(g["layer"].as_str().unwrap()).unwrap());
+        methods::by_id(method)
+            .unwrap()
+            .run(&mut cx)
+            .unwrap()
+            .artifact
+    };
+    for method in ["saliency", "gradcam"] {
+        let a = run(method);
+        let got = match &a {
+            Artifact::Cam {
+                height,
+                width,
+                data,
+                ..
+            } => Tensor::from_slice(data, (*height, *width), &Device::Cpu).unwrap(),
+            other => Tensor::from_slice(other.data(), other.shape(), &Device::Cpu).unwrap(),
+        };
+        let want = npy_tensor(&dir().join(g[method].as_str().unwrap()));
+        let err = rel_max_err(&got, &want);
+        println!("functional_cnn: {method} rel err {err:.2e}");
+        assert!(err < 1e-3, "{method} differs from autograd by {err}");
+    }
+}
