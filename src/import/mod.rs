@@ -60,6 +60,12 @@ pub fn open(src: &ModelSource) -> Result<Graph> {
         (None, false) => None,
     };
     if let Some(name) = &src.arch {
+        if let Some(family) = name.strip_prefix("keras:") {
+            if let Some(w) = &weights {
+                check_file(w)?;
+            }
+            return keras::open_arch(family, weights.as_deref(), src.num_classes, src.seed);
+        }
         let arch = zoo::find(name)?;
         return match weights {
             Some(path) => {

@@ -21,6 +21,7 @@ mod features_layers;
 mod fuzz_corpus;
 mod hostile_files;
 mod hub_download;
+mod keras_apps;
 mod keras_bad_input;
 mod keras_reference;
 mod maps_reference;

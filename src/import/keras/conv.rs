@@ -59,6 +59,13 @@ pub(super) fn window(
 /// HWIO → OIHW.
 fn hwio_to_oihw(t: HostTensor) -> HostTensor {
     let [h, w, i, o] = [t.shape[0], t.shape[1], t.shape[2], t.shape[3]];
+    if t.data.is_empty() {
+        // No values (a random build): the shape alone.
+        return HostTensor {
+            shape: vec![o, i, h, w],
+            data: vec![],
+        };
+    }
     let mut out = vec![0f32; t.data.len()];
     for hh in 0..h {
         for ww in 0..w {

@@ -63,6 +63,8 @@ pub struct Convert<'a> {
     pub inputs: Vec<LayerId>,
     /// Weight name → its shape as Keras holds it, for the rows to show.
     pub keras_shapes: HashMap<String, Vec<usize>>,
+    /// Build with seeded random weights instead of the file's.
+    pub random: Option<u64>,
 }
 
 pub type Res<T> = std::result::Result<T, String>;
@@ -79,6 +81,7 @@ impl<'a> Convert<'a> {
             notes: vec![],
             inputs: vec![],
             keras_shapes: HashMap::new(),
+            random: None,
         }
     }
 
@@ -345,6 +348,9 @@ impl<'a> Convert<'a> {
                 return Ok(Vars::Shared(w.clone()));
             }
         }
+        if let Some(seed) = self.random {
+            return Ok(Vars::Random(seed));
+        }
         let found = self
             .found
             .take(&l.name, path.trim_start_matches('/'))
@@ -408,6 +414,8 @@ impl<'a> Convert<'a> {
 pub enum Vars {
     Fresh(Vec<Var>),
     Shared(Vec<Weight>),
+    /// No file: seeded random values (an architecture built to look at its structure).
+    Random(u64),
 }
 
 /// Where Keras 3 keeps each layer's variables when the file has no names: `layers/<key>`, the

@@ -147,6 +147,8 @@ pub(super) struct Taker {
     vars: std::vec::IntoIter<Var>,
     shared: Option<std::vec::IntoIter<Weight>>,
     layer: String,
+    /// Seeded random values instead of the file's.
+    random: Option<u64>,
     made: Vec<Weight>,
     /// Each weight's shape as Keras holds it (HWIO kernels), for showing it so.
     shapes: Vec<(String, Vec<usize>)>,
@@ -154,14 +156,16 @@ pub(super) struct Taker {
 
 impl Taker {
     fn new(vars: Vars, layer: &str) -> Taker {
-        let (vars, shared) = match vars {
-            Vars::Fresh(v) => (v.into_iter(), None),
-            Vars::Shared(w) => (vec![].into_iter(), Some(w.into_iter())),
+        let (vars, shared, random) = match vars {
+            Vars::Fresh(v) => (v.into_iter(), None, None),
+            Vars::Shared(w) => (vec![].into_iter(), Some(w.into_iter()), None),
+            Vars::Random(seed) => (vec![].into_iter(), None, Some(seed)),
         };
         Taker {
             vars,
             shared,
             layer: layer.into(),
+            random,
             made: vec![],
             shapes: vec![],
         }
@@ -185,6 +189,9 @@ impl Taker {
                 w.count = ParamCount::NotCounted;
             }
             return Ok(w);
+        }
+        if let Some(seed) = self.random {
+            return Ok(self.random_weight(seed, what, role, keras_shape, count, lay));
         }
         let var = self.vars.next().ok_or_else(|| {
             format!(
@@ -210,6 +217,50 @@ impl Taker {
         self.made.push(w.clone());
         self.shapes.push((name, keras_shape.to_vec()));
         Ok(w)
+    }
+
+    /// A weight drawn when first read, from the layer's name and the variable's: kernels
+    /// He-uniform over their fan-in, BatchNorm near the identity, the rest small.
+    fn random_weight(
+        &mut self,
+        seed: u64,
+        what: &str,
+        role: WeightRole,
+        keras_shape: &[usize],
+        count: ParamCount,
+        lay: impl FnOnce(HostTensor) -> HostTensor,
+    ) -> Weight {
+        let name = format!("{}/{what}", self.layer);
+        // The layout functions give the laid-out shape of a tensor with no values.
+        let shape = lay(HostTensor {
+            shape: keras_shape.to_vec(),
+            data: vec![],
+        })
+        .shape;
+        let fan_in = keras_shape[..keras_shape.len().saturating_sub(1)]
+            .iter()
+            .product::<usize>()
+            .max(1) as f32;
+        let (center, bound) = match role {
+            WeightRole::Kernel => (0.0, (6.0 / fan_in).sqrt()),
+            WeightRole::Gamma | WeightRole::MovingVariance => (1.0, 0.2),
+            WeightRole::Constant if what == "variance" => (1.0, 0.2),
+            WeightRole::Constant if what == "count" => (1.0, 0.0),
+            _ => (0.0, 0.1),
+        };
+        self.shapes.push((name.clone(), keras_shape.to_vec()));
+        Weight {
+            data: crate::model::WeightData::Random {
+                seed: seed ^ crate::model::build::fnv1a(name.as_bytes()),
+                center,
+                bound,
+            },
+            name,
+            role,
+            shape,
+            stored: crate::model::StoredType::F32,
+            count,
+        }
     }
 
     fn finish(mut self, cx: &mut Convert, layer: &str) -> Res<()> {

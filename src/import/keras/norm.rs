@@ -192,6 +192,12 @@ pub fn prelu(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
 /// `[H, W, C]` → `[C, H, W]`.
 fn hwc_to_chw(t: HostTensor) -> HostTensor {
     let [h, w, c] = [t.shape[0], t.shape[1], t.shape[2]];
+    if t.data.is_empty() {
+        return HostTensor {
+            shape: vec![c, h, w],
+            data: vec![],
+        };
+    }
     let mut out = vec![0f32; t.data.len()];
     for i in 0..h * w {
         for k in 0..c {
@@ -273,6 +279,9 @@ pub fn normalization(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T>
     if b(c, "invert", false) {
         return Err("is an inverted Normalization, which convscope does not run yet".into());
     }
+    // Adapted statistics are variables Keras counts as non-trainable parameters; they ride on
+    // the first step (which computes with the constants made from them).
+    let mut stats = vec![];
     let (mean, var) = match (c.get("mean"), c.get("variance")) {
         (Some(m), Some(va)) if !m.is_null() && !va.is_null() => {
             (floats(Some(m), 0.0)?, floats(Some(va), 1.0)?)
@@ -280,19 +289,33 @@ pub fn normalization(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T>
         _ => {
             let s = cx.keras_shape(x);
             let ch = *s.last().ok_or("has a scalar input")?;
-            let nt = ParamCount::NotCounted;
+            let nt = ParamCount::NonTrainable;
             let m = v.next("mean", WeightRole::Constant, &[ch], nt, |t| t)?;
             let va = v.next("variance", WeightRole::Constant, &[ch], nt, |t| t)?;
-            let _ = v.next("count", WeightRole::Constant, &[], nt, |t| t)?;
-            (
+            let count = v.next("count", WeightRole::Constant, &[], nt, |t| t)?;
+            let values = (
                 m.load().map_err(|e| e.to_string())?.data.clone(),
                 va.load().map_err(|e| e.to_string())?.data.clone(),
-            )
+            );
+            stats = vec![m, va, count];
+            values
         }
     };
     let inv: Vec<f32> = var.iter().map(|v| 1.0 / v.sqrt().max(1e-7)).collect();
     let w = channel_constant(cx, x, "mean", mean)?;
-    let centered = binary_const(cx, x, BinaryOp::Sub, w, "centered")?;
+    let kind = LayerKind::Binary(BinaryConfig {
+        op: BinaryOp::Sub,
+        constant: Some(Side::Right),
+    });
+    let mut weights = vec![w];
+    weights.extend(stats);
+    let centered = cx.step(Step {
+        what: "centered",
+        kind,
+        inputs: vec![x.id],
+        weights,
+        shape: None,
+    })?;
     let w = channel_constant(cx, centered, "inverse_std", inv)?;
     binary_const(cx, centered, BinaryOp::Mul, w, "scaled")
 }

@@ -23,37 +23,96 @@ pub struct Var {
     pub tensor: HostTensor,
 }
 
-/// The variables of a file, by layer name and (Keras 3) by object path.
+/// The variables of a file, by layer: under a key (a Keras 3 object path, or the layer's name in
+/// a legacy file), with each layer name the file gives pointing at its key.
 #[derive(Default)]
 pub struct Found {
-    by_name: HashMap<String, Vec<Var>>,
-    by_path: HashMap<String, Vec<Var>>,
-    /// Layers in the file's order, for "weights for layers the config does not have".
+    vars: HashMap<String, Vec<Var>>,
+    /// Layer name → key.
+    alias: HashMap<String, String>,
+    /// Keys in the file's order.
     order: Vec<String>,
+    /// Look a layer up by its object path first (Keras 3 weights-only files, which Keras loads
+    /// by structure: names made by a session's counters need not match).
+    pub path_first: bool,
 }
 
 impl Found {
-    /// A layer's variables: by its name, else by its Keras 3 object path (files written before
-    /// Keras stored names).
+    fn insert(&mut self, key: String, name: Option<String>, vars: Vec<Var>) {
+        if let Some(name) = name {
+            self.alias.insert(name, key.clone());
+        }
+        if !self.order.contains(&key) {
+            self.order.push(key.clone());
+        }
+        self.vars.entry(key).or_default().extend(vars);
+    }
+
+    /// A layer's variables, by its name or its Keras 3 object path.
     pub fn take(&mut self, name: &str, path: &str) -> Option<Vec<Var>> {
-        self.by_name
-            .remove(name)
-            .or_else(|| self.by_path.remove(path))
+        let by_name = self.alias.get(name).cloned();
+        let key = if self.path_first && self.vars.contains_key(path) {
+            Some(path.to_string())
+        } else {
+            by_name.or_else(|| Some(path.to_string()))
+        }?;
+        self.vars.remove(&key)
+    }
+
+    /// The layers the file names, in its order (empty when it names none).
+    pub fn names(&self) -> Vec<String> {
+        let mut by_key: HashMap<&str, &str> = HashMap::new();
+        for (name, key) in &self.alias {
+            by_key.insert(key, name);
+        }
+        self.order
+            .iter()
+            .filter_map(|k| by_key.get(k.as_str()).map(|n| n.to_string()))
+            .collect()
+    }
+
+    /// Each layer's parameter count (values over its variables), in the file's order.
+    pub fn sizes(&self) -> Vec<usize> {
+        self.order
+            .iter()
+            .filter_map(|k| self.vars.get(k))
+            .filter(|v| !v.is_empty())
+            .map(|v| v.iter().map(|x| x.tensor.data.len()).sum())
+            .collect()
+    }
+
+    /// Names the file's layers, in order, as `names` (Keras's own way with a legacy
+    /// weights-only file: the layers with weights, matched by position).
+    pub fn rename_in_order(&mut self, names: &[String]) {
+        let keys: Vec<String> = self
+            .order
+            .iter()
+            .filter(|k| self.vars.get(*k).is_some_and(|v| !v.is_empty()))
+            .cloned()
+            .collect();
+        let mut vars = std::mem::take(&mut self.vars);
+        self.alias.clear();
+        self.order.clear();
+        for (key, name) in keys.iter().zip(names) {
+            if let Some(v) = vars.remove(key) {
+                self.insert(name.clone(), Some(name.clone()), v);
+            }
+        }
+    }
+
+    /// The shape of a layer's variable `i`, if the file has it.
+    pub fn shape_of(&self, layer: &str, i: usize) -> Option<&[usize]> {
+        let key = self.alias.get(layer)?;
+        Some(self.vars.get(key)?.get(i)?.tensor.shape.as_slice())
     }
 
     /// Layers whose variables nobody took, with at least one variable.
     pub fn left_over(&self) -> Vec<String> {
-        let mut left: Vec<String> = self
-            .order
+        self.order
             .iter()
-            .filter(|k| {
-                self.by_name.get(*k).is_some_and(|v| !v.is_empty())
-                    || self.by_path.get(*k).is_some_and(|v| !v.is_empty())
-            })
+            .filter(|k| self.vars.get(*k).is_some_and(|v| !v.is_empty()))
             .cloned()
-            .collect();
-        left.dedup();
-        left
+            .collect()
     }
 }
 
@@ -93,11 +152,8 @@ fn walk(h5: &H5, g: &Group, path: &str, found: &mut Found, depth: usize) -> Resu
                 continue;
             }
             let key = path.trim_start_matches('/').to_string();
-            found.order.push(key.clone());
-            match h5.attr_string(&sub, "name")? {
-                Some(name) => found.by_name.insert(name, vars),
-                None => found.by_path.insert(key, vars),
-            };
+            let name = h5.attr_string(&sub, "name")?;
+            found.insert(key, name, vars);
         } else {
             walk(h5, &sub, &format!("{path}/{child}"), found, depth + 1)?;
         }
@@ -142,11 +198,11 @@ pub fn legacy(h5: &H5, g: &Group) -> Result<Found> {
             } else {
                 layer.clone()
             };
-            found.order.push(owner.clone());
-            found.by_name.entry(owner).or_default().push(Var {
+            let var = Var {
                 name: wname,
                 tensor,
-            });
+            };
+            found.insert(owner.clone(), Some(owner), vec![var]);
         }
     }
     Ok(found)

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: fixture paths, NPY loading, tolerant comparison.
 #![allow(dead_code)]
 
+pub mod keras;
 pub mod onnx;
 pub mod rule;
 

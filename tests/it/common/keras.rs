@@ -1,0 +1,154 @@
+//! keras.applications' weights without shipping them: `tests/fixtures/make_keras.py`'s weight
+//! rule implemented again, and writers of the Keras file forms (legacy weights-only, legacy
+//! full model, Keras 3 archive) filled by it, through `hdf5-writer`.
+
+use std::io::Write;
+use std::path::Path;
+
+use convscope::model::build::fnv1a;
+use convscope::model::describe::{summary_rows, weight_infos};
+use convscope::model::{Graph, LayerId};
+use hdf5_writer::{AttributeBuilder, DatasetBuilder, Hdf5Builder, WriteOptions};
+
+/// The rule for variable `key` = `LAYER/VAR` (see make_keras.py's `keras_rule`).
+pub fn keras_rule(key: &str, shape: &[usize]) -> Vec<f32> {
+    let n: usize = shape.iter().product();
+    let h = fnv1a(key.as_bytes());
+    let var = key.rsplit('/').next().unwrap_or(key);
+    (0..n)
+        .map(|i| {
+            let mut x = (i as u64)
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(h);
+            x ^= x >> 31;
+            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x ^= x >> 29;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let v = match var {
+                "moving_variance" | "variance" => 0.5 + u,
+                "gamma" => 0.8 + 0.4 * u,
+                "count" => 1.0,
+                _ if shape.len() >= 2 => {
+                    let fan_in = (n / shape[shape.len() - 1]).max(1);
+                    (2.0 * u - 1.0) * (6.0 / fan_in as f64).sqrt()
+                }
+                _ => 0.2 * u - 0.1,
+            };
+            v as f32
+        })
+        .collect()
+}
+
+/// The rule's input, NHWC `[1, size, size, 3]`, as convscope holds it (NCHW).
+pub fn rule_input_nchw(size: usize) -> Vec<f32> {
+    let nhwc: Vec<f32> = (0..3 * size * size)
+        .map(|i| (((i * 7919) % 2001) as f64 / 1000.0 - 1.0) as f32)
+        .collect();
+    let mut out = vec![0f32; nhwc.len()];
+    for p in 0..size * size {
+        for c in 0..3 {
+            out[c * size * size + p] = nhwc[p * 3 + c];
+        }
+    }
+    out
+}
+
+/// A layer's variables as a Keras file holds them: `(short name, Keras shape, values)`.
+pub struct LayerVars {
+    pub name: String,
+    pub vars: Vec<(String, Vec<usize>, Vec<f32>)>,
+}
+
+/// Every layer with variables of `graph` (a Keras graph), in summary order, filled by the rule.
+pub fn rule_vars(graph: &Graph) -> Vec<LayerVars> {
+    summary_rows(graph)
+        .into_iter()
+        .filter(|r| r.params > 0)
+        .map(|r| {
+            let vars = weight_infos(graph, LayerId(r.id), false)
+                .unwrap()
+                .into_iter()
+                .filter(|w| w.counted)
+                .map(|w| {
+                    let short = w.name.rsplit('/').next().unwrap().to_string();
+                    let key = format!("{}/{short}", r.name);
+                    let values = keras_rule(&key, &w.shape);
+                    (short, w.shape, values)
+                })
+                .collect();
+            LayerVars { name: r.name, vars }
+        })
+        .collect()
+}
+
+fn f32_dataset(path: &str, shape: &[usize], values: &[f32]) -> DatasetBuilder {
+    let dims: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    DatasetBuilder::typed_data::<f32>(path, dims, values).unwrap()
+}
+
+/// The legacy weights-only layout keras.applications ships (`layer_names` at the root, per-layer
+/// `weight_names`, Keras 2's `NAME/VAR:0` names), each layer's group named by `rename` (a file
+/// from another session numbers auto-named layers differently).
+pub fn write_legacy(path: &Path, layers: &[LayerVars], rename: impl Fn(&str) -> String) {
+    let mut b = Hdf5Builder::new();
+    let names: Vec<String> = layers.iter().map(|l| rename(&l.name)).collect();
+    for (l, name) in layers.iter().zip(&names) {
+        let wnames: Vec<String> = l
+            .vars
+            .iter()
+            .map(|(v, _, _)| format!("{name}/{v}:0"))
+            .collect();
+        for ((_, shape, values), w) in l.vars.iter().zip(&wnames) {
+            b = b.dataset(f32_dataset(&format!("{name}/{w}"), shape, values));
+        }
+        b = b.group_attribute(
+            name.clone(),
+            AttributeBuilder::fixed_string_vector("weight_names", &wnames).unwrap(),
+        );
+    }
+    b = b.attribute(AttributeBuilder::fixed_string_vector("layer_names", &names).unwrap());
+    let bytes = b
+        .into_plan()
+        .unwrap()
+        .encode(WriteOptions::default())
+        .unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// Keras 3's object layout (`layers/NAME/vars/I`, the layer's name on `vars`), as HDF5 bytes.
+pub fn keras3_weights(layers: &[LayerVars]) -> Vec<u8> {
+    let mut b = Hdf5Builder::new();
+    for l in layers {
+        for (i, (_, shape, values)) in l.vars.iter().enumerate() {
+            b = b.dataset(f32_dataset(
+                &format!("layers/{}/vars/{i}", l.name),
+                shape,
+                values,
+            ));
+        }
+        b = b.group_attribute(
+            format!("layers/{}/vars", l.name),
+            AttributeBuilder::fixed_string("name", &l.name),
+        );
+    }
+    b.into_plan()
+        .unwrap()
+        .encode(WriteOptions::default())
+        .unwrap()
+}
+
+/// A `.keras` archive: `config.json`, `metadata.json`, `model.weights.h5`.
+pub fn write_archive(path: &Path, config: &str, layers: &[LayerVars]) {
+    let mut w = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in [
+        ("metadata.json", br#"{"keras_version": "3.15.1"}"#.to_vec()),
+        ("config.json", config.as_bytes().to_vec()),
+        ("model.weights.h5", keras3_weights(layers)),
+    ] {
+        w.start_file(name, opts).unwrap();
+        w.write_all(&bytes).unwrap();
+    }
+    w.finish().unwrap();
+}
