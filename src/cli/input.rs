@@ -21,9 +21,10 @@ pub struct InputArgs {
     #[arg(long, value_name = "PATH")]
     pub input_npy: Option<PathBuf>,
     /// Preprocessing of --image: imagenet (torchvision mean/std), caffe (BGR, mean-subtracted,
-    /// 0-255), unit ([0,1]) or signed ([-1,1]).
-    #[arg(long, default_value = "imagenet", value_parser = parse_preprocess)]
-    pub preprocess: Preprocess,
+    /// 0-255), unit ([0,1]), signed ([-1,1]) or raw (0-255) [default: the model's own, for
+    /// keras.applications models; else imagenet].
+    #[arg(long, value_parser = parse_preprocess)]
+    pub preprocess: Option<Preprocess>,
     /// Where to compute: auto, cpu, cuda or cuda:N (CUDA needs the `cuda` build feature).
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -48,7 +49,17 @@ impl InputArgs {
         if self.source() == Source::Sample && graph.sample_image.is_none() {
             return Err(Error::Usage("give --image PATH or --input-npy PATH".into()));
         }
-        Input::load(graph, &self.source(), self.preprocess)
+        let preprocess = self.preprocess_for(graph);
+        Input::load(graph, &self.source(), preprocess)
+    }
+
+    /// `--preprocess`, else the model's own (said on stderr when an image is preprocessed).
+    pub fn preprocess_for(&self, graph: &Graph) -> Preprocess {
+        let (p, note) = Preprocess::for_model(self.preprocess, graph);
+        if let (Some(note), false) = (note, self.input_npy.is_some()) {
+            errln!("convscope: {note}");
+        }
+        p
     }
 
     /// Whether an input was given at all.

@@ -50,6 +50,7 @@ pub fn deprocess(input: &PreparedInput, spec: &InputSpec, pre: Option<Preprocess
             Some(Preprocess::Caffe) => v + CAFFE_MEAN_BGR[c],
             Some(Preprocess::Unit) => v * 255.0,
             Some(Preprocess::Signed) => (v + 1.0) * 127.5,
+            Some(Preprocess::Raw) => v,
             None if hi > lo => (v - lo) / (hi - lo) * 255.0,
             None => 0.0,
         }

@@ -50,16 +50,53 @@ pub enum Preprocess {
     Unit,
     /// `x / 127.5 - 1`, in [-1, 1] (Keras `mode='tf'`: Inception, MobileNet, EfficientNet v2).
     Signed,
+    /// The pixel values as they are, 0–255 (Keras's EfficientNet, which rescales inside the
+    /// model: its `preprocess_input` passes the image through).
+    Raw,
 }
 
 impl Preprocess {
     /// Every mode, in the order they are documented.
-    pub const ALL: [Preprocess; 4] = [
+    pub const ALL: [Preprocess; 5] = [
         Preprocess::Imagenet,
         Preprocess::Caffe,
         Preprocess::Unit,
         Preprocess::Signed,
+        Preprocess::Raw,
     ];
+
+    /// The mode a Keras `preprocess_input` mode names (`caffe`, `tf`, `torch`, `raw`).
+    pub fn keras_mode(mode: &str) -> Option<Preprocess> {
+        match mode {
+            "caffe" => Some(Preprocess::Caffe),
+            "tf" => Some(Preprocess::Signed),
+            "torch" => Some(Preprocess::Imagenet),
+            "raw" => Some(Preprocess::Raw),
+            _ => None,
+        }
+    }
+
+    /// The preprocessing of a model's images: the one given, else the one the model says it
+    /// was trained with (keras.applications' `preprocess_input`), else ImageNet's. Returns a
+    /// line saying so when the model chose it.
+    pub fn for_model(
+        given: Option<Preprocess>,
+        graph: &crate::model::Graph,
+    ) -> (Preprocess, Option<String>) {
+        if let Some(p) = given {
+            return (p, None);
+        }
+        match graph.preprocess.and_then(Preprocess::keras_mode) {
+            Some(p) => (
+                p,
+                Some(format!(
+                    "images preprocessed as {p}, as keras.applications' preprocess_input does \
+                     for this model (--preprocess to change)"
+                )),
+            ),
+            None => (Preprocess::Imagenet, None),
+        }
+    }
 
     /// The name used on the command line.
     pub fn as_str(self) -> &'static str {
@@ -68,6 +105,7 @@ impl Preprocess {
             Preprocess::Caffe => "caffe",
             Preprocess::Unit => "unit",
             Preprocess::Signed => "signed",
+            Preprocess::Raw => "raw",
         }
     }
 
@@ -82,6 +120,7 @@ impl Preprocess {
             Preprocess::Caffe => v - CAFFE_MEAN_BGR[channel],
             Preprocess::Unit => v / 255.0,
             Preprocess::Signed => v / 127.5 - 1.0,
+            Preprocess::Raw => v,
         }
     }
 }

@@ -449,6 +449,7 @@ impl GraphBuilder {
             origin: None,
             crop_resize: None,
             channels_last: false,
+            preprocess: None,
         };
         g.validate()?;
         Ok(g)

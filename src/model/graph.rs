@@ -119,6 +119,9 @@ pub struct Graph {
     /// The model's own 4-D tensors are NHWC (a Keras channels_last model): convscope holds them
     /// NCHW, shows them NHWC (`Layer::shown_shape`), and takes `--input-npy` arrays NHWC.
     pub channels_last: bool,
+    /// How the model's images were preprocessed in training, by Keras's `preprocess_input`
+    /// mode (`caffe`, `tf`, `torch`, `raw`), when the model says (keras.applications).
+    pub preprocess: Option<&'static str>,
 }
 
 /// Parameter totals the Keras way.

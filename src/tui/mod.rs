@@ -38,7 +38,8 @@ use state::{Setup, State};
 pub struct Options {
     pub model: ModelSource,
     pub source: Source,
-    pub preprocess: Preprocess,
+    /// `--preprocess`; None: the model's own, else ImageNet's.
+    pub preprocess: Option<Preprocess>,
     pub labels: Option<PathBuf>,
     pub device: String,
     pub graphics: Graphics,
@@ -57,7 +58,8 @@ pub fn prepare(o: &Options, graphics: &'static str) -> Result<(Arc<Session>, Sta
     let graph = open(&o.model)?;
     let device = select_device(&o.device)?;
     let device_name = device_label(&device);
-    let input = Input::load(&graph, &o.source, o.preprocess)?;
+    let preprocess = Preprocess::for_model(o.preprocess, &graph).0;
+    let input = Input::load(&graph, &o.source, preprocess)?;
     let carried = graph.labels.clone();
     let session = Arc::new(Session::new(graph, device)?);
     // The clean pass computed here serves the first map too (the session keeps it).
@@ -106,7 +108,9 @@ pub fn run(o: Options) -> Result<()> {
     let mut term = terminal::enter()?;
     let result = term.size().map_err(terminal::broken).and_then(|size| {
         state.size = (size.width, size.height);
-        runtime.block_on(event_loop(&mut term, state, session, picker, o.preprocess))
+        // Images opened later are preprocessed as the model's first one.
+        let preprocess = Preprocess::for_model(o.preprocess, &session.graph).0;
+        runtime.block_on(event_loop(&mut term, state, session, picker, preprocess))
     });
     terminal::leave();
     // A file read still blocked in a background thread must not keep the process alive after

@@ -194,6 +194,7 @@ impl Net {
             origin: None,
             crop_resize: None,
             channels_last: false,
+            preprocess: None,
         };
         g.validate().unwrap();
         g

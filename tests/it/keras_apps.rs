@@ -188,3 +188,28 @@ fn a_long_model_config_is_read() {
     let graph = open_model(fixtures().join("keras/long_config.h5").to_str().unwrap()).unwrap();
     assert_eq!(summary_rows(&graph).len(), 302);
 }
+
+/// Each family's images are preprocessed as keras.applications' `preprocess_input` does, unless
+/// `--preprocess` says otherwise.
+#[test]
+fn families_default_to_their_own_preprocessing() {
+    use convscope::input::preprocess::Preprocess;
+    for (name, want) in [
+        ("vgg16", Preprocess::Caffe),
+        ("resnet152", Preprocess::Caffe),
+        ("mobilenet_v2", Preprocess::Signed),
+        ("inception_v3", Preprocess::Signed),
+        ("densenet121", Preprocess::Imagenet),
+        ("efficientnet_b3", Preprocess::Raw),
+    ] {
+        let f = apps::find(name).unwrap();
+        let g = family_graph(f, false, 1000, f.size, 0).unwrap();
+        let (p, note) = Preprocess::for_model(None, &g);
+        assert_eq!(p, want, "{name}");
+        assert!(note.unwrap().contains(want.as_str()));
+        assert_eq!(
+            Preprocess::for_model(Some(Preprocess::Unit), &g),
+            (Preprocess::Unit, None)
+        );
+    }
+}

@@ -23,6 +23,7 @@ use crate::imaging::atomic::stage;
 use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::import::labels;
+use crate::input::preprocess::Preprocess;
 use crate::methods::{self, LayerNeed, Options};
 
 /// The help after the options: what the target is, and every method from the registry.
@@ -128,7 +129,7 @@ pub fn run(a: Args) -> Result<()> {
     };
     match &mut options {
         Options::ActMax(o) => {
-            o.preprocess = a.input.preprocess;
+            o.preprocess = Preprocess::for_model(a.input.preprocess, &graph).0;
             o.size = look.size.map(|(w, h)| (h as usize, w as usize));
         }
         Options::Features(o) => o.layers = layers::resolve(&graph, &a.layers)?,

@@ -282,6 +282,7 @@ fn weights_only(
     let mut graph = build(path, &config, None, &mut found, &what)?;
     // An ImageNet family: without --image it opens on the zoo's photograph.
     graph.sample_image = Some(crate::import::zoo::SAMPLE);
+    graph.preprocess = Some(family.preprocess);
     Ok(graph)
 }
 
@@ -372,6 +373,7 @@ pub fn family_graph(
     let outputs = cx.model(&model, None, "", 0)?;
     let mut graph = assemble(&model.name, cx, &outputs);
     graph.sample_image = Some(crate::import::zoo::SAMPLE);
+    graph.preprocess = Some(family.preprocess);
     graph.origin = Some(format!(
         "keras.applications {}{} with RANDOM weights (seed {seed}): for exploring the \
          structure; give --weights FILE for trained ones",
@@ -421,8 +423,15 @@ fn build(
         ),
         ));
     }
-    let notes = std::mem::take(&mut cx.notes);
+    let mut notes = std::mem::take(&mut cx.notes);
     let mut graph = assemble(&model.name, cx, &outputs);
+    // A keras.applications model saved whole (or used as a base): its preprocessing.
+    if let Some(family) = apps::by_model_name(config) {
+        graph.preprocess = Some(family.preprocess);
+        if !form.contains("keras.applications") {
+            notes.push(format!("built on keras.applications {}", family.keras));
+        }
+    }
     let file = path.file_name().map_or(path.display().to_string(), |f| {
         f.to_string_lossy().into_owned()
     });
@@ -451,6 +460,7 @@ fn assemble(name: &str, mut cx: convert::Convert, outputs: &[convert::T]) -> Gra
         sample_image: None,
         crop_resize: None,
         channels_last: cx.channels_last,
+        preprocess: None,
         origin: None,
     }
 }

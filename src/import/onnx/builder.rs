@@ -174,6 +174,7 @@ impl Builder {
             origin: None,
             crop_resize: None,
             channels_last: false,
+            preprocess: None,
         };
         graph.validate()?;
         Ok(graph)

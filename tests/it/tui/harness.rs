@@ -33,7 +33,7 @@ pub fn options(export_dir: PathBuf) -> Options {
     Options {
         model: convscope::import::ModelSource::named("demo"),
         source: Source::Sample,
-        preprocess: Preprocess::Imagenet,
+        preprocess: Some(Preprocess::Imagenet),
         labels: None,
         device: "cpu".into(),
         graphics: Graphics::Halfblocks,

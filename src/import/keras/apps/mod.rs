@@ -10,10 +10,12 @@ use std::io::Read;
 use serde_json::Value;
 
 /// One family: convscope's name, Keras's constructor, the input side, the last layer without
-/// the top, and Keras's `preprocess_input` mode for it.
+/// the top, and Keras's `preprocess_input` mode for it (`raw`: EfficientNet's pass-through).
 pub struct Family {
     pub name: &'static str,
     pub keras: &'static str,
+    /// The model's name in its config (`mobilenetv2_1.00_224`).
+    pub model: &'static str,
     pub size: usize,
     pub notop_output: &'static str,
     pub preprocess: &'static str,
@@ -21,10 +23,11 @@ pub struct Family {
 }
 
 macro_rules! family {
-    ($name:literal, $keras:literal, $size:literal, $cut:literal, $pre:literal) => {
+    ($name:literal, $keras:literal, $model:literal, $size:literal, $cut:literal, $pre:literal) => {
         Family {
             name: $name,
             keras: $keras,
+            model: $model,
             size: $size,
             notop_output: $cut,
             preprocess: $pre,
@@ -33,75 +36,28 @@ macro_rules! family {
     };
 }
 
+#[rustfmt::skip]
 pub static FAMILIES: &[Family] = &[
-    family!("vgg16", "VGG16", 224, "block5_pool", "caffe"),
-    family!("vgg19", "VGG19", 224, "block5_pool", "caffe"),
-    family!("resnet50", "ResNet50", 224, "conv5_block3_out", "caffe"),
-    family!("resnet101", "ResNet101", 224, "conv5_block3_out", "caffe"),
-    family!("resnet152", "ResNet152", 224, "conv5_block3_out", "caffe"),
-    family!("mobilenet", "MobileNet", 224, "conv_pw_13_relu", "tf"),
-    family!("mobilenet_v2", "MobileNetV2", 224, "out_relu", "tf"),
-    family!("densenet121", "DenseNet121", 224, "relu", "torch"),
-    family!("densenet169", "DenseNet169", 224, "relu", "torch"),
-    family!("densenet201", "DenseNet201", 224, "relu", "torch"),
-    family!("inception_v3", "InceptionV3", 299, "mixed10", "tf"),
-    family!("xception", "Xception", 299, "block14_sepconv2_act", "tf"),
-    family!(
-        "efficientnet_b0",
-        "EfficientNetB0",
-        224,
-        "top_activation",
-        "none"
-    ),
-    family!(
-        "efficientnet_b1",
-        "EfficientNetB1",
-        240,
-        "top_activation",
-        "none"
-    ),
-    family!(
-        "efficientnet_b2",
-        "EfficientNetB2",
-        260,
-        "top_activation",
-        "none"
-    ),
-    family!(
-        "efficientnet_b3",
-        "EfficientNetB3",
-        300,
-        "top_activation",
-        "none"
-    ),
-    family!(
-        "efficientnet_b4",
-        "EfficientNetB4",
-        380,
-        "top_activation",
-        "none"
-    ),
-    family!(
-        "efficientnet_b5",
-        "EfficientNetB5",
-        456,
-        "top_activation",
-        "none"
-    ),
-    family!(
-        "efficientnet_b6",
-        "EfficientNetB6",
-        528,
-        "top_activation",
-        "none"
-    ),
-    family!(
-        "efficientnet_b7",
-        "EfficientNetB7",
-        600,
-        "top_activation",
-        "none"
-    ),
+    family!("vgg16", "VGG16", "vgg16", 224, "block5_pool", "caffe"),
+    family!("vgg19", "VGG19", "vgg19", 224, "block5_pool", "caffe"),
+    family!("resnet50", "ResNet50", "resnet50", 224, "conv5_block3_out", "caffe"),
+    family!("resnet101", "ResNet101", "resnet101", 224, "conv5_block3_out", "caffe"),
+    family!("resnet152", "ResNet152", "resnet152", 224, "conv5_block3_out", "caffe"),
+    family!("mobilenet", "MobileNet", "mobilenet_1.00_224", 224, "conv_pw_13_relu", "tf"),
+    family!("mobilenet_v2", "MobileNetV2", "mobilenetv2_1.00_224", 224, "out_relu", "tf"),
+    family!("densenet121", "DenseNet121", "densenet121", 224, "relu", "torch"),
+    family!("densenet169", "DenseNet169", "densenet169", 224, "relu", "torch"),
+    family!("densenet201", "DenseNet201", "densenet201", 224, "relu", "torch"),
+    family!("inception_v3", "InceptionV3", "inception_v3", 299, "mixed10", "tf"),
+    family!("xception", "Xception", "xception", 299, "block14_sepconv2_act", "tf"),
+    family!("efficientnet_b0", "EfficientNetB0", "efficientnetb0", 224, "top_activation", "raw"),
+    family!("efficientnet_b1", "EfficientNetB1", "efficientnetb1", 240, "top_activation", "raw"),
+    family!("efficientnet_b2", "EfficientNetB2", "efficientnetb2", 260, "top_activation", "raw"),
+    family!("efficientnet_b3", "EfficientNetB3", "efficientnetb3", 300, "top_activation", "raw"),
+    family!("efficientnet_b4", "EfficientNetB4", "efficientnetb4", 380, "top_activation", "raw"),
+    family!("efficientnet_b5", "EfficientNetB5", "efficientnetb5", 456, "top_activation", "raw"),
+    family!("efficientnet_b6", "EfficientNetB6", "efficientnetb6", 528, "top_activation", "raw"),
+    family!("efficientnet_b7", "EfficientNetB7", "efficientnetb7", 600, "top_activation", "raw"),
 ];
 
 /// A family by convscope's name (`vgg16`) or Keras's (`VGG16`), case ignored.
@@ -113,6 +69,21 @@ pub fn find(name: &str) -> Option<&'static Family> {
 
 pub fn names() -> Vec<&'static str> {
     FAMILIES.iter().map(|f| f.name).collect()
+}
+
+/// The family a model (or a model nested in it, as a transfer-learning base) is, by its name.
+pub fn by_model_name(config: &Value) -> Option<&'static Family> {
+    let named = |v: &Value| {
+        let name = v["config"]["name"].as_str()?;
+        FAMILIES.iter().find(|f| f.model == name)
+    };
+    named(config).or_else(|| {
+        config["config"]["layers"]
+            .as_array()?
+            .iter()
+            .filter(|l| matches!(l["class_name"].as_str(), Some("Functional" | "Model")))
+            .find_map(named)
+    })
 }
 
 /// The layer classes that own variables.
