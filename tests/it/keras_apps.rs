@@ -6,7 +6,9 @@
 use std::io::Read;
 
 use crate::common::fixtures;
-use crate::common::keras::{rule_input_nchw, rule_vars, write_archive, write_legacy};
+use crate::common::keras::{
+    rule_input_nchw, rule_vars, write_archive, write_legacy, write_sharded,
+};
 use crate::common::rule::assert_logits_close;
 use candle_core::{Device, Tensor};
 use convscope::exec::{Executor, NoHook, Params};
@@ -212,4 +214,31 @@ fn families_default_to_their_own_preprocessing() {
             (Preprocess::Unit, None)
         );
     }
+}
+
+/// Sharded Keras 3 weights of a family (a layer split across the shards) open from their map,
+/// with Keras's logits; a map naming a shard outside its folder is refused.
+#[test]
+fn sharded_weights_open_from_their_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let family = apps::find("efficientnet_b0").unwrap();
+    let layers = rule_vars(&family_graph(family, true, 1000, family.size, 0).unwrap());
+    let map = write_sharded(dir.path(), "efficientnetb0", &layers);
+    let graph = open_model(map.to_str().unwrap()).unwrap();
+    assert!(
+        graph.origin.as_deref().unwrap().contains("sharded"),
+        "{:?}",
+        graph.origin
+    );
+    let ours = keras_logits(&graph, family.size);
+    assert_logits_close("efficientnet_b0 sharded", &ours, &reference_logits(family));
+
+    let evil = dir.path().join("evil.weights.json");
+    std::fs::write(
+        &evil,
+        r#"{"weight_map": {"/layers/x/vars": "../../etc/passwd"}}"#,
+    )
+    .unwrap();
+    let e = open_model(evil.to_str().unwrap()).unwrap_err().to_string();
+    assert!(e.contains("not a file name beside it"), "{e}");
 }

@@ -184,6 +184,16 @@ fn keras_archives_match_keras() {
     }
 }
 
+/// Archives as older Keras 3 wrote them (no layer names on the variables, TF 2.13-era Keras's
+/// `_layer_checkpoint_dependencies`): variables found by their object paths alone, nested
+/// models included.
+#[test]
+fn old_layout_archives_match_keras() {
+    for name in ["functional_cnn", "nested"] {
+        check(name, "old.keras");
+    }
+}
+
 #[test]
 fn legacy_h5_files_match_keras() {
     for name in MODELS {

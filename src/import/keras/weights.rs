@@ -20,6 +20,8 @@ use crate::model::HostTensor;
 pub struct Var {
     /// The name in the file (`block1_conv1/kernel:0`) or the variable's path (`…/vars/0`).
     pub name: String,
+    /// Its position among its layer's variables (a sharded file may store them apart).
+    pub index: usize,
     pub tensor: HostTensor,
 }
 
@@ -45,7 +47,9 @@ impl Found {
         if !self.order.contains(&key) {
             self.order.push(key.clone());
         }
-        self.vars.entry(key).or_default().extend(vars);
+        let all = self.vars.entry(key).or_default();
+        all.extend(vars);
+        all.sort_by_key(|v| v.index);
     }
 
     /// A layer's variables, by its name or its Keras 3 object path.
@@ -122,8 +126,13 @@ const MAX_DEPTH: usize = 64;
 /// Keras 3's object tree, from `root`.
 pub fn keras3(h5: &H5, root: &Group) -> Result<Found> {
     let mut found = Found::default();
-    walk(h5, root, "", &mut found, 0)?;
+    keras3_into(h5, root, &mut found)?;
     Ok(found)
+}
+
+/// Adds a Keras 3 object tree's variables to `found` (one shard of a sharded file, or all).
+pub fn keras3_into(h5: &H5, root: &Group, found: &mut Found) -> Result<()> {
+    walk(h5, root, "", found, 0)
 }
 
 fn walk(h5: &H5, g: &Group, path: &str, found: &mut Found, depth: usize) -> Result<()> {
@@ -141,10 +150,11 @@ fn walk(h5: &H5, g: &Group, path: &str, found: &mut Found, depth: usize) -> Resu
                 .collect();
             indexed.sort();
             let mut vars = Vec::with_capacity(indexed.len());
-            for (_, d) in indexed {
+            for (index, d) in indexed {
                 let ds = h5.dataset(&sub, d)?;
                 vars.push(Var {
                     name: format!("{path}/vars/{d}"),
+                    index,
                     tensor: h5.tensor(&ds)?,
                 });
             }
@@ -155,7 +165,13 @@ fn walk(h5: &H5, g: &Group, path: &str, found: &mut Found, depth: usize) -> Resu
             let name = h5.attr_string(&sub, "name")?;
             found.insert(key, name, vars);
         } else {
-            walk(h5, &sub, &format!("{path}/{child}"), found, depth + 1)?;
+            // Keras 3 files written by TF 2.13-era Keras call the layer list
+            // `_layer_checkpoint_dependencies`; the paths are the same otherwise.
+            let part = match child.as_str() {
+                "_layer_checkpoint_dependencies" => "layers",
+                other => other,
+            };
+            walk(h5, &sub, &format!("{path}/{part}"), found, depth + 1)?;
         }
     }
     Ok(())
@@ -198,8 +214,10 @@ pub fn legacy(h5: &H5, g: &Group) -> Result<Found> {
             } else {
                 layer.clone()
             };
+            let index = found.vars.get(&owner).map_or(0, Vec::len);
             let var = Var {
                 name: wname,
+                index,
                 tensor,
             };
             found.insert(owner.clone(), Some(owner), vec![var]);

@@ -152,3 +152,54 @@ pub fn write_archive(path: &Path, config: &str, layers: &[LayerVars]) {
     }
     w.finish().unwrap();
 }
+
+/// Sharded Keras 3 weights (`save_weights("STEM.weights.json", max_shard_size=…)`): the map and
+/// two shards, the first half of the layers in the first, the rest in the second, and the
+/// middle layer's variables split between them (its name only in the first, as Keras leaves
+/// it). Returns the map's path.
+pub fn write_sharded(dir: &Path, stem: &str, layers: &[LayerVars]) -> std::path::PathBuf {
+    let half = layers.len() / 2;
+    let shard = |i: usize| format!("{stem}_{i:05}.weights.h5");
+    let mut builders = [Hdf5Builder::new(), Hdf5Builder::new()];
+    let mut map = serde_json::Map::new();
+    for (k, l) in layers.iter().enumerate() {
+        let home = usize::from(k >= half);
+        let mut used = vec![];
+        for (i, (_, shape, values)) in l.vars.iter().enumerate() {
+            // The middle layer: its first variable in shard 0, the others in shard 1.
+            let s = if k == half { usize::from(i > 0) } else { home };
+            let b = std::mem::take(&mut builders[s]);
+            builders[s] = b.dataset(f32_dataset(
+                &format!("layers/{}/vars/{i}", l.name),
+                shape,
+                values,
+            ));
+            if !used.contains(&s) {
+                used.push(s);
+            }
+        }
+        let first = used[0];
+        let b = std::mem::take(&mut builders[first]);
+        builders[first] = b.group_attribute(
+            format!("layers/{}/vars", l.name),
+            AttributeBuilder::fixed_string("name", &l.name),
+        );
+        let names: Vec<serde_json::Value> = used.iter().map(|&s| shard(s).into()).collect();
+        map.insert(
+            format!("/layers/{}/vars", l.name),
+            serde_json::Value::Array(names),
+        );
+    }
+    for (i, b) in builders.into_iter().enumerate() {
+        let bytes = b
+            .into_plan()
+            .unwrap()
+            .encode(WriteOptions::default())
+            .unwrap();
+        std::fs::write(dir.join(shard(i)), bytes).unwrap();
+    }
+    let json = serde_json::json!({"metadata": {"total_size": 0}, "weight_map": map});
+    let path = dir.join(format!("{stem}.weights.json"));
+    std::fs::write(&path, json.to_string()).unwrap();
+    path
+}
