@@ -47,7 +47,10 @@ for name, data in seeds.items():
     pathlib.Path("corpus/safetensors", name).write_bytes(data)
     pathlib.Path("corpus/checkpoint", name).write_bytes(data)
 PY
-find "$F" -name '*.npy' -size -4k | head -40 | xargs -I{} cp {} corpus/npy/
+# Forty small arrays, in a stable order. Read into an array, not piped into `head`: under
+# pipefail, `find | head` fails with SIGPIPE as soon as there are more than head takes.
+mapfile -t npys < <(find "$F" -name '*.npy' -size -4k | sort)
+cp "${npys[@]:0:40}" corpus/npy/
 cp ../demo/images/shapes/*.png "$F"/golden/*.png corpus/image/
 head -c 20000 ../demo/images/rocket.jpg > corpus/image/rocket_head.jpg
 cp ../demo/images/rocket.jpg corpus/image/

@@ -9,9 +9,7 @@ use crate::common::fixtures;
 use crate::common::keras::{
     rule_input_nchw, rule_vars, write_archive, write_legacy, write_sharded,
 };
-use crate::common::rule::assert_logits_close;
-use candle_core::{Device, Tensor};
-use convscope::exec::{Executor, NoHook, Params};
+use crate::common::rule::{assert_logits_close, logits};
 use convscope::imaging::npy::read_npy_f32;
 use convscope::import::keras::{apps, family_graph};
 use convscope::import::open_model;
@@ -103,16 +101,7 @@ fn a_weights_file_of_no_family_says_how_to_name_one() {
 
 /// `graph`'s logits for the Keras rule input (NHWC, held NCHW).
 fn keras_logits(graph: &Graph, size: usize) -> Vec<f32> {
-    let params = Params::load(graph, &Device::Cpu).unwrap();
-    let x = Tensor::from_vec(rule_input_nchw(size), (1, 3, size, size), &Device::Cpu).unwrap();
-    let acts = Executor::new(graph, &params)
-        .forward(&x, &mut NoHook)
-        .unwrap();
-    acts.get(graph.logits_layer())
-        .flatten_all()
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap()
+    logits(graph, rule_input_nchw(size), size)
 }
 
 fn reference_logits(family: &apps::Family) -> Vec<f32> {

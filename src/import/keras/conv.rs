@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::convert::{Convert, Layout, Res, Step, T};
+use super::convert::{Convert, Layout, Res, T};
 use super::layers::{activation, b, check_format, pair, u, Taker};
 use crate::model::{
     Conv2dConfig, HostTensor, LayerKind, LinearConfig, PaddingMode, ParamCount, WeightRole, Window,
@@ -138,13 +138,7 @@ pub(super) fn conv(cx: &mut Convert, c: &Value, x: T, v: &mut Taker, depthwise: 
         lay,
     )?];
     if use_bias {
-        weights.push(v.next(
-            "bias",
-            WeightRole::Bias,
-            &[filters],
-            ParamCount::Trainable,
-            |t| t,
-        )?);
+        weights.push(v.bias(filters)?);
     }
     let kind = LayerKind::Conv2d(Conv2dConfig {
         filters,
@@ -153,13 +147,7 @@ pub(super) fn conv(cx: &mut Convert, c: &Value, x: T, v: &mut Taker, depthwise: 
         groups,
         use_bias,
     });
-    let linear = cx.step(Step {
-        what: "conv",
-        kind,
-        inputs: vec![x.id],
-        weights,
-        shape: None,
-    })?;
+    let linear = cx.unary("conv", kind, x, weights)?;
     fused(cx, c, linear)
 }
 
@@ -188,9 +176,9 @@ pub(super) fn separable(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res
         ParamCount::Trainable,
         hwio_to_oihw,
     )?;
-    let depth = cx.step(Step {
-        what: "depthwise",
-        kind: LayerKind::Conv2d(Conv2dConfig {
+    let depth = cx.unary(
+        "depthwise",
+        LayerKind::Conv2d(Conv2dConfig {
             filters: cin * m,
             in_channels: cin,
             window: window(
@@ -203,19 +191,12 @@ pub(super) fn separable(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res
             groups: cin,
             use_bias: false,
         }),
-        inputs: vec![x.id],
-        weights: vec![dw],
-        shape: None,
-    })?;
+        x,
+        vec![dw],
+    )?;
     let mut weights = vec![pw];
     if use_bias {
-        weights.push(v.next(
-            "bias",
-            WeightRole::Bias,
-            &[filters],
-            ParamCount::Trainable,
-            |t| t,
-        )?);
+        weights.push(v.bias(filters)?);
     }
     let one_by_one = Window {
         kernel: [1, 1],
@@ -224,19 +205,18 @@ pub(super) fn separable(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res
         pads: [0; 4],
         mode: PaddingMode::Valid,
     };
-    let point = cx.step(Step {
-        what: "pointwise",
-        kind: LayerKind::Conv2d(Conv2dConfig {
+    let point = cx.unary(
+        "pointwise",
+        LayerKind::Conv2d(Conv2dConfig {
             filters,
             in_channels: cin * m,
             window: one_by_one,
             groups: 1,
             use_bias,
         }),
-        inputs: vec![depth.id],
+        depth,
         weights,
-        shape: None,
-    })?;
+    )?;
     fused(cx, c, point)
 }
 
@@ -259,13 +239,7 @@ pub(super) fn dense(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> 
         |t| t,
     )?];
     if use_bias {
-        weights.push(v.next(
-            "bias",
-            WeightRole::Bias,
-            &[units],
-            ParamCount::Trainable,
-            |t| t,
-        )?);
+        weights.push(v.bias(units)?);
     }
     let kind = LayerKind::Linear(LinearConfig {
         units,
@@ -275,12 +249,6 @@ pub(super) fn dense(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> 
         alpha: 1.0,
         beta: 1.0,
     });
-    let linear = cx.step(Step {
-        what: "dense",
-        kind,
-        inputs: vec![x.id],
-        weights,
-        shape: None,
-    })?;
+    let linear = cx.unary("dense", kind, x, weights)?;
     fused(cx, c, linear)
 }

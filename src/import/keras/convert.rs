@@ -397,6 +397,23 @@ impl<'a> Convert<'a> {
         })
     }
 
+    /// A step reading one tensor (most layers' steps).
+    pub fn unary(
+        &mut self,
+        what: &'static str,
+        kind: LayerKind,
+        x: T,
+        weights: Vec<Weight>,
+    ) -> Res<T> {
+        self.step(Step {
+            what,
+            kind,
+            inputs: vec![x.id],
+            weights,
+            shape: None,
+        })
+    }
+
     /// A unique layer name: `name`, else `name_2`, `name_3`, …
     fn unique(&mut self, name: &str) -> String {
         let mut n = name.to_string();

@@ -219,6 +219,11 @@ impl Taker {
         Ok(w)
     }
 
+    /// A layer's trainable bias of `n` values.
+    pub(super) fn bias(&mut self, n: usize) -> Res<Weight> {
+        self.next("bias", WeightRole::Bias, &[n], ParamCount::Trainable, |t| t)
+    }
+
     /// A weight drawn when first read, from the layer's name and the variable's: kernels
     /// He-uniform over their fan-in, BatchNorm near the identity, the rest small.
     fn random_weight(
@@ -367,13 +372,7 @@ pub(super) fn check_layouts(ins: &[T]) -> Res<()> {
 // ---- steps ----
 
 pub(super) fn one(cx: &mut Convert, kind: LayerKind, x: T) -> Res<T> {
-    cx.step(Step {
-        what: "op",
-        kind,
-        inputs: vec![x.id],
-        weights: vec![],
-        shape: None,
-    })
+    cx.unary("op", kind, x, vec![])
 }
 
 pub(super) fn identity(cx: &mut Convert, x: T) -> Res<T> {

@@ -43,13 +43,7 @@ pub fn global_pool(cx: &mut Convert, c: &Value, x: T, class: &str) -> Res<T> {
     } else {
         LayerKind::GlobalAvgPool
     };
-    let pooled = cx.step(Step {
-        what: "pool",
-        kind,
-        inputs: vec![x.id],
-        weights: vec![],
-        shape: None,
-    })?;
+    let pooled = cx.unary("pool", kind, x, vec![])?;
     if c.get("keepdims").and_then(Value::as_bool).unwrap_or(false) {
         return Ok(pooled);
     }
@@ -114,13 +108,7 @@ fn as_keras(cx: &mut Convert, x: T) -> Res<T> {
     let kind = LayerKind::Transpose {
         perm: TO_NHWC.to_vec(),
     };
-    let t = cx.step(Step {
-        what: "to_channels_last",
-        kind,
-        inputs: vec![x.id],
-        weights: vec![],
-        shape: None,
-    })?;
+    let t = cx.unary("to_channels_last", kind, x, vec![])?;
     Ok(T {
         layout: Layout::Keras,
         ..t
@@ -190,13 +178,7 @@ pub fn reshape(cx: &mut Convert, c: &Value, x: T) -> Res<T> {
         let kind = LayerKind::Transpose {
             perm: TO_NCHW.to_vec(),
         };
-        return cx.step(Step {
-            what: "to_channels_first",
-            kind,
-            inputs: vec![r.id],
-            weights: vec![],
-            shape: None,
-        });
+        return cx.unary("to_channels_first", kind, r, vec![]);
     }
     Ok(T {
         layout: Layout::Keras,
@@ -269,13 +251,7 @@ pub fn merge(cx: &mut Convert, ins: &[T], class: &str) -> Res<T> {
             op: BinaryOp::Mul,
             constant: Some(Side::Right),
         });
-        acc = cx.step(Step {
-            what: "mean",
-            kind,
-            inputs: vec![acc.id],
-            weights: vec![w],
-            shape: None,
-        })?;
+        acc = cx.unary("mean", kind, acc, vec![w])?;
         acc.layout = ins[0].layout;
     }
     Ok(acc)

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::convert::{Convert, Layout, Res, Step, T};
+use super::convert::{Convert, Layout, Res, T};
 use super::layers::{axis_of, b, f, one, Taker};
 use crate::model::{
     Activation, BatchNormConfig, BinaryConfig, BinaryOp, HostTensor, LayerKind, LayerNormConfig,
@@ -68,13 +68,7 @@ pub fn batch_norm(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
     } else {
         x
     };
-    let bn = cx.step(Step {
-        what: "batch_norm",
-        kind,
-        inputs: vec![input.id],
-        weights: vec![gamma, beta, mean, var],
-        shape: None,
-    })?;
+    let bn = cx.unary("batch_norm", kind, input, vec![gamma, beta, mean, var])?;
     if rank == 2 {
         let out = one(
             cx,
@@ -116,13 +110,7 @@ pub fn layer_norm(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
         epsilon: f(c, "epsilon").unwrap_or(1e-3),
         use_bias: center,
     });
-    cx.step(Step {
-        what: "layer_norm",
-        kind,
-        inputs: vec![x.id],
-        weights,
-        shape: None,
-    })
+    cx.unary("layer_norm", kind, x, weights)
 }
 
 /// ReLU with Keras's options: `max_value` caps it, `negative_slope` leaks it; a non-zero
@@ -180,13 +168,7 @@ pub fn prelu(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
             }
         },
     )?;
-    cx.step(Step {
-        what: "prelu",
-        kind: LayerKind::PRelu,
-        inputs: vec![x.id],
-        weights: vec![w],
-        shape: None,
-    })
+    cx.unary("prelu", LayerKind::PRelu, x, vec![w])
 }
 
 /// `[H, W, C]` → `[C, H, W]`.
@@ -254,13 +236,7 @@ fn binary_const(cx: &mut Convert, x: T, op: BinaryOp, w: Weight, what: &'static 
         op,
         constant: Some(Side::Right),
     });
-    cx.step(Step {
-        what,
-        kind,
-        inputs: vec![x.id],
-        weights: vec![w],
-        shape: None,
-    })
+    cx.unary(what, kind, x, vec![w])
 }
 
 /// Rescaling: `x * scale + offset`.
@@ -309,13 +285,7 @@ pub fn normalization(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T>
     });
     let mut weights = vec![w];
     weights.extend(stats);
-    let centered = cx.step(Step {
-        what: "centered",
-        kind,
-        inputs: vec![x.id],
-        weights,
-        shape: None,
-    })?;
+    let centered = cx.unary("centered", kind, x, weights)?;
     let w = channel_constant(cx, centered, "inverse_std", inv)?;
     binary_const(cx, centered, BinaryOp::Mul, w, "scaled")
 }

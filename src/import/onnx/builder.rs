@@ -125,17 +125,9 @@ impl Builder {
         let weight_names: Vec<&str> = weights.iter().map(|w| w.name.as_str()).collect();
         let name = super::names::readable(&node.name, &node.op_type, &weight_names);
         let id = LayerId(self.layers.len());
-        self.layers.push(Layer {
-            name,
-            source_name: node.name.clone(),
-            source_op: node.op_type.clone(),
-            kind,
-            inputs,
-            out_shape,
-            weights,
-            folded_into: None,
-            source: None,
-        });
+        let mut layer = Layer::new(name, node.op_type.clone(), kind, inputs, out_shape, weights);
+        layer.source_name = node.name.clone();
+        self.layers.push(layer);
         Ok(Value::Layer(id))
     }
 

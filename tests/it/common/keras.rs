@@ -17,13 +17,7 @@ pub fn keras_rule(key: &str, shape: &[usize]) -> Vec<f32> {
     let var = key.rsplit('/').next().unwrap_or(key);
     (0..n)
         .map(|i| {
-            let mut x = (i as u64)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .wrapping_add(h);
-            x ^= x >> 31;
-            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            x ^= x >> 29;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let u = super::rule::rule_unit(h, i);
             let v = match var {
                 "moving_variance" | "variance" => 0.5 + u,
                 "gamma" => 0.8 + 0.4 * u,

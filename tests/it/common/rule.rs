@@ -9,19 +9,24 @@ use convscope::exec::{Executor, NoHook, Params};
 use convscope::model::build::fnv1a;
 use convscope::model::{Graph, HostTensor};
 
+/// The rule's uniform value in [0, 1) for element `i` of the tensor whose key hashes to `h`.
+pub fn rule_unit(h: u64, i: usize) -> f64 {
+    let mut x = (i as u64)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(h);
+    x ^= x >> 31;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x ^= x >> 29;
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
 /// The fixture script's weight rule for `key`, as float32 rounded once from float64.
 pub fn rule_values(key: &str, shape: &[usize]) -> Vec<f32> {
     let n: usize = shape.iter().product();
     let h = fnv1a(key.as_bytes());
     (0..n)
         .map(|i| {
-            let mut x = (i as u64)
-                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-                .wrapping_add(h);
-            x ^= x >> 31;
-            x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            x ^= x >> 29;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let u = rule_unit(h, i);
             let v = if key.ends_with("running_var") {
                 0.5 + u
             } else if key.ends_with("running_mean") {
@@ -65,8 +70,13 @@ pub fn rule_tensors(keys: &[(String, Vec<usize>)]) -> HashMap<String, HostTensor
 
 /// `graph`'s logits for the rule's input at `size`x`size`, on the CPU.
 pub fn rule_logits(graph: &Graph, size: usize) -> Vec<f32> {
+    logits(graph, rule_input(size), size)
+}
+
+/// `graph`'s logits for the NCHW input `x` at `size`x`size`, on the CPU.
+pub fn logits(graph: &Graph, x: Vec<f32>, size: usize) -> Vec<f32> {
     let params = Params::load(graph, &Device::Cpu).unwrap();
-    let x = Tensor::from_vec(rule_input(size), (1, 3, size, size), &Device::Cpu).unwrap();
+    let x = Tensor::from_vec(x, (1, 3, size, size), &Device::Cpu).unwrap();
     let acts = Executor::new(graph, &params)
         .forward(&x, &mut NoHook)
         .unwrap();
