@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 mod deprocess;
+mod mode;
 pub mod preprocess;
 
 use image::RgbImage;

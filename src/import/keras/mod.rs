@@ -12,6 +12,7 @@ pub mod h5;
 mod layers;
 mod layout;
 mod norm;
+mod paths;
 mod weights;
 mod weights_only;
 
