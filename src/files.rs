@@ -16,6 +16,15 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// Maps a regular file read-only (as [`open_regular`] opens it): the checkpoint and HDF5
+/// readers read only the parts a layer needs.
+pub fn map_regular(path: &Path, what: &str) -> Result<memmap2::Mmap> {
+    let (file, _) = open_regular(path, what)?;
+    // SAFETY: the map is read-only; a file truncated by another process while mapped could
+    // fault, as with every memory-mapping reader (safetensors, PyTorch's mmap=True).
+    unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))
+}
+
 /// Opens `path` for reading if it is (or links to) a regular file, without blocking on FIFOs;
 /// returns the file and its length. `what` names the expected content in messages ("an image").
 pub fn open_regular(path: &Path, what: &str) -> Result<(File, u64)> {

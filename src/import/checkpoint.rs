@@ -104,10 +104,10 @@ fn looks_like(head: &[u8]) -> Option<Format> {
 
 /// Opens a weight file, telling the formats apart by their first bytes, not the extension.
 pub fn open(path: &Path) -> Result<Checkpoint> {
-    let (file, _) = crate::files::open_regular(path, "a weight file (.safetensors, .pth)")?;
-    // SAFETY: the map is read-only; a file truncated by another process while mapped could
-    // fault, as with every memory-mapping reader (safetensors, PyTorch's mmap=True).
-    let map = Arc::new(unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
+    let map = Arc::new(crate::files::map_regular(
+        path,
+        "a weight file (.safetensors, .pth)",
+    )?);
     from_map(map, path)
 }
 

@@ -99,7 +99,9 @@ impl<'a> Convert<'a> {
         }
     }
 
-    /// The layout a tensor of this convscope shape gets in this model.
+    /// The layout a tensor of this convscope shape gets in this model: every step's output is
+    /// labelled by it; only a step that holds a 4-D tensor in Keras's order (the NHWC view
+    /// before a Flatten) says otherwise.
     pub fn layout_for(&self, shape: &[usize]) -> Layout {
         if self.channels_last && shape.len() == 4 {
             Layout::Nchw

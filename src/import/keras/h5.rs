@@ -30,10 +30,7 @@ fn options() -> OpenOptions {
 
 impl H5 {
     pub fn open(path: &Path) -> Result<H5> {
-        let (file, _) = crate::files::open_regular(path, "a Keras weight file (.h5)")?;
-        // SAFETY: the map is read-only; a file truncated by another process while mapped could
-        // fault, as with every memory-mapping reader (see import/checkpoint.rs).
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+        let map = crate::files::map_regular(path, "a Keras weight file (.h5)")?;
         let file = Hdf5File::from_mmap_with_options(map, options()).map_err(|e| bad(path, e))?;
         Ok(H5 {
             file,

@@ -52,10 +52,7 @@ pub fn global_pool(cx: &mut Convert, c: &Value, x: T, class: &str) -> Res<T> {
         LayerKind::Reshape(ReshapeOp::Flatten { axis: 1 }),
         pooled,
     )?;
-    Ok(T {
-        layout: Layout::Keras,
-        ..flat
-    })
+    Ok(flat)
 }
 
 /// ZeroPadding2D (`sign` 1) and Cropping2D (`sign` -1): `p`, `[h, w]` or `[[t, b], [l, r]]`.
@@ -120,10 +117,7 @@ fn as_keras(cx: &mut Convert, x: T) -> Res<T> {
 pub fn flatten(cx: &mut Convert, x: T) -> Res<T> {
     let x = as_keras(cx, x)?;
     let t = one(cx, LayerKind::Reshape(ReshapeOp::Flatten { axis: 1 }), x)?;
-    Ok(T {
-        layout: Layout::Keras,
-        ..t
-    })
+    Ok(t)
 }
 
 pub fn reshape(cx: &mut Convert, c: &Value, x: T) -> Res<T> {
@@ -180,10 +174,7 @@ pub fn reshape(cx: &mut Convert, c: &Value, x: T) -> Res<T> {
         };
         return cx.unary("to_channels_first", kind, r, vec![]);
     }
-    Ok(T {
-        layout: Layout::Keras,
-        ..r
-    })
+    Ok(r)
 }
 
 /// Permute (`dims` 1-based, without the batch), composed with the layout change so that it
@@ -227,6 +218,7 @@ pub fn merge(cx: &mut Convert, ins: &[T], class: &str) -> Res<T> {
         "Multiply" => BinaryOp::Mul,
         _ => BinaryOp::Add,
     };
+    // Each step's layout follows from its shape (`Convert::layout_for`).
     let mut acc = ins[0];
     for x in &ins[1..] {
         let kind = LayerKind::Binary(BinaryConfig { op, constant: None });
@@ -237,7 +229,6 @@ pub fn merge(cx: &mut Convert, ins: &[T], class: &str) -> Res<T> {
             weights: vec![],
             shape: None,
         })?;
-        acc.layout = ins[0].layout;
     }
     if class == "Average" {
         let w = Weight::loaded(
@@ -252,7 +243,6 @@ pub fn merge(cx: &mut Convert, ins: &[T], class: &str) -> Res<T> {
             constant: Some(Side::Right),
         });
         acc = cx.unary("mean", kind, acc, vec![w])?;
-        acc.layout = ins[0].layout;
     }
     Ok(acc)
 }

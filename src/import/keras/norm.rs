@@ -75,10 +75,7 @@ pub fn batch_norm(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
             LayerKind::Reshape(ReshapeOp::Squeeze { axes: vec![2, 3] }),
             bn,
         )?;
-        return Ok(T {
-            layout: Layout::Keras,
-            ..out
-        });
+        return Ok(out);
     }
     Ok(bn)
 }
