@@ -53,7 +53,11 @@ impl Params {
             .iter()
             .zip(&layers)
             .map(|(l, p)| match (&l.kind, p.first()) {
-                (LayerKind::Conv2d(_), Some(w)) if cpu::takes(w) => Some(cpu::ConvCache::new(w)),
+                (LayerKind::Conv2d(_) | LayerKind::ConvTranspose2d(_), Some(w))
+                    if cpu::takes(w) =>
+                {
+                    Some(cpu::ConvCache::new(w))
+                }
                 _ => None,
             })
             .collect();
@@ -153,6 +157,13 @@ fn prepare(layer: &Layer, device: &Device) -> Result<Vec<Tensor>> {
     let raw = |i: usize| tensor(&host[i], &host[i].shape, device);
     Ok(match &layer.kind {
         LayerKind::Conv2d(c) => {
+            let mut v = vec![raw(0)?];
+            if c.use_bias {
+                v.push(tensor(&host[1], &[1, c.filters, 1, 1], device)?);
+            }
+            v
+        }
+        LayerKind::ConvTranspose2d(c) => {
             let mut v = vec![raw(0)?];
             if c.use_bias {
                 v.push(tensor(&host[1], &[1, c.filters, 1, 1], device)?);

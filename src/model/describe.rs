@@ -29,6 +29,25 @@ pub fn config_view(layer: &Layer) -> ConfigView {
             c.push(("use_bias", json!(conv.use_bias)));
             c.push(("in_channels", json!(conv.in_channels)));
         }
+        LayerKind::ConvTranspose2d(t) => {
+            c.push(("filters", json!(t.filters)));
+            c.push(("kernel_size", json!(t.window.kernel)));
+            c.push(("strides", json!(t.window.strides)));
+            c.push(("pads", json!(t.window.pads)));
+            c.push(("output_padding", json!(t.output_padding)));
+            c.push(("dilation_rate", json!(t.window.dilation)));
+            c.push(("activation", json!("linear")));
+            c.push(("use_bias", json!(t.use_bias)));
+            c.push(("in_channels", json!(t.in_channels)));
+        }
+        LayerKind::Upsample(u) => {
+            c.push(("size", json!(u.scale)));
+            let how = match u.interpolation {
+                Interpolation::Nearest => "nearest",
+                Interpolation::Bilinear => "bilinear",
+            };
+            c.push(("interpolation", json!(how)));
+        }
         LayerKind::BatchNorm(b) => {
             c.push(("axis", json!(1)));
             c.push(("epsilon", num(b.epsilon)));

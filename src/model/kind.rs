@@ -17,6 +17,9 @@ pub enum BinaryOp {
     Sub,
     Mul,
     Div,
+    /// Element-wise maximum and minimum (Keras's Maximum/Minimum, ONNX's two-input Max/Min).
+    Max,
+    Min,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -165,6 +168,59 @@ pub struct Conv2dConfig {
     pub use_bias: bool,
 }
 
+/// A transposed convolution (Keras's Conv2DTranspose), held as the convolution it transposes:
+/// `window` maps the output back to the input (same kernel, strides, dilation; `pads` are what
+/// the transposed output drops at each edge), and `output_padding` adds rows and columns at the
+/// bottom and right (fewer than the stride) that no input reaches. The kernel is held as
+/// `[in_channels, filters, kh, kw]`, the weight of that convolution (PyTorch's and ONNX's layout).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvTranspose2dConfig {
+    pub filters: usize,
+    pub in_channels: usize,
+    pub window: Window,
+    pub output_padding: [usize; 2],
+    pub use_bias: bool,
+}
+
+impl ConvTranspose2dConfig {
+    /// Output length along one spatial axis (0 = H, 1 = W).
+    pub fn out_len(&self, axis: usize, input: usize) -> Option<usize> {
+        let w = &self.window;
+        let span = w.dilation[axis] * (w.kernel[axis].checked_sub(1)?) + 1;
+        let full = (input.checked_sub(1)?)
+            .checked_mul(w.strides[axis])?
+            .checked_add(span)?
+            .checked_add(self.output_padding[axis])?;
+        full.checked_sub(w.pads[axis] + w.pads[axis + 2])
+            .filter(|&n| n > 0)
+    }
+
+    /// The convolution this one transposes (from the output's channels to the input's).
+    pub fn transposed(&self) -> Conv2dConfig {
+        Conv2dConfig {
+            filters: self.in_channels,
+            in_channels: self.filters,
+            window: self.window.clone(),
+            groups: 1,
+            use_bias: false,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Interpolation {
+    Nearest,
+    /// Half-pixel centres (TensorFlow's `half_pixel_centers`, PyTorch's `align_corners=False`).
+    Bilinear,
+}
+
+/// Upsampling by whole factors (Keras's UpSampling2D).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UpsampleConfig {
+    pub scale: [usize; 2],
+    pub interpolation: Interpolation,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct PoolConfig {
     pub window: Window,
@@ -228,6 +284,8 @@ pub enum ReshapeOp {
 pub enum LayerKind {
     Input,
     Conv2d(Conv2dConfig),
+    ConvTranspose2d(ConvTranspose2dConfig),
+    Upsample(UpsampleConfig),
     BatchNorm(BatchNormConfig),
     Activation(Activation),
     /// Parametric ReLU; weight 0 is the slope, broadcast against the input.
@@ -270,6 +328,8 @@ impl LayerKind {
             LayerKind::Input => "InputLayer",
             LayerKind::Conv2d(c) if c.groups > 1 && c.groups == c.in_channels => "DepthwiseConv2D",
             LayerKind::Conv2d(_) => "Conv2D",
+            LayerKind::ConvTranspose2d(_) => "Conv2DTranspose",
+            LayerKind::Upsample(_) => "UpSampling2D",
             LayerKind::BatchNorm(_) => "BatchNormalization",
             LayerKind::Activation(_) => "Activation",
             LayerKind::PRelu => "PReLU",
@@ -278,6 +338,8 @@ impl LayerKind {
                 BinaryOp::Sub => "Subtract",
                 BinaryOp::Mul => "Multiply",
                 BinaryOp::Div => "Divide",
+                BinaryOp::Max => "Maximum",
+                BinaryOp::Min => "Minimum",
             },
             LayerKind::MaxPool2d(_) => "MaxPooling2D",
             LayerKind::AvgPool2d(_) => "AveragePooling2D",
@@ -307,6 +369,7 @@ impl LayerKind {
     pub fn window(&self) -> Option<&Window> {
         match self {
             LayerKind::Conv2d(c) => Some(&c.window),
+            LayerKind::ConvTranspose2d(c) => Some(&c.window),
             LayerKind::MaxPool2d(p) | LayerKind::AvgPool2d(p) => Some(&p.window),
             _ => None,
         }

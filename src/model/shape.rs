@@ -46,6 +46,25 @@ pub fn infer(
             })?;
             vec![n, c.filters, oh, ow]
         }
+        LayerKind::ConvTranspose2d(c) => {
+            let [n, ch, h, w] = rank4("transposed convolution")?;
+            if ch != c.in_channels {
+                return Err(err(format!(
+                    "expects {} input channels but receives {ch}",
+                    c.in_channels
+                )));
+            }
+            let too_small = || err(format!("crops more than its {h}x{w} input makes"));
+            let oh = c.out_len(0, h).ok_or_else(too_small)?;
+            let ow = c.out_len(1, w).ok_or_else(too_small)?;
+            vec![n, c.filters, oh, ow]
+        }
+        LayerKind::Upsample(u) => {
+            let [n, ch, h, w] = rank4("upsampling")?;
+            let scaled = h.checked_mul(u.scale[0]).zip(w.checked_mul(u.scale[1]));
+            let (oh, ow) = scaled.ok_or_else(|| err("upsamples beyond any size".into()))?;
+            vec![n, ch, oh, ow]
+        }
         LayerKind::MaxPool2d(p) | LayerKind::AvgPool2d(p) => {
             let [n, ch, h, w] = rank4("pooling")?;
             let (oh, ow) = spatial(&p.window, h, w, p.ceil_mode).ok_or_else(|| {

@@ -35,14 +35,14 @@ const BATCH: usize = 2;
 // ---------------------------------------------------------------------------------------------
 // Deterministic random numbers (SplitMix64).
 
-struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -54,12 +54,12 @@ impl Rng {
         lo + (hi - lo) * ((self.next_u64() >> 40) as f32 / (1u64 << 24) as f32)
     }
 
-    fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
+    pub(crate) fn vec(&mut self, n: usize, lo: f32, hi: f32) -> Vec<f32> {
         (0..n).map(|_| self.uniform(lo, hi)).collect()
     }
 
     /// Values in [lo, hi], each at least 0.05 from every kink.
-    fn away_from(&mut self, n: usize, lo: f32, hi: f32, kinks: &[f32]) -> Vec<f32> {
+    pub(crate) fn away_from(&mut self, n: usize, lo: f32, hi: f32, kinks: &[f32]) -> Vec<f32> {
         (0..n)
             .map(|_| loop {
                 let v = self.uniform(lo, hi);
@@ -71,7 +71,7 @@ impl Rng {
     }
 
     /// Values with magnitude in [0.5, 1] and random sign (safe divisors).
-    fn nonzero(&mut self, n: usize) -> Vec<f32> {
+    pub(crate) fn nonzero(&mut self, n: usize) -> Vec<f32> {
         (0..n)
             .map(|_| {
                 let v = self.uniform(0.5, 1.0);
@@ -86,7 +86,7 @@ impl Rng {
 
     /// `planes` blocks of `plane` values, each block a shuffle of a grid with step 0.05 centred
     /// on 0: no two values of a plane are within 0.05 of each other (no max-pool near-ties).
-    fn distinct(&mut self, planes: usize, plane: usize) -> Vec<f32> {
+    pub(crate) fn distinct(&mut self, planes: usize, plane: usize) -> Vec<f32> {
         let mut out = Vec::with_capacity(planes * plane);
         for _ in 0..planes {
             let mut grid: Vec<f32> = (0..plane)
@@ -130,17 +130,17 @@ fn weight(role: WeightRole, shape: &[usize], data: Vec<f32>) -> Weight {
     )
 }
 
-fn random_weight(rng: &mut Rng, role: WeightRole, shape: &[usize]) -> Weight {
+pub(crate) fn random_weight(rng: &mut Rng, role: WeightRole, shape: &[usize]) -> Weight {
     weight(role, shape, rng.vec(numel(shape), -1.0, 1.0))
 }
 
 /// A graph under construction: layer 0 is the input (batch-1 shape), the last layer the output.
-struct Net {
+pub(crate) struct Net {
     layers: Vec<Layer>,
 }
 
 impl Net {
-    fn new(input_shape: &[usize]) -> Net {
+    pub(crate) fn new(input_shape: &[usize]) -> Net {
         Net {
             layers: vec![Layer::new(
                 "input".into(),
@@ -154,7 +154,7 @@ impl Net {
     }
 
     /// Appends a layer reading the given layers; its batch-1 output shape comes from `infer`.
-    fn add(&mut self, kind: LayerKind, inputs: &[usize], weights: Vec<Weight>) -> usize {
+    pub(crate) fn add(&mut self, kind: LayerKind, inputs: &[usize], weights: Vec<Weight>) -> usize {
         let name = format!("layer{}", self.layers.len());
         let shapes: Vec<&[usize]> = inputs
             .iter()
@@ -174,7 +174,7 @@ impl Net {
 
     /// A constant-mode Pad layer with the given (begin, end) pairs, used with negative values to
     /// crop one operand out of the input.
-    fn crop(&mut self, from: usize, pads: &[(i64, i64)]) -> usize {
+    pub(crate) fn crop(&mut self, from: usize, pads: &[(i64, i64)]) -> usize {
         let kind = LayerKind::Pad(PadConfig {
             pads: pads.to_vec(),
             mode: PadMode::Constant(0.0),
@@ -182,7 +182,7 @@ impl Net {
         self.add(kind, &[from], vec![])
     }
 
-    fn graph(self) -> Graph {
+    pub(crate) fn graph(self) -> Graph {
         let last = LayerId(self.layers.len() - 1);
         let g = Graph {
             name: "fd".into(),
@@ -202,7 +202,7 @@ impl Net {
 }
 
 /// Input of batch-1 shape `in_shape` followed by one layer of `kind`.
-fn one_layer(in_shape: &[usize], kind: LayerKind, weights: Vec<Weight>) -> Graph {
+pub(crate) fn one_layer(in_shape: &[usize], kind: LayerKind, weights: Vec<Weight>) -> Graph {
     let mut net = Net::new(in_shape);
     net.add(kind, &[0], weights);
     net.graph()
@@ -227,7 +227,7 @@ fn objective(exec: &Executor, x: &[f32], shape: &[usize], r: &[f32]) -> f64 {
 
 /// Compares the reverse pass's input gradient with central differences at `x` (batch-first
 /// data of the graph input's shape at batch `BATCH`). Returns the max abs error.
-fn check_with(graph: &Graph, x: &[f32], rng: &mut Rng) -> f64 {
+pub(crate) fn check_with(graph: &Graph, x: &[f32], rng: &mut Rng) -> f64 {
     let shape = batched(&graph.layer(LayerId(0)).out_shape);
     assert_eq!(numel(&shape), x.len(), "input data does not fit {shape:?}");
     let params = Params::load(graph, &Device::Cpu).unwrap();
@@ -287,21 +287,26 @@ fn check_with(graph: &Graph, x: &[f32], rng: &mut Rng) -> f64 {
 }
 
 /// `check_with` on inputs uniform in [-1, 1].
-fn check(graph: &Graph, rng: &mut Rng) -> f64 {
+pub(crate) fn check(graph: &Graph, rng: &mut Rng) -> f64 {
     let n = BATCH * numel(&graph.layer(LayerId(0)).out_shape[1..]);
     let x = rng.vec(n, -1.0, 1.0);
     check_with(graph, &x, rng)
 }
 
 /// Number of input elements at batch `BATCH`.
-fn input_len(graph: &Graph) -> usize {
+pub(crate) fn input_len(graph: &Graph) -> usize {
     numel(&batched(&graph.layer(LayerId(0)).out_shape))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Convolution.
 
-fn win(kernel: [usize; 2], strides: [usize; 2], dilation: [usize; 2], pads: [usize; 4]) -> Window {
+pub(crate) fn win(
+    kernel: [usize; 2],
+    strides: [usize; 2],
+    dilation: [usize; 2],
+    pads: [usize; 4],
+) -> Window {
     Window {
         kernel,
         strides,

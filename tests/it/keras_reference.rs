@@ -14,12 +14,13 @@ use convscope::model::Graph;
 use serde_json::Value;
 
 const FORWARD_TOL: f32 = 1e-4;
-const MODELS: [&str; 5] = [
+const MODELS: [&str; 6] = [
     "functional_cnn",
     "sequential_cnn",
     "nested",
     "shared_cf",
     "activations",
+    "decoder",
 ];
 const FORMS: [&str; 2] = ["keras", "h5"];
 
@@ -201,16 +202,24 @@ fn legacy_h5_files_match_keras() {
     }
 }
 
-/// Gradients through a Keras graph (its channels_last layout changes, fused activations,
-/// BatchNorm after Dense, LayerNorm, PReLU, merges) against torch's autograd run through the
-/// Keras model itself: saliency at the input and the raw Grad-CAM map at a convolution's row,
-/// within 1e-3 of the reference's largest magnitude (maps_reference.rs's tolerance).
+/// Gradients through Keras graphs against torch's autograd run through the Keras model itself:
+/// saliency at the input and the raw Grad-CAM map at a convolution's row, within 1e-3 of the
+/// reference's largest magnitude (maps_reference.rs's tolerance). `functional_cnn` has the
+/// channels_last layout changes, fused activations, BatchNorm after Dense, LayerNorm, PReLU and
+/// the merges; `decoder` the transposed convolutions, upsampling, Maximum/Minimum and
+/// LayerNorm over maps.
 #[test]
 fn gradients_through_a_keras_graph_match_autograd() {
+    for name in ["functional_cnn", "decoder"] {
+        gradients_match_autograd(name);
+    }
+}
+
+fn gradients_match_autograd(name: &str) {
     use convscope::methods::{self, Artifact, Control, Cx, Objective};
-    let m = manifest("functional_cnn");
+    let m = manifest(name);
     let g = &m["gradients"];
-    let graph = open_model(dir().join("functional_cnn.keras").to_str().unwrap()).unwrap();
+    let graph = open_model(dir().join(format!("{name}.keras")).to_str().unwrap()).unwrap();
     let params = Params::load(&graph, &Device::Cpu).unwrap();
     let input = to_ours(
         &graph,
@@ -254,7 +263,51 @@ fn gradients_through_a_keras_graph_match_autograd() {
         };
         let want = npy_tensor(&dir().join(g[method].as_str().unwrap()));
         let err = rel_max_err(&got, &want);
-        println!("functional_cnn: {method} rel err {err:.2e}");
-        assert!(err < 1e-3, "{method} differs from autograd by {err}");
+        println!("{name}: {method} rel err {err:.2e}");
+        assert!(
+            err < 1e-3,
+            "{name}: {method} differs from autograd by {err}"
+        );
     }
+}
+
+/// Conv2DTranspose with an odd kernel, an even stride and `same` padding, where Keras's
+/// backends disagree: TensorFlow (and JAX) drop the full output's extra pixel at the end, the
+/// torch backend at the start. convscope takes TensorFlow's, worked by hand: input [1, 2],
+/// kernel [1, 10, 100], stride 2 → full output [1, 10, 1·100 + 2·1, 20, 200] (length 5), `same`
+/// keeps 2·2 = 4 of it from the start: [1, 10, 102, 20] (the torch backend gives
+/// [10, 102, 20, 200]). Exact: small integers in float32.
+#[test]
+fn conv_transpose_same_places_as_tensorflow() {
+    use crate::common::keras::{write_archive, LayerVars};
+    let layer = |class: &str, config: Value| serde_json::json!({"module": "keras.layers", "class_name": class, "config": config});
+    let config = serde_json::json!({
+        "module": "keras", "class_name": "Sequential",
+        "config": {"name": "tf_same", "layers": [
+            layer("InputLayer", serde_json::json!({"name": "x", "batch_shape": [null, 1, 2, 1]})),
+            layer("Conv2DTranspose", serde_json::json!({
+                "name": "up", "filters": 1, "kernel_size": [1, 3], "strides": [1, 2],
+                "padding": "same", "use_bias": false, "activation": "linear"})),
+        ]}
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tf_same.keras");
+    let vars = [LayerVars {
+        name: "up".into(),
+        vars: vec![("kernel".into(), vec![1, 3, 1, 1], vec![1.0, 10.0, 100.0])],
+    }];
+    write_archive(&path, &config.to_string(), &vars);
+    let graph = open_model(path.to_str().unwrap()).unwrap();
+    let params = Params::load(&graph, &Device::Cpu).unwrap();
+    let x = Tensor::new(&[[[[1f32, 2.0]]]], &Device::Cpu).unwrap();
+    let acts = Executor::new(&graph, &params)
+        .forward(&x, &mut NoHook)
+        .unwrap();
+    let y: Vec<f32> = acts
+        .get(graph.outputs[0])
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert_eq!(y, [1.0, 10.0, 102.0, 20.0]);
 }

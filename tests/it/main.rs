@@ -5,6 +5,7 @@ mod common;
 
 mod actmax;
 mod backward_fd;
+mod backward_fd_decoder;
 mod cancel;
 mod checkpoints;
 mod cli_actmax;

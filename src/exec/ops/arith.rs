@@ -1,4 +1,4 @@
-//! Broadcasting arithmetic (Add, Sub, Mul, Div, PRelu) and the reduction that undoes
+//! Broadcasting arithmetic (Add, Sub, Mul, Div, Max, Min, PRelu) and the reduction that undoes
 //! broadcasting in the backward pass.
 
 use candle_core::Tensor;
@@ -23,6 +23,8 @@ pub fn forward(op: BinaryOp, a: &Tensor, b: &Tensor) -> Result<Tensor> {
         BinaryOp::Sub => a.broadcast_sub(b)?,
         BinaryOp::Mul => a.broadcast_mul(b)?,
         BinaryOp::Div => a.broadcast_div(b)?,
+        BinaryOp::Max => a.broadcast_maximum(b)?,
+        BinaryOp::Min => a.broadcast_minimum(b)?,
     })
 }
 
@@ -71,6 +73,22 @@ pub fn backward(op: BinaryOp, a: &Tensor, b: &Tensor, g: &Tensor) -> Result<(Ten
             let ga = g.broadcast_div(b)?;
             // d(a/b)/db = -a / b^2
             let gb = ga.broadcast_mul(a)?.broadcast_div(b)?.neg()?;
+            (ga, gb)
+        }
+        BinaryOp::Max | BinaryOp::Min => {
+            // The gradient goes to the operand chosen, split evenly where both are equal (as
+            // PyTorch's maximum/minimum, which Keras's torch backend runs).
+            let (a, b) = (&a.broadcast_as(g.shape())?, &b.broadcast_as(g.shape())?);
+            let a_wins = if op == BinaryOp::Max {
+                a.gt(b)?
+            } else {
+                a.lt(b)?
+            };
+            let half = (g * 0.5)?;
+            let zero = g.zeros_like()?;
+            let tie = a.eq(b)?;
+            let ga = a_wins.where_cond(g, &tie.where_cond(&half, &zero)?)?;
+            let gb = (g - &ga)?;
             (ga, gb)
         }
     };

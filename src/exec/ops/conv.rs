@@ -11,7 +11,7 @@ use candle_core::Tensor;
 use super::window::Taps;
 use crate::error::{Error, Result};
 use crate::exec::cpu::{self, ConvGeometry};
-use crate::model::Conv2dConfig;
+use crate::model::{Conv2dConfig, ConvTranspose2dConfig};
 
 /// The kernels' description of `c` applied to an input of shape `in_dims` (NCHW).
 pub fn geometry(c: &Conv2dConfig, in_dims: &[usize]) -> Result<ConvGeometry> {
@@ -192,4 +192,32 @@ fn general_input_grad(
         .permute((0, 1, 3, 2, 4))?
         .reshape((n, ch, l, k))?;
     taps.fold_add(&dpatches)
+}
+
+/// A transposed convolution: the input gradient of the convolution it transposes, taken at
+/// `x`, to an output of shape `out_shape`, plus the bias (`[1, C, 1, 1]`).
+pub fn transposed_forward(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    c: &ConvTranspose2dConfig,
+    out_shape: &[usize],
+    cache: Option<&cpu::ConvCache>,
+) -> Result<Tensor> {
+    let y = input_grad(x, w, &c.transposed(), out_shape, cache)?;
+    Ok(match bias {
+        Some(b) => y.broadcast_add(b)?,
+        None => y,
+    })
+}
+
+/// The input gradient of a transposed convolution: the convolution it transposes, applied to
+/// the output gradient.
+pub fn transposed_input_grad(
+    g: &Tensor,
+    w: &Tensor,
+    c: &ConvTranspose2dConfig,
+    cache: Option<&cpu::ConvCache>,
+) -> Result<Tensor> {
+    forward(g, w, None, &c.transposed(), cache)
 }

@@ -7,6 +7,7 @@ pub mod conv;
 mod layout;
 mod norm;
 mod pool;
+mod upsample;
 pub mod window;
 
 use candle_core::Tensor;
@@ -38,6 +39,11 @@ pub fn forward(layer: &Layer, p: LayerWeights<'_>, x: &[&Tensor]) -> Result<Tens
     Ok(match &layer.kind {
         LayerKind::Input => (*first).clone(),
         LayerKind::Conv2d(c) => conv::forward(first, &p[0], p.get(1), c, p.conv_cache)?,
+        LayerKind::ConvTranspose2d(c) => {
+            let out = runtime_shape(layer, first)?;
+            conv::transposed_forward(first, &p[0], p.get(1), c, &out, p.conv_cache)?
+        }
+        LayerKind::Upsample(c) => upsample::forward(first, c)?,
         LayerKind::BatchNorm(_) => norm::batch_norm(first, &p[0], &p[1])?,
         LayerKind::Activation(a) => activation::forward(first, a)?,
         LayerKind::PRelu => arith::prelu_forward(first, &p[0])?,
@@ -157,6 +163,10 @@ pub fn backward(
     match &layer.kind {
         LayerKind::Input => Ok(vec![]),
         LayerKind::Conv2d(c) => one(conv::input_grad(g, &p[0], c, first.dims(), p.conv_cache)?),
+        LayerKind::ConvTranspose2d(c) => {
+            one(conv::transposed_input_grad(g, &p[0], c, p.conv_cache)?)
+        }
+        LayerKind::Upsample(c) => one(upsample::backward(g, c, first.dims())?),
         LayerKind::BatchNorm(_) => one(norm::batch_norm_backward(g, &p[0])?),
         LayerKind::Activation(a) => one(activation::backward(first, y, g, a, rule)?),
         LayerKind::PRelu => one(arith::prelu_backward(first, &p[0], g)?),

@@ -1,13 +1,14 @@
-//! Keras's convolutions and Dense: Conv2D, DepthwiseConv2D, SeparableConv2D, Dense, with their
-//! fused activation (the row) after the linear step (`NAME/pre_activation`), and the kernel
-//! layouts (HWIO → OIHW) done once here.
+//! Keras's convolutions and Dense: Conv2D, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose,
+//! Dense, with their fused activation (the row) after the linear step (`NAME/pre_activation`),
+//! and the kernel layouts (HWIO → OIHW) done once here.
 
 use serde_json::Value;
 
 use super::convert::{Convert, Layout, Res, T};
 use super::layers::{activation, b, check_format, pair, u, Taker};
 use crate::model::{
-    Conv2dConfig, HostTensor, LayerKind, LinearConfig, PaddingMode, ParamCount, WeightRole, Window,
+    Conv2dConfig, ConvTranspose2dConfig, HostTensor, LayerKind, LinearConfig, PaddingMode,
+    ParamCount, WeightRole, Window,
 };
 
 /// The fused `activation` of a Conv2D/Dense, after its linear step.
@@ -149,6 +150,97 @@ pub(super) fn conv(cx: &mut Convert, c: &Value, x: T, v: &mut Taker, depthwise: 
     });
     let linear = cx.unary("conv", kind, x, weights)?;
     fused(cx, c, linear)
+}
+
+/// Conv2DTranspose, placed as TensorFlow (and JAX) place it: the output length is Keras's
+/// (`(in−1)·s + k` and `max(k, s) − k` more for `valid`, `in·s` for `same`, or the given
+/// `output_padding`), and what the full transposed output has beyond it is dropped as
+/// TensorFlow's `same` does, the odd pixel at the end. (Keras's torch backend drops it at the
+/// start for an odd kernel with an even stride: `backend_utils.py` says it cannot match there.)
+pub(super) fn conv_transpose(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
+    check_format(cx, c, x)?;
+    let s = cx.shape(x.id).to_vec();
+    let (cin, hw) = (s[1], [s[2], s[3]]);
+    let kernel = pair(c, "kernel_size", None)?;
+    let strides = pair(c, "strides", Some([1, 1]))?;
+    let dilation = pair(c, "dilation_rate", Some([1, 1]))?;
+    let filters = u(c, "filters")?;
+    let use_bias = b(c, "use_bias", true);
+    let same = match c.get("padding").and_then(Value::as_str).unwrap_or("valid") {
+        "valid" => false,
+        "same" => true,
+        other => return Err(format!("padding '{other}' is not supported (valid, same)")),
+    };
+    let given = output_padding(c)?;
+    let (mut pads, mut extra) = ([0; 4], [0; 2]);
+    for a in 0..2 {
+        let span = dilation[a] * (kernel[a] - 1) + 1;
+        let full = (hw[a] - 1) * strides[a] + span;
+        let out = match (same, given) {
+            (false, None) => full + span.max(strides[a]) - span,
+            (false, Some(p)) => full + p[a],
+            (true, None) => hw[a] * strides[a],
+            (true, Some(p)) => (hw[a] - 1) * strides[a] + span % 2 + p[a],
+        };
+        if out >= full {
+            extra[a] = out - full;
+            if extra[a] >= strides[a] {
+                return Err(format!(
+                    "output_padding {:?} is not smaller than the strides {strides:?}",
+                    given.unwrap_or_default()
+                ));
+            }
+        } else {
+            let total = full - out;
+            pads[a] = total / 2;
+            pads[a + 2] = total - total / 2;
+        }
+    }
+    let kind = LayerKind::ConvTranspose2d(ConvTranspose2dConfig {
+        filters,
+        in_channels: cin,
+        window: Window {
+            kernel,
+            strides,
+            dilation,
+            pads,
+            mode: if same {
+                PaddingMode::SameUpper
+            } else {
+                PaddingMode::Valid
+            },
+        },
+        output_padding: extra,
+        use_bias,
+    });
+    // Keras's kernel is (kh, kw, filters, in): laid out as OIHW of the convolution this one
+    // transposes, it is [in, filters, kh, kw].
+    let mut weights = vec![v.next(
+        "kernel",
+        WeightRole::Kernel,
+        &[kernel[0], kernel[1], filters, cin],
+        ParamCount::Trainable,
+        hwio_to_oihw,
+    )?];
+    if use_bias {
+        weights.push(v.bias(filters)?);
+    }
+    let linear = cx.unary("conv_transpose", kind, x, weights)?;
+    fused(cx, c, linear)
+}
+
+/// `output_padding`: absent or null, a size, or a pair (0 allowed).
+fn output_padding(c: &Value) -> Res<Option<[usize; 2]>> {
+    let bad = || "config 'output_padding' is not a size or a pair of sizes".to_string();
+    let n = |v: &Value| v.as_u64().filter(|&v| v < 1 << 16).map(|v| v as usize);
+    match c.get("output_padding") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(a)) if a.len() == 2 => match (n(&a[0]), n(&a[1])) {
+            (Some(h), Some(w)) => Ok(Some([h, w])),
+            _ => Err(bad()),
+        },
+        Some(v) => n(v).map(|p| Some([p, p])).ok_or_else(bad),
+    }
 }
 
 pub(super) fn separable(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {

@@ -5,9 +5,9 @@
 use serde_json::Value;
 
 use super::config::KLayer;
-use super::conv::{conv, dense, separable};
+use super::conv::{conv, conv_transpose, dense, separable};
 use super::convert::{weight, Convert, Layout, Res, Step, Vars, T};
-use super::layout::{flatten, global_pool, merge, pad, permute, pool, reshape};
+use super::layout::{flatten, global_pool, merge, pad, permute, pool, reshape, upsampling};
 use super::norm::{batch_norm, layer_norm, normalization, prelu, relu, rescaling};
 use super::weights::Var;
 use crate::model::{Activation, HostTensor, LayerKind, ParamCount, Weight, WeightRole};
@@ -23,6 +23,7 @@ pub const SUPPORTED: &[&str] = &[
     "BatchNormalization",
     "Concatenate",
     "Conv2D",
+    "Conv2DTranspose",
     "Cropping2D",
     "Dense",
     "DepthwiseConv2D",
@@ -38,6 +39,8 @@ pub const SUPPORTED: &[&str] = &[
     "LayerNormalization",
     "LeakyReLU",
     "MaxPooling2D",
+    "Maximum",
+    "Minimum",
     "Multiply",
     "Normalization",
     "PReLU",
@@ -49,6 +52,7 @@ pub const SUPPORTED: &[&str] = &[
     "Softmax",
     "SpatialDropout2D",
     "Subtract",
+    "UpSampling2D",
     "ZeroPadding2D",
 ];
 
@@ -61,6 +65,7 @@ fn canonical(class: &str) -> &str {
         "GlobalAvgPool2D" => "GlobalAveragePooling2D",
         "GlobalMaxPool2D" => "GlobalMaxPooling2D",
         "SeparableConvolution2D" => "SeparableConv2D",
+        "Deconvolution2D" | "Convolution2DTranspose" => "Conv2DTranspose",
         other => other,
     }
 }
@@ -73,6 +78,7 @@ pub fn convert(cx: &mut Convert, l: &KLayer, ins: &[T], vars: Vars) -> Res<T> {
         "Conv2D" => conv(cx, c, x, &mut v, false)?,
         "DepthwiseConv2D" => conv(cx, c, x, &mut v, true)?,
         "SeparableConv2D" => separable(cx, c, x, &mut v)?,
+        "Conv2DTranspose" => conv_transpose(cx, c, x, &mut v)?,
         "Dense" => dense(cx, c, x, &mut v)?,
         "BatchNormalization" => batch_norm(cx, c, x, &mut v)?,
         "LayerNormalization" => layer_norm(cx, c, x, &mut v)?,
@@ -116,7 +122,10 @@ pub fn convert(cx: &mut Convert, l: &KLayer, ins: &[T], vars: Vars) -> Res<T> {
             one(cx, LayerKind::Dropout { ratio: rate }, x)?
         }
         "GaussianNoise" | "ActivityRegularization" | "Identity" => identity(cx, x)?,
-        "Add" | "Subtract" | "Multiply" | "Average" => merge(cx, ins, &l.class_name)?,
+        "UpSampling2D" => upsampling(cx, c, x)?,
+        "Add" | "Subtract" | "Multiply" | "Average" | "Maximum" | "Minimum" => {
+            merge(cx, ins, &l.class_name)?
+        }
         "Concatenate" => {
             let axis = axis_of(cx, x, c.get("axis").unwrap_or(&Value::from(-1)))?;
             check_layouts(ins)?;

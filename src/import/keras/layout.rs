@@ -1,5 +1,6 @@
 //! Keras layers that move, pool or join values: pooling, padding and cropping, Flatten,
-//! Reshape, Permute, and the merges (Add, Subtract, Multiply, Average). In a channels_last
+//! Reshape, Permute, UpSampling2D, and the merges (Add, Subtract, Multiply, Average, Maximum,
+//! Minimum). In a channels_last
 //! model these translate between Keras's NHWC and the NCHW convscope runs.
 
 use serde_json::Value;
@@ -8,12 +9,12 @@ use super::conv::window;
 use super::convert::{Convert, Layout, Res, Step, T};
 use super::layers::{check_format, check_layouts, one, pair};
 use crate::model::{
-    BinaryConfig, BinaryOp, LayerKind, PadConfig, PadMode, ParamCount, PoolConfig, ReshapeOp, Side,
-    Weight, WeightRole,
+    BinaryConfig, BinaryOp, Interpolation, LayerKind, PadConfig, PadMode, ParamCount, PoolConfig,
+    ReshapeOp, Side, UpsampleConfig, Weight, WeightRole,
 };
 
 /// Keras's NHWC order of a convscope NCHW tensor, and back.
-const TO_NHWC: [usize; 4] = [0, 2, 3, 1];
+pub(super) const TO_NHWC: [usize; 4] = [0, 2, 3, 1];
 const TO_NCHW: [usize; 4] = [0, 3, 1, 2];
 
 pub fn pool(cx: &mut Convert, c: &Value, x: T, class: &str) -> Res<T> {
@@ -207,23 +208,51 @@ pub fn permute(cx: &mut Convert, c: &Value, x: T) -> Res<T> {
     one(cx, LayerKind::Transpose { perm }, x)
 }
 
-/// Add, Subtract, Multiply and Average of two or more same-shaped inputs.
+/// UpSampling2D by whole factors, `nearest` or `bilinear` (half-pixel centres, as Keras's
+/// `ops.image.resize` does without antialiasing, which only shrinking would use).
+pub fn upsampling(cx: &mut Convert, c: &Value, x: T) -> Res<T> {
+    check_format(cx, c, x)?;
+    let scale = pair(c, "size", Some([2, 2]))?;
+    let interpolation = match c
+        .get("interpolation")
+        .and_then(Value::as_str)
+        .unwrap_or("nearest")
+    {
+        "nearest" => Interpolation::Nearest,
+        "bilinear" => Interpolation::Bilinear,
+        other => {
+            return Err(format!(
+                "interpolates by '{other}', which convscope does not run yet (it runs nearest \
+                 and bilinear)"
+            ))
+        }
+    };
+    let kind = LayerKind::Upsample(UpsampleConfig {
+        scale,
+        interpolation,
+    });
+    one(cx, kind, x)
+}
+
+/// Add, Subtract, Multiply, Average, Maximum and Minimum of two or more same-shaped inputs.
 pub fn merge(cx: &mut Convert, ins: &[T], class: &str) -> Res<T> {
     check_layouts(ins)?;
     if ins.len() < 2 || (class == "Subtract" && ins.len() != 2) {
         return Err(format!("{class} of {} inputs", ins.len()));
     }
-    let op = match class {
-        "Subtract" => BinaryOp::Sub,
-        "Multiply" => BinaryOp::Mul,
-        _ => BinaryOp::Add,
+    let (op, what) = match class {
+        "Subtract" => (BinaryOp::Sub, "difference"),
+        "Multiply" => (BinaryOp::Mul, "product"),
+        "Maximum" => (BinaryOp::Max, "maximum"),
+        "Minimum" => (BinaryOp::Min, "minimum"),
+        _ => (BinaryOp::Add, "sum"),
     };
     // Each step's layout follows from its shape (`Convert::layout_for`).
     let mut acc = ins[0];
     for x in &ins[1..] {
         let kind = LayerKind::Binary(BinaryConfig { op, constant: None });
         acc = cx.step(Step {
-            what: "sum",
+            what,
             kind,
             inputs: vec![acc.id, x.id],
             weights: vec![],

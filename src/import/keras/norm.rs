@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::convert::{Convert, Layout, Res, T};
 use super::layers::{axis_of, b, f, one, Taker};
+use super::layout::TO_NHWC;
 use crate::model::{
     Activation, BatchNormConfig, BinaryConfig, BinaryOp, HostTensor, LayerKind, LayerNormConfig,
     ParamCount, ReshapeOp, Side, Weight, WeightRole,
@@ -80,34 +81,77 @@ pub fn batch_norm(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
     Ok(bn)
 }
 
-/// LayerNormalization over the last axis of a (batch, features) input.
+/// LayerNormalization over any axes but the batch (`-1`: the channels of a map or the features
+/// of a vector; `[1, 2, 3]`: a whole map). The normalized axes are moved last, in Keras's order,
+/// so that gamma and beta apply as Keras broadcasts them, and moved back after (steps folded
+/// into the row; none where they are last already).
 pub fn layer_norm(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
-    let axis = axis_of(cx, x, c.get("axis").unwrap_or(&Value::from(-1)))?;
-    let s = cx.shape(x.id).to_vec();
-    if x.layout == Layout::Nchw || axis != s.len() - 1 {
-        return Err(
-            "normalizes over axes convscope does not run yet (it runs the last axis of a \
-                    non-image input)"
-                .into(),
-        );
+    if b(c, "rms_scaling", false) {
+        return Err("uses rms_scaling, which convscope does not run yet".into());
     }
-    let d = s[axis];
+    let keras = cx.keras_shape(x);
+    let rank = keras.len();
+    let listed: Vec<i64> = match c.get("axis").unwrap_or(&Value::from(-1)) {
+        Value::Array(a) => a.iter().map(Value::as_i64).collect::<Option<_>>(),
+        other => other.as_i64().map(|a| vec![a]),
+    }
+    .ok_or("config 'axis' is not an integer or a list of integers")?;
+    let mut axes = vec![];
+    for &a in &listed {
+        let k = if a < 0 { a + rank as i64 } else { a };
+        if k < 1 || k >= rank as i64 || axes.contains(&(k as usize)) {
+            return Err(format!(
+                "normalizes axes {listed:?} of a rank-{rank} input (each once, not the batch)"
+            ));
+        }
+        axes.push(k as usize);
+    }
+    // Keras shapes gamma as the axes are listed and broadcasts it over them in ascending order.
+    let listed_dims: Vec<usize> = axes.iter().map(|&k| keras[k]).collect();
+    axes.sort_unstable();
+    let dims: Vec<usize> = axes.iter().map(|&k| keras[k]).collect();
     let t = ParamCount::Trainable;
     let (scale, center) = (b(c, "scale", true), b(c, "center", true));
+    let lay = |t: HostTensor| HostTensor {
+        shape: dims.clone(),
+        ..t
+    };
     let mut weights = vec![if scale {
-        v.next("gamma", WeightRole::Gamma, &[d], t, |t| t)?
+        v.next("gamma", WeightRole::Gamma, &listed_dims, t, lay)?
     } else {
-        constant("gamma (scale=False)", &[d], 1.0)
+        constant("gamma (scale=False)", &dims, 1.0)
     }];
     if center {
-        weights.push(v.next("beta", WeightRole::Beta, &[d], t, |t| t)?);
+        weights.push(v.next("beta", WeightRole::Beta, &listed_dims, t, lay)?);
     }
+    // Where each Keras axis is held, and the order that puts the normalized ones last.
+    let held = |k: usize| match x.layout {
+        Layout::Nchw => TO_NHWC[k],
+        Layout::Keras => k,
+    };
+    let normalized: Vec<usize> = axes.iter().map(|&k| held(k)).collect();
+    let mut perm: Vec<usize> = (0..rank).filter(|a| !normalized.contains(a)).collect();
+    perm.extend(&normalized);
     let kind = LayerKind::LayerNorm(LayerNormConfig {
-        axis,
+        axis: rank - axes.len(),
         epsilon: f(c, "epsilon").unwrap_or(1e-3),
         use_bias: center,
     });
-    cx.unary("layer_norm", kind, x, weights)
+    if perm.iter().enumerate().all(|(i, &p)| i == p) {
+        return cx.unary("layer_norm", kind, x, weights);
+    }
+    let moved = cx.unary(
+        "axes_last",
+        LayerKind::Transpose { perm: perm.clone() },
+        x,
+        vec![],
+    )?;
+    let y = cx.unary("layer_norm", kind, moved, weights)?;
+    let mut back = vec![0; rank];
+    for (i, &p) in perm.iter().enumerate() {
+        back[p] = i;
+    }
+    cx.unary("axes_back", LayerKind::Transpose { perm: back }, y, vec![])
 }
 
 /// ReLU with Keras's options: `max_value` caps it, `negative_slope` leaks it; a non-zero

@@ -90,6 +90,8 @@ pub fn binary(b: &mut Builder, node: &NodeProto) -> Result<Value> {
                     // Integer division in ONNX truncates toward zero.
                     BinaryOp::Div if int => (p / q).trunc(),
                     BinaryOp::Div => p / q,
+                    BinaryOp::Max => p.max(q),
+                    BinaryOp::Min => p.min(q),
                 })
                 .map_err(|e| Error::graph(node_label(node), e))?;
             Ok(Value::Const(out.into_const(&node.output[0])))
