@@ -9,6 +9,7 @@ use convscope::tui::action::Action;
 use convscope::tui::keymap;
 use convscope::tui::state::{Job, Mode, Pane};
 use convscope::tui::view::View;
+use convscope::input::Source;
 use harness::{options, Harness};
 
 fn shown_method(h: &Harness) -> Option<&'static str> {
@@ -384,4 +385,50 @@ fn an_architecture_without_weights_is_flagged_as_random() {
     assert!(screen.contains("chelsea.png 224x224"), "{screen}");
     let screen = Harness::demo().screen(120, 40);
     assert!(!screen.contains("RANDOM"), "{screen}");
+}
+
+/// A Keras model in the interface, as Keras shows it: its own layer names and classes, NHWC
+/// output shapes with `None` for the batch, a fused activation in its convolution's row, the
+/// stored `get_config()` dictionary in the layer pane, and a map computed through the
+/// channels_last graph.
+#[test]
+fn a_keras_model_is_shown_as_keras_shows_it() {
+    let mut o = options(std::env::temp_dir());
+    let fixture = |p: &str| crate::common::fixtures().join(p);
+    o.model = convscope::import::ModelSource::named(fixture("keras/decoder.keras").to_str().unwrap());
+    o.source = Source::Image(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/images/coffee.png"),
+    );
+    o.preprocess = None;
+    let mut h = Harness::with(o);
+    let screen = h.screen(120, 40);
+    for shown in [
+        "up_valid (Conv2DTranspose)",
+        "(None, 11, 13, 4)",
+        "up_nearest (UpSampling2D)",
+        "min (Minimum)",
+        "ln_map (LayerNormaliz", // the type column is cut at this width
+        "(None, 46, 53, 3)",
+        "15,335",
+    ] {
+        assert!(screen.contains(shown), "{shown} is not shown:\n{screen}");
+    }
+    h.press("/up_same<Enter><Enter>");
+    assert_eq!(h.layer(), "up_same");
+    let screen = h.screen(120, 40);
+    assert!(screen.contains("up_same (Conv2DTranspose)"), "{screen}");
+    // The stored config, key then value on one line (the column widths vary).
+    for (key, value) in [
+        ("kernel_size", "[4, 4]"),
+        ("padding", "same"),
+        ("output_padding", "null"),
+        ("kernel", "[4, 4, 4, 4] float32"),
+    ] {
+        let shown = screen.lines().any(|l| {
+            l.find(&format!("{key} "))
+                .is_some_and(|at| l[at..].contains(value))
+        });
+        assert!(shown, "{key} {value} is not shown:\n{screen}");
+    }
+    insta::assert_snapshot!("keras_decoder_layer_120x40", screen);
 }
