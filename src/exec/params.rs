@@ -2,6 +2,8 @@
 //! scale and shift, dense kernels as `[in, out]` with Gemm's alpha and beta applied, biases
 //! shaped for broadcasting). Loading reads external data, so a missing file surfaces here.
 
+use std::sync::Arc;
+
 use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
@@ -148,8 +150,23 @@ fn tensor(t: &HostTensor, shape: &[usize], device: &Device) -> Result<Tensor> {
     Ok(Tensor::from_slice(&t.data, shape, device)?)
 }
 
+/// Weight `i` as a tensor of its own shape, its values moved in without a copy where this load
+/// made them (a mapped, deferred or random weight: nobody else holds them), which keeps a
+/// 400 MB kernel from being held twice; `host[i]` is left empty then.
+fn owned(host: &mut [Arc<HostTensor>], i: usize, device: &Device) -> Result<Tensor> {
+    let t = std::mem::replace(&mut host[i], Arc::new(HostTensor::default()));
+    match Arc::try_unwrap(t) {
+        Ok(t) => Ok(Tensor::from_vec(t.data, t.shape, device)?),
+        Err(shared) => {
+            let out = tensor(&shared, &shared.shape, device);
+            host[i] = shared;
+            out
+        }
+    }
+}
+
 fn prepare(layer: &Layer, device: &Device) -> Result<Vec<Tensor>> {
-    let host = layer
+    let mut host = layer
         .weights
         .iter()
         .map(|w| w.load())
@@ -157,14 +174,14 @@ fn prepare(layer: &Layer, device: &Device) -> Result<Vec<Tensor>> {
     let raw = |i: usize| tensor(&host[i], &host[i].shape, device);
     Ok(match &layer.kind {
         LayerKind::Conv2d(c) => {
-            let mut v = vec![raw(0)?];
+            let mut v = vec![owned(&mut host, 0, device)?];
             if c.use_bias {
                 v.push(tensor(&host[1], &[1, c.filters, 1, 1], device)?);
             }
             v
         }
         LayerKind::ConvTranspose2d(c) => {
-            let mut v = vec![raw(0)?];
+            let mut v = vec![owned(&mut host, 0, device)?];
             if c.use_bias {
                 v.push(tensor(&host[1], &[1, c.filters, 1, 1], device)?);
             }
@@ -208,7 +225,7 @@ fn prepare(layer: &Layer, device: &Device) -> Result<Vec<Tensor>> {
                 let t = transpose_tiled(&host[0].data, rows, cols);
                 Tensor::from_vec(t, (cols, rows), device)?
             } else {
-                raw(0)?
+                owned(&mut host, 0, device)?
             };
             let w = if l.alpha == 1.0 {
                 w

@@ -78,7 +78,7 @@ impl StoredType {
 }
 
 /// A dense host tensor of f32 values.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct HostTensor {
     pub shape: Vec<usize>,
     pub data: Vec<f32>,
@@ -111,6 +111,19 @@ pub enum WeightData {
         inner: Box<WeightData>,
         stored_shape: [usize; 2],
     },
+    /// Values the importer reads, decodes and lays out on each load (a Keras HDF5 dataset), as
+    /// mapped checkpoint weights are: opening a model reads none of them.
+    Deferred(Deferred),
+}
+
+/// How to read a deferred weight: the importer's reader, shared by the graph's clones.
+#[derive(Clone)]
+pub struct Deferred(pub Arc<dyn Fn() -> Result<HostTensor> + Send + Sync>);
+
+impl std::fmt::Debug for Deferred {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deferred")
+    }
 }
 
 /// Values inside a memory-mapped file: `offset` in bytes, `strides` in elements (PyTorch
@@ -187,6 +200,16 @@ fn load_data(
 ) -> Result<Arc<HostTensor>> {
     match data {
         WeightData::Loaded(t) => Ok(t.clone()),
+        WeightData::Deferred(read) => {
+            let t = (read.0)()?;
+            if t.shape != shape || t.data.len() != shape.iter().product::<usize>() {
+                return Err(Error::Input(format!(
+                    "weight '{name}' was read with shape {:?}, not {shape:?}",
+                    t.shape
+                )));
+            }
+            Ok(Arc::new(t))
+        }
         WeightData::Mapped(m) => Ok(Arc::new(HostTensor {
             shape: shape.to_vec(),
             data: read_mapped(m, shape, stored).ok_or_else(|| {

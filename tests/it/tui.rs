@@ -5,11 +5,11 @@
 #[path = "tui/harness.rs"]
 mod harness;
 
+use convscope::input::Source;
 use convscope::tui::action::Action;
 use convscope::tui::keymap;
 use convscope::tui::state::{Job, Mode, Pane};
 use convscope::tui::view::View;
-use convscope::input::Source;
 use harness::{options, Harness};
 
 fn shown_method(h: &Harness) -> Option<&'static str> {
@@ -395,7 +395,8 @@ fn an_architecture_without_weights_is_flagged_as_random() {
 fn a_keras_model_is_shown_as_keras_shows_it() {
     let mut o = options(std::env::temp_dir());
     let fixture = |p: &str| crate::common::fixtures().join(p);
-    o.model = convscope::import::ModelSource::named(fixture("keras/decoder.keras").to_str().unwrap());
+    o.model =
+        convscope::import::ModelSource::named(fixture("keras/decoder.keras").to_str().unwrap());
     o.source = Source::Image(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/images/coffee.png"),
     );

@@ -19,9 +19,7 @@ use super::config::{KLayer, KModel, TensorRef};
 use super::paths::object_paths;
 use super::weights::{Found, Var};
 use crate::error::{Error, Result};
-use crate::model::{
-    shape, HostTensor, Layer, LayerId, LayerKind, ParamCount, SourceLayer, Weight, WeightRole,
-};
+use crate::model::{shape, Layer, LayerId, LayerKind, SourceLayer, Weight};
 
 /// How a Keras tensor's dims map onto the tensor convscope runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -444,10 +442,4 @@ fn channel_index(channels_last: bool) -> usize {
     } else {
         1
     }
-}
-
-/// A loaded weight.
-pub fn weight(name: &str, role: WeightRole, t: HostTensor, count: ParamCount) -> Weight {
-    let shape = t.shape.clone();
-    Weight::loaded(name, role, &shape, t.data, count)
 }

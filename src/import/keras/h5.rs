@@ -24,6 +24,19 @@ pub struct H5 {
     pub label: PathBuf,
 }
 
+/// A byte range of a mapped file, checked against its length when made.
+struct Member {
+    map: memmap2::Mmap,
+    start: usize,
+    len: usize,
+}
+
+impl AsRef<[u8]> for Member {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[self.start..self.start + self.len]
+    }
+}
+
 fn options() -> OpenOptions {
     OpenOptions::default().with_max_read_bytes(MAX_READ_BYTES)
 }
@@ -36,6 +49,20 @@ impl H5 {
             file,
             label: path.to_path_buf(),
         })
+    }
+
+    /// The HDF5 file stored uncompressed at `start..start + len` of a mapped archive, read in
+    /// place (a `.keras` archive's `model.weights.h5`, which Keras stores uncompressed).
+    pub fn in_map(label: PathBuf, map: memmap2::Mmap, start: usize, len: usize) -> Result<H5> {
+        if start.checked_add(len).is_none_or(|end| end > map.len()) {
+            return Err(bad(
+                &label,
+                "the archive says it lies beyond the archive's end",
+            ));
+        }
+        let member = Member { map, start, len };
+        let file = Hdf5File::from_owner(member, options()).map_err(|e| bad(&label, e))?;
+        Ok(H5 { file, label })
     }
 
     pub fn from_bytes(label: PathBuf, bytes: Vec<u8>) -> Result<H5> {
@@ -108,18 +135,22 @@ impl H5 {
         g.dataset(name).map_err(|e| self.err(e))
     }
 
-    /// A float dataset's shape and values as f32 (f16, bfloat16 as Keras marks it, f32, f64).
-    pub fn tensor(&self, ds: &Dataset) -> Result<HostTensor> {
+    /// A float dataset (f16, bfloat16 as Keras marks it, f32, f64), checked — its shape and type
+    /// — but not read: its values are read when a weight is loaded (see `Stored::read`).
+    pub fn stored(&self, ds: &Dataset) -> Result<Stored> {
         let name = ds.name().to_string();
         let shape: Vec<usize> = ds
             .shape()
             .iter()
             .map(|&d| usize::try_from(d).map_err(|_| self.err(format!("'{name}': dimension {d}"))))
             .collect::<Result<_>>()?;
-        let n = shape
+        // Checked here, before anything is allocated for it (at most 8 bytes a value).
+        shape
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))
-            .ok_or_else(|| self.err(format!("'{name}': shape {shape:?} overflows")))?;
+            .and_then(|n| n.checked_mul(8))
+            .filter(|&bytes| bytes <= 2 * MAX_READ_BYTES)
+            .ok_or_else(|| self.err(format!("'{name}': shape {shape:?} is beyond any weight")))?;
         let bf16 = ds
             .attribute("dtype")
             .ok()
@@ -149,18 +180,62 @@ impl H5 {
                 )));
             }
         };
-        let bytes = ds.read_native_bytes().map_err(|e| self.err(e))?;
-        if bytes.len() != n * stored.size() {
-            return Err(self.invalid(format!(
-                "'{name}' has {} bytes for shape {shape:?}; the file is damaged: save it again",
-                bytes.len()
-            )));
-        }
-        // read_native_bytes gave native order; decode_le reads little-endian, which is native
-        // on every platform convscope builds for.
-        Ok(HostTensor {
-            data: decode_le(&bytes, stored),
+        Ok(Stored {
+            label: self.label.clone(),
+            dataset: ds.clone(),
             shape,
+            dtype: stored,
+        })
+    }
+}
+
+/// A checked float dataset, read on demand. It holds the file open (the dataset keeps the
+/// mapping or the bytes alive), so a model's weights stay readable as long as it lives.
+#[derive(Clone)]
+pub struct Stored {
+    label: PathBuf,
+    dataset: Dataset,
+    pub shape: Vec<usize>,
+    pub dtype: StoredType,
+}
+
+impl Stored {
+    pub fn numel(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// The values as f32.
+    pub fn read(&self) -> Result<HostTensor> {
+        let data = if self.dtype == StoredType::F32 {
+            // Straight into the result: no second copy of a 400 MB kernel.
+            let mut v = vec![0f32; self.numel()];
+            self.dataset
+                .read_into(&mut v)
+                .map_err(|e| bad(&self.label, e))?;
+            v
+        } else {
+            let bytes = self
+                .dataset
+                .read_native_bytes()
+                .map_err(|e| bad(&self.label, e))?;
+            if bytes.len() != self.numel() * self.dtype.size() {
+                return Err(Error::Checkpoint {
+                    path: self.label.clone(),
+                    detail: format!(
+                        "'{}' has {} bytes for shape {:?}; the file is damaged: save it again",
+                        self.dataset.name(),
+                        bytes.len(),
+                        self.shape
+                    ),
+                });
+            }
+            // read_native_bytes gave native order; decode_le reads little-endian, which is
+            // native on every platform convscope builds for.
+            decode_le(&bytes, self.dtype)
+        };
+        Ok(HostTensor {
+            data,
+            shape: self.shape.clone(),
         })
     }
 }

@@ -2,15 +2,19 @@
 //! Semantics follow Keras 3 (`keras/src/layers/…`); where Keras 2 differed, `cx.keras2` says
 //! which to take.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::config::KLayer;
 use super::conv::{conv, conv_transpose, dense, separable};
-use super::convert::{weight, Convert, Layout, Res, Step, Vars, T};
+use super::convert::{Convert, Layout, Res, Step, Vars, T};
+use super::h5::Stored;
 use super::layout::{flatten, global_pool, merge, pad, permute, pool, reshape, upsampling};
 use super::norm::{batch_norm, layer_norm, normalization, prelu, relu, rescaling};
 use super::weights::Var;
-use crate::model::{Activation, HostTensor, LayerKind, ParamCount, Weight, WeightRole};
+use crate::model::weights::Deferred;
+use crate::model::{Activation, HostTensor, LayerKind, ParamCount, Weight, WeightData, WeightRole};
 
 /// The classes `convert` takes, for the error naming an unsupported one.
 pub const SUPPORTED: &[&str] = &[
@@ -187,7 +191,7 @@ impl Taker {
         role: WeightRole,
         keras_shape: &[usize],
         count: ParamCount,
-        lay: impl FnOnce(HostTensor) -> HostTensor,
+        lay: impl Fn(HostTensor) -> HostTensor + Send + Sync + 'static,
     ) -> Res<Weight> {
         if let Some(shared) = &mut self.shared {
             let mut w = shared
@@ -215,14 +219,14 @@ impl Taker {
         } else {
             var.name
         };
-        if var.tensor.shape != keras_shape {
+        if var.stored.shape != keras_shape {
             return Err(format!(
                 "weight '{name}' has shape {:?} in the file, but the config makes it {:?}; \
                  the weights belong to another model",
-                var.tensor.shape, keras_shape
+                var.stored.shape, keras_shape
             ));
         }
-        let w = weight(&name, role, lay(var.tensor), count);
+        let w = deferred(name.clone(), role, var.stored, count, lay);
         self.made.push(w.clone());
         self.shapes.push((name, keras_shape.to_vec()));
         Ok(w)
@@ -242,15 +246,10 @@ impl Taker {
         role: WeightRole,
         keras_shape: &[usize],
         count: ParamCount,
-        lay: impl FnOnce(HostTensor) -> HostTensor,
+        lay: impl Fn(HostTensor) -> HostTensor + Send + Sync + 'static,
     ) -> Weight {
         let name = format!("{}/{what}", self.layer);
-        // The layout functions give the laid-out shape of a tensor with no values.
-        let shape = lay(HostTensor {
-            shape: keras_shape.to_vec(),
-            data: vec![],
-        })
-        .shape;
+        let shape = laid_out_shape(keras_shape, lay);
         let fan_in = keras_shape[..keras_shape.len().saturating_sub(1)]
             .iter()
             .product::<usize>()
@@ -291,6 +290,36 @@ impl Taker {
         cx.keras_shapes.extend(self.shapes);
         Ok(())
     }
+}
+
+/// A weight read from its dataset and laid out when loaded; its shape is the laid-out one.
+fn deferred(
+    name: String,
+    role: WeightRole,
+    stored: Stored,
+    count: ParamCount,
+    lay: impl Fn(HostTensor) -> HostTensor + Send + Sync + 'static,
+) -> Weight {
+    let shape = laid_out_shape(&stored.shape, &lay);
+    let dtype = stored.dtype;
+    Weight {
+        data: WeightData::Deferred(Deferred(Arc::new(move || Ok(lay(stored.read()?))))),
+        name,
+        role,
+        shape,
+        stored: dtype,
+        count,
+    }
+}
+
+/// The shape `lay` gives a tensor of `keras_shape` (the layout functions take a tensor with no
+/// values for this).
+fn laid_out_shape(keras_shape: &[usize], lay: impl Fn(HostTensor) -> HostTensor) -> Vec<usize> {
+    lay(HostTensor {
+        shape: keras_shape.to_vec(),
+        data: vec![],
+    })
+    .shape
 }
 
 // ---- config helpers ----

@@ -91,6 +91,16 @@ fn bad(path: &Path, detail: impl Into<String>) -> Error {
 /// Members larger than this are not a Keras config (VGG16's is 20 KB).
 const MAX_CONFIG_BYTES: u64 = 64 << 20;
 
+/// Where a member stored without compression lies in the archive, as (offset, length).
+fn stored_extent(zip: &mut zip::ZipArchive<std::fs::File>, name: &str) -> Option<(usize, usize)> {
+    let f = zip.by_name(name).ok()?;
+    if f.compression() != zip::CompressionMethod::Stored || f.encrypted() {
+        return None;
+    }
+    let start = usize::try_from(f.data_start()?).ok()?;
+    Some((start, usize::try_from(f.size()).ok()?))
+}
+
 fn read_member(
     zip: &mut zip::ZipArchive<std::fs::File>,
     path: &Path,
@@ -168,14 +178,24 @@ fn open_archive(path: &Path) -> Result<Graph> {
     if names.iter().any(|n| n == "model.weights.npz") {
         return Err(bad(path, "stores its weights as model.weights.npz, which convscope does not read yet; save it as a .keras file with the default HDF5 weights"));
     }
-    // The weights file is read whole: at most the archive's size.
-    let bytes = read_member(&mut zip, path, "model.weights.h5", size)?.ok_or_else(|| {
-        bad(
-            path,
-            "has no model.weights.h5: the archive is incomplete; save the model again",
-        )
-    })?;
-    let h5 = h5::H5::from_bytes(path.join("model.weights.h5"), bytes)?;
+    let h5 = match stored_extent(&mut zip, "model.weights.h5") {
+        // Stored uncompressed, as Keras writes it: read in place, each weight when loaded.
+        Some((start, len)) => {
+            let map = crate::files::map_regular(path, "a Keras model (.keras)")?;
+            h5::H5::in_map(path.join("model.weights.h5"), map, start, len)?
+        }
+        // Compressed (re-zipped by another tool): inflated whole, at most the archive's size.
+        None => {
+            let bytes =
+                read_member(&mut zip, path, "model.weights.h5", size)?.ok_or_else(|| {
+                    bad(
+                        path,
+                        "has no model.weights.h5: the archive is incomplete; save the model again",
+                    )
+                })?;
+            h5::H5::from_bytes(path.join("model.weights.h5"), bytes)?
+        }
+    };
     let root = h5.root()?;
     let mut found = weights::keras3(&h5, &root)?;
     build(

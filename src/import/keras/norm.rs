@@ -112,17 +112,26 @@ pub fn layer_norm(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
     let dims: Vec<usize> = axes.iter().map(|&k| keras[k]).collect();
     let t = ParamCount::Trainable;
     let (scale, center) = (b(c, "scale", true), b(c, "center", true));
-    let lay = |t: HostTensor| HostTensor {
-        shape: dims.clone(),
-        ..t
+    let lay = |dims: Vec<usize>| {
+        move |t: HostTensor| HostTensor {
+            shape: dims.clone(),
+            ..t
+        }
     };
     let mut weights = vec![if scale {
-        v.next("gamma", WeightRole::Gamma, &listed_dims, t, lay)?
+        v.next(
+            "gamma",
+            WeightRole::Gamma,
+            &listed_dims,
+            t,
+            lay(dims.clone()),
+        )?
     } else {
         constant("gamma (scale=False)", &dims, 1.0)
     }];
     if center {
-        weights.push(v.next("beta", WeightRole::Beta, &listed_dims, t, lay)?);
+        let beta = v.next("beta", WeightRole::Beta, &listed_dims, t, lay(dims.clone()))?;
+        weights.push(beta);
     }
     // Where each Keras axis is held, and the order that puts the normalized ones last.
     let held = |k: usize| match x.layout {
@@ -201,7 +210,7 @@ pub fn prelu(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
         WeightRole::Slope,
         &alpha_shape,
         ParamCount::Trainable,
-        |t| {
+        move |t| {
             if nchw {
                 hwc_to_chw(t)
             } else {

@@ -13,16 +13,16 @@ use std::collections::HashMap;
 
 use hdf5_reader::group::Group;
 
-use super::h5::H5;
+use super::h5::{Stored, H5};
 use crate::error::Result;
-use crate::model::HostTensor;
 
 pub struct Var {
     /// The name in the file (`block1_conv1/kernel:0`) or the variable's path (`…/vars/0`).
     pub name: String,
     /// Its position among its layer's variables (a sharded file may store them apart).
     pub index: usize,
-    pub tensor: HostTensor,
+    /// Its dataset, checked, read when the weight is loaded.
+    pub stored: Stored,
 }
 
 /// The variables of a file, by layer: under a key (a Keras 3 object path, or the layer's name in
@@ -81,7 +81,7 @@ impl Found {
             .iter()
             .filter_map(|k| self.vars.get(k))
             .filter(|v| !v.is_empty())
-            .map(|v| v.iter().map(|x| x.tensor.data.len()).sum())
+            .map(|v| v.iter().map(|x| x.stored.numel()).sum())
             .collect()
     }
 
@@ -107,7 +107,7 @@ impl Found {
     /// The shape of a layer's variable `i`, if the file has it.
     pub fn shape_of(&self, layer: &str, i: usize) -> Option<&[usize]> {
         let key = self.alias.get(layer)?;
-        Some(self.vars.get(key)?.get(i)?.tensor.shape.as_slice())
+        Some(self.vars.get(key)?.get(i)?.stored.shape.as_slice())
     }
 
     /// Layers whose variables nobody took, with at least one variable.
@@ -155,7 +155,7 @@ fn walk(h5: &H5, g: &Group, path: &str, found: &mut Found, depth: usize) -> Resu
                 vars.push(Var {
                     name: format!("{path}/vars/{d}"),
                     index,
-                    tensor: h5.tensor(&ds)?,
+                    stored: h5.stored(&ds)?,
                 });
             }
             if vars.is_empty() {
@@ -207,7 +207,7 @@ pub fn legacy(h5: &H5, g: &Group) -> Result<Found> {
         let names = chunked_strings(h5, &lg, "weight_names")?.unwrap_or_default();
         for wname in names {
             let ds = dataset_at(h5, &lg, &wname)?;
-            let tensor = h5.tensor(&ds)?;
+            let stored = h5.stored(&ds)?;
             let parts: Vec<&str> = wname.split('/').collect();
             let owner = if parts.len() >= 2 {
                 parts[parts.len() - 2].to_string()
@@ -218,7 +218,7 @@ pub fn legacy(h5: &H5, g: &Group) -> Result<Found> {
             let var = Var {
                 name: wname,
                 index,
-                tensor,
+                stored,
             };
             found.insert(owner.clone(), Some(owner), vec![var]);
         }
