@@ -91,6 +91,9 @@ pub fn open(src: &ModelSource) -> Result<Graph> {
     match weights {
         None => demo::graph(),
         Some(path) => {
+            if let Some(form) = path.is_dir().then(|| keras::sniff_folder(&path)).flatten() {
+                return keras::open(&path, form);
+            }
             check_file(&path)?;
             if let Some(form) = keras::sniff(&path) {
                 keras::open(&path, form)
@@ -130,7 +133,8 @@ fn check_file(path: &Path) -> Result<()> {
     }
     if path.is_dir() {
         return Err(Error::Usage(format!(
-            "{} is a directory; give the path of a model file (.onnx, .safetensors, .pth)",
+            "{} is a directory; give the path of a model file (.onnx, .keras, .h5, .safetensors, \
+             .pth) or of a Keras model saved as a folder (config.json and model.weights.h5)",
             path.display()
         )));
     }

@@ -224,3 +224,28 @@ fn escape_sequences_in_layer_names_are_not_printed_raw() {
         "raw escape in: {text:?}"
     );
 }
+
+/// A folder with a Keras config but weights in the NPZ format convscope does not read, and a
+/// folder that is not a model: one line each, saying what to give.
+#[test]
+fn folders_that_are_not_readable_models_say_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let npz = dir.path().join("npz_model");
+    std::fs::create_dir(&npz).unwrap();
+    std::fs::write(npz.join("config.json"), "{}").unwrap();
+    std::fs::write(npz.join("model.weights.npz"), "").unwrap();
+    expect_error(
+        &mut summary(&npz),
+        &["npz_model", "model.weights.npz", "HDF5"],
+    );
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    expect_error(
+        &mut summary(&empty),
+        &[
+            "empty",
+            "is a directory",
+            "config.json and model.weights.h5",
+        ],
+    );
+}

@@ -60,10 +60,14 @@ fn keras_shape(v: &Value) -> Vec<usize> {
 }
 
 fn check(name: &str, form: &str) {
+    check_at(name, &dir().join(format!("{name}.{form}")));
+}
+
+/// `check` of the model `name`'s manifest against the model at `path`.
+fn check_at(name: &str, path: &std::path::Path) {
     let m = manifest(name);
-    let path = dir().join(format!("{name}.{form}"));
-    let graph = open_model(path.to_str().unwrap()).unwrap_or_else(|e| panic!("{name}.{form}: {e}"));
-    let what = format!("{name}.{form}");
+    let what = path.file_name().unwrap().to_string_lossy().into_owned();
+    let graph = open_model(path.to_str().unwrap()).unwrap_or_else(|e| panic!("{what}: {e}"));
 
     // The summary: totals, and per layer class, shape and counts.
     let totals = graph.param_totals();
@@ -199,6 +203,23 @@ fn old_layout_archives_match_keras() {
 fn legacy_h5_files_match_keras() {
     for name in MODELS {
         check(name, FORMS[1]);
+    }
+}
+
+/// A model saved as a folder (`model.save(DIR, zipped=False)`, as Keras keeps models on the
+/// Hugging Face Hub) holds the archive's members as files: unzipped, every fixture model opens
+/// from its folder and matches Keras as its archive does.
+#[test]
+fn model_folders_match_keras() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in MODELS {
+        let folder = tmp.path().join(name);
+        let file = std::fs::File::open(dir().join(format!("{name}.keras"))).unwrap();
+        zip::ZipArchive::new(file)
+            .unwrap()
+            .extract(&folder)
+            .unwrap();
+        check_at(name, &folder);
     }
 }
 

@@ -37,6 +37,16 @@ pub enum Form {
     /// Sharded Keras 3 weights: a `*.weights.json` map (`weight_map`) naming the
     /// `*_00000.weights.h5` shards next to it (`save_weights(…, max_shard_size=…)`).
     Sharded,
+    /// A Keras 3 model saved as a folder (`model.save(DIR, zipped=False)`, the form Keras
+    /// keeps on the Hugging Face Hub): the archive's members as files.
+    Folder,
+}
+
+/// Whether a directory holds a Keras 3 model (`config.json` and its weights).
+pub fn sniff_folder(dir: &Path) -> Option<Form> {
+    let has = |name: &str| dir.join(name).is_file();
+    (has("config.json") && (has("model.weights.h5") || has("model.weights.npz")))
+        .then_some(Form::Folder)
 }
 
 /// What a file's first bytes say it is, among the Keras forms. A zip counts as a Keras
@@ -78,6 +88,7 @@ pub fn open(path: &Path, form: Form) -> Result<Graph> {
         Form::Archive => open_archive(path),
         Form::Hdf5 => open_hdf5(path),
         Form::Sharded => open_sharded(path, None),
+        Form::Folder => open_folder(path),
     }
 }
 
@@ -204,6 +215,48 @@ fn open_archive(path: &Path) -> Result<Graph> {
         version.as_deref(),
         &mut found,
         "Keras 3 archive",
+    )
+}
+
+fn open_folder(dir: &Path) -> Result<Graph> {
+    let read_json = |name: &str| -> Result<Option<Value>> {
+        let file = dir.join(name);
+        if !file.exists() {
+            return Ok(None);
+        }
+        let (f, size) = crate::files::open_regular(&file, "a Keras model's JSON file")?;
+        if size > MAX_CONFIG_BYTES {
+            return Err(bad(
+                &file,
+                format!("is {size} bytes; that is not a Keras config"),
+            ));
+        }
+        let mut bytes = Vec::new();
+        f.take(MAX_CONFIG_BYTES)
+            .read_to_end(&mut bytes)
+            .map_err(|e| crate::error::Error::io(&file, e))?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| bad(&file, format!("is not valid JSON ({e})")))
+    };
+    let config = read_json("config.json")?
+        .ok_or_else(|| bad(dir, "has no config.json, so it is not a Keras model"))?;
+    let version = read_json("metadata.json")
+        .ok()
+        .flatten()
+        .and_then(|m| m.get("keras_version")?.as_str().map(String::from));
+    if !dir.join("model.weights.h5").exists() {
+        return Err(bad(dir, "stores its weights as model.weights.npz, which convscope does not read yet; save the model with the default HDF5 weights"));
+    }
+    let h5 = h5::H5::open(&dir.join("model.weights.h5"))?;
+    let root = h5.root()?;
+    let mut found = weights::keras3(&h5, &root)?;
+    build(
+        dir,
+        &config,
+        version.as_deref(),
+        &mut found,
+        "Keras 3 model folder",
     )
 }
 
