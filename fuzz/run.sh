@@ -13,7 +13,7 @@ cd "$(dirname "$0")"
 secs=${1:?usage: fuzz/run.sh SECONDS [TARGET…]}
 shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(onnx checkpoint pickle safetensors npy image labels)
+[ ${#targets[@]} -gt 0 ] || targets=(onnx checkpoint keras pickle safetensors npy image labels)
 [ -d corpus ] || ./seed.sh >/dev/null
 RUSTC_BOOTSTRAP=1 cargo fuzz build -s none -a >/dev/null
 bin=target/x86_64-unknown-linux-gnu/release

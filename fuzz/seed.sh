@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 F=../tests/fixtures
-for t in onnx checkpoint pickle safetensors npy image labels; do
+for t in onnx checkpoint keras pickle safetensors npy image labels; do
     mkdir -p "corpus/$t"
     [ -d "regressions/$t" ] && cp regressions/"$t"/* "corpus/$t/" 2>/dev/null || true
 done
@@ -13,6 +13,8 @@ cp "$F"/nets/*.onnx corpus/onnx/
 cp "$F"/checkpoints/tensors.zip.pth "$F"/checkpoints/tensors.legacy.pth \
    "$F"/checkpoints/wrapped.pth "$F"/checkpoints/malicious.pth corpus/checkpoint/
 cp "$F"/checkpoints/tensors.legacy.pth "$F"/checkpoints/malicious.pth corpus/pickle/
+# Keras HDF5 files under 200 KB: legacy full models of every layer, a dense-attribute config.
+find "$F"/keras -name '*.h5' -size -200k -exec cp {} corpus/keras/ \;
 python3 - "$F" <<'PY'
 import json, struct, sys, zipfile, pathlib
 fixtures = pathlib.Path(sys.argv[1])

@@ -33,6 +33,23 @@ pub fn checkpoint(data: &[u8]) {
     }
 }
 
+/// A Keras HDF5 file (legacy full model or weights only): the model as the summary, config
+/// and weight views show it, and every weight small enough read (weights are read on load).
+pub fn keras(data: &[u8]) {
+    if let Ok(graph) = convscope::import::keras::parse_hdf5(data.to_vec(), Path::new("fuzz.h5")) {
+        let _ = convscope::model::describe::summary_rows(&graph);
+        for id in graph.ids() {
+            let _ = convscope::model::describe::config_view(graph.layer(id));
+            let _ = convscope::model::describe::weight_infos(&graph, id, false);
+            for w in &graph.layer(id).weights {
+                if w.shape.iter().product::<usize>() <= MAX_READ {
+                    let _ = w.load();
+                }
+            }
+        }
+    }
+}
+
 pub fn pickle(data: &[u8]) {
     let _ = convscope::import::torch::pickle::unpickle(data);
 }

@@ -52,6 +52,7 @@ fn every_regression_and_seed_passes_its_target() {
             checks::checkpoint,
             &fixtures("checkpoints", "pth"),
         ),
+        replay("keras", checks::keras, &fixtures("keras", "h5")),
         replay("pickle", checks::pickle, &fixtures("checkpoints", "pth")),
         replay("safetensors", checks::checkpoint, &[]),
         replay("npy", checks::npy, &fixtures("maps", "npy")),
@@ -63,5 +64,5 @@ fn every_regression_and_seed_passes_its_target() {
         ),
     ];
     // The seeds alone make sure each check ran on something.
-    assert!(counts.iter().take(3).all(|&n| n > 0), "{counts:?}");
+    assert!(counts.iter().take(4).all(|&n| n > 0), "{counts:?}");
 }

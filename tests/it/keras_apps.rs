@@ -30,7 +30,7 @@ fn reference() -> Value {
 fn every_family_has_keras_rows_shapes_and_counts() {
     let all = reference();
     assert_eq!(all.as_object().unwrap().len(), 2 * apps::FAMILIES.len());
-    for family in apps::FAMILIES {
+    for family in &apps::FAMILIES {
         for top in [true, false] {
             let key = format!("{}{}", family.name, if top { "" } else { ":notop" });
             let want = &all[&key];
@@ -91,10 +91,10 @@ fn every_family_has_keras_rows_shapes_and_counts() {
 fn a_weights_file_of_no_family_says_how_to_name_one() {
     let names = vec!["block1_conv1".to_string(), "mystery".to_string()];
     assert!(apps::infer(&names).is_none());
-    let vgg: Vec<String> = apps::find("vgg16").unwrap().weighted_layers(true);
+    let vgg: Vec<String> = apps::find("vgg16").unwrap().weighted_layers(true).to_vec();
     let (f, top) = apps::infer(&vgg).unwrap();
     assert_eq!((f.name, top), ("vgg16", true));
-    let notop: Vec<String> = apps::find("resnet101").unwrap().weighted_layers(false);
+    let notop: Vec<String> = apps::find("resnet101").unwrap().weighted_layers(false).to_vec();
     let (f, top) = apps::infer(&notop).unwrap();
     assert_eq!((f.name, top), ("resnet101", false));
 }
@@ -116,7 +116,7 @@ fn reference_logits(family: &apps::Family) -> Vec<f32> {
 #[test]
 fn every_family_opens_from_a_weights_only_file_with_keras_logits() {
     let dir = tempfile::tempdir().unwrap();
-    for family in apps::FAMILIES {
+    for family in &apps::FAMILIES {
         let layers = rule_vars(&family_graph(family, true, 1000, family.size, 0).unwrap());
         let path = dir.path().join(format!(
             "{}_weights_tf_dim_ordering_tf_kernels.h5",

@@ -261,10 +261,19 @@ fn open_folder(dir: &Path) -> Result<Graph> {
 }
 
 fn open_hdf5(path: &Path) -> Result<Graph> {
-    let h5 = h5::H5::open(path)?;
+    from_hdf5(path, &h5::H5::open(path)?)
+}
+
+/// A Keras HDF5 file (a legacy full model, or weights only) from its bytes; `label` names it in
+/// messages. The fuzz target's entry: the same path as opening the file.
+pub fn parse_hdf5(bytes: Vec<u8>, label: &Path) -> Result<Graph> {
+    from_hdf5(label, &h5::H5::from_bytes(label.to_path_buf(), bytes)?)
+}
+
+fn from_hdf5(path: &Path, h5: &h5::H5) -> Result<Graph> {
     let root = h5.root()?;
     let Some(config) = h5.attr_string(&root, "model_config")? else {
-        return weights_only(path, &h5, &root, None);
+        return weights_only(path, h5, &root, None);
     };
     let config: Value = serde_json::from_str(&config)
         .map_err(|e| bad(path, format!("its model_config is not valid JSON ({e})")))?;
@@ -275,7 +284,7 @@ fn open_hdf5(path: &Path) -> Result<Graph> {
             "has a model config but no model_weights group; save the model again",
         )
     })?;
-    let mut found = weights::legacy(&h5, &group)?;
+    let mut found = weights::legacy(h5, &group)?;
     build(
         path,
         &config,

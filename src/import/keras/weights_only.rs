@@ -163,7 +163,7 @@ fn identify(
         ));
     };
     if legacy {
-        found.rename_in_order(&family.weighted_layers(top));
+        found.rename_in_order(family.weighted_layers(top));
     }
     let config = family.build_config(top, classes, family.size);
     let what = format!(
@@ -192,12 +192,13 @@ fn fits(f: &apps::Family, top: bool, sizes: &[usize], ordered: bool) -> Option<u
     if count != sizes.len() || count == 0 {
         return None;
     }
-    let graph = family_graph(f, top, 1000, f.size, 0).ok()?;
-    let want: Vec<usize> = describe::summary_rows(&graph)
-        .iter()
-        .map(|r| r.params)
-        .filter(|&p| p > 0)
-        .collect();
+    let want = f.sizes[usize::from(top)]
+        .get_or_init(|| {
+            let graph = family_graph(f, top, 1000, f.size, 0).ok()?;
+            let rows = describe::summary_rows(&graph);
+            Some(rows.iter().map(|r| r.params).filter(|&p| p > 0).collect())
+        })
+        .as_ref()?;
     let (mut have, mut want_sorted) = (sizes.to_vec(), want.clone());
     // The classifier (last) may differ: `in·N + N` values for N classes.
     let classes = if top && ordered {

@@ -6,6 +6,7 @@
 //! no top.
 
 use std::io::Read;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -20,6 +21,11 @@ pub struct Family {
     pub notop_output: &'static str,
     pub preprocess: &'static str,
     config: &'static [u8],
+    /// Derived once per process (decompressing and parsing a config takes milliseconds, and a
+    /// weights-only file is compared with every family): the weighted layers' names without and
+    /// with the top, and their parameter counts (filled by the weights-only matcher).
+    weighted: OnceLock<[Vec<String>; 2]>,
+    pub(in crate::import::keras) sizes: [OnceLock<Option<Vec<usize>>>; 2],
 }
 
 macro_rules! family {
@@ -32,12 +38,14 @@ macro_rules! family {
             notop_output: $cut,
             preprocess: $pre,
             config: include_bytes!(concat!($name, ".json.zz")),
+            weighted: OnceLock::new(),
+            sizes: [OnceLock::new(), OnceLock::new()],
         }
     };
 }
 
 #[rustfmt::skip]
-pub static FAMILIES: &[Family] = &[
+pub static FAMILIES: [Family; 20] = [
     family!("vgg16", "VGG16", "vgg16", 224, "block5_pool", "caffe"),
     family!("vgg19", "VGG19", "vgg19", 224, "block5_pool", "caffe"),
     family!("resnet50", "ResNet50", "resnet50", 224, "conv5_block3_out", "caffe"),
@@ -147,17 +155,19 @@ impl Family {
     }
 
     /// The names of the layers with variables, with the top or without.
-    pub fn weighted_layers(&self, top: bool) -> Vec<String> {
-        let v = self.build_config(top, 1000, self.size);
-        let mut out = vec![];
-        if let Some(layers) = v["config"]["layers"].as_array() {
-            for l in layers {
-                if l["class_name"].as_str().is_some_and(has_weights) {
-                    out.push(l["name"].as_str().unwrap_or_default().to_string());
-                }
-            }
-        }
-        out
+    pub fn weighted_layers(&self, top: bool) -> &[String] {
+        let both = self.weighted.get_or_init(|| {
+            [false, true].map(|top| {
+                let v = self.build_config(top, 1000, self.size);
+                let layers = v["config"]["layers"].as_array().cloned().unwrap_or_default();
+                layers
+                    .iter()
+                    .filter(|l| l["class_name"].as_str().is_some_and(has_weights))
+                    .map(|l| l["name"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            })
+        });
+        &both[usize::from(top)]
     }
 }
 
@@ -165,7 +175,7 @@ impl Family {
 /// (Normalization layers may be absent: some published files leave them out).
 pub fn infer(names: &[String]) -> Option<(&'static Family, bool)> {
     let have: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
-    for f in FAMILIES {
+    for f in &FAMILIES {
         for top in [true, false] {
             let want = f.weighted_layers(top);
             let covered = have.iter().all(|n| want.iter().any(|w| w == n));
