@@ -95,13 +95,36 @@ fn depthwise_to_oihw(t: HostTensor) -> HostTensor {
     r
 }
 
-pub(super) fn conv(cx: &mut Convert, c: &Value, x: T, v: &mut Taker, depthwise: bool) -> Res<T> {
+/// What every Keras convolution's config and input give: input channels and size, kernel,
+/// strides and dilation.
+struct Geometry {
+    cin: usize,
+    hw: [usize; 2],
+    kernel: [usize; 2],
+    strides: [usize; 2],
+    dilation: [usize; 2],
+}
+
+fn geometry(cx: &Convert, c: &Value, x: T) -> Res<Geometry> {
     check_format(cx, c, x)?;
-    let s = cx.shape(x.id).to_vec();
-    let (cin, hw) = (s[1], [s[2], s[3]]);
-    let kernel = pair(c, "kernel_size", None)?;
-    let strides = pair(c, "strides", Some([1, 1]))?;
-    let dilation = pair(c, "dilation_rate", Some([1, 1]))?;
+    let s = cx.shape(x.id);
+    Ok(Geometry {
+        cin: s[1],
+        hw: [s[2], s[3]],
+        kernel: pair(c, "kernel_size", None)?,
+        strides: pair(c, "strides", Some([1, 1]))?,
+        dilation: pair(c, "dilation_rate", Some([1, 1]))?,
+    })
+}
+
+pub(super) fn conv(cx: &mut Convert, c: &Value, x: T, v: &mut Taker, depthwise: bool) -> Res<T> {
+    let Geometry {
+        cin,
+        hw,
+        kernel,
+        strides,
+        dilation,
+    } = geometry(cx, c, x)?;
     let use_bias = b(c, "use_bias", true);
     let (filters, groups, keras_kernel) = if depthwise {
         let m = c
@@ -158,12 +181,13 @@ pub(super) fn conv(cx: &mut Convert, c: &Value, x: T, v: &mut Taker, depthwise: 
 /// TensorFlow's `same` does, the odd pixel at the end. (Keras's torch backend drops it at the
 /// start for an odd kernel with an even stride: `backend_utils.py` says it cannot match there.)
 pub(super) fn conv_transpose(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
-    check_format(cx, c, x)?;
-    let s = cx.shape(x.id).to_vec();
-    let (cin, hw) = (s[1], [s[2], s[3]]);
-    let kernel = pair(c, "kernel_size", None)?;
-    let strides = pair(c, "strides", Some([1, 1]))?;
-    let dilation = pair(c, "dilation_rate", Some([1, 1]))?;
+    let Geometry {
+        cin,
+        hw,
+        kernel,
+        strides,
+        dilation,
+    } = geometry(cx, c, x)?;
     let filters = u(c, "filters")?;
     let use_bias = b(c, "use_bias", true);
     let same = match c.get("padding").and_then(Value::as_str).unwrap_or("valid") {
@@ -244,10 +268,13 @@ fn output_padding(c: &Value) -> Res<Option<[usize; 2]>> {
 }
 
 pub(super) fn separable(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res<T> {
-    check_format(cx, c, x)?;
-    let s = cx.shape(x.id).to_vec();
-    let (cin, hw) = (s[1], [s[2], s[3]]);
-    let kernel = pair(c, "kernel_size", None)?;
+    let Geometry {
+        cin,
+        hw,
+        kernel,
+        strides,
+        dilation,
+    } = geometry(cx, c, x)?;
     let m = c
         .get("depth_multiplier")
         .and_then(Value::as_u64)
@@ -273,13 +300,7 @@ pub(super) fn separable(cx: &mut Convert, c: &Value, x: T, v: &mut Taker) -> Res
         LayerKind::Conv2d(Conv2dConfig {
             filters: cin * m,
             in_channels: cin,
-            window: window(
-                c,
-                kernel,
-                pair(c, "strides", Some([1, 1]))?,
-                pair(c, "dilation_rate", Some([1, 1]))?,
-                hw,
-            )?,
+            window: window(c, kernel, strides, dilation, hw)?,
             groups: cin,
             use_bias: false,
         }),

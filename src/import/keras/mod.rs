@@ -207,15 +207,20 @@ fn open_archive(path: &Path) -> Result<Graph> {
             h5::H5::from_bytes(path.join("model.weights.h5"), bytes)?
         }
     };
+    keras3_model(path, &config, version.as_deref(), &h5, "Keras 3 archive")
+}
+
+/// A Keras 3 model from its config and its weights file (an archive's member, or a folder's).
+fn keras3_model(
+    path: &Path,
+    config: &Value,
+    version: Option<&str>,
+    h5: &h5::H5,
+    form: &str,
+) -> Result<Graph> {
     let root = h5.root()?;
-    let mut found = weights::keras3(&h5, &root)?;
-    build(
-        path,
-        &config,
-        version.as_deref(),
-        &mut found,
-        "Keras 3 archive",
-    )
+    let mut found = weights::keras3(h5, &root)?;
+    build(path, config, version, &mut found, form)
 }
 
 fn open_folder(dir: &Path) -> Result<Graph> {
@@ -249,13 +254,11 @@ fn open_folder(dir: &Path) -> Result<Graph> {
         return Err(bad(dir, "stores its weights as model.weights.npz, which convscope does not read yet; save the model with the default HDF5 weights"));
     }
     let h5 = h5::H5::open(&dir.join("model.weights.h5"))?;
-    let root = h5.root()?;
-    let mut found = weights::keras3(&h5, &root)?;
-    build(
+    keras3_model(
         dir,
         &config,
         version.as_deref(),
-        &mut found,
+        &h5,
         "Keras 3 model folder",
     )
 }

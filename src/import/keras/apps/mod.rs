@@ -159,7 +159,10 @@ impl Family {
         let both = self.weighted.get_or_init(|| {
             [false, true].map(|top| {
                 let v = self.build_config(top, 1000, self.size);
-                let layers = v["config"]["layers"].as_array().cloned().unwrap_or_default();
+                let layers = v["config"]["layers"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 layers
                     .iter()
                     .filter(|l| l["class_name"].as_str().is_some_and(has_weights))
