@@ -7,7 +7,7 @@ use std::io::Read;
 
 use crate::common::fixtures;
 use crate::common::keras::{
-    rule_input_nchw, rule_vars, write_archive, write_legacy, write_sharded,
+    rule_input_nchw, rule_vars, write_archive, write_legacy, write_legacy_full, write_sharded,
 };
 use crate::common::rule::{assert_logits_close, logits};
 use convscope::imaging::npy::read_npy_f32;
@@ -94,7 +94,10 @@ fn a_weights_file_of_no_family_says_how_to_name_one() {
     let vgg: Vec<String> = apps::find("vgg16").unwrap().weighted_layers(true).to_vec();
     let (f, top) = apps::infer(&vgg).unwrap();
     assert_eq!((f.name, top), ("vgg16", true));
-    let notop: Vec<String> = apps::find("resnet101").unwrap().weighted_layers(false).to_vec();
+    let notop: Vec<String> = apps::find("resnet101")
+        .unwrap()
+        .weighted_layers(false)
+        .to_vec();
     let (f, top) = apps::infer(&notop).unwrap();
     assert_eq!((f.name, top), ("resnet101", false));
 }
@@ -145,7 +148,7 @@ fn every_family_opens_from_a_weights_only_file_with_keras_logits() {
 /// (InceptionV3), one with a Normalization and squeeze-excite (EfficientNetB0), one with ReLU6
 /// and depthwise convolutions (MobileNetV2). (A legacy full `.h5` of them cannot be written
 /// here: hdf5-writer has no dense attribute storage for a config over 64 KB; the reader's
-/// side of that is `long_config.h5`, written by h5py.)
+/// side of that is `long_config.h5`, written by h5py, and VGG's full `.h5` is checked below.)
 #[test]
 fn keras_archives_of_three_families_have_keras_logits() {
     let dir = tempfile::tempdir().unwrap();
@@ -158,6 +161,24 @@ fn keras_archives_of_three_families_have_keras_logits() {
         let graph = open_model(archive.to_str().unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         let ours = keras_logits(&graph, family.size);
         assert_logits_close(&format!("{name} .keras"), &ours, &reference_logits(family));
+    }
+}
+
+/// The legacy full-model form (`model.save("vgg16.h5")`) of the families whose config fits a
+/// compact HDF5 attribute (VGG16's is 19 KB, VGG19's 22 KB; the others' need h5py's dense
+/// storage, read in `a_long_model_config_is_read`): Keras's logits.
+#[test]
+fn legacy_full_models_of_vgg_have_keras_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["vgg16", "vgg19"] {
+        let family = apps::find(name).unwrap();
+        let layers = rule_vars(&family_graph(family, true, 1000, family.size, 0).unwrap());
+        let config = family.build_config(true, 1000, family.size).to_string();
+        let path = dir.path().join(format!("{name}.h5"));
+        write_legacy_full(&path, &config, &layers);
+        let graph = open_model(path.to_str().unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let ours = keras_logits(&graph, family.size);
+        assert_logits_close(&format!("{name} .h5"), &ours, &reference_logits(family));
     }
 }
 

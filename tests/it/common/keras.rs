@@ -84,7 +84,28 @@ fn f32_dataset(path: &str, shape: &[usize], values: &[f32]) -> DatasetBuilder {
 /// `weight_names`, Keras 2's `NAME/VAR:0` names), each layer's group named by `rename` (a file
 /// from another session numbers auto-named layers differently).
 pub fn write_legacy(path: &Path, layers: &[LayerVars], rename: impl Fn(&str) -> String) {
-    let mut b = Hdf5Builder::new();
+    let b = legacy_layers(Hdf5Builder::new(), "", layers, rename);
+    std::fs::write(path, encode(b)).unwrap();
+}
+
+/// A legacy full model (`model.save("m.h5")`): the `model_config` attribute (a compact one: at
+/// most 64 KB, which VGG's configs are) and the same layout under `model_weights`.
+pub fn write_legacy_full(path: &Path, config: &str, layers: &[LayerVars]) {
+    let b = Hdf5Builder::new()
+        .attribute(AttributeBuilder::fixed_string("model_config", config))
+        .attribute(AttributeBuilder::fixed_string("keras_version", "3.15.1"))
+        .attribute(AttributeBuilder::fixed_string("backend", "tensorflow"));
+    let b = legacy_layers(b, "model_weights/", layers, |n| n.to_string());
+    std::fs::write(path, encode(b)).unwrap();
+}
+
+/// The legacy layout's groups under `prefix` (empty: the root), `layer_names` on the group.
+fn legacy_layers(
+    mut b: Hdf5Builder,
+    prefix: &str,
+    layers: &[LayerVars],
+    rename: impl Fn(&str) -> String,
+) -> Hdf5Builder {
     let names: Vec<String> = layers.iter().map(|l| rename(&l.name)).collect();
     for (l, name) in layers.iter().zip(&names) {
         let wnames: Vec<String> = l
@@ -93,20 +114,25 @@ pub fn write_legacy(path: &Path, layers: &[LayerVars], rename: impl Fn(&str) -> 
             .map(|(v, _, _)| format!("{name}/{v}:0"))
             .collect();
         for ((_, shape, values), w) in l.vars.iter().zip(&wnames) {
-            b = b.dataset(f32_dataset(&format!("{name}/{w}"), shape, values));
+            b = b.dataset(f32_dataset(&format!("{prefix}{name}/{w}"), shape, values));
         }
         b = b.group_attribute(
-            name.clone(),
+            format!("{prefix}{name}"),
             AttributeBuilder::fixed_string_vector("weight_names", &wnames).unwrap(),
         );
     }
-    b = b.attribute(AttributeBuilder::fixed_string_vector("layer_names", &names).unwrap());
-    let bytes = b
-        .into_plan()
+    let layer_names = AttributeBuilder::fixed_string_vector("layer_names", &names).unwrap();
+    match prefix.trim_end_matches('/') {
+        "" => b.attribute(layer_names),
+        group => b.group_attribute(group, layer_names),
+    }
+}
+
+fn encode(b: Hdf5Builder) -> Vec<u8> {
+    b.into_plan()
         .unwrap()
         .encode(WriteOptions::default())
-        .unwrap();
-    std::fs::write(path, bytes).unwrap();
+        .unwrap()
 }
 
 /// Keras 3's object layout (`layers/NAME/vars/I`, the layer's name on `vars`), as HDF5 bytes.
@@ -125,10 +151,7 @@ pub fn keras3_weights(layers: &[LayerVars]) -> Vec<u8> {
             AttributeBuilder::fixed_string("name", &l.name),
         );
     }
-    b.into_plan()
-        .unwrap()
-        .encode(WriteOptions::default())
-        .unwrap()
+    encode(b)
 }
 
 /// A `.keras` archive: `config.json`, `metadata.json`, `model.weights.h5`.
@@ -185,12 +208,7 @@ pub fn write_sharded(dir: &Path, stem: &str, layers: &[LayerVars]) -> std::path:
         );
     }
     for (i, b) in builders.into_iter().enumerate() {
-        let bytes = b
-            .into_plan()
-            .unwrap()
-            .encode(WriteOptions::default())
-            .unwrap();
-        std::fs::write(dir.join(shard(i)), bytes).unwrap();
+        std::fs::write(dir.join(shard(i)), encode(b)).unwrap();
     }
     let json = serde_json::json!({"metadata": {"total_size": 0}, "weight_map": map});
     let path = dir.join(format!("{stem}.weights.json"));
