@@ -1,7 +1,8 @@
 //! A convolution's kernels as pictures (the seed article's `get_weights()[0][:, :, 0]`): one
 //! RGB tile per filter when the kernels see 3 input channels (the first layer), otherwise one
 //! grayscale tile per filter for input channel `--in-channel` (default 0). NPY is the raw kernel
-//! tensor `[O, I, kh, kw]`.
+//! tensor `[O, I, kh, kw]`. A transposed convolution's kernels are shown the same way, by output
+//! filter: what each input channel stamps onto that filter's map (`[filters, in, kh, kw]`).
 
 use super::context::Cx;
 use super::options::FiltersOptions;
@@ -33,7 +34,7 @@ impl Method for Filters {
         // The layer asked for (a Keras row) names the picture; its convolution has the kernels.
         let shown = cx.layer()?;
         let layer = kernel_of(cx.graph, shown)?;
-        let kernel = cx.graph.layer(layer).weights[0].load()?;
+        let kernel = by_filter(cx.graph, layer)?;
         let [o, i, kh, kw] = <[usize; 4]>::try_from(kernel.shape.as_slice())
             .map_err(|_| Error::graph(&cx.graph.layer(layer).name, "kernel is not 4-D"))?;
         let plane = kh * kw;
@@ -74,6 +75,30 @@ impl Method for Filters {
     }
 }
 
+/// A convolution's kernel as `[filters, in, kh, kw]`: as held for a convolution; a transposed
+/// one holds `[in, filters, kh, kw]` (the convolution it transposes), swapped here.
+fn by_filter(graph: &Graph, layer: LayerId) -> Result<std::sync::Arc<crate::model::HostTensor>> {
+    let l = graph.layer(layer);
+    let kernel = l.weights[0].load()?;
+    if !matches!(l.kind, LayerKind::ConvTranspose2d(_)) {
+        return Ok(kernel);
+    }
+    let [i, o, kh, kw] = <[usize; 4]>::try_from(kernel.shape.as_slice())
+        .map_err(|_| Error::graph(&l.name, "kernel is not 4-D"))?;
+    let plane = kh * kw;
+    let mut data = Vec::with_capacity(kernel.data.len());
+    for f in 0..o {
+        for c in 0..i {
+            let at = (c * o + f) * plane;
+            data.extend_from_slice(&kernel.data[at..at + plane]);
+        }
+    }
+    Ok(std::sync::Arc::new(crate::model::HostTensor {
+        shape: vec![o, i, kh, kw],
+        data,
+    }))
+}
+
 /// The rows holding a convolution's kernels, as the summary names them.
 fn conv_layers(graph: &Graph) -> Vec<LayerId> {
     graph
@@ -86,7 +111,12 @@ fn conv_layers(graph: &Graph) -> Vec<LayerId> {
 /// convolution with its fused activation) that convolution; the last one where a row has two
 /// (SeparableConv2D's pointwise step, the one with `filters` kernels).
 fn conv_in_row(graph: &Graph, id: LayerId) -> Option<LayerId> {
-    let is_conv = |m: &LayerId| matches!(graph.layer(*m).kind, LayerKind::Conv2d(_));
+    let is_conv = |m: &LayerId| {
+        matches!(
+            graph.layer(*m).kind,
+            LayerKind::Conv2d(_) | LayerKind::ConvTranspose2d(_)
+        )
+    };
     if is_conv(&id) {
         return Some(id);
     }

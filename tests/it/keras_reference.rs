@@ -292,6 +292,49 @@ fn gradients_match_autograd(name: &str) {
     }
 }
 
+/// A Sequential model of one layer after its input, with one variable (`kernel`), as a Keras 3
+/// archive in `dir`.
+fn one_layer_archive(
+    dir: &std::path::Path,
+    input: &[usize],
+    class: &str,
+    config: Value,
+    kernel: (Vec<usize>, Vec<f32>),
+) -> Graph {
+    use crate::common::keras::{write_archive, LayerVars};
+    let layer = |class: &str, config: Value| serde_json::json!({"module": "keras.layers", "class_name": class, "config": config});
+    let mut batch_shape = vec![Value::Null];
+    batch_shape.extend(input.iter().map(|&d| Value::from(d)));
+    let name = config["name"].as_str().unwrap().to_string();
+    let model = serde_json::json!({
+        "module": "keras", "class_name": "Sequential",
+        "config": {"name": "tiny", "layers": [
+            layer("InputLayer", serde_json::json!({"name": "x", "batch_shape": batch_shape})),
+            layer(class, config),
+        ]}
+    });
+    let path = dir.join(format!("{name}.keras"));
+    let vars = [LayerVars {
+        name,
+        vars: vec![("kernel".into(), kernel.0, kernel.1)],
+    }];
+    write_archive(&path, &model.to_string(), &vars);
+    open_model(path.to_str().unwrap()).unwrap()
+}
+
+/// The graph's output for `x` (NCHW), flattened.
+fn output_of(graph: &Graph, x: Tensor) -> Vec<f32> {
+    let params = Params::load(graph, &Device::Cpu).unwrap();
+    let acts = Executor::new(graph, &params)
+        .forward(&x, &mut NoHook)
+        .unwrap();
+    acts.get(graph.outputs[0])
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
 /// Conv2DTranspose with an odd kernel, an even stride and `same` padding, where Keras's
 /// backends disagree: TensorFlow (and JAX) drop the full output's extra pixel at the end, the
 /// torch backend at the start. convscope takes TensorFlow's, worked by hand: input [1, 2],
@@ -300,35 +343,44 @@ fn gradients_match_autograd(name: &str) {
 /// [10, 102, 20, 200]). Exact: small integers in float32.
 #[test]
 fn conv_transpose_same_places_as_tensorflow() {
-    use crate::common::keras::{write_archive, LayerVars};
-    let layer = |class: &str, config: Value| serde_json::json!({"module": "keras.layers", "class_name": class, "config": config});
-    let config = serde_json::json!({
-        "module": "keras", "class_name": "Sequential",
-        "config": {"name": "tf_same", "layers": [
-            layer("InputLayer", serde_json::json!({"name": "x", "batch_shape": [null, 1, 2, 1]})),
-            layer("Conv2DTranspose", serde_json::json!({
-                "name": "up", "filters": 1, "kernel_size": [1, 3], "strides": [1, 2],
-                "padding": "same", "use_bias": false, "activation": "linear"})),
-        ]}
-    });
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tf_same.keras");
-    let vars = [LayerVars {
-        name: "up".into(),
-        vars: vec![("kernel".into(), vec![1, 3, 1, 1], vec![1.0, 10.0, 100.0])],
-    }];
-    write_archive(&path, &config.to_string(), &vars);
-    let graph = open_model(path.to_str().unwrap()).unwrap();
-    let params = Params::load(&graph, &Device::Cpu).unwrap();
+    let config = serde_json::json!({
+        "name": "up", "filters": 1, "kernel_size": [1, 3], "strides": [1, 2],
+        "padding": "same", "use_bias": false, "activation": "linear"});
+    let kernel = (vec![1, 3, 1, 1], vec![1.0, 10.0, 100.0]);
+    let graph = one_layer_archive(dir.path(), &[1, 2, 1], "Conv2DTranspose", config, kernel);
     let x = Tensor::new(&[[[[1f32, 2.0]]]], &Device::Cpu).unwrap();
-    let acts = Executor::new(&graph, &params)
-        .forward(&x, &mut NoHook)
-        .unwrap();
-    let y: Vec<f32> = acts
-        .get(graph.outputs[0])
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    assert_eq!(y, [1.0, 10.0, 102.0, 20.0]);
+    assert_eq!(output_of(&graph, x), [1.0, 10.0, 102.0, 20.0]);
+}
+
+/// A transposed convolution's kernels by output filter, as Keras holds them: kernel
+/// `(kh, kw, filters, in)` = (1, 2, 2, 1) with values 1, 2, 3, 4 in that order is, for filter 0,
+/// [1, 3] and for filter 1, [2, 4] — what the filters view shows and what one input pixel of 5
+/// stamps on each output map ([5, 15] and [10, 20]).
+#[test]
+fn filters_of_a_transposed_convolution_are_by_output_filter() {
+    use convscope::methods::{self, Artifact, Control, Cx, Objective};
+    let dir = tempfile::tempdir().unwrap();
+    let config = serde_json::json!({
+        "name": "up", "filters": 2, "kernel_size": [1, 2], "strides": [1, 1],
+        "padding": "valid", "use_bias": false, "activation": "linear"});
+    let kernel = (vec![1, 2, 2, 1], vec![1.0, 2.0, 3.0, 4.0]);
+    let graph = one_layer_archive(dir.path(), &[1, 1, 1], "Conv2DTranspose", config, kernel);
+    let x = Tensor::new(&[[[[5f32]]]], &Device::Cpu).unwrap();
+    assert_eq!(output_of(&graph, x.clone()), [5.0, 15.0, 10.0, 20.0]);
+    let params = Params::load(&graph, &Device::Cpu).unwrap();
+    let up = graph.find("up").unwrap();
+    let objective = Objective::Class {
+        scores: up,
+        class: 0,
+    };
+    let mut cx = Cx::new(&graph, &params, x, objective, Control::default());
+    cx.layer = Some(up);
+    let out = methods::by_id("filters").unwrap().run(&mut cx).unwrap();
+    let Artifact::Grid { shape, tiles, .. } = out.artifact else {
+        panic!("filters gave no grid");
+    };
+    assert_eq!(shape, [2, 1, 1, 2]);
+    let tiles: Vec<&[f32]> = tiles.iter().map(|t| t.data.as_slice()).collect();
+    assert_eq!(tiles, [&[1.0, 3.0][..], &[2.0, 4.0][..]]);
 }
