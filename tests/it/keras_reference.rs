@@ -292,14 +292,14 @@ fn gradients_match_autograd(name: &str) {
     }
 }
 
-/// A Sequential model of one layer after its input, with one variable (`kernel`), as a Keras 3
-/// archive in `dir`.
+/// A Sequential model of one layer after its input, with its variables (name, shape, values),
+/// as a Keras 3 archive in `dir`.
 fn one_layer_archive(
     dir: &std::path::Path,
     input: &[usize],
     class: &str,
     config: Value,
-    kernel: (Vec<usize>, Vec<f32>),
+    vars: Vec<(&str, Vec<usize>, Vec<f32>)>,
 ) -> Graph {
     use crate::common::keras::{write_archive, LayerVars};
     let layer = |class: &str, config: Value| serde_json::json!({"module": "keras.layers", "class_name": class, "config": config});
@@ -316,7 +316,10 @@ fn one_layer_archive(
     let path = dir.join(format!("{name}.keras"));
     let vars = [LayerVars {
         name,
-        vars: vec![("kernel".into(), kernel.0, kernel.1)],
+        vars: vars
+            .into_iter()
+            .map(|(n, shape, values)| (n.to_string(), shape, values))
+            .collect(),
     }];
     write_archive(&path, &model.to_string(), &vars);
     open_model(path.to_str().unwrap()).unwrap()
@@ -347,7 +350,7 @@ fn conv_transpose_same_places_as_tensorflow() {
     let config = serde_json::json!({
         "name": "up", "filters": 1, "kernel_size": [1, 3], "strides": [1, 2],
         "padding": "same", "use_bias": false, "activation": "linear"});
-    let kernel = (vec![1, 3, 1, 1], vec![1.0, 10.0, 100.0]);
+    let kernel = vec![("kernel", vec![1, 3, 1, 1], vec![1.0, 10.0, 100.0])];
     let graph = one_layer_archive(dir.path(), &[1, 2, 1], "Conv2DTranspose", config, kernel);
     let x = Tensor::new(&[[[[1f32, 2.0]]]], &Device::Cpu).unwrap();
     assert_eq!(output_of(&graph, x), [1.0, 10.0, 102.0, 20.0]);
@@ -364,7 +367,7 @@ fn filters_of_a_transposed_convolution_are_by_output_filter() {
     let config = serde_json::json!({
         "name": "up", "filters": 2, "kernel_size": [1, 2], "strides": [1, 1],
         "padding": "valid", "use_bias": false, "activation": "linear"});
-    let kernel = (vec![1, 2, 2, 1], vec![1.0, 2.0, 3.0, 4.0]);
+    let kernel = vec![("kernel", vec![1, 2, 2, 1], vec![1.0, 2.0, 3.0, 4.0])];
     let graph = one_layer_archive(dir.path(), &[1, 1, 1], "Conv2DTranspose", config, kernel);
     let x = Tensor::new(&[[[[5f32]]]], &Device::Cpu).unwrap();
     assert_eq!(output_of(&graph, x.clone()), [5.0, 15.0, 10.0, 20.0]);
@@ -383,4 +386,60 @@ fn filters_of_a_transposed_convolution_are_by_output_filter() {
     assert_eq!(shape, [2, 1, 1, 2]);
     let tiles: Vec<&[f32]> = tiles.iter().map(|t| t.data.as_slice()).collect();
     assert_eq!(tiles, [&[1.0, 3.0][..], &[2.0, 4.0][..]]);
+}
+
+/// LayerNormalization over a map's channels in a channels_first model (`axis=1`, which Keras's
+/// torch backend cannot run: its fast path takes trailing axes only) computes what `axis=-1`
+/// does in the channels_last model with the same gamma and beta, on the same pixels.
+#[test]
+fn layer_norm_over_channels_is_the_same_in_both_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let vars = || {
+        vec![
+            ("gamma", vec![3], vec![0.5, 1.0, 2.0]),
+            ("beta", vec![3], vec![0.1, -0.2, 0.3]),
+        ]
+    };
+    let config = |name: &str, axis: i64, format: &str| serde_json::json!({"name": name, "axis": axis, "epsilon": 1e-3, "data_format": format});
+    let last = one_layer_archive(
+        dir.path(),
+        &[2, 4, 3],
+        "LayerNormalization",
+        config("ln_last", -1, "channels_last"),
+        vars(),
+    );
+    let first = dir.path().join("cf");
+    std::fs::create_dir(&first).unwrap();
+    // A channels_first model (its layer says so): its input is (3, 2, 4).
+    let cf = one_layer_archive(
+        &first,
+        &[3, 2, 4],
+        "LayerNormalization",
+        config("ln_first", 1, "channels_first"),
+        vars(),
+    );
+    let x: Vec<f32> = (0..24).map(|i| ((i * 7) % 11) as f32 / 5.0 - 1.0).collect();
+    let x = Tensor::from_vec(x, (1, 3, 2, 4), &Device::Cpu).unwrap();
+    let (a, b) = (output_of(&last, x.clone()), output_of(&cf, x));
+    let err = a
+        .iter()
+        .zip(&b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0f32, f32::max);
+    assert!(err < 1e-6, "the layouts differ by {err}: {a:?} vs {b:?}");
+    // By hand, pixel 0: its three channels (NCHW flat indices 0, 8, 16) normalized together.
+    let xs: Vec<f32> = [0, 8, 16]
+        .iter()
+        .map(|&i| ((i * 7) % 11) as f32 / 5.0 - 1.0)
+        .collect();
+    let mean = xs.iter().sum::<f32>() / 3.0;
+    let var = xs.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / 3.0;
+    for (k, &i) in [0usize, 8, 16].iter().enumerate() {
+        let want = (xs[k] - mean) / (var + 1e-3).sqrt() * [0.5, 1.0, 2.0][k] + [0.1, -0.2, 0.3][k];
+        assert!(
+            (a[i] - want).abs() < 1e-5,
+            "channel {k}: {} vs {want}",
+            a[i]
+        );
+    }
 }
