@@ -118,3 +118,20 @@ fn vgg16_gives_the_plain_results() {
         &[3, 5, 5],
     );
 }
+
+/// Keras graphs: channels_last layout changes (transposes folded into rows), fused
+/// activations, merges, and the decoder's kinds the incremental pass runs whole (transposed
+/// convolution, upsampling, LayerNorm over channels): the same drops both ways.
+#[test]
+fn keras_graphs_give_the_plain_results() {
+    for (name, window, stride) in [
+        ("functional_cnn", [4, 4], [3, 3]),
+        ("decoder", [2, 2], [1, 2]),
+    ] {
+        let path = fixtures().join(format!("keras/{name}.keras"));
+        let graph = convscope::import::open_model(path.to_str().unwrap()).unwrap();
+        let nhwc = npy_tensor(&fixtures().join(format!("keras/{name}.input.npy")));
+        let input = nhwc.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap();
+        same_both_ways(name, &graph, &input, &window, &stride);
+    }
+}
