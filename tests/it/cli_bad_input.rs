@@ -625,3 +625,65 @@ fn the_interface_refuses_bad_arguments_in_one_line() {
     // The tests run without a terminal.
     expect_error(convscope().arg("demo"), &["needs a terminal", "render"]);
 }
+
+/// The decoder ops outside what convscope runs: a Resize by a fraction, a linear Resize with
+/// aligned corners, a Max of three inputs, a grouped ConvTranspose: one line each, naming the
+/// node and what is run instead.
+#[test]
+fn decoder_ops_outside_what_runs_say_so() {
+    use convscope::import::onnx::proto::{AttributeProto, ModelProto};
+    use prost::Message;
+    let dir = TempDir::new().unwrap();
+    let base = ModelProto::decode(&*fs::read(nets().join("decoder_ops.onnx")).unwrap()).unwrap();
+    let edit = |name: &str, change: &dyn Fn(&mut ModelProto)| {
+        let mut m = base.clone();
+        change(&mut m);
+        write_model(dir.path(), name, &m)
+    };
+    let node = |m: &mut ModelProto, name: &str| -> usize {
+        graph_mut(m)
+            .node
+            .iter()
+            .position(|n| n.name == name)
+            .unwrap()
+    };
+    let fraction = edit("fraction.onnx", &|m| {
+        let g = graph_mut(m);
+        let scales = g
+            .initializer
+            .iter_mut()
+            .find(|t| t.name == "near_scales")
+            .unwrap();
+        scales.float_data = vec![1.0, 1.0, 1.5, 2.0];
+        scales.raw_data.clear();
+    });
+    expect_error(&mut summary(&fraction), &["near", "1.5", "whole factors"]);
+    let corners = edit("corners.onnx", &|m| {
+        let i = node(m, "lin");
+        let a = graph_mut(m).node[i]
+            .attribute
+            .iter_mut()
+            .find(|a| a.name == "coordinate_transformation_mode")
+            .unwrap();
+        a.s = b"align_corners".to_vec();
+    });
+    expect_error(
+        &mut summary(&corners),
+        &["lin", "align_corners", "half-pixel"],
+    );
+    let three = edit("three.onnx", &|m| {
+        let i = node(m, "hi");
+        graph_mut(m).node[i].input.push("near".into());
+    });
+    expect_error(&mut summary(&three), &["hi", "3 inputs", "two"]);
+    let grouped = edit("grouped.onnx", &|m| {
+        let i = node(m, "up1");
+        graph_mut(m).node[i].attribute.push(AttributeProto {
+            name: "group".into(),
+            i: 2,
+            r#type: 2,
+            ..Default::default()
+        });
+    });
+    expect_error(&mut summary(&grouped), &["up1", "group"]);
+}

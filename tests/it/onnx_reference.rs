@@ -120,4 +120,5 @@ net_tests!(
     convnext_like_op20,
     keras_nhwc,
     ops_misc,
+    decoder_ops,
 );

@@ -75,8 +75,21 @@ pub fn binary(b: &mut Builder, node: &NodeProto) -> Result<Value> {
         "Sub" => BinaryOp::Sub,
         "Mul" => BinaryOp::Mul,
         "Div" => BinaryOp::Div,
+        "Max" => BinaryOp::Max,
+        "Min" => BinaryOp::Min,
         other => unreachable!("binary() called for {other}"),
     };
+    // Max and Min take any number of inputs in ONNX; two is what exporters write.
+    if node.input.len() != 2 {
+        return Err(Error::graph(
+            node_label(node),
+            format!(
+                "is a {} of {} inputs; convscope runs it on two",
+                node.op_type,
+                node.input.len()
+            ),
+        ));
+    }
     let (lhs, rhs) = (b.input(node, 0)?.clone(), b.input(node, 1)?.clone());
     match (lhs, rhs) {
         (Value::Const(x), Value::Const(y)) => {

@@ -5,6 +5,7 @@ mod constants;
 mod conv;
 mod dense;
 mod elementwise;
+mod resample;
 mod shape;
 
 use super::attrs::node_label;
@@ -25,6 +26,7 @@ const OPS: &[(&str, Convert)] = &[
     ("Constant", constants::constant),
     ("ConstantOfShape", constants::constant_of_shape),
     ("Conv", conv::conv),
+    ("ConvTranspose", resample::conv_transpose),
     ("Div", elementwise::binary),
     ("Dropout", shape::passthrough),
     ("Equal", constants::equal),
@@ -42,7 +44,9 @@ const OPS: &[(&str, Convert)] = &[
     ("LeakyRelu", elementwise::activation),
     ("LogSoftmax", |b, n| dense::softmax(b, n, true)),
     ("MatMul", dense::matmul),
+    ("Max", elementwise::binary),
     ("MaxPool", |b, n| conv::pool(b, n, true)),
+    ("Min", elementwise::binary),
     ("Mul", elementwise::binary),
     ("PRelu", elementwise::prelu),
     ("Pad", shape::pad),
@@ -50,6 +54,7 @@ const OPS: &[(&str, Convert)] = &[
     ("ReduceMean", dense::reduce_mean),
     ("Relu", elementwise::activation),
     ("Reshape", shape::reshape),
+    ("Resize", resample::resize),
     ("Shape", constants::shape),
     ("Sigmoid", elementwise::activation),
     ("Slice", constants::slice),
