@@ -107,3 +107,23 @@ impl Error {
         }
     }
 }
+
+/// The item of `all` whose name (`name`) is `given`, ASCII case and surrounding spaces ignored;
+/// otherwise a usage error listing the valid names: `unknown WHAT 'GIVEN'; valid: a, b, c`.
+pub fn choose<T: Copy>(
+    given: &str,
+    all: &[T],
+    name: impl Fn(&T) -> &'static str,
+    what: &str,
+) -> Result<T> {
+    all.iter()
+        .find(|t| name(t).eq_ignore_ascii_case(given.trim()))
+        .copied()
+        .ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(name).collect();
+            Error::Usage(format!(
+                "unknown {what} '{given}'; valid: {}",
+                names.join(", ")
+            ))
+        })
+}

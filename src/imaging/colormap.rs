@@ -92,16 +92,7 @@ impl FromStr for Colormap {
 
     /// Parses a colormap name, ignoring ASCII case.
     fn from_str(s: &str) -> Result<Self> {
-        Colormap::ALL
-            .into_iter()
-            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Colormap::ALL.iter().map(|c| c.as_str()).collect();
-                Error::Usage(format!(
-                    "unknown colormap '{s}'; valid: {}",
-                    names.join(", ")
-                ))
-            })
+        crate::error::choose(s, &Colormap::ALL, |c| c.as_str(), "colormap")
     }
 }
 

@@ -124,15 +124,6 @@ impl FromStr for Preprocess {
 
     /// Parses a mode name, ignoring ASCII case.
     fn from_str(s: &str) -> Result<Self> {
-        Preprocess::ALL
-            .into_iter()
-            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Preprocess::ALL.iter().map(|p| p.as_str()).collect();
-                Error::Usage(format!(
-                    "unknown preprocessing '{s}'; valid: {}",
-                    names.join(", ")
-                ))
-            })
+        crate::error::choose(s, &Preprocess::ALL, |p| p.as_str(), "preprocessing")
     }
 }

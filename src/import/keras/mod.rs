@@ -229,20 +229,7 @@ fn open_folder(dir: &Path) -> Result<Graph> {
         if !file.exists() {
             return Ok(None);
         }
-        let (f, size) = crate::files::open_regular(&file, "a Keras model's JSON file")?;
-        if size > MAX_CONFIG_BYTES {
-            return Err(bad(
-                &file,
-                format!("is {size} bytes; that is not a Keras config"),
-            ));
-        }
-        let mut bytes = Vec::new();
-        f.take(MAX_CONFIG_BYTES)
-            .read_to_end(&mut bytes)
-            .map_err(|e| crate::error::Error::io(&file, e))?;
-        serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| bad(&file, format!("is not valid JSON ({e})")))
+        weights_only::read_json(&file, "a Keras model's JSON file").map(Some)
     };
     let config = read_json("config.json")?
         .ok_or_else(|| bad(dir, "has no config.json, so it is not a Keras model"))?;

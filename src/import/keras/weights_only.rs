@@ -13,12 +13,16 @@ use super::{
 use crate::error::{Error, Result};
 use crate::model::{describe, Graph};
 
-/// A JSON file of at most `MAX_CONFIG_BYTES`.
+/// A sharded weights map (`*.weights.json`).
 pub(super) fn read_map(path: &Path) -> Result<Value> {
-    let (f, size) =
-        crate::files::open_regular(path, "a sharded Keras weights map (.weights.json)")?;
+    read_json(path, "a sharded Keras weights map (.weights.json)")
+}
+
+/// A JSON file of at most `MAX_CONFIG_BYTES`; `what` says what it should be.
+pub(super) fn read_json(path: &Path, what: &str) -> Result<Value> {
+    let (f, size) = crate::files::open_regular(path, what)?;
     if size > MAX_CONFIG_BYTES {
-        return Err(bad(path, "is too large for a weights map"));
+        return Err(bad(path, format!("is {size} bytes, too large for {what}")));
     }
     let mut text = String::new();
     f.take(MAX_CONFIG_BYTES)

@@ -4,9 +4,10 @@
 use super::super::attrs::{node_label, Attrs};
 use super::super::builder::{Builder, Value};
 use super::super::proto::NodeProto;
+use super::super::tensor::Const;
 use crate::error::{Error, Result};
 use crate::model::{
-    Conv2dConfig, LayerKind, PaddingMode, ParamCount, PoolConfig, WeightRole, Window,
+    Conv2dConfig, LayerKind, PaddingMode, ParamCount, PoolConfig, Weight, WeightRole, Window,
 };
 
 pub fn conv(b: &mut Builder, node: &NodeProto) -> Result<Value> {
@@ -62,10 +63,7 @@ pub fn conv(b: &mut Builder, node: &NodeProto) -> Result<Value> {
         }
     }
     let window = window(node, &a, kernel, &in_shape)?;
-    let mut weights = vec![w.to_weight(WeightRole::Kernel, ParamCount::Trainable)];
-    if let Some(bias) = &bias {
-        weights.push(bias.to_weight(WeightRole::Bias, ParamCount::Trainable));
-    }
+    let weights = kernel_and_bias(&w, bias.as_ref());
     let kind = LayerKind::Conv2d(Conv2dConfig {
         filters,
         in_channels: in_shape[1],
@@ -74,6 +72,15 @@ pub fn conv(b: &mut Builder, node: &NodeProto) -> Result<Value> {
         use_bias: bias.is_some(),
     });
     b.add(node, kind, vec![x], weights)
+}
+
+/// A convolution's (or transposed convolution's) trainable kernel and optional bias.
+pub(super) fn kernel_and_bias(w: &Const, bias: Option<&Const>) -> Vec<Weight> {
+    let mut weights = vec![w.to_weight(WeightRole::Kernel, ParamCount::Trainable)];
+    if let Some(bias) = bias {
+        weights.push(bias.to_weight(WeightRole::Bias, ParamCount::Trainable));
+    }
+    weights
 }
 
 pub fn pool(b: &mut Builder, node: &NodeProto, max: bool) -> Result<Value> {

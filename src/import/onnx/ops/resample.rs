@@ -8,8 +8,7 @@ use super::super::builder::{Builder, Value};
 use super::super::proto::NodeProto;
 use crate::error::{Error, Result};
 use crate::model::{
-    ConvTranspose2dConfig, Interpolation, LayerKind, PaddingMode, ParamCount, UpsampleConfig,
-    WeightRole, Window,
+    ConvTranspose2dConfig, Interpolation, LayerKind, PaddingMode, UpsampleConfig, Window,
 };
 
 pub fn conv_transpose(b: &mut Builder, node: &NodeProto) -> Result<Value> {
@@ -79,10 +78,7 @@ pub fn conv_transpose(b: &mut Builder, node: &NodeProto) -> Result<Value> {
             )));
         }
     }
-    let mut weights = vec![w.to_weight(WeightRole::Kernel, ParamCount::Trainable)];
-    if let Some(bias) = &bias {
-        weights.push(bias.to_weight(WeightRole::Bias, ParamCount::Trainable));
-    }
+    let weights = super::conv::kernel_and_bias(&w, bias.as_ref());
     let kind = LayerKind::ConvTranspose2d(ConvTranspose2dConfig {
         filters,
         in_channels: in_shape[1],
