@@ -249,3 +249,27 @@ fn folders_that_are_not_readable_models_say_why() {
         ],
     );
 }
+
+/// A `.keras` archive whose weights are a sharded `*.weights.json` map (Keras 3.15 writes none;
+/// a later one or another tool might): refused in one line that says how to save it instead.
+#[test]
+fn a_sharded_archive_says_how_to_save_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sharded.keras");
+    let mut w = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, bytes) in [
+        ("metadata.json", &b"{\"keras_version\": \"3.15.1\"}"[..]),
+        ("config.json", b"{}"),
+        ("model.weights.json", b"{\"weight_map\": {}}"),
+    ] {
+        w.start_file(name, opts).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap();
+    expect_error(
+        &mut summary(&path),
+        &["sharded.keras", "shards", "without max_shard_size"],
+    );
+}
