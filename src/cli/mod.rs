@@ -16,9 +16,11 @@ macro_rules! errln {
 }
 
 mod config;
+mod evaluate;
 mod input;
 mod model_args;
 mod predict;
+mod progress;
 mod render;
 mod summary;
 mod table;
@@ -57,6 +59,8 @@ pub enum Command {
     Predict(predict::Args),
     /// Compute an explanation map (saliency, Grad-CAM, …) and write it as PNG and NPY.
     Render(Box<render::Args>),
+    /// Score how faithful maps are to the model (deletion, insertion), as a table or JSON.
+    Evaluate(Box<evaluate::Args>),
 }
 
 /// Parses the command line. Help and version print as clap prints them; every usage error
@@ -102,6 +106,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Config(a)) => config::run(a),
         Some(Command::Predict(a)) => predict::run(a),
         Some(Command::Render(a)) => render::run(*a),
+        Some(Command::Evaluate(a)) => evaluate::run(*a),
     }
 }
 

@@ -32,6 +32,7 @@ mod occlusion_views;
 mod onnx_reference;
 mod rooms;
 mod runner;
+mod trust_reference;
 mod tui;
 mod tui_pty;
 mod tui_tmux;

@@ -19,15 +19,16 @@ const RANKS: &[(&str, u8)] = &[
     ("input", 4),
     ("methods", 5),
     ("engine", 6),
-    ("jobs", 7),
-    ("term", 7),
-    ("tui", 8),
-    ("cli", 9),
+    ("trust", 7),
+    ("jobs", 8),
+    ("term", 8),
+    ("tui", 9),
+    ("cli", 10),
 ];
 
 /// Rooms that compute: no terminal, no async runtime.
 const NO_EDGES: &[&str] = &[
-    "model", "import", "exec", "input", "methods", "engine", "imaging",
+    "model", "import", "exec", "input", "methods", "engine", "trust", "imaging",
 ];
 const EDGE_CRATES: &[&str] = &["ratatui", "crossterm", "tokio", "ratatui_image"];
 

@@ -5,7 +5,6 @@ mod knobs;
 mod layers;
 mod objective;
 mod picture;
-mod progress;
 mod report;
 
 use std::io::IsTerminal;
@@ -174,7 +173,12 @@ pub fn run(a: Args) -> Result<()> {
         options,
         batch,
     };
-    let explained = explain(&session, &subject, request, progress::control(&a.method))?;
+    let explained = explain(
+        &session,
+        &subject,
+        request,
+        super::progress::control(&a.method),
+    )?;
     let output = explained.output;
     let method_ms = explained.facts.method_ms;
 

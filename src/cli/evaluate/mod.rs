@@ -1,0 +1,311 @@
+//! `convscope evaluate [MODEL] (--image P | --input-npy P) [--target T] (--methods LIST |
+//! --map FILE.npy) [--metrics LIST] [--json]`: how faithful each map is to the model, by the
+//! metrics of `crate::trust`, as a table (or JSON with the curves).
+
+mod report;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::input::InputArgs;
+use crate::engine::{explain, Request, Session};
+use crate::error::{Error, Result};
+use crate::exec::{device_label, select_device};
+use crate::imaging::npy::read_npy_f32_at_most;
+use crate::import::labels;
+use crate::methods::{self, cam, target, LayerNeed, Method, Objective, Options, Picture};
+use crate::model::LayerId;
+use crate::trust::{Evaluator, Metric, Ranking, Scores, Settings};
+
+/// The methods scored when `--methods` is not given: one of each kind that is quick at 224²
+/// (plain, path and smoothed gradients; two CAMs), and the chance level.
+const DEFAULT_METHODS: &[&str] = &[
+    "saliency",
+    "inputxgrad",
+    "ig",
+    "gradcam",
+    "gradcampp",
+    "random",
+];
+
+/// The map of seeded uniform noise scored beside the methods: the chance level.
+const RANDOM: &str = "random";
+
+fn about() -> String {
+    format!(
+        "Metrics (the arrow says which way is better):\n  \
+deletion ↓  remove the pixels the map ranks highest, a step at a time, replacing them by 0 of the \
+model's input space; the area under the target's probability curve (RISE, Petsiuk et al. 2018).\n  \
+insertion ↑ restore the pixels the map ranks highest into a blurred copy of the input; the area \
+under the probability curve.\n\nA map ranks pixels by its values summed over channels (CAMs brought \
+to the input size, as drawn). `random` is a map of seeded uniform noise: the chance level. \
+Methods that can be scored: {}.",
+        scorable().join(", ")
+    )
+}
+
+#[derive(clap::Args, Debug)]
+#[command(after_help = about())]
+pub struct Args {
+    #[arg(default_value = "demo", help = crate::cli::model_args::MODEL_HELP)]
+    pub model: String,
+    #[command(flatten)]
+    pub model_args: crate::cli::model_args::ModelArgs,
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Class to explain: an index, or text matched against the labels [default: the top-1 class].
+    #[arg(long)]
+    pub target: Option<String>,
+    /// The methods to score, comma-separated, and `random` for the chance level
+    /// [default: saliency,inputxgrad,ig,gradcam,gradcampp,random].
+    #[arg(long, value_delimiter = ',', conflicts_with = "map")]
+    pub methods: Vec<String>,
+    /// Score a map made elsewhere: float32 .npy of [H,W] or [C,H,W] at the input's size.
+    #[arg(long, value_name = "FILE.npy")]
+    pub map: Option<PathBuf>,
+    /// The metrics, comma-separated: deletion, insertion [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub metrics: Vec<String>,
+    /// Deletion and insertion: steps from the whole input to none of it (each step changes
+    /// ⌈H·W/STEPS⌉ pixels; RISE's 224 at 224²).
+    #[arg(long, default_value_t = 224)]
+    pub steps: usize,
+    /// Layer of the CAM methods [default: the last layer whose output has spatial size > 1].
+    #[arg(long)]
+    pub layer: Option<String>,
+    /// Seed of the `random` map.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Inputs per batched pass [default: sized to the model and the memory available].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// Class names, one a line (default: ImageNet's for 1000-class models).
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Print JSON (with the curves) instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a row of the table scores.
+enum Source {
+    Method(&'static dyn Method),
+    Random,
+    File(PathBuf),
+}
+
+/// One row: its name and its scores.
+pub struct Row {
+    pub name: String,
+    /// The method's own time (0 for a map read from a file).
+    pub method_ms: f64,
+    pub layer: Option<LayerId>,
+    pub scores: Scores,
+}
+
+/// The methods whose output ranks input pixels.
+fn scorable() -> Vec<&'static str> {
+    methods::all()
+        .into_iter()
+        .map(|m| m.info())
+        .filter(|i| i.needs_input && matches!(i.picture, Picture::Attribution | Picture::Overlay))
+        .map(|i| i.id)
+        .collect()
+}
+
+fn sources(a: &Args) -> Result<Vec<Source>> {
+    if let Some(path) = &a.map {
+        return Ok(vec![Source::File(path.clone())]);
+    }
+    let given: Vec<&str> = match a.methods.is_empty() {
+        true => DEFAULT_METHODS.to_vec(),
+        false => a.methods.iter().map(|m| m.trim()).collect(),
+    };
+    let mut out: Vec<Source> = Vec::new();
+    let mut seen = Vec::new();
+    for id in given {
+        if seen.contains(&id) {
+            continue;
+        }
+        seen.push(id);
+        if id == RANDOM {
+            out.push(Source::Random);
+            continue;
+        }
+        let method = methods::by_id(id)?;
+        if !scorable().contains(&method.info().id) {
+            return Err(Error::Usage(format!(
+                "{id} does not attribute the input's pixels, so it cannot be scored; give some of: \
+                 {}, random",
+                scorable().join(", ")
+            )));
+        }
+        out.push(Source::Method(method));
+    }
+    Ok(out)
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let metrics = match a.metrics.is_empty() {
+        true => Metric::ALL.to_vec(),
+        false => Metric::parse_list(&a.metrics)?,
+    };
+    if a.steps == 0 {
+        return Err(Error::Usage(
+            "--steps 0 leaves no step to take; give 1 or more (224 is RISE's)".into(),
+        ));
+    }
+    let settings = Settings { steps: a.steps };
+    let sources = sources(&a)?;
+    let t = Instant::now();
+    let graph = a.model_args.open(&a.model)?;
+    let device = select_device(&a.input.device)?;
+    let session = Session::new(graph, device)?;
+    let graph = session.graph.clone();
+    let batch = match a.batch {
+        None => session.batch,
+        Some(b) => {
+            methods::check_batch(&graph, b)?;
+            b
+        }
+    };
+    let input = Arc::new(a.input.prepare(&graph)?);
+    let load_ms = ms(t);
+    // A map from a file is read and checked before any pass runs.
+    let file_ranking = match &a.map {
+        Some(path) => {
+            let spec = input.spec;
+            let limit = spec.channels.max(1) * spec.height * spec.width;
+            let arr = read_npy_f32_at_most(path, limit)?;
+            let what = format!("--map {}", path.display());
+            Some(Ranking::of_array(&arr.shape, &arr.data, &spec, &what)?)
+        }
+        None => None,
+    };
+    let cam_layer = cam_layer(&a, &graph, &sources)?;
+
+    // The one forward pass of the input: the scores, the target and every method's clean pass.
+    let t = Instant::now();
+    let subject = session.subject(&input)?;
+    let scores = subject.scores(&session)?;
+    let forward_ms = ms(t);
+    let labels = labels::for_model(scores.len(), a.labels.as_deref(), graph.labels.as_deref())?;
+    let class = match &a.target {
+        Some(t) => target::resolve(t, scores.len(), labels.as_deref())?,
+        None => target::top1(&scores),
+    };
+    let evaluator = Evaluator::new(&session, &subject, class, batch)?;
+
+    let mut rows = Vec::new();
+    for source in &sources {
+        let (name, ranking, method_ms, layer) = match source {
+            Source::File(path) => (
+                path.display().to_string(),
+                file_ranking.clone().expect("read above"),
+                0.0,
+                None,
+            ),
+            Source::Random => {
+                let spec = evaluator.spec();
+                let r = Ranking::random(spec.height, spec.width, a.seed);
+                (RANDOM.to_string(), r, 0.0, None)
+            }
+            Source::Method(method) => {
+                let id = method.info().id;
+                let layer = (method.info().layer == LayerNeed::SpatialMap)
+                    .then_some(cam_layer)
+                    .flatten();
+                let request = Request {
+                    method: *method,
+                    layer,
+                    objective: Objective::Class {
+                        scores: graph.logits_layer(),
+                        class,
+                    },
+                    options: Options::Default,
+                    batch,
+                };
+                let done = explain(&session, &subject, request, super::progress::control(id))?;
+                let ranking = Ranking::of_artifact(&done.output.artifact, &evaluator.spec(), id)?;
+                (
+                    id.to_string(),
+                    ranking,
+                    done.facts.method_ms,
+                    done.facts.layer,
+                )
+            }
+        };
+        let control = super::progress::control(&format!("{name}: metrics"));
+        let scores = evaluator.score(&ranking, &metrics, &settings, &control)?;
+        rows.push(Row {
+            name,
+            method_ms,
+            layer,
+            scores,
+        });
+    }
+
+    let report = report::Report {
+        graph: &graph,
+        input: &input.name(),
+        class,
+        label: labels
+            .as_ref()
+            .and_then(|l| l.get(class))
+            .map(String::as_str),
+        clean: evaluator.clean_probability(),
+        metrics: &metrics,
+        settings: &settings,
+        pixels: evaluator.spec().height * evaluator.spec().width,
+        rows: &rows,
+        device: device_label(&session.device),
+        batch,
+        load_ms,
+        forward_ms,
+    };
+    if a.json {
+        super::print_json(&report.json());
+    } else {
+        report.print();
+    }
+    Ok(())
+}
+
+/// The CAM methods' layer: `--layer`, else the last spatial one; `None` when no method needs
+/// one (then `--layer` is refused, as it would do nothing).
+fn cam_layer(a: &Args, graph: &crate::model::Graph, sources: &[Source]) -> Result<Option<LayerId>> {
+    let needs = sources
+        .iter()
+        .any(|s| matches!(s, Source::Method(m) if m.info().layer == LayerNeed::SpatialMap));
+    match (&a.layer, needs) {
+        (Some(_), false) => Err(Error::Usage(
+            "--layer is the CAM methods' layer, and none of the methods scored is a CAM".into(),
+        )),
+        (None, false) => Ok(None),
+        (Some(name), true) => {
+            let id = graph.find(name)?;
+            cam::check_spatial(graph, id)?;
+            Ok(Some(id))
+        }
+        (None, true) => cam::default_layer(graph).map(Some).ok_or_else(|| {
+            Error::Usage("the model has no layer with a spatial output for the CAM methods".into())
+        }),
+    }
+}
+
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_default_methods_can_all_be_scored() {
+        let scorable = super::scorable();
+        for id in super::DEFAULT_METHODS {
+            assert!(*id == super::RANDOM || scorable.contains(id), "{id}");
+        }
+        assert!(!scorable.contains(&"filters") && !scorable.contains(&"actmax"));
+    }
+}

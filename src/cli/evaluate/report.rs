@@ -1,0 +1,149 @@
+//! `evaluate`'s report: a table of maps × metrics a person reads (the better direction in
+//! each header, the best value starred), or JSON with every curve for a script.
+
+use serde_json::{json, Value};
+
+use super::Row;
+use crate::cli::table::{Align, Table};
+use crate::model::Graph;
+use crate::trust::causal::pixels_per_step;
+use crate::trust::{Metric, Settings};
+
+pub(super) struct Report<'a> {
+    pub(super) graph: &'a Graph,
+    pub(super) input: &'a str,
+    pub(super) class: usize,
+    pub(super) label: Option<&'a str>,
+    /// The target's probability for the clean input.
+    pub(super) clean: f32,
+    pub(super) metrics: &'a [Metric],
+    pub(super) settings: &'a Settings,
+    /// H·W of the input.
+    pub(super) pixels: usize,
+    pub(super) rows: &'a [Row],
+    pub(super) device: String,
+    pub(super) batch: usize,
+    pub(super) load_ms: f64,
+    pub(super) forward_ms: f64,
+}
+
+impl Report<'_> {
+    fn step(&self) -> usize {
+        pixels_per_step(self.pixels, self.settings.steps)
+    }
+
+    pub(super) fn json(&self) -> Value {
+        let maps: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let s = &r.scores;
+                let curve = |c: &Option<crate::trust::Curve>| c.as_ref().map(|c| json!(c.probs));
+                json!({
+                    "name": r.name,
+                    "layer": r.layer.map(|l| self.graph.layer(l).name.as_str()),
+                    "deletion_auc": s.value(Metric::Deletion),
+                    "insertion_auc": s.value(Metric::Insertion),
+                    "curves": {"deletion": curve(&s.deletion), "insertion": curve(&s.insertion)},
+                    "timings": {"method_ms": r.method_ms, "metrics_ms": s.ms},
+                })
+            })
+            .collect();
+        let metrics: Vec<Value> = self
+            .metrics
+            .iter()
+            .map(|m| json!({"name": m.as_str(), "better": if m.lower_is_better() { "lower" } else { "higher" }}))
+            .collect();
+        json!({
+            "input": self.input,
+            "target": {"index": self.class, "label": self.label, "prob": self.clean},
+            "metrics": metrics,
+            "settings": {"steps": self.settings.steps, "pixels_per_step": self.step(), "pixels": self.pixels},
+            "maps": maps,
+            "device": self.device,
+            "batch": self.batch,
+            "timings": {"load_ms": self.load_ms, "forward_ms": self.forward_ms},
+        })
+    }
+
+    pub(super) fn print(&self) {
+        let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
+        outln!(
+            "{} · target {}{label}, probability {:.4} · {} · batch {}",
+            self.input,
+            self.class,
+            self.clean,
+            self.device,
+            self.batch
+        );
+        if self
+            .metrics
+            .iter()
+            .any(|m| matches!(m, Metric::Deletion | Metric::Insertion))
+        {
+            let step = self.step();
+            outln!(
+                "deletion/insertion: {} steps of {step} pixel{} (of {})",
+                self.pixels.div_ceil(step),
+                if step == 1 { "" } else { "s" },
+                self.pixels
+            );
+        }
+        let mut headers = vec!["map".to_string()];
+        let mut align = vec![Align::Left];
+        for m in self.metrics {
+            headers.push(format!(
+                "{} {}",
+                m.as_str(),
+                if m.lower_is_better() { "↓" } else { "↑" }
+            ));
+            align.push(Align::Right);
+        }
+        headers.extend(["map ms".into(), "metrics ms".into()]);
+        align.extend([Align::Right, Align::Right]);
+        let best: Vec<Option<f32>> = self.metrics.iter().map(|&m| self.best(m)).collect();
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut cells = vec![r.name.clone()];
+                for (m, best) in self.metrics.iter().zip(&best) {
+                    cells.push(match r.scores.value(*m) {
+                        Some(v) => {
+                            let star = if Some(v) == *best && self.rows.len() > 1 {
+                                "*"
+                            } else {
+                                " "
+                            };
+                            format!("{v:.4}{star}")
+                        }
+                        None => "-".into(),
+                    });
+                }
+                cells.push(format!("{:.1}", r.method_ms));
+                cells.push(format!("{:.1}", r.scores.ms));
+                cells
+            })
+            .collect();
+        print!(
+            "{}",
+            Table {
+                headers,
+                align,
+                rows
+            }
+            .render()
+        );
+        outln!("↓ lower is better, ↑ higher is better; * the best of the maps scored");
+    }
+
+    /// The best value of `metric` over the rows.
+    fn best(&self, metric: Metric) -> Option<f32> {
+        let values = self.rows.iter().filter_map(|r| r.scores.value(metric));
+        if metric.lower_is_better() {
+            values.reduce(f32::min)
+        } else {
+            values.reduce(f32::max)
+        }
+    }
+}

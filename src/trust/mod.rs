@@ -1,0 +1,181 @@
+//! Trust: how faithful a map is to the model it explains. Above `engine` (it asks the engine
+//! for maps and runs the model on perturbed inputs), below `cli`, `jobs` and `tui`.
+//!
+//! - [`Ranking`]: a map as the metrics read it, one value per pixel;
+//! - [`causal`]: deletion and insertion (RISE's `CausalMetric`);
+//! - [`Evaluator`]: one input and target, its clean probability from the subject's clean pass,
+//!   scoring any number of rankings with the metrics asked for.
+
+pub mod causal;
+mod planes;
+mod ranking;
+pub mod rise;
+mod scorer;
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use causal::{Curve, Game};
+pub use planes::Planes;
+pub use ranking::Ranking;
+use scorer::Scorer;
+
+use crate::engine::{Session, Subject};
+use crate::error::{choose, Result};
+use crate::input::preprocess::InputSpec;
+use crate::methods::target::softmax;
+use crate::methods::Control;
+
+/// A faithfulness metric.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    Deletion,
+    Insertion,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 2] = [Metric::Deletion, Metric::Insertion];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Metric::Deletion => "deletion",
+            Metric::Insertion => "insertion",
+        }
+    }
+
+    /// Whether a faithful map scores lower (deletion) or higher.
+    pub fn lower_is_better(self) -> bool {
+        matches!(self, Metric::Deletion)
+    }
+
+    /// `deletion,insertion`, any order; repeats are dropped; an unknown name lists them all.
+    pub fn parse_list(given: &[String]) -> Result<Vec<Metric>> {
+        let mut out = Vec::new();
+        for g in given {
+            let m = choose(g, &Metric::ALL, |m| m.as_str(), "metric")?;
+            if !out.contains(&m) {
+                out.push(m);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The metrics' knobs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Settings {
+    /// Deletion and insertion: steps from the whole input to none of it (224 as RISE).
+    pub steps: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { steps: 224 }
+    }
+}
+
+/// One map's scores.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Scores {
+    pub deletion: Option<Curve>,
+    pub insertion: Option<Curve>,
+    /// The metrics' own time, in milliseconds.
+    pub ms: f64,
+}
+
+impl Scores {
+    /// The headline number of `metric`, if it was computed.
+    pub fn value(&self, metric: Metric) -> Option<f32> {
+        match metric {
+            Metric::Deletion => self.deletion.as_ref().map(|c| c.auc),
+            Metric::Insertion => self.insertion.as_ref().map(|c| c.auc),
+        }
+    }
+}
+
+/// Scores maps of one input for one target.
+pub struct Evaluator<'a> {
+    session: &'a Session,
+    input: Planes,
+    target: usize,
+    /// The target's probability for the clean input (from the subject's clean pass).
+    clean: f32,
+    batch: usize,
+}
+
+impl<'a> Evaluator<'a> {
+    /// For `subject` (a real input) and class `target`; the clean pass is the subject's, shared
+    /// with every map computed for it.
+    pub fn new(
+        session: &'a Session,
+        subject: &Subject,
+        target: usize,
+        batch: usize,
+    ) -> Result<Evaluator<'a>> {
+        let graph = &session.graph;
+        let spec = InputSpec::from_input_shape(&graph.layer(graph.inputs[0]).out_shape)?;
+        let scores = subject.scores(session)?;
+        Ok(Evaluator {
+            session,
+            input: Planes::of(&subject.tensor, spec)?,
+            clean: softmax(&scores)[target],
+            target,
+            batch,
+        })
+    }
+
+    pub fn spec(&self) -> InputSpec {
+        self.input.spec
+    }
+
+    /// The target's probability for the clean input.
+    pub fn clean_probability(&self) -> f32 {
+        self.clean
+    }
+
+    /// Scores `ranking` with `metrics`.
+    pub fn score(
+        &self,
+        ranking: &Ranking,
+        metrics: &[Metric],
+        settings: &Settings,
+        control: &Control,
+    ) -> Result<Scores> {
+        let start = Instant::now();
+        let scorer = Scorer {
+            session: self.session,
+            spec: self.input.spec,
+            target: self.target,
+            batch: self.batch,
+            control,
+        };
+        let order = ranking.order();
+        let mut scores = Scores::default();
+        for &metric in metrics {
+            match metric {
+                Metric::Deletion | Metric::Insertion => {
+                    let game = match metric {
+                        Metric::Deletion => Game::Deletion,
+                        _ => Game::Insertion,
+                    };
+                    let curve = causal::play(
+                        &scorer,
+                        &self.input,
+                        self.clean,
+                        &order,
+                        game,
+                        settings.steps,
+                    )?;
+                    match game {
+                        Game::Deletion => scores.deletion = Some(curve),
+                        Game::Insertion => scores.insertion = Some(curve),
+                    }
+                }
+            }
+        }
+        scores.ms = (start.elapsed().as_secs_f64() * 1e4).round() / 10.0;
+        Ok(scores)
+    }
+}

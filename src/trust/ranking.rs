@@ -1,0 +1,243 @@
+//! A map as the metrics read it: one value per input pixel, ranking the pixels from most to
+//! least important.
+//!
+//! - An input-space attribution (`[C,H,W]`, or `[H,W,C]` for NHWC models) is summed over its
+//!   channels, sign kept, as RISE and pytorch-grad-cam rank a saliency map.
+//! - A CAM (at a layer's resolution) is brought to the input size as convscope draws it:
+//!   bilinear with half-pixel centres, pytorch-grad-cam's `cv2.resize`.
+//! - A map given as an array (`--map`) is `[H,W]` or `[C,H,W]` at the input size (`[H,W,C]` too
+//!   for an NHWC model, when that reading is the only one that fits).
+//!
+//! Ties are broken by the lower flat (row-major) index first, so the order does not depend on
+//! a sort's stability. A map with NaN, or a constant map, ranks nothing and is refused.
+
+use crate::error::{Error, Result};
+use crate::imaging::heatmap::{channel_sum, check, normalize, Heatmap, MapProblem};
+use crate::imaging::npy::shape_string;
+use crate::input::preprocess::{InputSpec, Layout};
+use crate::methods::Artifact;
+use crate::model::build::Rng;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ranking {
+    pub height: usize,
+    pub width: usize,
+    /// One value per pixel, row-major: higher is more important.
+    pub values: Vec<f32>,
+}
+
+impl Ranking {
+    /// The ranking of a method's output for an input of `spec`; `what` names the map in errors.
+    pub fn of_artifact(artifact: &Artifact, spec: &InputSpec, what: &str) -> Result<Ranking> {
+        let (h, w) = (spec.height, spec.width);
+        let values = match artifact {
+            Artifact::Attribution { data, .. } => summed(data, spec),
+            Artifact::Cam {
+                height,
+                width,
+                data,
+                ..
+            }
+            | Artifact::Mask {
+                height,
+                width,
+                data,
+                ..
+            } => resized(*height, *width, data, h, w),
+            Artifact::Heatmap { .. } => {
+                return Err(Error::Usage(format!(
+                    "{what} gives a probability map (low is important), which ranks pixels the \
+                     other way round; score its attribution instead"
+                )))
+            }
+            Artifact::Grid { .. } | Artifact::Image { .. } | Artifact::Rows { .. } => {
+                return Err(Error::Usage(format!(
+                    "{what} does not attribute the input (it shows kernels, feature maps or a \
+                     picture), so there is nothing to score"
+                )))
+            }
+        };
+        Ranking::checked(h, w, values, what)
+    }
+
+    /// The ranking of an array given from elsewhere (`--map FILE.npy`).
+    pub fn of_array(
+        shape: &[usize],
+        data: &[f32],
+        spec: &InputSpec,
+        what: &str,
+    ) -> Result<Ranking> {
+        let (c, h, w) = (spec.channels, spec.height, spec.width);
+        let values = match *shape {
+            [mh, mw] if (mh, mw) == (h, w) => data.to_vec(),
+            [mc, mh, mw] if (mh, mw) == (h, w) && mc >= 1 => channel_sum(data, mc, h, w).data,
+            [mh, mw, mc] if spec.layout == Layout::Nhwc && (mh, mw, mc) == (h, w, c) => {
+                summed(data, spec)
+            }
+            _ => {
+                return Err(Error::Usage(format!(
+                    "{what} has shape {} but the model's input is {h}x{w}: give a map of \
+                     [{h}, {w}] or [C, {h}, {w}]",
+                    shape_string(shape)
+                )))
+            }
+        };
+        Ranking::checked(h, w, values, what)
+    }
+
+    /// A map of independent uniform draws (seeded): the chance level a faithful map must beat.
+    pub fn random(height: usize, width: usize, seed: u64) -> Ranking {
+        let mut rng = Rng::new(seed);
+        Ranking {
+            height,
+            width,
+            values: (0..height * width).map(|_| rng.uniform(0.0, 1.0)).collect(),
+        }
+    }
+
+    fn checked(height: usize, width: usize, values: Vec<f32>, what: &str) -> Result<Ranking> {
+        match check(&values) {
+            Some(MapProblem::NonFinite) => Err(Error::Input(format!(
+                "{what} has NaN or infinite values: it cannot rank pixels"
+            ))),
+            Some(p) => Err(Error::Input(format!(
+                "{what} is {} over the input's pixels (channels summed): a constant map cannot \
+                 rank pixels, so no metric can score it",
+                match p {
+                    MapProblem::AllZero => "zero everywhere",
+                    _ => "the same everywhere",
+                }
+            ))),
+            None => Ok(Ranking {
+                height,
+                width,
+                values,
+            }),
+        }
+    }
+
+    /// Pixel indices from most to least important; equal values (0 and -0 included, as
+    /// numpy compares them) in increasing index order.
+    pub fn order(&self) -> Vec<u32> {
+        let mut order: Vec<u32> = (0..self.values.len() as u32).collect();
+        let v = &self.values;
+        // No NaN (refused when the ranking was made), so `partial_cmp` is total here.
+        order.sort_by(|&a, &b| {
+            v[b as usize]
+                .partial_cmp(&v[a as usize])
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.cmp(&b))
+        });
+        order
+    }
+
+    /// The values scaled to [0, 1] as pytorch-grad-cam scales a CAM (`scale_cam_image`), which
+    /// is what its ROAD thresholds.
+    pub fn scaled(&self) -> Vec<f32> {
+        normalize(&self.values)
+    }
+}
+
+/// An attribution summed over its channels, in either layout.
+fn summed(data: &[f32], spec: &InputSpec) -> Vec<f32> {
+    let (c, h, w) = (spec.channels, spec.height, spec.width);
+    match spec.layout {
+        Layout::Nchw => channel_sum(data, c, h, w).data,
+        Layout::Nhwc => data.chunks_exact(c).map(|px| px.iter().sum()).collect(),
+    }
+}
+
+fn resized(mh: usize, mw: usize, data: &[f32], h: usize, w: usize) -> Vec<f32> {
+    if (mh, mw) == (h, w) {
+        return data.to_vec();
+    }
+    Heatmap::new(mh, mw, data.to_vec())
+        .resize_bilinear(h, w)
+        .data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(layout: Layout) -> InputSpec {
+        InputSpec {
+            layout,
+            channels: 2,
+            height: 2,
+            width: 3,
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_index_first() {
+        let r = Ranking {
+            height: 1,
+            width: 7,
+            values: vec![0.5, 1.0, 0.5, -1.0, 1.0, -0.0, 0.0],
+        };
+        assert_eq!(r.order(), vec![1, 4, 0, 2, 5, 6, 3]);
+    }
+
+    #[test]
+    fn attributions_are_summed_over_channels_in_either_layout() {
+        // Channel 0 = 0..6, channel 1 = 10 × that: the sum is 11 × the pixel index.
+        let chw: Vec<f32> = (0..6)
+            .map(|p| p as f32)
+            .chain((0..6).map(|p| 10.0 * p as f32))
+            .collect();
+        let hwc: Vec<f32> = (0..6).flat_map(|p| [p as f32, 10.0 * p as f32]).collect();
+        let expected: Vec<f32> = (0..6).map(|p| 11.0 * p as f32).collect();
+        for (layout, data) in [(Layout::Nchw, chw), (Layout::Nhwc, hwc)] {
+            let a = Artifact::Attribution {
+                shape: vec![],
+                data,
+            };
+            let r = Ranking::of_artifact(&a, &spec(layout), "m").unwrap();
+            assert_eq!(r.values, expected, "{layout:?}");
+        }
+    }
+
+    #[test]
+    fn arrays_of_the_wrong_size_nan_or_constant_are_refused() {
+        let s = spec(Layout::Nchw);
+        let err = |shape: &[usize], data: Vec<f32>| {
+            Ranking::of_array(shape, &data, &s, "--map m.npy")
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&[3, 2], vec![1.0; 6]).contains("shape [3, 2] but the model's input is 2x3"));
+        let mut nan = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+        nan[2] = f32::NAN;
+        assert!(err(&[2, 3], nan).contains("NaN"));
+        assert!(err(&[2, 3], vec![0.25; 6]).contains("the same everywhere"));
+        // [C,H,W] whose channels cancel out is constant too.
+        let cancel: Vec<f32> = (0..6)
+            .map(|p| p as f32)
+            .chain((0..6).map(|p| -(p as f32)))
+            .collect();
+        assert!(err(&[2, 2, 3], cancel).contains("zero everywhere"));
+        assert!(Ranking::of_array(&[1, 2, 3], &[1., 2., 3., 4., 5., 6.], &s, "m").is_ok());
+    }
+
+    #[test]
+    fn cams_are_brought_to_the_input_size() {
+        let cam = Artifact::Cam {
+            layer: crate::model::LayerId(0),
+            height: 1,
+            width: 1,
+            data: vec![2.0],
+        };
+        // A 1x1 CAM is constant at any size: refused, not scored.
+        assert!(Ranking::of_artifact(&cam, &spec(Layout::Nchw), "gradcam").is_err());
+        let cam = Artifact::Cam {
+            layer: crate::model::LayerId(0),
+            height: 1,
+            width: 2,
+            data: vec![0.0, 1.0],
+        };
+        let r = Ranking::of_artifact(&cam, &spec(Layout::Nchw), "gradcam").unwrap();
+        assert_eq!((r.height, r.width, r.values.len()), (2, 3, 6));
+        assert_eq!(r.order()[..2], [2, 5]);
+    }
+}
