@@ -77,7 +77,7 @@ impl Ranking {
             _ => {
                 return Err(Error::Usage(format!(
                     "{what} has shape {} but the model's input is {h}x{w}: give a map of \
-                     [{h}, {w}] or [C, {h}, {w}]",
+                     shape ({h}, {w}) or (C, {h}, {w})",
                     shape_string(shape)
                 )))
             }
@@ -206,7 +206,7 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
-        assert!(err(&[3, 2], vec![1.0; 6]).contains("shape [3, 2] but the model's input is 2x3"));
+        assert!(err(&[3, 2], vec![1.0; 6]).contains("shape (3, 2) but the model's input is 2x3"));
         let mut nan = vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         nan[2] = f32::NAN;
         assert!(err(&[2, 3], nan).contains("NaN"));

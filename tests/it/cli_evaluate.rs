@@ -1,0 +1,184 @@
+//! `convscope evaluate` end to end: a map from a file scores as the reference says (the
+//! numbers of tests/fixtures/make_trust.py's replay of RISE), the methods' table and JSON on
+//! the demo, and every bad input one `error:` line with nothing on stdout.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use convscope::imaging::npy::write_npy_f32;
+use serde_json::Value;
+
+use crate::common::{e2e_bin, expect_error, fixtures};
+
+fn evaluate() -> Command {
+    let mut c = Command::new(e2e_bin());
+    c.arg("evaluate");
+    c
+}
+
+/// `evaluate` on the `sharp` fixture net with its input.
+fn on_sharp() -> Command {
+    let dir = fixtures().join("trust");
+    let mut c = evaluate();
+    c.arg(dir.join("sharp.onnx"))
+        .arg("--input-npy")
+        .arg(dir.join("sharp.input.npy"));
+    c
+}
+
+fn json_of(c: &mut Command) -> Value {
+    let out = c
+        .arg("--json")
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn a_map_from_a_file_scores_as_the_reference() {
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("trust/trust.json")).unwrap(),
+    )
+    .unwrap();
+    let case = &reference["cases"][0];
+    assert_eq!(case["net"], "sharp");
+    let map = fixtures().join("maps").join(case["map"].as_str().unwrap());
+    let v = json_of(
+        on_sharp()
+            .arg("--map")
+            .arg(&map)
+            .args(["--target", &case["target"].to_string()]),
+    );
+    assert_eq!(v["target"]["index"], case["target"]);
+    assert_eq!(v["settings"]["pixels_per_step"], case["step"]);
+    let row = &v["maps"][0];
+    assert_eq!(row["name"], map.display().to_string());
+    for key in ["deletion", "insertion"] {
+        let (got, want) = (&row[format!("{key}_auc")], &case[format!("{key}_auc")]);
+        assert!(
+            (got.as_f64().unwrap() - want.as_f64().unwrap()).abs() < 1e-5,
+            "{key}: {got} vs {want}"
+        );
+        let curve = row["curves"][key].as_array().unwrap();
+        assert_eq!(curve.len(), case[key].as_array().unwrap().len());
+    }
+    let better: Vec<(&str, &str)> = v["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["name"].as_str().unwrap(), m["better"].as_str().unwrap()))
+        .collect();
+    assert_eq!(better, [("deletion", "lower"), ("insertion", "higher")]);
+}
+
+#[test]
+fn the_demo_scores_its_methods_against_chance_in_a_table_and_in_json() {
+    let v = json_of(evaluate().args(["--methods", "gradcam,saliency,random", "--steps", "48"]));
+    let names: Vec<&str> = v["maps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["gradcam", "saliency", "random"]);
+    let auc = |i: usize, k: &str| v["maps"][i][format!("{k}_auc")].as_f64().unwrap();
+    for i in 0..3 {
+        for k in ["deletion", "insertion"] {
+            assert!((0.0..=1.0).contains(&auc(i, k)), "{i} {k}");
+        }
+    }
+    // The demo's own picture: Grad-CAM is far better than chance on it.
+    assert!(auc(0, "deletion") < auc(2, "deletion"));
+    assert!(auc(0, "insertion") > auc(2, "insertion"));
+    assert!(v["maps"][0]["layer"].is_string());
+    assert_eq!(v["settings"]["steps"], 48);
+
+    let out = evaluate()
+        .args([
+            "--methods",
+            "gradcam,random",
+            "--metrics",
+            "insertion",
+            "--steps",
+            "24",
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    for want in [
+        "target 3 'star'",
+        "insertion ↑",
+        "gradcam",
+        "random",
+        "higher is better",
+    ] {
+        assert!(text.contains(want), "{want} missing from:\n{text}");
+    }
+    assert!(!text.contains("deletion ↓"), "{text}");
+}
+
+/// A map file in a fresh folder.
+fn map_file(dir: &Path, shape: &[usize], data: &[f32]) -> PathBuf {
+    let path = dir.join("map.npy");
+    write_npy_f32(&path, shape, data).unwrap();
+    path
+}
+
+#[test]
+fn bad_maps_and_arguments_are_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let wrong = map_file(d, &[16, 16], &[1.0; 256]);
+    expect_error(
+        on_sharp().arg("--map").arg(&wrong),
+        &["shape (16, 16)", "32x32", "(C, 32, 32)"],
+    );
+    let mut nan: Vec<f32> = (0..1024).map(|v| v as f32).collect();
+    nan[7] = f32::NAN;
+    let nan = map_file(d, &[32, 32], &nan);
+    expect_error(on_sharp().arg("--map").arg(&nan), &["NaN", "cannot rank"]);
+    let flat = map_file(d, &[3, 32, 32], &[0.5; 3 * 1024]);
+    expect_error(
+        on_sharp().arg("--map").arg(&flat),
+        &["the same everywhere", "cannot rank"],
+    );
+    expect_error(on_sharp().arg("--map").arg(d), &["is a directory", ".npy"]);
+    expect_error(
+        on_sharp().args(["--steps", "0"]),
+        &["--steps 0", "1 or more"],
+    );
+    expect_error(
+        on_sharp().args(["--metrics", "deletion,fidelity"]),
+        &["unknown metric 'fidelity'", "deletion, insertion"],
+    );
+    expect_error(evaluate().args(["--methods", "gradcam,magic"]), &["magic"]);
+    expect_error(
+        evaluate().args(["--methods", "filters"]),
+        &["filters", "cannot be scored", "saliency"],
+    );
+    expect_error(
+        evaluate().args(["--methods", "saliency", "--layer", "conv1"]),
+        &["--layer", "none of the methods scored is a CAM"],
+    );
+    expect_error(
+        evaluate().args(["--methods", "gradcam", "--layer", "nope"]),
+        &["nope"],
+    );
+    expect_error(
+        evaluate()
+            .args(["--methods", "gradcam"])
+            .arg("--map")
+            .arg(&flat),
+        &["--map", "--methods"],
+    );
+    expect_error(
+        on_sharp().args(["--target", "10"]),
+        &["--target 10", "10 classes"],
+    );
+}
