@@ -3,13 +3,17 @@
 //!
 //! - [`Ranking`]: a map as the metrics read it, one value per pixel;
 //! - [`causal`]: deletion and insertion (RISE's `CausalMetric`);
+//! - [`road`]: ROAD's MoRF, LeRF and combined scores (pytorch-grad-cam's), on noisy linear
+//!   imputation;
 //! - [`Evaluator`]: one input and target, its clean probability from the subject's clean pass,
 //!   scoring any number of rankings with the metrics asked for.
 
 pub mod causal;
+mod impute;
 mod planes;
 mod ranking;
 pub mod rise;
+pub mod road;
 mod scorer;
 
 use std::time::Instant;
@@ -18,7 +22,8 @@ use serde::Serialize;
 
 pub use causal::{Curve, Game};
 pub use planes::Planes;
-pub use ranking::Ranking;
+pub use ranking::{Ranking, Sign};
+pub use road::Road;
 use scorer::Scorer;
 
 use crate::engine::{Session, Subject};
@@ -33,24 +38,30 @@ use crate::methods::Control;
 pub enum Metric {
     Deletion,
     Insertion,
+    Road,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 2] = [Metric::Deletion, Metric::Insertion];
+    pub const ALL: [Metric; 3] = [Metric::Deletion, Metric::Insertion, Metric::Road];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Metric::Deletion => "deletion",
             Metric::Insertion => "insertion",
+            Metric::Road => "road",
         }
     }
 
-    /// Whether a faithful map scores lower (deletion) or higher.
-    pub fn lower_is_better(self) -> bool {
-        matches!(self, Metric::Deletion)
+    /// The numbers it reports.
+    pub fn figures(self) -> &'static [Figure] {
+        match self {
+            Metric::Deletion => &[Figure::DeletionAuc],
+            Metric::Insertion => &[Figure::InsertionAuc],
+            Metric::Road => &[Figure::RoadMorf, Figure::RoadLerf, Figure::RoadCombined],
+        }
     }
 
-    /// `deletion,insertion`, any order; repeats are dropped; an unknown name lists them all.
+    /// `deletion,insertion,road`, any order; repeats are dropped; an unknown name lists them all.
     pub fn parse_list(given: &[String]) -> Result<Vec<Metric>> {
         let mut out = Vec::new();
         for g in given {
@@ -63,16 +74,64 @@ impl Metric {
     }
 }
 
+/// One number a metric reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Figure {
+    DeletionAuc,
+    InsertionAuc,
+    RoadMorf,
+    RoadLerf,
+    RoadCombined,
+}
+
+impl Figure {
+    /// Its key in the JSON report.
+    pub fn key(self) -> &'static str {
+        match self {
+            Figure::DeletionAuc => "deletion_auc",
+            Figure::InsertionAuc => "insertion_auc",
+            Figure::RoadMorf => "road_morf",
+            Figure::RoadLerf => "road_lerf",
+            Figure::RoadCombined => "road_combined",
+        }
+    }
+
+    /// Its column title in the table.
+    pub fn title(self) -> &'static str {
+        match self {
+            Figure::DeletionAuc => "deletion",
+            Figure::InsertionAuc => "insertion",
+            Figure::RoadMorf => "ROAD MoRF",
+            Figure::RoadLerf => "ROAD LeRF",
+            Figure::RoadCombined => "ROAD",
+        }
+    }
+
+    /// Whether a faithful map scores lower (deletion, MoRF) or higher (the others).
+    pub fn lower_is_better(self) -> bool {
+        matches!(self, Figure::DeletionAuc | Figure::RoadMorf)
+    }
+}
+
 /// The metrics' knobs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Settings {
     /// Deletion and insertion: steps from the whole input to none of it (224 as RISE).
     pub steps: usize,
+    /// ROAD: σ of the noise added to the imputed pixels (pytorch-grad-cam's 0.01; 0 makes
+    /// ROAD deterministic).
+    pub road_noise: f32,
+    /// Seed of ROAD's noise.
+    pub seed: u64,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { steps: 224 }
+        Settings {
+            steps: 224,
+            road_noise: 0.01,
+            seed: 0,
+        }
     }
 }
 
@@ -81,16 +140,20 @@ impl Default for Settings {
 pub struct Scores {
     pub deletion: Option<Curve>,
     pub insertion: Option<Curve>,
+    pub road: Option<Road>,
     /// The metrics' own time, in milliseconds.
     pub ms: f64,
 }
 
 impl Scores {
-    /// The headline number of `metric`, if it was computed.
-    pub fn value(&self, metric: Metric) -> Option<f32> {
-        match metric {
-            Metric::Deletion => self.deletion.as_ref().map(|c| c.auc),
-            Metric::Insertion => self.insertion.as_ref().map(|c| c.auc),
+    /// `figure`, if its metric was computed.
+    pub fn get(&self, figure: Figure) -> Option<f32> {
+        match figure {
+            Figure::DeletionAuc => self.deletion.as_ref().map(|c| c.auc),
+            Figure::InsertionAuc => self.insertion.as_ref().map(|c| c.auc),
+            Figure::RoadMorf => self.road.as_ref().map(|r| r.morf_mean),
+            Figure::RoadLerf => self.road.as_ref().map(|r| r.lerf_mean),
+            Figure::RoadCombined => self.road.as_ref().map(|r| r.combined),
         }
     }
 }
@@ -172,6 +235,16 @@ impl<'a> Evaluator<'a> {
                         Game::Deletion => scores.deletion = Some(curve),
                         Game::Insertion => scores.insertion = Some(curve),
                     }
+                }
+                Metric::Road => {
+                    scores.road = Some(road::road(
+                        &scorer,
+                        &self.input,
+                        self.clean,
+                        &ranking.scaled(),
+                        settings.road_noise,
+                        settings.seed,
+                    )?)
                 }
             }
         }

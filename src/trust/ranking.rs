@@ -8,6 +8,7 @@
 //! - A map given as an array (`--map`) is `[H,W]` or `[C,H,W]` at the input size (`[H,W,C]` too
 //!   for an NHWC model, when that reading is the only one that fits).
 //!
+//! Values are taken as they are, or by magnitude ([`Sign`]) before the channels are summed.
 //! Ties are broken by the lower flat (row-major) index first, so the order does not depend on
 //! a sort's stability. A map with NaN, or a constant map, ranks nothing and is refused.
 
@@ -17,6 +18,24 @@ use crate::imaging::npy::shape_string;
 use crate::input::preprocess::{InputSpec, Layout};
 use crate::methods::Artifact;
 use crate::model::build::Rng;
+
+/// How a map's values rank: as they are, or by magnitude (a gradient's sign says which way a
+/// pixel pushes the score, not how much it matters; captum's `Saliency` takes |·| by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Sign {
+    #[default]
+    Signed,
+    Abs,
+}
+
+impl Sign {
+    fn apply(self, data: &[f32]) -> Vec<f32> {
+        match self {
+            Sign::Signed => data.to_vec(),
+            Sign::Abs => data.iter().map(|v| v.abs()).collect(),
+        }
+    }
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Ranking {
@@ -28,10 +47,15 @@ pub struct Ranking {
 
 impl Ranking {
     /// The ranking of a method's output for an input of `spec`; `what` names the map in errors.
-    pub fn of_artifact(artifact: &Artifact, spec: &InputSpec, what: &str) -> Result<Ranking> {
+    pub fn of_artifact(
+        artifact: &Artifact,
+        spec: &InputSpec,
+        sign: Sign,
+        what: &str,
+    ) -> Result<Ranking> {
         let (h, w) = (spec.height, spec.width);
         let values = match artifact {
-            Artifact::Attribution { data, .. } => summed(data, spec),
+            Artifact::Attribution { data, .. } => summed(&sign.apply(data), spec),
             Artifact::Cam {
                 height,
                 width,
@@ -43,7 +67,7 @@ impl Ranking {
                 width,
                 data,
                 ..
-            } => resized(*height, *width, data, h, w),
+            } => resized(*height, *width, &sign.apply(data), h, w),
             Artifact::Heatmap { .. } => {
                 return Err(Error::Usage(format!(
                     "{what} gives a probability map (low is important), which ranks pixels the \
@@ -65,9 +89,11 @@ impl Ranking {
         shape: &[usize],
         data: &[f32],
         spec: &InputSpec,
+        sign: Sign,
         what: &str,
     ) -> Result<Ranking> {
         let (c, h, w) = (spec.channels, spec.height, spec.width);
+        let data = &sign.apply(data)[..];
         let values = match *shape {
             [mh, mw] if (mh, mw) == (h, w) => data.to_vec(),
             [mc, mh, mw] if (mh, mw) == (h, w) && mc >= 1 => channel_sum(data, mc, h, w).data,
@@ -193,7 +219,7 @@ mod tests {
                 shape: vec![],
                 data,
             };
-            let r = Ranking::of_artifact(&a, &spec(layout), "m").unwrap();
+            let r = Ranking::of_artifact(&a, &spec(layout), Sign::Signed, "m").unwrap();
             assert_eq!(r.values, expected, "{layout:?}");
         }
     }
@@ -202,7 +228,7 @@ mod tests {
     fn arrays_of_the_wrong_size_nan_or_constant_are_refused() {
         let s = spec(Layout::Nchw);
         let err = |shape: &[usize], data: Vec<f32>| {
-            Ranking::of_array(shape, &data, &s, "--map m.npy")
+            Ranking::of_array(shape, &data, &s, Sign::Signed, "--map m.npy")
                 .unwrap_err()
                 .to_string()
         };
@@ -217,7 +243,16 @@ mod tests {
             .chain((0..6).map(|p| -(p as f32)))
             .collect();
         assert!(err(&[2, 2, 3], cancel).contains("zero everywhere"));
-        assert!(Ranking::of_array(&[1, 2, 3], &[1., 2., 3., 4., 5., 6.], &s, "m").is_ok());
+        assert!(
+            Ranking::of_array(&[1, 2, 3], &[1., 2., 3., 4., 5., 6.], &s, Sign::Signed, "m").is_ok()
+        );
+        // By magnitude, the cancelling channels add up instead.
+        let cancel: Vec<f32> = (0..6)
+            .map(|p| p as f32)
+            .chain((0..6).map(|p| -(p as f32)))
+            .collect();
+        let r = Ranking::of_array(&[2, 2, 3], &cancel, &s, Sign::Abs, "m").unwrap();
+        assert_eq!(r.values, vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]);
     }
 
     #[test]
@@ -229,14 +264,14 @@ mod tests {
             data: vec![2.0],
         };
         // A 1x1 CAM is constant at any size: refused, not scored.
-        assert!(Ranking::of_artifact(&cam, &spec(Layout::Nchw), "gradcam").is_err());
+        assert!(Ranking::of_artifact(&cam, &spec(Layout::Nchw), Sign::Signed, "gradcam").is_err());
         let cam = Artifact::Cam {
             layer: crate::model::LayerId(0),
             height: 1,
             width: 2,
             data: vec![0.0, 1.0],
         };
-        let r = Ranking::of_artifact(&cam, &spec(Layout::Nchw), "gradcam").unwrap();
+        let r = Ranking::of_artifact(&cam, &spec(Layout::Nchw), Sign::Signed, "gradcam").unwrap();
         assert_eq!((r.height, r.width, r.values.len()), (2, 3, 6));
         assert_eq!(r.order()[..2], [2, 5]);
     }

@@ -48,6 +48,7 @@ fn a_map_from_a_file_scores_as_the_reference() {
     let map = fixtures().join("maps").join(case["map"].as_str().unwrap());
     let v = json_of(
         on_sharp()
+            .args(["--road-noise", "0"])
             .arg("--map")
             .arg(&map)
             .args(["--target", &case["target"].to_string()]),
@@ -65,13 +66,27 @@ fn a_map_from_a_file_scores_as_the_reference() {
         let curve = row["curves"][key].as_array().unwrap();
         assert_eq!(curve.len(), case[key].as_array().unwrap().len());
     }
+    let road = row["road_combined"].as_f64().unwrap();
+    let want = case["road"]["combined"].as_f64().unwrap();
+    assert!((road - want).abs() < 1e-5, "ROAD: {road} vs {want}");
+    assert_eq!(row["road"]["morf"].as_array().unwrap().len(), 9);
     let better: Vec<(&str, &str)> = v["metrics"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| (m["name"].as_str().unwrap(), m["better"].as_str().unwrap()))
+        .flat_map(|m| m["figures"].as_array().unwrap())
+        .map(|f| (f["key"].as_str().unwrap(), f["better"].as_str().unwrap()))
         .collect();
-    assert_eq!(better, [("deletion", "lower"), ("insertion", "higher")]);
+    assert_eq!(
+        better,
+        [
+            ("deletion_auc", "lower"),
+            ("insertion_auc", "higher"),
+            ("road_morf", "lower"),
+            ("road_lerf", "higher"),
+            ("road_combined", "higher"),
+        ]
+    );
 }
 
 #[test]
@@ -155,7 +170,7 @@ fn bad_maps_and_arguments_are_one_line_each() {
     );
     expect_error(
         on_sharp().args(["--metrics", "deletion,fidelity"]),
-        &["unknown metric 'fidelity'", "deletion, insertion"],
+        &["unknown metric 'fidelity'", "deletion, insertion, road"],
     );
     expect_error(evaluate().args(["--methods", "gradcam,magic"]), &["magic"]);
     expect_error(
@@ -180,5 +195,9 @@ fn bad_maps_and_arguments_are_one_line_each() {
     expect_error(
         on_sharp().args(["--target", "10"]),
         &["--target 10", "10 classes"],
+    );
+    expect_error(
+        on_sharp().arg("--road-noise=-1"),
+        &["--road-noise -1", "0 or more"],
     );
 }

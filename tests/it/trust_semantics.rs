@@ -17,7 +17,7 @@ use convscope::import::demo::{self, shapes};
 use convscope::input::preprocess::{prepare_image, InputSpec, Preprocess};
 use convscope::input::Input;
 use convscope::methods::{self, Control, Objective, Options};
-use convscope::trust::{Evaluator, Metric, Ranking, Scores, Settings};
+use convscope::trust::{Evaluator, Figure, Metric, Ranking, Scores, Settings, Sign};
 
 const HELDOUT: u64 = 2;
 const FIRST: u64 = 300;
@@ -38,7 +38,10 @@ fn gradcam_beats_a_random_and_a_constant_map_on_most_pictures() {
     let session = Session::new(demo::graph().unwrap(), Device::Cpu).unwrap();
     let graph = session.graph.clone();
     let spec = InputSpec::from_input_shape(&graph.layer(graph.inputs[0]).out_shape).unwrap();
-    let settings = Settings { steps: 56 };
+    let settings = Settings {
+        steps: 56,
+        ..Settings::default()
+    };
     // Pictures where Grad-CAM does better than [random, constant], by [deletion, insertion].
     let mut wins = [[0u32; 2]; 2];
     let mut sums = [[0f64; 2]; 3];
@@ -60,12 +63,20 @@ fn gradcam_beats_a_random_and_a_constant_map_on_most_pictures() {
         let evaluator = Evaluator::new(&session, &subject, class, 32).unwrap();
         let score = |r: &Ranking| -> Scores {
             evaluator
-                .score(r, &Metric::ALL, &settings, &Control::default())
+                .score(
+                    r,
+                    &[Metric::Deletion, Metric::Insertion],
+                    &settings,
+                    &Control::default(),
+                )
                 .unwrap()
         };
         let pixels = spec.height * spec.width;
         let maps = [
-            score(&Ranking::of_artifact(&cam.output.artifact, &spec, "gradcam").unwrap()),
+            score(
+                &Ranking::of_artifact(&cam.output.artifact, &spec, Sign::Signed, "gradcam")
+                    .unwrap(),
+            ),
             score(&Ranking::random(spec.height, spec.width, index)),
             score(&Ranking {
                 height: spec.height,
@@ -73,8 +84,8 @@ fn gradcam_beats_a_random_and_a_constant_map_on_most_pictures() {
                 values: vec![1.0; pixels],
             }),
         ];
-        let del = |s: &Scores| s.value(Metric::Deletion).unwrap();
-        let ins = |s: &Scores| s.value(Metric::Insertion).unwrap();
+        let del = |s: &Scores| s.get(Figure::DeletionAuc).unwrap();
+        let ins = |s: &Scores| s.get(Figure::InsertionAuc).unwrap();
         for (sum, s) in sums.iter_mut().zip(&maps) {
             sum[0] += del(s) as f64;
             sum[1] += ins(s) as f64;

@@ -16,7 +16,7 @@ use crate::imaging::npy::read_npy_f32_at_most;
 use crate::import::labels;
 use crate::methods::{self, cam, target, LayerNeed, Method, Objective, Options, Picture};
 use crate::model::LayerId;
-use crate::trust::{Evaluator, Metric, Ranking, Scores, Settings};
+use crate::trust::{Evaluator, Metric, Ranking, Scores, Settings, Sign};
 
 /// The methods scored when `--methods` is not given: one of each kind that is quick at 224²
 /// (plain, path and smoothed gradients; two CAMs), and the chance level.
@@ -38,8 +38,11 @@ fn about() -> String {
 deletion ↓  remove the pixels the map ranks highest, a step at a time, replacing them by 0 of the \
 model's input space; the area under the target's probability curve (RISE, Petsiuk et al. 2018).\n  \
 insertion ↑ restore the pixels the map ranks highest into a blurred copy of the input; the area \
-under the probability curve.\n\nA map ranks pixels by its values summed over channels (CAMs brought \
-to the input size, as drawn). `random` is a map of seeded uniform noise: the chance level. \
+under the probability curve.\n  \
+ROAD (Rong et al. 2022, as pytorch-grad-cam): impute the most relevant (MoRF ↓) or least relevant \
+(LeRF ↑) 10%–90% of the pixels from their neighbours and take the change in the target's \
+probability, averaged; ROAD ↑ = (LeRF − MoRF) / 2.\n\nA map ranks pixels by its values summed over channels (|values| with \
+--abs; CAMs brought to the input size, as drawn). `random` is a map of seeded uniform noise: the chance level. \
 Methods that can be scored: {}.",
         scorable().join(", ")
     )
@@ -64,7 +67,7 @@ pub struct Args {
     /// Score a map made elsewhere: float32 .npy of [H,W] or [C,H,W] at the input's size.
     #[arg(long, value_name = "FILE.npy")]
     pub map: Option<PathBuf>,
-    /// The metrics, comma-separated: deletion, insertion [default: all].
+    /// The metrics, comma-separated: deletion, insertion, road [default: all].
     #[arg(long, value_delimiter = ',')]
     pub metrics: Vec<String>,
     /// Deletion and insertion: steps from the whole input to none of it (each step changes
@@ -74,7 +77,15 @@ pub struct Args {
     /// Layer of the CAM methods [default: the last layer whose output has spatial size > 1].
     #[arg(long)]
     pub layer: Option<String>,
-    /// Seed of the `random` map.
+    /// Rank pixels by |map| (summed over channels) instead of the signed map: for gradients,
+    /// whose sign says which way a pixel pushes the score, not how much it matters.
+    #[arg(long)]
+    pub abs: bool,
+    /// ROAD: σ of the noise added to the imputed pixels, in the model's input space
+    /// (pytorch-grad-cam's 0.01; 0 makes ROAD deterministic).
+    #[arg(long, default_value_t = 0.01)]
+    pub road_noise: f32,
+    /// Seed of ROAD's noise and of the `random` map.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Inputs per batched pass [default: sized to the model and the memory available].
@@ -156,8 +167,19 @@ pub fn run(a: Args) -> Result<()> {
             "--steps 0 leaves no step to take; give 1 or more (224 is RISE's)".into(),
         ));
     }
-    let settings = Settings { steps: a.steps };
+    if !(a.road_noise.is_finite() && a.road_noise >= 0.0) {
+        return Err(Error::Usage(format!(
+            "--road-noise {} is not a σ; give 0 or more (0.01 is pytorch-grad-cam's)",
+            a.road_noise
+        )));
+    }
+    let settings = Settings {
+        steps: a.steps,
+        road_noise: a.road_noise,
+        seed: a.seed,
+    };
     let sources = sources(&a)?;
+    let sign = if a.abs { Sign::Abs } else { Sign::Signed };
     let t = Instant::now();
     let graph = a.model_args.open(&a.model)?;
     let device = select_device(&a.input.device)?;
@@ -179,7 +201,9 @@ pub fn run(a: Args) -> Result<()> {
             let limit = spec.channels.max(1) * spec.height * spec.width;
             let arr = read_npy_f32_at_most(path, limit)?;
             let what = format!("--map {}", path.display());
-            Some(Ranking::of_array(&arr.shape, &arr.data, &spec, &what)?)
+            Some(Ranking::of_array(
+                &arr.shape, &arr.data, &spec, sign, &what,
+            )?)
         }
         None => None,
     };
@@ -227,7 +251,8 @@ pub fn run(a: Args) -> Result<()> {
                     batch,
                 };
                 let done = explain(&session, &subject, request, super::progress::control(id))?;
-                let ranking = Ranking::of_artifact(&done.output.artifact, &evaluator.spec(), id)?;
+                let ranking =
+                    Ranking::of_artifact(&done.output.artifact, &evaluator.spec(), sign, id)?;
                 (
                     id.to_string(),
                     ranking,

@@ -7,7 +7,7 @@ use super::Row;
 use crate::cli::table::{Align, Table};
 use crate::model::Graph;
 use crate::trust::causal::pixels_per_step;
-use crate::trust::{Metric, Settings};
+use crate::trust::{Figure, Metric, Settings};
 
 pub(super) struct Report<'a> {
     pub(super) graph: &'a Graph,
@@ -39,26 +39,42 @@ impl Report<'_> {
             .map(|r| {
                 let s = &r.scores;
                 let curve = |c: &Option<crate::trust::Curve>| c.as_ref().map(|c| json!(c.probs));
-                json!({
+                let mut m = json!({
                     "name": r.name,
                     "layer": r.layer.map(|l| self.graph.layer(l).name.as_str()),
-                    "deletion_auc": s.value(Metric::Deletion),
-                    "insertion_auc": s.value(Metric::Insertion),
-                    "curves": {"deletion": curve(&s.deletion), "insertion": curve(&s.insertion)},
-                    "timings": {"method_ms": r.method_ms, "metrics_ms": s.ms},
-                })
+                });
+                for f in self.figures() {
+                    m[f.key()] = json!(s.get(f));
+                }
+                m["curves"] =
+                    json!({"deletion": curve(&s.deletion), "insertion": curve(&s.insertion)});
+                m["road"] = json!(s.road.as_ref().map(|r| json!({
+                    "percentiles": r.percentiles, "morf": r.morf, "lerf": r.lerf, "noise": r.noise,
+                })));
+                m["timings"] = json!({"method_ms": r.method_ms, "metrics_ms": s.ms});
+                m
             })
             .collect();
         let metrics: Vec<Value> = self
             .metrics
             .iter()
-            .map(|m| json!({"name": m.as_str(), "better": if m.lower_is_better() { "lower" } else { "higher" }}))
+            .map(|m| {
+                let figures: Vec<Value> = m
+                    .figures()
+                    .iter()
+                    .map(|f| json!({"key": f.key(), "better": better(*f)}))
+                    .collect();
+                json!({"name": m.as_str(), "figures": figures})
+            })
             .collect();
         json!({
             "input": self.input,
             "target": {"index": self.class, "label": self.label, "prob": self.clean},
             "metrics": metrics,
-            "settings": {"steps": self.settings.steps, "pixels_per_step": self.step(), "pixels": self.pixels},
+            "settings": {
+                "steps": self.settings.steps, "pixels_per_step": self.step(), "pixels": self.pixels,
+                "road_noise": self.settings.road_noise, "seed": self.settings.seed,
+            },
             "maps": maps,
             "device": self.device,
             "batch": self.batch,
@@ -89,26 +105,31 @@ impl Report<'_> {
                 self.pixels
             );
         }
+        if self.metrics.contains(&Metric::Road) {
+            outln!(
+                "ROAD: change in probability with the most (MoRF) or least (LeRF) relevant pixels \
+                 imputed, mean over 10–90%; noise {}",
+                self.settings.road_noise
+            );
+        }
+        let figures = self.figures();
         let mut headers = vec!["map".to_string()];
         let mut align = vec![Align::Left];
-        for m in self.metrics {
-            headers.push(format!(
-                "{} {}",
-                m.as_str(),
-                if m.lower_is_better() { "↓" } else { "↑" }
-            ));
+        for f in &figures {
+            let arrow = if f.lower_is_better() { "↓" } else { "↑" };
+            headers.push(format!("{} {arrow}", f.title()));
             align.push(Align::Right);
         }
         headers.extend(["map ms".into(), "metrics ms".into()]);
         align.extend([Align::Right, Align::Right]);
-        let best: Vec<Option<f32>> = self.metrics.iter().map(|&m| self.best(m)).collect();
+        let best: Vec<Option<f32>> = figures.iter().map(|&f| self.best(f)).collect();
         let rows = self
             .rows
             .iter()
             .map(|r| {
                 let mut cells = vec![r.name.clone()];
-                for (m, best) in self.metrics.iter().zip(&best) {
-                    cells.push(match r.scores.value(*m) {
+                for (f, best) in figures.iter().zip(&best) {
+                    cells.push(match r.scores.get(*f) {
                         Some(v) => {
                             let star = if Some(v) == *best && self.rows.len() > 1 {
                                 "*"
@@ -137,13 +158,29 @@ impl Report<'_> {
         outln!("↓ lower is better, ↑ higher is better; * the best of the maps scored");
     }
 
-    /// The best value of `metric` over the rows.
-    fn best(&self, metric: Metric) -> Option<f32> {
-        let values = self.rows.iter().filter_map(|r| r.scores.value(metric));
-        if metric.lower_is_better() {
+    /// The numbers of the metrics asked for, in order.
+    fn figures(&self) -> Vec<Figure> {
+        self.metrics
+            .iter()
+            .flat_map(|m| m.figures().iter().copied())
+            .collect()
+    }
+
+    /// The best value of `figure` over the rows.
+    fn best(&self, figure: Figure) -> Option<f32> {
+        let values = self.rows.iter().filter_map(|r| r.scores.get(figure));
+        if figure.lower_is_better() {
             values.reduce(f32::min)
         } else {
             values.reduce(f32::max)
         }
+    }
+}
+
+fn better(f: Figure) -> &'static str {
+    if f.lower_is_better() {
+        "lower"
+    } else {
+        "higher"
     }
 }
