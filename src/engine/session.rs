@@ -39,6 +39,18 @@ impl Session {
         })
     }
 
+    /// The same model with other weights (a randomization check's), sharing the graph; its
+    /// subjects are its own.
+    pub fn with_params(&self, params: Params) -> Session {
+        Session {
+            graph: self.graph.clone(),
+            params,
+            device: self.device.clone(),
+            batch: self.batch,
+            latest: Mutex::default(),
+        }
+    }
+
     pub fn executor(&self) -> Executor<'_> {
         Executor::new(&self.graph, &self.params)
     }

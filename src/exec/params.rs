@@ -8,13 +8,14 @@ use candle_core::{Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::exec::cpu;
-use crate::model::{Graph, HostTensor, Layer, LayerId, LayerKind};
+use crate::model::{Graph, HostTensor, Layer, LayerId, LayerKind, Weight};
 
 pub struct Params {
     layers: Vec<Vec<Tensor>>,
     /// Per layer, the CPU convolution kernels' cache of what they derive from its weights
     /// (convolutions on the CPU only).
-    conv_caches: Vec<Option<cpu::ConvCache>>,
+    /// Shared with the copies [`Params::with_layers`] makes, for the layers they keep.
+    conv_caches: Vec<Option<Arc<cpu::ConvCache>>>,
 }
 
 /// One layer's prepared weights (they dereference to the tensors), with the cache of what the
@@ -55,11 +56,7 @@ impl Params {
             .iter()
             .zip(&layers)
             .map(|(l, p)| match (&l.kind, p.first()) {
-                (LayerKind::Conv2d(_) | LayerKind::ConvTranspose2d(_), Some(w))
-                    if cpu::takes(w) =>
-                {
-                    Some(cpu::ConvCache::new(w))
-                }
+                (LayerKind::Conv2d(_) | LayerKind::ConvTranspose2d(_), Some(w)) => conv_cache(w),
                 _ => None,
             })
             .collect();
@@ -72,7 +69,7 @@ impl Params {
     pub fn of(&self, id: LayerId) -> LayerWeights<'_> {
         LayerWeights {
             tensors: &self.layers[id.0],
-            conv_cache: self.conv_caches.get(id.0).and_then(Option::as_ref),
+            conv_cache: self.conv_caches.get(id.0).and_then(Option::as_deref),
         }
     }
 
@@ -89,6 +86,51 @@ impl Params {
     pub fn tensors(&self) -> &[Vec<Tensor>] {
         &self.layers
     }
+
+    /// A copy with the layers of `replaced` given new weights (in the graph's layout, as a
+    /// model file holds them) and every other layer's tensors and caches shared, not copied:
+    /// what the randomization checks run on, leaving these weights as they are.
+    pub fn with_layers(
+        &self,
+        graph: &Graph,
+        replaced: Vec<(LayerId, Vec<Weight>)>,
+        device: &Device,
+    ) -> Result<Params> {
+        let mut copy = Params {
+            layers: self.layers.clone(),
+            conv_caches: self.conv_caches.clone(),
+        };
+        for (id, weights) in replaced {
+            // The layer as `prepare` reads it, without copying its current weights.
+            let orig = graph.layer(id);
+            let layer = Layer {
+                name: orig.name.clone(),
+                source_name: String::new(),
+                source_op: String::new(),
+                kind: orig.kind.clone(),
+                inputs: orig.inputs.clone(),
+                out_shape: orig.out_shape.clone(),
+                weights,
+                folded_into: None,
+                source: None,
+            };
+            let tensors = prepare(&layer, device)?;
+            let cache = match (&layer.kind, tensors.first()) {
+                (LayerKind::Conv2d(_) | LayerKind::ConvTranspose2d(_), Some(w)) => conv_cache(w),
+                _ => None,
+            };
+            copy.layers[id.0] = tensors;
+            if let Some(slot) = copy.conv_caches.get_mut(id.0) {
+                *slot = cache;
+            }
+        }
+        Ok(copy)
+    }
+}
+
+/// The CPU kernels' cache for a convolution's weights, where they run it.
+fn conv_cache(w: &Tensor) -> Option<Arc<cpu::ConvCache>> {
+    cpu::takes(w).then(|| Arc::new(cpu::ConvCache::new(w)))
 }
 
 /// Back from the kernels' layout to the graph's weights (the inverse of loading) for

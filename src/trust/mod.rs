@@ -5,16 +5,19 @@
 //! - [`causal`]: deletion and insertion (RISE's `CausalMetric`);
 //! - [`road`]: ROAD's MoRF, LeRF and combined scores (pytorch-grad-cam's), on noisy linear
 //!   imputation;
+//! - [`randomize`]: the sanity check by model-parameter randomization (Adebayo et al.);
 //! - [`Evaluator`]: one input and target, its clean probability from the subject's clean pass,
 //!   scoring any number of rankings with the metrics asked for.
 
 pub mod causal;
 mod impute;
 mod planes;
+pub mod randomize;
 mod ranking;
 pub mod rise;
 pub mod road;
 mod scorer;
+mod similarity;
 
 use std::time::Instant;
 
@@ -22,14 +25,19 @@ use serde::Serialize;
 
 pub use causal::{Curve, Game};
 pub use planes::Planes;
+pub use randomize::{Check, Order};
 pub use ranking::{Ranking, Sign};
 pub use road::Road;
 use scorer::Scorer;
 
-use crate::engine::{Session, Subject};
+use std::sync::Arc;
+
+use crate::engine::{Request, Session, Subject};
 use crate::error::{choose, Result};
 use crate::input::preprocess::InputSpec;
+use crate::input::Input;
 use crate::methods::target::softmax;
+use crate::methods::Artifact;
 use crate::methods::Control;
 
 /// A faithfulness metric.
@@ -39,16 +47,23 @@ pub enum Metric {
     Deletion,
     Insertion,
     Road,
+    Randomization,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 3] = [Metric::Deletion, Metric::Insertion, Metric::Road];
+    pub const ALL: [Metric; 4] = [
+        Metric::Deletion,
+        Metric::Insertion,
+        Metric::Road,
+        Metric::Randomization,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Metric::Deletion => "deletion",
             Metric::Insertion => "insertion",
             Metric::Road => "road",
+            Metric::Randomization => "randomization",
         }
     }
 
@@ -58,6 +73,7 @@ impl Metric {
             Metric::Deletion => &[Figure::DeletionAuc],
             Metric::Insertion => &[Figure::InsertionAuc],
             Metric::Road => &[Figure::RoadMorf, Figure::RoadLerf, Figure::RoadCombined],
+            Metric::Randomization => &[Figure::RandomizedSpearman],
         }
     }
 
@@ -82,6 +98,9 @@ pub enum Figure {
     RoadMorf,
     RoadLerf,
     RoadCombined,
+    /// Spearman's ρ of |map| with every randomized layer randomized (the last cascading
+    /// step), else the mean over the independent steps.
+    RandomizedSpearman,
 }
 
 impl Figure {
@@ -93,6 +112,7 @@ impl Figure {
             Figure::RoadMorf => "road_morf",
             Figure::RoadLerf => "road_lerf",
             Figure::RoadCombined => "road_combined",
+            Figure::RandomizedSpearman => "randomization_spearman",
         }
     }
 
@@ -104,12 +124,16 @@ impl Figure {
             Figure::RoadMorf => "ROAD MoRF",
             Figure::RoadLerf => "ROAD LeRF",
             Figure::RoadCombined => "ROAD",
+            Figure::RandomizedSpearman => "rand. ρ",
         }
     }
 
     /// Whether a faithful map scores lower (deletion, MoRF) or higher (the others).
     pub fn lower_is_better(self) -> bool {
-        matches!(self, Figure::DeletionAuc | Figure::RoadMorf)
+        matches!(
+            self,
+            Figure::DeletionAuc | Figure::RoadMorf | Figure::RandomizedSpearman
+        )
     }
 }
 
@@ -121,8 +145,12 @@ pub struct Settings {
     /// ROAD: σ of the noise added to the imputed pixels (pytorch-grad-cam's 0.01; 0 makes
     /// ROAD deterministic).
     pub road_noise: f32,
-    /// Seed of ROAD's noise.
+    /// Seed of ROAD's noise and of the randomization's draws.
     pub seed: u64,
+    /// The randomization check's orders and how many layers it randomizes, top first
+    /// (`None`: all).
+    pub orders: &'static [Order],
+    pub randomize_top: Option<usize>,
 }
 
 impl Default for Settings {
@@ -131,6 +159,8 @@ impl Default for Settings {
             steps: 224,
             road_noise: 0.01,
             seed: 0,
+            orders: &[Order::Cascading],
+            randomize_top: None,
         }
     }
 }
@@ -141,6 +171,9 @@ pub struct Scores {
     pub deletion: Option<Curve>,
     pub insertion: Option<Curve>,
     pub road: Option<Road>,
+    /// One check per order asked for.
+    #[serde(skip)]
+    pub randomization: Vec<Check>,
     /// The metrics' own time, in milliseconds.
     pub ms: f64,
 }
@@ -154,6 +187,20 @@ impl Scores {
             Figure::RoadMorf => self.road.as_ref().map(|r| r.morf_mean),
             Figure::RoadLerf => self.road.as_ref().map(|r| r.lerf_mean),
             Figure::RoadCombined => self.road.as_ref().map(|r| r.combined),
+            Figure::RandomizedSpearman => {
+                let cascading = self
+                    .randomization
+                    .iter()
+                    .find(|c| c.order == Order::Cascading);
+                match cascading {
+                    Some(c) => c.steps.last()?.spearman_abs,
+                    None => {
+                        let c = self.randomization.first()?;
+                        let got: Vec<f32> = c.steps.iter().filter_map(|s| s.spearman_abs).collect();
+                        (!got.is_empty()).then(|| got.iter().sum::<f32>() / got.len() as f32)
+                    }
+                }
+            }
         }
     }
 }
@@ -161,6 +208,7 @@ impl Scores {
 /// Scores maps of one input for one target.
 pub struct Evaluator<'a> {
     session: &'a Session,
+    source: Arc<Input>,
     input: Planes,
     target: usize,
     /// The target's probability for the clean input (from the subject's clean pass).
@@ -180,8 +228,12 @@ impl<'a> Evaluator<'a> {
         let graph = &session.graph;
         let spec = InputSpec::from_input_shape(&graph.layer(graph.inputs[0]).out_shape)?;
         let scores = subject.scores(session)?;
+        let source = subject.input.clone().ok_or_else(|| {
+            crate::error::Error::Usage("the metrics need an input (--image or --input-npy)".into())
+        })?;
         Ok(Evaluator {
             session,
+            source,
             input: Planes::of(&subject.tensor, spec)?,
             clean: softmax(&scores)[target],
             target,
@@ -236,6 +288,8 @@ impl<'a> Evaluator<'a> {
                         Game::Insertion => scores.insertion = Some(curve),
                     }
                 }
+                // Needs the method, not only its map: see [`Evaluator::randomize`].
+                Metric::Randomization => {}
                 Metric::Road => {
                     scores.road = Some(road::road(
                         &scorer,
@@ -250,5 +304,36 @@ impl<'a> Evaluator<'a> {
         }
         scores.ms = (start.elapsed().as_secs_f64() * 1e4).round() / 10.0;
         Ok(scores)
+    }
+
+    /// The randomization check of the map `request()` asks for, whose artifact for the model
+    /// as loaded is `original`, in each order of `settings`.
+    pub fn randomize(
+        &self,
+        request: &dyn Fn() -> Request,
+        original: &Artifact,
+        settings: &Settings,
+        control: &Control,
+    ) -> Result<Vec<Check>> {
+        let mut layers = randomize::parameterized(&self.session.graph);
+        if let Some(top) = settings.randomize_top {
+            layers.truncate(top);
+        }
+        settings
+            .orders
+            .iter()
+            .map(|&order| {
+                randomize::check(
+                    self.session,
+                    &self.source,
+                    request,
+                    original,
+                    &layers,
+                    order,
+                    settings.seed,
+                    control,
+                )
+            })
+            .collect()
     }
 }

@@ -53,35 +53,8 @@ impl Ranking {
         sign: Sign,
         what: &str,
     ) -> Result<Ranking> {
-        let (h, w) = (spec.height, spec.width);
-        let values = match artifact {
-            Artifact::Attribution { data, .. } => summed(&sign.apply(data), spec),
-            Artifact::Cam {
-                height,
-                width,
-                data,
-                ..
-            }
-            | Artifact::Mask {
-                height,
-                width,
-                data,
-                ..
-            } => resized(*height, *width, &sign.apply(data), h, w),
-            Artifact::Heatmap { .. } => {
-                return Err(Error::Usage(format!(
-                    "{what} gives a probability map (low is important), which ranks pixels the \
-                     other way round; score its attribution instead"
-                )))
-            }
-            Artifact::Grid { .. } | Artifact::Image { .. } | Artifact::Rows { .. } => {
-                return Err(Error::Usage(format!(
-                    "{what} does not attribute the input (it shows kernels, feature maps or a \
-                     picture), so there is nothing to score"
-                )))
-            }
-        };
-        Ranking::checked(h, w, values, what)
+        let values = pixel_values(artifact, spec, sign, what)?;
+        Ranking::checked(spec.height, spec.width, values, what)
     }
 
     /// The ranking of an array given from elsewhere (`--map FILE.npy`).
@@ -162,6 +135,45 @@ impl Ranking {
     pub fn scaled(&self) -> Vec<f32> {
         normalize(&self.values)
     }
+}
+
+/// A method's output as one value per input pixel (channels summed, a CAM brought to the input
+/// size), unchecked: a constant map is a value here (a randomized model's map may be one).
+pub fn pixel_values(
+    artifact: &Artifact,
+    spec: &InputSpec,
+    sign: Sign,
+    what: &str,
+) -> Result<Vec<f32>> {
+    let (h, w) = (spec.height, spec.width);
+    let values = match artifact {
+        Artifact::Attribution { data, .. } => summed(&sign.apply(data), spec),
+        Artifact::Cam {
+            height,
+            width,
+            data,
+            ..
+        }
+        | Artifact::Mask {
+            height,
+            width,
+            data,
+            ..
+        } => resized(*height, *width, &sign.apply(data), h, w),
+        Artifact::Heatmap { .. } => {
+            return Err(Error::Usage(format!(
+                "{what} gives a probability map (low is important), which ranks pixels the \
+                 other way round; score its attribution instead"
+            )))
+        }
+        Artifact::Grid { .. } | Artifact::Image { .. } | Artifact::Rows { .. } => {
+            return Err(Error::Usage(format!(
+                "{what} does not attribute the input (it shows kernels, feature maps or a \
+                 picture), so there is nothing to score"
+            )))
+        }
+    };
+    Ok(values)
 }
 
 /// An attribution summed over its channels, in either layout.

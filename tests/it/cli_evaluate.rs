@@ -146,6 +146,43 @@ fn map_file(dir: &Path, shape: &[usize], data: &[f32]) -> PathBuf {
 }
 
 #[test]
+fn the_randomization_check_reports_every_layer_top_first() {
+    let v = json_of(evaluate().args([
+        "--methods",
+        "gradcam,random",
+        "--metrics",
+        "randomization",
+        "--randomization",
+        "both",
+        "--randomize-top",
+        "3",
+    ]));
+    let gradcam = &v["maps"][0];
+    let checks = gradcam["randomization"].as_array().unwrap();
+    let orders: Vec<&str> = checks
+        .iter()
+        .map(|c| c["order"].as_str().unwrap())
+        .collect();
+    assert_eq!(orders, ["cascading", "independent"]);
+    for c in checks {
+        let steps = c["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 3, "--randomize-top 3");
+        assert_eq!(steps[0]["layer"], "predictions", "the top layer first");
+        for s in steps {
+            assert!(s["ssim"].is_number());
+        }
+    }
+    // The cascading check's last step is the table's figure.
+    assert_eq!(
+        gradcam["randomization_spearman"],
+        checks[0]["steps"][2]["spearman_abs"]
+    );
+    // The random map is not a method: there is nothing to recompute.
+    assert!(v["maps"][1]["randomization"].as_array().unwrap().is_empty());
+    assert!(v["maps"][1]["randomization_spearman"].is_null());
+}
+
+#[test]
 fn bad_maps_and_arguments_are_one_line_each() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
@@ -195,6 +232,41 @@ fn bad_maps_and_arguments_are_one_line_each() {
     expect_error(
         on_sharp().args(["--target", "10"]),
         &["--target 10", "10 classes"],
+    );
+    expect_error(
+        on_sharp()
+            .args(["--metrics", "randomization", "--map"])
+            .arg(&nan),
+        &["randomization", "--methods"],
+    );
+    expect_error(
+        on_sharp().args(["--randomize-top", "0"]),
+        &["--randomize-top 0", "1 or more"],
+    );
+    // A model with no trainable weights has nothing to randomize.
+    let bare = crate::common::onnx::write_model(
+        d,
+        "bare",
+        &crate::common::onnx::tiny_model(
+            vec![
+                crate::common::onnx::node("gap", "GlobalAveragePool", &["x"], &["g"]),
+                crate::common::onnx::node("flat", "Flatten", &["g"], &["y"]),
+            ],
+            "y",
+        ),
+    );
+    let bare_input = map_file(
+        d,
+        &[1, 3, 4, 4],
+        &(0..48).map(|v| v as f32).collect::<Vec<_>>(),
+    );
+    expect_error(
+        evaluate()
+            .arg(&bare)
+            .arg("--input-npy")
+            .arg(&bare_input)
+            .args(["--methods", "saliency", "--metrics", "randomization"]),
+        &["no layer with trainable weights"],
     );
     expect_error(
         on_sharp().arg("--road-noise=-1"),

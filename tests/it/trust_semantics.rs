@@ -131,3 +131,61 @@ fn gradcam_beats_a_random_and_a_constant_map_on_most_pictures() {
         }
     }
 }
+
+/// Adebayo's check on the demo: with every layer randomized (cascading, top first), Grad-CAM's
+/// |map| must keep a rank correlation below 0.5 with the original on at least 80% of the 50
+/// held-out pictures. The figures are printed.
+#[test]
+fn gradcam_decorrelates_once_the_model_is_randomized() {
+    use convscope::trust::randomize::{check, parameterized, Order};
+
+    let session = Session::new(demo::graph().unwrap(), Device::Cpu).unwrap();
+    let graph = session.graph.clone();
+    let spec = InputSpec::from_input_shape(&graph.layer(graph.inputs[0]).out_shape).unwrap();
+    let layers = parameterized(&graph);
+    let (mut below, mut sum) = (0u32, 0f64);
+    for index in FIRST..FIRST + COUNT {
+        let sample = shapes::sample(HELDOUT, index, spec.height);
+        let input = input(spec, &sample);
+        let subject = session.subject(&input).unwrap();
+        let request = || Request {
+            method: methods::by_id("gradcam").unwrap(),
+            layer: methods::cam::default_layer(&graph),
+            objective: Objective::Class {
+                scores: graph.logits_layer(),
+                class: sample.class,
+            },
+            options: Options::Default,
+            batch: 1,
+        };
+        let original = explain(&session, &subject, request(), Control::default())
+            .unwrap()
+            .output
+            .artifact;
+        let c = check(
+            &session,
+            &input,
+            &request,
+            &original,
+            &layers,
+            Order::Cascading,
+            0,
+            &Control::default(),
+        )
+        .unwrap();
+        // A map that collapsed to a constant has no rank correlation left: it counts as below.
+        let rho = c.steps.last().unwrap().spearman_abs.unwrap_or(0.0);
+        sum += rho as f64;
+        below += (rho < 0.5) as u32;
+    }
+    println!(
+        "Grad-CAM after randomizing all {} layers: ρ(|map|) below 0.5 on {below} of {COUNT} \
+         pictures, mean {:.3}",
+        layers.len(),
+        sum / COUNT as f64
+    );
+    assert!(
+        below >= (COUNT as u32 * 4).div_ceil(5),
+        "only {below} of {COUNT}"
+    );
+}

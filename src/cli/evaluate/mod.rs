@@ -16,7 +16,8 @@ use crate::imaging::npy::read_npy_f32_at_most;
 use crate::import::labels;
 use crate::methods::{self, cam, target, LayerNeed, Method, Objective, Options, Picture};
 use crate::model::LayerId;
-use crate::trust::{Evaluator, Metric, Ranking, Scores, Settings, Sign};
+use crate::trust::randomize::parameterized;
+use crate::trust::{Evaluator, Metric, Order, Ranking, Scores, Settings, Sign};
 
 /// The methods scored when `--methods` is not given: one of each kind that is quick at 224²
 /// (plain, path and smoothed gradients; two CAMs), and the chance level.
@@ -67,7 +68,7 @@ pub struct Args {
     /// Score a map made elsewhere: float32 .npy of [H,W] or [C,H,W] at the input's size.
     #[arg(long, value_name = "FILE.npy")]
     pub map: Option<PathBuf>,
-    /// The metrics, comma-separated: deletion, insertion, road [default: all].
+    /// The metrics, comma-separated: deletion, insertion, road, randomization [default: all].
     #[arg(long, value_delimiter = ',')]
     pub metrics: Vec<String>,
     /// Deletion and insertion: steps from the whole input to none of it (each step changes
@@ -85,7 +86,14 @@ pub struct Args {
     /// (pytorch-grad-cam's 0.01; 0 makes ROAD deterministic).
     #[arg(long, default_value_t = 0.01)]
     pub road_noise: f32,
-    /// Seed of ROAD's noise and of the `random` map.
+    /// Randomization check: cascading (the top k layers randomized at step k, Adebayo's
+    /// figure), independent (only the k-th), or both.
+    #[arg(long, value_enum, default_value = "cascading")]
+    pub randomization: Orders,
+    /// Randomization check: randomize only the top N layers with weights [default: all].
+    #[arg(long, value_name = "N")]
+    pub randomize_top: Option<usize>,
+    /// Seed of ROAD's noise, of the randomization's draws and of the `random` map.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Inputs per batched pass [default: sized to the model and the memory available].
@@ -97,6 +105,48 @@ pub struct Args {
     /// Print JSON (with the curves) instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Orders {
+    Cascading,
+    Independent,
+    Both,
+}
+
+impl Orders {
+    fn orders(self) -> &'static [Order] {
+        match self {
+            Orders::Cascading => &[Order::Cascading],
+            Orders::Independent => &[Order::Independent],
+            Orders::Both => &[Order::Cascading, Order::Independent],
+        }
+    }
+}
+
+/// The randomization check recomputes a method's map on a randomized model: a map read from a
+/// file or the random map cannot be. Asked for explicitly with no method to check, it is an
+/// error; among the default metrics it is left out.
+fn randomization_applies(
+    a: &Args,
+    metrics: Vec<Metric>,
+    sources: &[Source],
+) -> Result<Vec<Metric>> {
+    let any_method = sources.iter().any(|s| matches!(s, Source::Method(_)));
+    if any_method || !metrics.contains(&Metric::Randomization) {
+        return Ok(metrics);
+    }
+    if !a.metrics.is_empty() {
+        return Err(Error::Usage(
+            "the randomization check recomputes a method's map on a randomized model, which a \
+             map from a file cannot be; give --methods, or other --metrics"
+                .into(),
+        ));
+    }
+    Ok(metrics
+        .into_iter()
+        .filter(|&m| m != Metric::Randomization)
+        .collect())
 }
 
 /// What a row of the table scores.
@@ -173,12 +223,20 @@ pub fn run(a: Args) -> Result<()> {
             a.road_noise
         )));
     }
+    let sources = sources(&a)?;
+    let metrics = randomization_applies(&a, metrics, &sources)?;
+    if a.randomize_top == Some(0) {
+        return Err(Error::Usage(
+            "--randomize-top 0 randomizes nothing; give 1 or more (default: every layer)".into(),
+        ));
+    }
     let settings = Settings {
         steps: a.steps,
         road_noise: a.road_noise,
         seed: a.seed,
+        orders: a.randomization.orders(),
+        randomize_top: a.randomize_top,
     };
-    let sources = sources(&a)?;
     let sign = if a.abs { Sign::Abs } else { Sign::Signed };
     let t = Instant::now();
     let graph = a.model_args.open(&a.model)?;
@@ -192,6 +250,13 @@ pub fn run(a: Args) -> Result<()> {
             b
         }
     };
+    if metrics.contains(&Metric::Randomization) && parameterized(&graph).is_empty() {
+        return Err(Error::Usage(
+            "the model has no layer with trainable weights, so the randomization check has \
+             nothing to randomize; leave it out of --metrics"
+                .into(),
+        ));
+    }
     let input = Arc::new(a.input.prepare(&graph)?);
     let load_ms = ms(t);
     // A map from a file is read and checked before any pass runs.
@@ -223,6 +288,8 @@ pub fn run(a: Args) -> Result<()> {
 
     let mut rows = Vec::new();
     for source in &sources {
+        // The method's request and map, for the randomization check.
+        let mut artifact = None;
         let (name, ranking, method_ms, layer) = match source {
             Source::File(path) => (
                 path.display().to_string(),
@@ -240,19 +307,21 @@ pub fn run(a: Args) -> Result<()> {
                 let layer = (method.info().layer == LayerNeed::SpatialMap)
                     .then_some(cam_layer)
                     .flatten();
-                let request = Request {
+                let scores_layer = graph.logits_layer();
+                let request = move || Request {
                     method: *method,
                     layer,
                     objective: Objective::Class {
-                        scores: graph.logits_layer(),
+                        scores: scores_layer,
                         class,
                     },
                     options: Options::Default,
                     batch,
                 };
-                let done = explain(&session, &subject, request, super::progress::control(id))?;
+                let done = explain(&session, &subject, request(), super::progress::control(id))?;
                 let ranking =
                     Ranking::of_artifact(&done.output.artifact, &evaluator.spec(), sign, id)?;
+                artifact = Some((request, done.output.artifact));
                 (
                     id.to_string(),
                     ranking,
@@ -262,7 +331,15 @@ pub fn run(a: Args) -> Result<()> {
             }
         };
         let control = super::progress::control(&format!("{name}: metrics"));
-        let scores = evaluator.score(&ranking, &metrics, &settings, &control)?;
+        let t = Instant::now();
+        let mut scores = evaluator.score(&ranking, &metrics, &settings, &control)?;
+        if let (true, Some((request, original))) =
+            (metrics.contains(&Metric::Randomization), &artifact)
+        {
+            let control = super::progress::control(&format!("{name}: randomization"));
+            scores.randomization = evaluator.randomize(request, original, &settings, &control)?;
+            scores.ms = ms(t);
+        }
         rows.push(Row {
             name,
             method_ms,

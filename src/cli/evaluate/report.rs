@@ -51,6 +51,26 @@ impl Report<'_> {
                 m["road"] = json!(s.road.as_ref().map(|r| json!({
                     "percentiles": r.percentiles, "morf": r.morf, "lerf": r.lerf, "noise": r.noise,
                 })));
+                let checks: Vec<Value> = s
+                    .randomization
+                    .iter()
+                    .map(|c| {
+                        let steps: Vec<Value> = c
+                            .steps
+                            .iter()
+                            .map(|st| {
+                                json!({
+                                    "layer": self.graph.layer(st.layer).name,
+                                    "spearman_abs": st.spearman_abs,
+                                    "spearman_signed": st.spearman_signed,
+                                    "ssim": st.ssim,
+                                })
+                            })
+                            .collect();
+                        json!({"order": c.order.as_str(), "init": "pytorch-default", "steps": steps})
+                    })
+                    .collect();
+                m["randomization"] = json!(checks);
                 m["timings"] = json!({"method_ms": r.method_ms, "metrics_ms": s.ms});
                 m
             })
@@ -156,6 +176,30 @@ impl Report<'_> {
             .render()
         );
         outln!("↓ lower is better, ↑ higher is better; * the best of the maps scored");
+        for r in self.rows {
+            for c in &r.scores.randomization {
+                let steps: Vec<String> = c
+                    .steps
+                    .iter()
+                    .map(|st| {
+                        let rho = st
+                            .spearman_abs
+                            .map_or("const".into(), |v| format!("{v:.2}"));
+                        format!("{} {rho}", self.graph.layer(st.layer).name)
+                    })
+                    .collect();
+                let arrow = match c.order {
+                    crate::trust::Order::Cascading => " → ",
+                    crate::trust::Order::Independent => ", ",
+                };
+                outln!(
+                    "{} randomization ({}, top first), ρ(|map|) with the original: {}",
+                    r.name,
+                    c.order.as_str(),
+                    steps.join(arrow)
+                );
+            }
+        }
     }
 
     /// The numbers of the metrics asked for, in order.

@@ -1,0 +1,203 @@
+//! Sanity checks by model-parameter randomization (Adebayo et al., "Sanity Checks for
+//! Saliency Maps", NeurIPS 2018): a map that explains the model must change when the model's
+//! weights are destroyed. Each parameterized layer (one with trainable weights), top layer
+//! first, is re-initialized with a seeded draw and the map recomputed for the same input and
+//! class; it is compared with the original map by Spearman's ρ of |map| and of the signed map
+//! (summed over channels at the input's size) and by SSIM of |map| scaled to [0, 1].
+//!
+//! - **Cascading**: step k has the top k layers randomized (Adebayo's main figure; Quantus's
+//!   `MPRT` in its default top-down order).
+//! - **Independent**: step k has only the k-th layer from the top randomized.
+//!
+//! The draw is each layer's PyTorch default initialization: kernels and biases uniform in
+//! ±1/√fan_in (Conv2d, ConvTranspose2d and Linear's `kaiming_uniform_(a=√5)`), normalization
+//! scales 1 and shifts 0, running means 0 and variances 1, PReLU slopes 0.25; a learned
+//! element-wise operand (a layer scale), which has no default, uniform in ±1. The generator is
+//! seeded by the seed and the layer's name, so a layer gets the same draw in every step and
+//! every run. The weights are never changed in place: each step runs on a copy that shares
+//! every layer it does not randomize ([`crate::exec::Params::with_layers`]).
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::ranking::{pixel_values, Sign};
+use super::similarity::{spearman, ssim};
+use crate::engine::{explain, Request, Session, Subject};
+use crate::error::{Error, Result};
+use crate::exec::Params;
+use crate::imaging::heatmap::normalize;
+use crate::input::preprocess::InputSpec;
+use crate::input::Input;
+use crate::methods::{Artifact, Control};
+use crate::model::build::{fnv1a, Rng};
+use crate::model::{Graph, Layer, LayerId, LayerKind, ParamCount, Weight, WeightRole};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Cascading,
+    Independent,
+}
+
+impl Order {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Cascading => "cascading",
+            Order::Independent => "independent",
+        }
+    }
+}
+
+/// One step: which layer was (last) randomized, and how alike the new map is to the original.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub layer: LayerId,
+    /// Spearman's ρ of |map| and of the signed map (`None` where the new map is constant).
+    pub spearman_abs: Option<f32>,
+    pub spearman_signed: Option<f32>,
+    /// SSIM of |map| scaled to [0, 1] (`None` for a map smaller than 7×7).
+    pub ssim: Option<f32>,
+    /// |map| scaled to [0, 1], at the input's size: the picture of this step.
+    pub map: Vec<f32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Check {
+    pub order: Order,
+    /// The original |map| scaled to [0, 1].
+    pub original: Vec<f32>,
+    pub steps: Vec<Step>,
+}
+
+/// The layers with trainable weights, top (nearest the output) first.
+pub fn parameterized(graph: &Graph) -> Vec<LayerId> {
+    (0..graph.layers.len())
+        .rev()
+        .map(LayerId)
+        .filter(|&id| {
+            graph
+                .layer(id)
+                .weights
+                .iter()
+                .any(|w| w.count == ParamCount::Trainable && w.role != WeightRole::Constant)
+        })
+        .collect()
+}
+
+/// Runs the check: `request()` makes the request of the map checked (the same method, layer
+/// and class every time), `original` is its artifact for the model as loaded, `layers` the
+/// layers to randomize in order (top first).
+#[allow(clippy::too_many_arguments)]
+pub fn check(
+    session: &Session,
+    input: &Arc<Input>,
+    request: &dyn Fn() -> Request,
+    original: &Artifact,
+    layers: &[LayerId],
+    order: Order,
+    seed: u64,
+    control: &Control,
+) -> Result<Check> {
+    if layers.is_empty() {
+        return Err(Error::Usage(
+            "the model has no layer with trainable weights, so there is nothing to randomize"
+                .into(),
+        ));
+    }
+    let graph = &session.graph;
+    let spec = InputSpec::from_input_shape(&graph.layer(graph.inputs[0]).out_shape)?;
+    let (h, w) = (spec.height, spec.width);
+    let values = |a: &Artifact, sign| pixel_values(a, &spec, sign, "the map");
+    let (orig_abs, orig_signed) = (
+        values(original, Sign::Abs)?,
+        values(original, Sign::Signed)?,
+    );
+    let original_scaled = normalize(&orig_abs);
+    let mut steps = Vec::with_capacity(layers.len());
+    let mut cascade: Option<Params> = None;
+    for (k, &layer) in layers.iter().enumerate() {
+        control.step(k, layers.len(), "layers randomized")?;
+        let from = match (order, &cascade) {
+            (Order::Cascading, Some(p)) => p,
+            _ => &session.params,
+        };
+        let weights = redraw(graph.layer(layer), seed)?;
+        let params = from.with_layers(graph, vec![(layer, weights)], &session.device)?;
+        let randomized = session.with_params(params);
+        let subject = Subject::new(&randomized, input.clone())?;
+        let inner = Control {
+            cancel: control.cancel.clone(),
+            progress: None,
+        };
+        let map = explain(&randomized, &subject, request(), inner)?
+            .output
+            .artifact;
+        let (abs, signed) = (values(&map, Sign::Abs)?, values(&map, Sign::Signed)?);
+        let scaled = normalize(&abs);
+        steps.push(Step {
+            layer,
+            spearman_abs: spearman(&orig_abs, &abs),
+            spearman_signed: spearman(&orig_signed, &signed),
+            ssim: ssim(&original_scaled, &scaled, h, w),
+            map: scaled,
+        });
+        if order == Order::Cascading {
+            cascade = Some(randomized.params);
+        }
+    }
+    control.step(layers.len(), layers.len(), "layers randomized")?;
+    Ok(Check {
+        order,
+        original: original_scaled,
+        steps,
+    })
+}
+
+/// A layer's weights drawn afresh as the module's comment says, in the graph's layout.
+pub fn redraw(layer: &Layer, seed: u64) -> Result<Vec<Weight>> {
+    let mut rng = Rng::new(seed ^ fnv1a(layer.name.as_bytes()));
+    let bound = 1.0 / (fan_in(layer) as f32).sqrt();
+    layer
+        .weights
+        .iter()
+        .map(|w| {
+            let n: usize = w.shape.iter().product();
+            let fill = |v: f32| vec![v; n];
+            let data = match w.role {
+                WeightRole::Kernel | WeightRole::Bias => {
+                    (0..n).map(|_| rng.uniform(-bound, bound)).collect()
+                }
+                WeightRole::Gamma | WeightRole::MovingVariance => fill(1.0),
+                WeightRole::Beta | WeightRole::MovingMean => fill(0.0),
+                WeightRole::Slope => fill(0.25),
+                WeightRole::Operand => (0..n).map(|_| rng.uniform(-1.0, 1.0)).collect(),
+                WeightRole::Constant => w.load()?.data.clone(),
+            };
+            Ok(Weight::loaded(
+                w.name.clone(),
+                w.role,
+                &w.shape,
+                data,
+                w.count,
+            ))
+        })
+        .collect()
+}
+
+/// What PyTorch's default initialization divides by: the inputs each output sums.
+fn fan_in(layer: &Layer) -> usize {
+    let fan = match &layer.kind {
+        LayerKind::Conv2d(c) => {
+            c.in_channels / c.groups.max(1) * c.window.kernel.iter().product::<usize>()
+        }
+        LayerKind::ConvTranspose2d(c) => c.filters * c.window.kernel.iter().product::<usize>(),
+        LayerKind::Linear(l) => l.in_features,
+        _ => layer
+            .weights
+            .iter()
+            .find(|w| w.role == WeightRole::Kernel)
+            .map_or(1, |w| w.shape.iter().skip(1).product()),
+    };
+    fan.max(1)
+}
