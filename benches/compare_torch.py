@@ -3,7 +3,7 @@
 prints the ratios convscope / reference (lower is better; 1.0 = as fast).
 
     PY=$(../shared/tools/refenv.sh)   # or any python with torch, torchvision, captum, grad-cam
-    "$PY" benches/compare_torch.py [--quick] [--only forward|methods|memory]
+    "$PY" benches/compare_torch.py [--quick] [--only forward|methods|memory|trust]
 
 The two sides alternate: for each model (and, for the methods, each method) it runs the Rust
 benchmark for just that row group (`cargo bench`, writing target/convscope_*.json) and then the
@@ -25,6 +25,9 @@ row once in a fresh process on both sides: after the model and input are loaded 
 set is reset through /proc/self/clear_refs, the operation runs, and the row is the peak (VmHWM)
 minus the resident set just before, in MB. PyTorch's input-gradient row also holds the weight
 gradients, as captum's Saliency computes them.
+
+Deletion and insertion (`--only trust`): RISE's 224 steps at 224x224 for one map, both games,
+once each side; the reference is RISE's CausalMetric loop batched by 16 with torch.no_grad.
 
 Limit a run with the environment variables benches/common reads, passed on to cargo bench:
 CONVSCOPE_BENCH_METHODS=occlusion,scorecam, CONVSCOPE_BENCH_MODELS=vgg16, and, for smoke tests
@@ -49,6 +52,7 @@ SMOOTHGRAD_SAMPLES, IG_STEPS, ACTMAX_STEPS = 10, 20, 50  # as benches/methods.rs
 THREADS = int(os.environ.get("THREADS", os.cpu_count() or 1))
 OCCLUSION_WINDOW, OCCLUSION_STRIDE, LONG_BATCH = (3, 16, 16), (3, 8, 8), 16  # as benches/methods.rs
 SIZE = int(os.environ.get("CONVSCOPE_BENCH_SIZE") or 224)
+TRUST_BATCH = 16  # as benches/trust.rs
 
 
 def selected(var):
@@ -211,6 +215,54 @@ def method_times():
     return out
 
 
+def causal_curve(model, x, target, order, step, start, finish):
+    """The target's softmax probability after 0, 1, ..., n steps of RISE's game from `start`
+    towards `finish` (the pixels of `order`, `step` at a time), in batches of TRUST_BATCH: what
+    a PyTorch user writes (RISE's CausalMetric, batched)."""
+    hw = x.shape[2] * x.shape[3]
+    n = (hw + step - 1) // step
+    cur, fin = start.clone().view(3, hw), finish.view(3, hw)
+    probs, batch = [], []
+    with torch.no_grad():
+        for i in range(n + 1):
+            batch.append(cur.clone().view(1, *x.shape[1:]))
+            if len(batch) == TRUST_BATCH or i == n:
+                probs.append(torch.softmax(model(torch.cat(batch)), dim=1)[:, target])
+                batch = []
+            if i < n:
+                coords = order[i * step:(i + 1) * step]
+                cur[:, coords] = fin[:, coords]
+    return torch.cat(probs)
+
+
+def trust_times():
+    """Deletion and insertion (224 steps, RISE's blur substrate) for one map, as
+    benches/trust.rs times them."""
+    import numpy as np
+    from scipy.ndimage import gaussian_filter
+
+    impulse = np.zeros((11, 11))
+    impulse[5, 5] = 1
+    kern = torch.zeros(3, 3, 11, 11)
+    for c in range(3):
+        kern[c, c] = torch.from_numpy(gaussian_filter(impulse, 5).astype("float32"))
+    out = {}
+    for name, model, _ in models():
+        x = torch.randn(1, 3, SIZE, SIZE)
+        with torch.no_grad():
+            target = int(model(x).argmax())
+        order = torch.randperm(SIZE * SIZE, generator=torch.Generator().manual_seed(2))
+        step = (SIZE * SIZE + 223) // 224
+
+        def both():
+            causal_curve(model, x, target, order, step, x, torch.zeros_like(x))
+            blurred = torch.nn.functional.conv2d(x, kern, padding=5)
+            causal_curve(model, x, target, order, step, blurred, x)
+
+        out[f"{name}/deletion_insertion"] = once_ms(both)
+    return out
+
+
 def compare(bench, reference, unit="ms", per_method=False):
     """Runs `cargo bench --bench <bench>` and `reference` alternately, one model (and with
     `per_method`, one method) at a time, and prints each group's ratios as soon as it has them."""
@@ -256,6 +308,8 @@ def main():
         compare("methods", method_times, per_method=True)
     if ONLY in (None, "memory"):
         compare("memory", memory_times, unit="MB")
+    if ONLY in (None, "trust"):
+        compare("trust", trust_times)
 
 
 if __name__ == "__main__":

@@ -179,8 +179,12 @@ pub struct Scores {
 }
 
 impl Scores {
-    /// `figure`, if its metric was computed.
+    /// `figure`, if its metric was computed and gave a number.
     pub fn get(&self, figure: Figure) -> Option<f32> {
+        self.figure(figure).filter(|v| v.is_finite())
+    }
+
+    fn figure(&self, figure: Figure) -> Option<f32> {
         match figure {
             Figure::DeletionAuc => self.deletion.as_ref().map(|c| c.auc),
             Figure::InsertionAuc => self.insertion.as_ref().map(|c| c.auc),

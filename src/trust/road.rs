@@ -31,7 +31,7 @@ use crate::model::build::Rng;
 pub const PERCENTILES: [u32; 9] = [10, 20, 30, 40, 50, 60, 70, 80, 90];
 
 /// The change in the target's probability at each percentile (`None` where skipped), the
-/// means, and the combined score.
+/// means, and the combined score (NaN where every percentile was skipped).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Road {
     pub percentiles: Vec<u32>,
@@ -100,9 +100,13 @@ pub fn road(
         })
         .collect();
     let (morf, lerf) = changes.split_at(PERCENTILES.len());
+    // NaN when every percentile was skipped: there is no score, and 0 would read as one.
     let mean = |v: &[Option<f32>]| {
         let got: Vec<f32> = v.iter().flatten().copied().collect();
-        got.iter().map(|&x| x as f64).sum::<f64>() as f32 / got.len().max(1) as f32
+        match got.len() {
+            0 => f32::NAN,
+            n => (got.iter().map(|&x| x as f64).sum::<f64>() / n as f64) as f32,
+        }
     };
     let (morf_mean, lerf_mean) = (mean(morf), mean(lerf));
     Ok(Road {

@@ -182,6 +182,27 @@ fn the_randomization_check_reports_every_layer_top_first() {
     assert!(v["maps"][1]["randomization_spearman"].is_null());
 }
 
+/// A map that is 0 over 95% of the picture ties at every MoRF threshold, which would remove
+/// every pixel: those percentiles are skipped (null), and so are the means they would make,
+/// while LeRF, which removes the zeros, still scores.
+#[test]
+fn road_skips_the_percentiles_a_map_cannot_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<f32> = (0..1024)
+        .map(|p| if p % 20 == 0 { 1.0 + p as f32 } else { 0.0 })
+        .collect();
+    let map = map_file(dir.path(), &[32, 32], &values);
+    let v = json_of(on_sharp().args(["--metrics", "road", "--map"]).arg(&map));
+    let row = &v["maps"][0];
+    assert!(row["road"]["morf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(Value::is_null));
+    assert!(row["road_morf"].is_null() && row["road_combined"].is_null());
+    assert!(row["road_lerf"].is_number());
+}
+
 #[test]
 fn bad_maps_and_arguments_are_one_line_each() {
     let dir = tempfile::tempdir().unwrap();
