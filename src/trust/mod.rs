@@ -10,6 +10,7 @@
 //!   scoring any number of rankings with the metrics asked for.
 
 pub mod causal;
+pub mod figures;
 mod impute;
 mod planes;
 pub mod randomize;

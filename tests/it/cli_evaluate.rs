@@ -182,6 +182,54 @@ fn the_randomization_check_reports_every_layer_top_first() {
     assert!(v["maps"][1]["randomization_spearman"].is_null());
 }
 
+/// `--plot` and `--strip` write the curves and the randomization strip as PNG, together or
+/// not at all.
+#[test]
+fn the_curves_and_the_strip_are_drawn() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plot, strip) = (dir.path().join("curves.png"), dir.path().join("strip.png"));
+    evaluate()
+        .args([
+            "--methods",
+            "gradcam,random",
+            "--randomize-top",
+            "4",
+            "--steps",
+            "24",
+        ])
+        .arg("--plot")
+        .arg(&plot)
+        .arg("--strip")
+        .arg(&strip)
+        .assert()
+        .success();
+    let plot = image::open(&plot).unwrap();
+    assert_eq!(plot.width(), 2 * (320 + 2 * 28), "a panel for each game");
+    let strip = image::open(&strip).unwrap();
+    assert!(
+        strip.width() >= 5 * 96,
+        "the original and 4 steps side by side"
+    );
+    // A strip without the randomization check, or both pictures on one path: refused before
+    // any work, nothing written.
+    let other = dir.path().join("other.png");
+    expect_error(
+        evaluate()
+            .args(["--metrics", "deletion", "--strip"])
+            .arg(&other),
+        &["--strip", "randomization"],
+    );
+    expect_error(
+        evaluate()
+            .arg("--plot")
+            .arg(&other)
+            .arg("--strip")
+            .arg(&other),
+        &["different paths"],
+    );
+    assert!(!other.exists());
+}
+
 /// A map that is 0 over 95% of the picture ties at every MoRF threshold, which would remove
 /// every pixel: those percentiles are skipped (null), and so are the means they would make,
 /// while LeRF, which removes the zeros, still scores.

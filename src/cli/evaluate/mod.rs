@@ -2,6 +2,7 @@
 //! --map FILE.npy) [--metrics LIST] [--json]`: how faithful each map is to the model, by the
 //! metrics of `crate::trust`, as a table (or JSON with the curves).
 
+mod pictures;
 mod report;
 
 use std::path::PathBuf;
@@ -105,6 +106,13 @@ pub struct Args {
     /// Print JSON (with the curves) instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Draw the deletion and insertion curves of every map into this PNG.
+    #[arg(long, value_name = "FILE.png")]
+    pub plot: Option<PathBuf>,
+    /// Draw the randomization strip (the original |map| and the map after each step, with
+    /// Spearman's ρ) of every method into this PNG, one row a method and order.
+    #[arg(long, value_name = "FILE.png")]
+    pub strip: Option<PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -225,6 +233,7 @@ pub fn run(a: Args) -> Result<()> {
     }
     let sources = sources(&a)?;
     let metrics = randomization_applies(&a, metrics, &sources)?;
+    pictures::check(&a, &metrics)?;
     if a.randomize_top == Some(0) {
         return Err(Error::Usage(
             "--randomize-top 0 randomizes nothing; give 1 or more (default: every layer)".into(),
@@ -366,6 +375,7 @@ pub fn run(a: Args) -> Result<()> {
         load_ms,
         forward_ms,
     };
+    pictures::write(&a, &graph, &rows, evaluator.spec())?;
     if a.json {
         super::print_json(&report.json());
     } else {
