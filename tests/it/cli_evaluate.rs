@@ -138,6 +138,50 @@ fn the_demo_scores_its_methods_against_chance_in_a_table_and_in_json() {
     assert!(!text.contains("deletion ↓"), "{text}");
 }
 
+/// A model without weights (global average pooling of a 3x4x4 input: its "classes" are the
+/// channels' means) and an input for it, in `dir`.
+fn bare_model(dir: &Path) -> (PathBuf, PathBuf) {
+    use crate::common::onnx::{node, tiny_model, write_model};
+    let model = write_model(
+        dir,
+        "bare",
+        &tiny_model(
+            vec![
+                node("gap", "GlobalAveragePool", &["x"], &["g"]),
+                node("flat", "Flatten", &["g"], &["y"]),
+            ],
+            "y",
+        ),
+    );
+    let input = dir.join("bare.input.npy");
+    let values: Vec<f32> = (0..48).map(|v| v as f32).collect();
+    write_npy_f32(&input, &[1, 3, 4, 4], &values).unwrap();
+    (model, input)
+}
+
+/// A method whose map is constant for the input (the bare model's gradient is the same at
+/// every pixel) is reported as not scored, and the other maps are still scored.
+#[test]
+fn a_method_with_a_constant_map_is_reported_and_the_rest_scored() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, input) = bare_model(dir.path());
+    let v = json_of(evaluate().arg(&model).arg("--input-npy").arg(&input).args([
+        "--methods",
+        "saliency,random",
+        "--metrics",
+        "deletion",
+        "--steps",
+        "4",
+    ]));
+    let (saliency, random) = (&v["maps"][0], &v["maps"][1]);
+    assert!(saliency["problem"]
+        .as_str()
+        .unwrap()
+        .contains("the same everywhere"));
+    assert!(saliency["deletion_auc"].is_null());
+    assert!(random["problem"].is_null() && random["deletion_auc"].is_number());
+}
+
 /// A map file in a fresh folder.
 fn map_file(dir: &Path, shape: &[usize], data: &[f32]) -> PathBuf {
     let path = dir.join("map.npy");
@@ -313,22 +357,7 @@ fn bad_maps_and_arguments_are_one_line_each() {
         &["--randomize-top 0", "1 or more"],
     );
     // A model with no trainable weights has nothing to randomize.
-    let bare = crate::common::onnx::write_model(
-        d,
-        "bare",
-        &crate::common::onnx::tiny_model(
-            vec![
-                crate::common::onnx::node("gap", "GlobalAveragePool", &["x"], &["g"]),
-                crate::common::onnx::node("flat", "Flatten", &["g"], &["y"]),
-            ],
-            "y",
-        ),
-    );
-    let bare_input = map_file(
-        d,
-        &[1, 3, 4, 4],
-        &(0..48).map(|v| v as f32).collect::<Vec<_>>(),
-    );
+    let (bare, bare_input) = bare_model(d);
     expect_error(
         evaluate()
             .arg(&bare)

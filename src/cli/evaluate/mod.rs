@@ -171,6 +171,8 @@ pub struct Row {
     pub method_ms: f64,
     pub layer: Option<LayerId>,
     pub scores: Scores,
+    /// Why a method's map was not scored (it is constant for this input, so it ranks nothing).
+    pub problem: Option<String>,
 }
 
 /// The methods whose output ranks input pixels.
@@ -328,8 +330,27 @@ pub fn run(a: Args) -> Result<()> {
                     batch,
                 };
                 let done = explain(&session, &subject, request(), super::progress::control(id))?;
-                let ranking =
-                    Ranking::of_artifact(&done.output.artifact, &evaluator.spec(), sign, id)?;
+                // A method whose map is constant for this input ranks nothing: its row says
+                // so and the other maps are still scored (a `--map` file like that is an error).
+                let ranking = match Ranking::of_artifact(
+                    &done.output.artifact,
+                    &evaluator.spec(),
+                    sign,
+                    id,
+                ) {
+                    Ok(r) => r,
+                    Err(Error::Input(problem)) => {
+                        rows.push(Row {
+                            name: id.to_string(),
+                            method_ms: done.facts.method_ms,
+                            layer: done.facts.layer,
+                            scores: Scores::default(),
+                            problem: Some(problem),
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 artifact = Some((request, done.output.artifact));
                 (
                     id.to_string(),
@@ -354,6 +375,7 @@ pub fn run(a: Args) -> Result<()> {
             method_ms,
             layer,
             scores,
+            problem: None,
         });
     }
 

@@ -71,6 +71,7 @@ impl Report<'_> {
                     })
                     .collect();
                 m["randomization"] = json!(checks);
+                m["problem"] = json!(r.problem);
                 m["timings"] = json!({"method_ms": r.method_ms, "metrics_ms": s.ms});
                 m
             })
@@ -176,6 +177,11 @@ impl Report<'_> {
             .render()
         );
         outln!("↓ lower is better, ↑ higher is better; * the best of the maps scored");
+        for r in self.rows {
+            if let Some(problem) = &r.problem {
+                outln!("{}: not scored: {problem}", r.name);
+            }
+        }
         for r in self.rows {
             for c in &r.scores.randomization {
                 let steps: Vec<String> = c
