@@ -14,22 +14,19 @@
 //! place. The points equal to the clean input (deletion's first, insertion's last) take the
 //! clean pass's probability instead of a pass of their own.
 
-use serde::Serialize;
-
 use super::planes::Planes;
 use super::rise;
 use super::scorer::Scorer;
 use crate::error::Result;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Game {
     Deletion,
     Insertion,
 }
 
 /// One game's curve and area.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Curve {
     pub game: Game,
     /// Pixels changed per step.

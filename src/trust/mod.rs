@@ -22,8 +22,6 @@ mod similarity;
 
 use std::time::Instant;
 
-use serde::Serialize;
-
 pub use causal::{Curve, Game};
 pub use planes::Planes;
 pub use randomize::{Check, Order};
@@ -42,8 +40,7 @@ use crate::methods::Artifact;
 use crate::methods::Control;
 
 /// A faithfulness metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
     Deletion,
     Insertion,
@@ -167,13 +164,12 @@ impl Default for Settings {
 }
 
 /// One map's scores.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default)]
 pub struct Scores {
     pub deletion: Option<Curve>,
     pub insertion: Option<Curve>,
     pub road: Option<Road>,
     /// One check per order asked for.
-    #[serde(skip)]
     pub randomization: Vec<Check>,
     /// The metrics' own time, in milliseconds.
     pub ms: f64,

@@ -1,7 +1,7 @@
 //! A prepared input on the host, addressed by pixel: the perturbation metrics replace whole
 //! pixels (every channel of one place) whatever the model's layout.
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 
 use crate::error::Result;
 use crate::input::preprocess::{InputSpec, Layout};
@@ -64,15 +64,6 @@ impl Planes {
             let i = self.index(c, p);
             self.data[i] = v;
         }
-    }
-
-    /// The batch-1 tensor on `device`.
-    pub fn to_tensor(&self, device: &Device) -> Result<Tensor> {
-        Ok(Tensor::from_vec(
-            self.data.clone(),
-            self.spec.shape(1),
-            device,
-        )?)
     }
 }
 

@@ -19,8 +19,6 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-
 use super::ranking::{pixel_values, Sign};
 use super::similarity::{spearman, ssim};
 use crate::engine::{explain, Request, Session, Subject};
@@ -33,8 +31,7 @@ use crate::methods::{Artifact, Control};
 use crate::model::build::{fnv1a, Rng};
 use crate::model::{Graph, Layer, LayerId, LayerKind, ParamCount, Weight, WeightRole};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Order {
     Cascading,
     Independent,

@@ -19,7 +19,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
-use serde::Serialize;
 
 use super::impute::impute;
 use super::planes::Planes;
@@ -32,7 +31,7 @@ pub const PERCENTILES: [u32; 9] = [10, 20, 30, 40, 50, 60, 70, 80, 90];
 
 /// The change in the target's probability at each percentile (`None` where skipped), the
 /// means, and the combined score (NaN where every percentile was skipped).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Road {
     pub percentiles: Vec<u32>,
     pub morf: Vec<Option<f32>>,

@@ -4,7 +4,6 @@
 
 use candle_core::Tensor;
 
-use super::planes::Planes;
 use crate::engine::Session;
 use crate::error::{Error, Result};
 use crate::input::preprocess::InputSpec;
@@ -59,10 +58,5 @@ impl Scorer<'_> {
             self.control.step(probs.len(), n, unit)?;
         }
         Ok(probs)
-    }
-
-    /// The probability of one input.
-    pub fn probability(&self, input: &Planes) -> Result<f32> {
-        Ok(self.probabilities(1, "inputs", |_, out| out.copy_from_slice(&input.data))?[0])
     }
 }
