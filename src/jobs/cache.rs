@@ -1,35 +1,49 @@
-//! Finished views by their spec: a view computed once comes back instantly. Bounded by count
-//! (pictures are small next to the model), oldest use first out.
+//! Finished results by their spec: a view computed once comes back instantly. Bounded by count
+//! (pictures and scores are small next to the model), oldest use first out.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use super::compute::Computed;
 use super::spec::JobSpec;
 
-pub struct Cache {
+/// The views' maps by their spec.
+pub type Cache = Lru<JobSpec, Arc<Computed>>;
+
+pub struct Lru<K, V> {
     capacity: usize,
-    entries: HashMap<JobSpec, Arc<Computed>>,
+    entries: HashMap<K, V>,
     /// Least recently used first.
-    order: VecDeque<JobSpec>,
+    order: VecDeque<K>,
 }
 
-impl Cache {
-    pub fn new(capacity: usize) -> Cache {
-        Cache {
+impl<K: Clone + Eq + Hash, V: Clone> Lru<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        Lru {
             capacity: capacity.max(1),
             entries: HashMap::new(),
             order: VecDeque::new(),
         }
     }
 
-    pub fn get(&mut self, spec: &JobSpec) -> Option<Arc<Computed>> {
+    pub fn get(&mut self, spec: &K) -> Option<V> {
         let hit = self.entries.get(spec)?.clone();
         self.touch(spec);
         Some(hit)
     }
 
-    pub fn insert(&mut self, spec: JobSpec, value: Arc<Computed>) {
+    /// The value of `spec`, without counting as a use.
+    pub fn peek(&self, spec: &K) -> Option<&V> {
+        self.entries.get(spec)
+    }
+
+    /// Every entry, in no order (without counting as a use).
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter()
+    }
+
+    pub fn insert(&mut self, spec: K, value: V) {
         if self.entries.insert(spec.clone(), value).is_some() {
             self.touch(&spec);
             return;
@@ -50,7 +64,7 @@ impl Cache {
         self.entries.is_empty()
     }
 
-    fn touch(&mut self, spec: &JobSpec) {
+    fn touch(&mut self, spec: &K) {
         if let Some(i) = self.order.iter().position(|s| s == spec) {
             let s = self.order.remove(i).expect("present");
             self.order.push_back(s);
@@ -76,8 +90,11 @@ mod tests {
     fn computed() -> Arc<Computed> {
         Arc::new(Computed {
             picture: Arc::new(image::RgbImage::new(1, 1)),
-            shape: vec![1],
-            data: vec![0.0],
+            artifact: crate::methods::Artifact::Heatmap {
+                height: 1,
+                width: 1,
+                data: vec![0.0],
+            },
             problem: None,
             note: None,
         })

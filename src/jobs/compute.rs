@@ -10,15 +10,15 @@ use crate::engine::{explain, picture, Request, Session};
 use crate::error::{Error, Result};
 use crate::imaging::heatmap::MapProblem;
 use crate::input::Input;
-use crate::methods::{self, Control, Objective};
+use crate::methods::{self, Artifact, Control, Objective};
 
 /// A finished view: what to show and what to export.
 #[derive(Debug)]
 pub struct Computed {
     pub picture: Arc<RgbImage>,
-    /// The raw map, as `render --npy` writes it.
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
+    /// The method's output: its raw array is what `render --npy` writes, and the Trust view
+    /// scores it.
+    pub artifact: Artifact,
     /// A warning worth showing (a constant map).
     pub problem: Option<MapProblem>,
     /// One line on what was computed (e.g. `integrated gradients, completeness gap 0.002`).
@@ -38,17 +38,7 @@ pub fn compute(
         true => session.subject(input)?,
         false => Arc::new(crate::engine::Subject::blank(session)?),
     };
-    let request = Request {
-        method,
-        layer: spec.layer,
-        objective: Objective::Class {
-            scores: session.graph.logits_layer(),
-            class: spec.target,
-        },
-        options: spec.knobs.options(spec.method, input.preprocess),
-        batch: session.batch,
-    };
-    let explained = explain(session, &subject, request, control)?;
+    let explained = explain(session, &subject, request(session, input, spec)?, control)?;
     let output = &explained.output;
     // Activation maximization draws its own picture; every other method has an input.
     let picture = picture(method, output, &subject, &spec.knobs.look())
@@ -62,9 +52,22 @@ pub fn compute(
         });
     Ok(Computed {
         picture: Arc::new(picture),
-        shape: output.artifact.shape(),
-        data: output.artifact.data().to_vec(),
+        artifact: explained.output.artifact,
         problem: explained.facts.problem,
         note,
+    })
+}
+
+/// The engine's request for `spec`'s map of `input`.
+pub fn request(session: &Session, input: &Input, spec: &JobSpec) -> Result<Request> {
+    Ok(Request {
+        method: methods::by_id(spec.method)?,
+        layer: spec.layer,
+        objective: Objective::Class {
+            scores: session.graph.logits_layer(),
+            class: spec.target,
+        },
+        options: spec.knobs.options(spec.method, input.preprocess),
+        batch: session.batch,
     })
 }

@@ -17,11 +17,13 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc::Sender;
 
 use super::compute::{compute, Computed};
-use super::spec::JobSpec;
+use super::spec::Key;
+use super::trust::judge;
 use crate::engine::Session;
 use crate::error::Error;
 use crate::input::Input;
 use crate::methods::{CancelToken, Control, Progress};
+use crate::trust::Scores;
 
 /// Progress is sent at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(50);
@@ -34,7 +36,7 @@ pub enum JobEvent {
     },
     Finished {
         ticket: u64,
-        spec: JobSpec,
+        key: Key,
         result: JobResult,
         elapsed: Duration,
     },
@@ -42,16 +44,42 @@ pub enum JobEvent {
 
 #[derive(Debug, Clone)]
 pub enum JobResult {
-    Done(Arc<Computed>),
+    Done(Done),
     Failed(String),
     Cancelled,
+}
+
+/// A finished job's result, by the kind of job.
+#[derive(Debug, Clone)]
+pub enum Done {
+    Map(Arc<Computed>),
+    Trust(Arc<Scores>),
+}
+
+/// What to compute: the job's key, the input, and for a Trust job the map it scores (the
+/// view's result, so that scoring never recomputes it).
+#[derive(Debug, Clone)]
+pub struct Work {
+    pub key: Key,
+    pub input: Arc<Input>,
+    pub map: Option<Arc<Computed>>,
+}
+
+impl Work {
+    /// A view's map of `input`.
+    pub fn map(spec: super::JobSpec, input: Arc<Input>) -> Work {
+        Work {
+            key: Key::Map(spec),
+            input,
+            map: None,
+        }
+    }
 }
 
 /// One submission.
 struct Job {
     ticket: u64,
-    spec: JobSpec,
-    input: Arc<Input>,
+    work: Work,
 }
 
 #[derive(Default)]
@@ -114,14 +142,10 @@ impl Runner {
         self.gauge.clone()
     }
 
-    /// Runs `spec` on `input` as `ticket`: now when nothing runs, else once the running job
-    /// (cancelled by this) has stopped, in place of whatever was waiting.
-    pub fn submit(&mut self, ticket: u64, spec: JobSpec, input: Arc<Input>) {
-        let job = Job {
-            ticket,
-            spec,
-            input,
-        };
+    /// Runs `work` as `ticket`: now when nothing runs, else once the running job (cancelled
+    /// by this) has stopped, in place of whatever was waiting.
+    pub fn submit(&mut self, ticket: u64, work: Work) {
+        let job = Job { ticket, work };
         let mut slots = lock(&self.slots);
         if let Some((_, token)) = &slots.running {
             token.cancel();
@@ -153,7 +177,7 @@ impl Runner {
         // result of a superseded ticket is dropped by the receiver anyway.
         let _ = self.events.try_send(JobEvent::Finished {
             ticket: job.ticket,
-            spec: job.spec,
+            key: job.work.key,
             result: JobResult::Cancelled,
             elapsed: Duration::ZERO,
         });
@@ -166,7 +190,7 @@ impl Runner {
             slots: self.slots.clone(),
             gauge: self.gauge.clone(),
         };
-        let (ticket, spec) = (job.ticket, job.spec.clone());
+        let (ticket, key) = (job.ticket, job.work.key.clone());
         let spawned = std::thread::Builder::new()
             .name("convscope-job".into())
             .spawn(move || worker.run(job, token));
@@ -174,7 +198,7 @@ impl Runner {
             lock(&self.slots).running = None;
             let _ = self.events.try_send(JobEvent::Finished {
                 ticket,
-                spec,
+                key,
                 result: JobResult::Failed(format!("cannot start a thread: {e}")),
                 elapsed: Duration::ZERO,
             });
@@ -200,7 +224,7 @@ impl Worker {
             // The receiver is gone only when the interface has quit.
             let _ = self.events.blocking_send(JobEvent::Finished {
                 ticket: job.ticket,
-                spec: job.spec,
+                key: job.work.key,
                 result,
                 elapsed: start.elapsed(),
             });
@@ -231,19 +255,36 @@ impl Worker {
             *last = Some(now);
             let _ = events.try_send(JobEvent::Progress { ticket, progress });
         });
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            compute(&self.session, &job.input, &job.spec, control)
-        }));
+        let outcome = catch_unwind(AssertUnwindSafe(|| run(&self.session, &job.work, control)));
         match outcome {
-            Ok(Ok(done)) => JobResult::Done(Arc::new(done)),
+            Ok(Ok(done)) => JobResult::Done(done),
             Ok(Err(Error::Cancelled)) => JobResult::Cancelled,
             Ok(Err(e)) => JobResult::Failed(e.to_string()),
             Err(panic) => JobResult::Failed(format!(
                 "{} failed unexpectedly ({}); please report this",
-                job.spec.method,
+                job.work.key.name(),
                 panic_text(&panic)
             )),
         }
+    }
+}
+
+/// Computes `work`: what a job does, on the runner's thread (and inline in tests).
+pub fn run(session: &Session, work: &Work, control: Control) -> crate::Result<Done> {
+    match &work.key {
+        Key::Map(spec) => Ok(Done::Map(Arc::new(compute(
+            session,
+            &work.input,
+            spec,
+            control,
+        )?))),
+        Key::Trust(spec) => Ok(Done::Trust(Arc::new(judge(
+            session,
+            &work.input,
+            spec,
+            work.map.as_deref(),
+            control,
+        )?))),
     }
 }
 

@@ -9,6 +9,8 @@ use crate::methods::{
 };
 use crate::model::LayerId;
 
+use super::trust::{Part, TrustSpec};
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct JobSpec {
     /// The method's `render` id.
@@ -19,6 +21,36 @@ pub struct JobSpec {
     /// Which input: bumped each time another image is loaded; 0 for methods that make their
     /// own picture (activation maximization), whose result does not depend on it.
     pub input: u64,
+}
+
+/// What a job computes, as the runner and the caches know it: a view's map, or a part of the
+/// Trust view's scores of one map.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    Map(JobSpec),
+    Trust(TrustSpec),
+}
+
+impl Key {
+    /// Whether this is the job of the map `spec`.
+    pub fn is_map(&self, spec: &JobSpec) -> bool {
+        matches!(self, Key::Map(s) if s == spec)
+    }
+
+    /// What the job is, in a word or two (messages, the harness's log).
+    pub fn name(&self) -> String {
+        match self {
+            Key::Map(spec) => spec.method.to_string(),
+            Key::Trust(t) => {
+                let map = t.map.as_ref().map_or("random", |m| m.method);
+                let part = match t.part {
+                    Part::Faithfulness => "faithfulness",
+                    Part::Randomization => "randomization",
+                };
+                format!("{map} {part}")
+            }
+        }
+    }
 }
 
 /// The options the TUI's knobs form edits: a hashable subset of the method knobs and the
@@ -92,6 +124,19 @@ impl ViewKnobs {
                 ..ActMaxOptions::default()
             }),
             _ => Options::Default,
+        }
+    }
+
+    /// These knobs with the look (colours, opacity, overlay, sign) at its defaults: what the
+    /// map itself depends on.
+    pub fn without_look(&self) -> ViewKnobs {
+        let plain = ViewKnobs::default();
+        ViewKnobs {
+            colormap: plain.colormap,
+            alpha: plain.alpha,
+            overlay: plain.overlay,
+            signed: plain.signed,
+            ..self.clone()
         }
     }
 

@@ -28,6 +28,11 @@ const PALETTE: [[u8; 3]; 10] = [
     [156, 117, 95],
     [186, 176, 172],
 ];
+/// The colour of the `k`-th series' line (the interface marks each map with it).
+pub fn colour(k: usize) -> [u8; 3] {
+    PALETTE[k % PALETTE.len()]
+}
+
 const PLOT_W: u32 = 320;
 const PLOT_H: u32 = 200;
 const MARGIN: u32 = 28;

@@ -15,6 +15,7 @@ mod impute;
 mod planes;
 pub mod randomize;
 mod ranking;
+pub mod report;
 pub mod rise;
 pub mod road;
 mod scorer;
@@ -38,6 +39,24 @@ use crate::input::Input;
 use crate::methods::target::softmax;
 use crate::methods::Artifact;
 use crate::methods::Control;
+
+/// The methods whose maps can be scored: those that attribute the input's pixels (gradients
+/// and CAMs). Occlusion's map is a probability per window (low is important) and the others
+/// show weights, activations or a made picture.
+pub fn scorable() -> Vec<&'static str> {
+    crate::methods::all()
+        .into_iter()
+        .map(|m| m.info())
+        .filter(|&i| can_score(i))
+        .map(|i| i.id)
+        .collect()
+}
+
+/// Whether maps of the method `info` describes can be scored.
+pub fn can_score(info: crate::methods::MethodInfo) -> bool {
+    use crate::methods::Family;
+    info.needs_input && matches!(info.family, Family::Gradient | Family::Cam)
+}
 
 /// A faithfulness metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

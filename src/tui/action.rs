@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::state::LayerDetail;
-use crate::input::Input;
-use crate::jobs::{Computed, JobEvent, JobResult, JobSpec};
+use image::RgbImage;
+
+use crate::jobs::{JobEvent, JobResult, Key, Work};
 use crate::methods::Progress;
 use crate::model::LayerId;
 
@@ -58,36 +59,37 @@ pub enum Action {
     },
     JobFinished {
         ticket: u64,
-        spec: JobSpec,
+        key: Key,
         result: JobResult,
         elapsed: Duration,
     },
     LayerLoaded(LayerId, Result<LayerDetail, String>),
     /// Another input, with its class scores.
-    InputLoaded(Result<(Arc<Input>, Vec<f32>), String>),
+    InputLoaded(Result<(Arc<crate::input::Input>, Vec<f32>), String>),
     Exported(Result<Vec<PathBuf>, String>),
 }
 
 #[derive(Debug)]
 pub enum Effect {
-    /// Compute a view in the background (superseding the one running).
-    Submit {
-        ticket: u64,
-        spec: JobSpec,
-        input: Arc<Input>,
-    },
+    /// Compute a view's map or a part of the Trust view in the background (superseding the
+    /// one running).
+    Submit { ticket: u64, work: Work },
     /// Stop the running job.
     Cancel,
     /// Read a layer's weights and their statistics.
     LoadLayer(LayerId),
     /// Read, prepare and classify another image.
     LoadInput(PathBuf),
-    /// Write the view's picture and raw map.
-    Export {
-        computed: Arc<Computed>,
-        png: PathBuf,
-        npy: PathBuf,
-    },
+    /// Write files: all of them or, when one cannot be written, none.
+    Export(Vec<(PathBuf, Payload)>),
+}
+
+/// What an exported file holds: bytes made in the reducer (cheap: an NPY, a CSV, a JSON), or
+/// a picture, PNG-encoded by the effect off the event loop.
+#[derive(Debug)]
+pub enum Payload {
+    Bytes(Vec<u8>),
+    Png(Arc<RgbImage>),
 }
 
 /// What the runner reports, as the reducer takes it.
@@ -97,12 +99,12 @@ impl From<JobEvent> for Action {
             JobEvent::Progress { ticket, progress } => Action::JobProgress { ticket, progress },
             JobEvent::Finished {
                 ticket,
-                spec,
+                key,
                 result,
                 elapsed,
             } => Action::JobFinished {
                 ticket,
-                spec,
+                key,
                 result,
                 elapsed,
             },

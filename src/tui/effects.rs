@@ -5,15 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::action::Action;
+use super::action::{Action, Payload};
 use super::state::LayerDetail;
 use crate::error::{Error, Result};
 use crate::imaging::atomic::stage;
-use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::input::preprocess::Preprocess;
 use crate::input::{Input, Source};
-use crate::jobs::{Computed, Session};
+use crate::jobs::Session;
 use crate::model::describe::{shown_weights, weight_infos};
 use crate::model::{Graph, LayerId};
 
@@ -81,26 +80,32 @@ pub fn load_input(session: &Session, path: &Path, preprocess: Preprocess) -> Act
     Action::InputLoaded(loaded.map_err(|e| e.to_string()))
 }
 
-/// Writes the picture and the raw map, staged so that a failure leaves neither.
-pub fn export(computed: &Computed, png: &Path, npy: &Path) -> Action {
+/// Writes `files`, each staged first so that a failure leaves none of them (and no file that
+/// was there before is replaced by a part).
+pub fn export(files: Vec<(PathBuf, Payload)>) -> Action {
     let written = (|| -> Result<Vec<PathBuf>> {
-        // The default export folder is made on the first export, not at start-up.
-        if let Some(dir) = png.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Write {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        let mut staged = Vec::new();
+        let mut paths = Vec::new();
+        for (path, payload) in files {
+            // The default export folder is made on the first export, not at start-up.
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            let bytes = match payload {
+                Payload::Bytes(b) => b,
+                Payload::Png(img) => encode_png(&img)
+                    .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?,
+            };
+            staged.push(stage(&path, &bytes)?);
+            paths.push(path);
         }
-        let bytes = encode_png(&computed.picture)
-            .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?;
-        let staged = [
-            stage(png, &bytes)?,
-            stage(npy, &npy_bytes_f32(&computed.shape, &computed.data))?,
-        ];
         for s in staged {
             s.commit()?;
         }
-        Ok(vec![png.to_path_buf(), npy.to_path_buf()])
+        Ok(paths)
     })();
     Action::Exported(written.map_err(|e| e.to_string()))
 }

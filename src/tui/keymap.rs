@@ -5,6 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
 use super::state::{Mode, State};
+use super::view::View;
 
 /// One key binding of the main screen.
 pub struct Binding {
@@ -141,14 +142,19 @@ pub fn bindings() -> Vec<Binding> {
             "view tab 1-10",
         ),
         b(
+            &[Char('T')],
+            Action::SelectView(View::trust().index()),
+            "the Trust view: how faithful each map is",
+        ),
+        b(
             &[Char(']')],
             Action::NextVariant,
-            "Grad-CAM tab: next of the family",
+            "next in the Grad-CAM family / Trust's maps",
         ),
         b(
             &[Char('[')],
             Action::PrevVariant,
-            "Grad-CAM tab: previous of the family",
+            "previous in the Grad-CAM family / Trust's maps",
         ),
         b(&[Char('t')], Action::OpenTargets, "pick the target class"),
         b(
@@ -165,7 +171,7 @@ pub fn bindings() -> Vec<Binding> {
         b(
             &[Char('e')],
             Action::Export,
-            "export the view as PNG and NPY",
+            "export: PNG and NPY (Trust: CSV, JSON, PNG)",
         ),
         b(
             &[Code(KeyCode::Esc)],

@@ -11,6 +11,7 @@ pub mod keymap;
 pub mod reducer;
 pub mod state;
 mod terminal;
+pub mod trust;
 pub mod ui;
 pub mod view;
 
@@ -188,11 +189,7 @@ fn perform(
     for effect in effects {
         let session = session.clone();
         match effect {
-            Effect::Submit {
-                ticket,
-                spec,
-                input,
-            } => runner.submit(ticket, spec, input),
+            Effect::Submit { ticket, work } => runner.submit(ticket, work),
             Effect::Cancel => runner.cancel(),
             Effect::LoadLayer(id) => background(
                 tasks,
@@ -204,9 +201,9 @@ fn perform(
                 move || effects::load_input(&session, &path, preprocess),
                 |e| Action::InputLoaded(Err(e)),
             ),
-            Effect::Export { computed, png, npy } => background(
+            Effect::Export(files) => background(
                 tasks,
-                move || effects::export(&computed, &png, &npy),
+                move || effects::export(files),
                 |e| Action::Exported(Err(e)),
             ),
         }

@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use image::RgbImage;
 
 use super::forms::{KnobsForm, OpenPrompt, TargetPicker};
+use super::trust::TrustView;
 use super::view::View;
 use crate::input::Input;
-use crate::jobs::{Cache, Computed, JobSpec, ViewKnobs};
+use crate::jobs::{Cache, Computed, JobSpec, Key, ViewKnobs};
 use crate::methods::target::{top_k, Prediction};
 use crate::methods::Progress;
 use crate::model::describe::{summary_rows, SummaryRow, WeightInfo};
@@ -57,22 +58,32 @@ pub enum Mode {
     Open(OpenPrompt),
 }
 
-/// The view pane's computation.
+/// The view pane's computation: a view's map, or a part of the Trust view's scores.
 #[derive(Clone, Debug)]
 pub enum Job {
     Idle,
     Running {
         ticket: u64,
-        spec: JobSpec,
+        key: Key,
         progress: Option<Progress>,
         started: Instant,
     },
     /// The user cancelled it (Esc).
-    Cancelled(JobSpec),
+    Cancelled(Key),
     Failed {
-        spec: JobSpec,
+        key: Key,
         error: String,
     },
+}
+
+impl Job {
+    /// The running job's key, if one runs.
+    pub fn running(&self) -> Option<&Key> {
+        match self {
+            Job::Running { key, .. } => Some(key),
+            _ => None,
+        }
+    }
 }
 
 /// A line at the bottom of the screen, dismissed by the next key.
@@ -132,6 +143,8 @@ pub struct State {
     /// Which view the layer pane's weights belong to.
     pub layer_detail: Option<(LayerId, Result<LayerDetail, String>)>,
     pub cache: Cache,
+    /// The Trust view's scores and figures.
+    pub trust: TrustView,
     pub next_ticket: u64,
 
     pub mode: Mode,
@@ -182,6 +195,7 @@ impl State {
             shown: None,
             layer_detail: None,
             cache: Cache::new(CACHE_VIEWS),
+            trust: TrustView::default(),
             next_ticket: 1,
             mode: Mode::Normal,
             message: None,

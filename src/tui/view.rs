@@ -1,18 +1,21 @@
 //! The view tabs, derived from the method registry: a tab for each method with one of its own,
 //! and one Grad-CAM tab for the methods of the CAM cycle (chosen with `[` and `]`), in the
-//! registry's order. Each view knows which layer it works on, following the layer selected in
-//! the summary where its method takes one.
+//! registry's order; then the Trust tab, which scores the maps of the others. Each method's
+//! view knows which layer it works on, following the layer selected in the summary where its
+//! method takes one.
 
 use std::sync::OnceLock;
 
 use crate::methods::{self, cam, filters, Family, LayerNeed, MethodInfo, Tab};
 use crate::model::{Graph, LayerId};
 
+const TRUST: &str = "Trust";
+
 /// A tab, by its position.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct View(usize);
 
-/// One tab: its titles and the methods it shows (one, or the CAM cycle).
+/// One tab: its titles and the methods it shows (one, or the CAM cycle; none for Trust).
 struct Entry {
     title: &'static str,
     short: &'static str,
@@ -46,6 +49,11 @@ fn tabs() -> &'static [Entry] {
                 Tab::CliOnly => {}
             }
         }
+        tabs.push(Entry {
+            title: TRUST,
+            short: TRUST,
+            methods: Vec::new(),
+        });
         tabs
     })
 }
@@ -63,6 +71,23 @@ impl View {
     /// The tab at `index` (clamped to the last).
     pub fn at(index: usize) -> View {
         View(index.min(tabs().len() - 1))
+    }
+
+    /// The Trust tab (the last).
+    pub fn trust() -> View {
+        View(tabs().len() - 1)
+    }
+
+    pub fn is_trust(self) -> bool {
+        self == View::trust()
+    }
+
+    /// The key that selects the tab: its number (1-9, then 0), `T` for Trust.
+    pub fn hotkey(self) -> char {
+        match self.is_trust() {
+            true => 'T',
+            false => char::from_digit((self.0 as u32 + 1) % 10, 10).unwrap_or(' '),
+        }
     }
 
     /// The tab that shows method `id`.
@@ -86,15 +111,19 @@ impl View {
         tabs()[self.0].short
     }
 
-    /// How many methods the tab cycles through (1 but for the Grad-CAM tab).
+    /// How many methods the tab cycles through (1 but for the Grad-CAM tab and Trust).
     pub fn variants(self) -> usize {
-        tabs()[self.0].methods.len()
+        tabs()[self.0].methods.len().max(1)
     }
 
-    /// The registry entry of the method shown, `variant` choosing within a cycle.
+    /// The registry entry of the method shown, `variant` choosing within a cycle. The Trust
+    /// tab shows no one method: callers ask `is_trust` first (it answers the first tab's).
     pub fn info(self, variant: usize) -> MethodInfo {
         let methods = &tabs()[self.0].methods;
-        methods[variant % methods.len()]
+        match methods.is_empty() {
+            false => methods[variant % methods.len()],
+            true => tabs()[0].methods[0],
+        }
     }
 
     /// The `render` method id, `variant` choosing within a cycle.
@@ -104,11 +133,14 @@ impl View {
 
     /// Whether the picture depends on the target class.
     pub fn uses_target(self) -> bool {
-        self.info(0).family.uses_target()
+        self.is_trust() || self.info(0).family.uses_target()
     }
 
     /// Whether the picture depends on the input image.
     pub fn uses_input(self) -> bool {
+        if self.is_trust() {
+            return true;
+        }
         let info = self.info(0);
         info.needs_input && info.family != Family::Weights
     }
@@ -118,6 +150,9 @@ impl View {
     pub fn layer(self, graph: &Graph, selected: LayerId) -> (Option<LayerId>, Option<String>) {
         type Usable = fn(&Graph, LayerId) -> crate::Result<()>;
         type Default = fn(&Graph) -> Option<LayerId>;
+        if self.is_trust() {
+            return (None, None);
+        }
         let (usable, default, lacks): (Usable, Default, &str) = match self.info(0).layer {
             // Activation maximization's layer is the unit's, chosen in `render` only.
             LayerNeed::None | LayerNeed::Optional => return (None, None),
@@ -153,9 +188,12 @@ mod tests {
                 "Grad-CAM",
                 "Occlusion",
                 "Score-CAM",
-                "Activation max."
+                "Activation max.",
+                "Trust"
             ]
         );
+        assert!(View::trust().is_trust() && View::trust().hotkey() == 'T');
+        assert_eq!(View::of("filters").unwrap().hotkey(), '1');
         let cam = View::of("gradcam").unwrap();
         let cycle: Vec<&str> = (0..cam.variants()).map(|v| cam.method(v)).collect();
         assert_eq!(

@@ -327,6 +327,11 @@ fn bad_maps_and_arguments_are_one_line_each() {
         evaluate().args(["--methods", "filters"]),
         &["filters", "cannot be scored", "saliency"],
     );
+    // Occlusion's map is a probability per window (low is important): refused before any pass.
+    expect_error(
+        evaluate().args(["--methods", "occlusion"]),
+        &["occlusion", "cannot be scored", "gradcam"],
+    );
     expect_error(
         evaluate().args(["--methods", "saliency", "--layer", "conv1"]),
         &["--layer", "none of the methods scored is a CAM"],

@@ -39,5 +39,6 @@ mod trust_semantics;
 mod tui;
 mod tui_pty;
 mod tui_tmux;
+mod tui_trust;
 mod zoo_candle_oracle;
 mod zoo_reference;

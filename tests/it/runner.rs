@@ -43,11 +43,7 @@ fn key(state: &State, c: char) -> Action {
 fn perform(fx: Vec<Effect>, runner: &mut Runner) {
     for e in fx {
         match e {
-            Effect::Submit {
-                ticket,
-                spec,
-                input,
-            } => runner.submit(ticket, spec, input),
+            Effect::Submit { ticket, work } => runner.submit(ticket, work),
             Effect::Cancel => runner.cancel(),
             _ => {}
         }

@@ -3,7 +3,7 @@
 //! open an image), and snapshots of every pane and the help at 80x24 and 120x40.
 
 #[path = "tui/harness.rs"]
-mod harness;
+pub(crate) mod harness;
 
 use convscope::input::Source;
 use convscope::tui::action::Action;
@@ -146,7 +146,7 @@ fn esc_cancels_the_running_job() {
     h.keys("9");
     assert!(matches!(h.state.job, Job::Running { .. }));
     h.keys("<Esc>");
-    assert!(matches!(&h.state.job, Job::Cancelled(s) if s.method == "scorecam"));
+    assert!(matches!(&h.state.job, Job::Cancelled(k) if k.name() == "scorecam"));
     assert_eq!(h.log.last().map(String::as_str), Some("cancel"));
     h.settle(); // the job's late result is dropped
     assert!(matches!(h.state.job, Job::Cancelled(_)));
@@ -208,8 +208,8 @@ fn export_writes_the_picture_and_the_raw_map() {
     let raw = convscope::imaging::npy::read_npy_f32(&npy).unwrap();
     let (spec, computed) = h.state.shown.clone().unwrap();
     assert_eq!(spec.method, "gradcam");
-    assert_eq!(raw.shape, computed.shape);
-    assert_eq!(raw.data, computed.data);
+    assert_eq!(raw.shape, computed.artifact.shape());
+    assert_eq!(raw.data, computed.artifact.data());
 }
 
 #[test]

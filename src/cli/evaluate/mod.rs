@@ -15,9 +15,10 @@ use crate::error::{Error, Result};
 use crate::exec::{device_label, select_device};
 use crate::imaging::npy::read_npy_f32_at_most;
 use crate::import::labels;
-use crate::methods::{self, cam, target, LayerNeed, Method, Objective, Options, Picture};
+use crate::methods::{self, cam, target, LayerNeed, Method, Objective, Options};
 use crate::model::LayerId;
 use crate::trust::randomize::parameterized;
+use crate::trust::report::{Document, Scored};
 use crate::trust::{Evaluator, Metric, Order, Ranking, Scores, Settings, Sign};
 
 /// The methods scored when `--methods` is not given: one of each kind that is quick at 224²
@@ -46,7 +47,7 @@ ROAD (Rong et al. 2022, as pytorch-grad-cam): impute the most relevant (MoRF ↓
 probability, averaged; ROAD ↑ = (LeRF − MoRF) / 2.\n\nA map ranks pixels by its values summed over channels (|values| with \
 --abs; CAMs brought to the input size, as drawn). `random` is a map of seeded uniform noise: the chance level. \
 Methods that can be scored: {}.",
-        scorable().join(", ")
+        crate::trust::scorable().join(", ")
     )
 }
 
@@ -164,27 +165,6 @@ enum Source {
     File(PathBuf),
 }
 
-/// One row: its name and its scores.
-pub struct Row {
-    pub name: String,
-    /// The method's own time (0 for a map read from a file).
-    pub method_ms: f64,
-    pub layer: Option<LayerId>,
-    pub scores: Scores,
-    /// Why a method's map was not scored (it is constant for this input, so it ranks nothing).
-    pub problem: Option<String>,
-}
-
-/// The methods whose output ranks input pixels.
-fn scorable() -> Vec<&'static str> {
-    methods::all()
-        .into_iter()
-        .map(|m| m.info())
-        .filter(|i| i.needs_input && matches!(i.picture, Picture::Attribution | Picture::Overlay))
-        .map(|i| i.id)
-        .collect()
-}
-
 fn sources(a: &Args) -> Result<Vec<Source>> {
     if let Some(path) = &a.map {
         return Ok(vec![Source::File(path.clone())]);
@@ -205,11 +185,11 @@ fn sources(a: &Args) -> Result<Vec<Source>> {
             continue;
         }
         let method = methods::by_id(id)?;
-        if !scorable().contains(&method.info().id) {
+        if !crate::trust::scorable().contains(&method.info().id) {
             return Err(Error::Usage(format!(
                 "{id} does not attribute the input's pixels, so it cannot be scored; give some of: \
                  {}, random",
-                scorable().join(", ")
+                crate::trust::scorable().join(", ")
             )));
         }
         out.push(Source::Method(method));
@@ -340,9 +320,9 @@ pub fn run(a: Args) -> Result<()> {
                 ) {
                     Ok(r) => r,
                     Err(Error::Input(problem)) => {
-                        rows.push(Row {
+                        rows.push(Scored {
                             name: id.to_string(),
-                            method_ms: done.facts.method_ms,
+                            method_ms: Some(done.facts.method_ms),
                             layer: done.facts.layer,
                             scores: Scores::default(),
                             problem: Some(problem),
@@ -370,9 +350,9 @@ pub fn run(a: Args) -> Result<()> {
             scores.randomization = evaluator.randomize(request, original, &settings, &control)?;
             scores.ms = ms(t);
         }
-        rows.push(Row {
+        rows.push(Scored {
             name,
-            method_ms,
+            method_ms: Some(method_ms),
             layer,
             scores,
             problem: None,
@@ -380,18 +360,20 @@ pub fn run(a: Args) -> Result<()> {
     }
 
     let report = report::Report {
-        graph: &graph,
-        input: &input.name(),
-        class,
-        label: labels
-            .as_ref()
-            .and_then(|l| l.get(class))
-            .map(String::as_str),
-        clean: evaluator.clean_probability(),
-        metrics: &metrics,
-        settings: &settings,
-        pixels: evaluator.spec().height * evaluator.spec().width,
-        rows: &rows,
+        doc: Document {
+            graph: &graph,
+            input: &input.name(),
+            class,
+            label: labels
+                .as_ref()
+                .and_then(|l| l.get(class))
+                .map(String::as_str),
+            clean: evaluator.clean_probability(),
+            metrics: &metrics,
+            settings: &settings,
+            pixels: evaluator.spec().height * evaluator.spec().width,
+            rows: &rows,
+        },
         device: device_label(&session.device),
         batch,
         load_ms,
@@ -436,7 +418,7 @@ fn ms(t: Instant) -> f64 {
 mod tests {
     #[test]
     fn the_default_methods_can_all_be_scored() {
-        let scorable = super::scorable();
+        let scorable = crate::trust::scorable();
         for id in super::DEFAULT_METHODS {
             assert!(*id == super::RANDOM || scorable.contains(id), "{id}");
         }

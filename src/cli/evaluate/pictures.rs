@@ -2,7 +2,7 @@
 
 use image::RgbImage;
 
-use super::{Args, Row};
+use super::Args;
 use crate::error::{Error, Result};
 use crate::imaging::atomic::stage;
 use crate::imaging::colormap::Colormap;
@@ -11,6 +11,7 @@ use crate::imaging::png::encode_png;
 use crate::input::preprocess::InputSpec;
 use crate::model::Graph;
 use crate::trust::figures::{self, Series};
+use crate::trust::report::Scored;
 use crate::trust::Metric;
 
 /// Before any work: the pictures asked for can be drawn from the metrics asked for, their
@@ -46,7 +47,7 @@ pub(super) fn check(a: &Args, metrics: &[Metric]) -> Result<()> {
 
 /// `--plot` and `--strip`: both staged before either is put in place, so a failure leaves
 /// neither.
-pub(super) fn write(a: &Args, graph: &Graph, rows: &[Row], spec: InputSpec) -> Result<()> {
+pub(super) fn write(a: &Args, graph: &Graph, rows: &[Scored], spec: InputSpec) -> Result<()> {
     let mut staged = Vec::new();
     if let Some(path) = &a.plot {
         let series: Vec<Series> = rows

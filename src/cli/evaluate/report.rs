@@ -3,24 +3,12 @@
 
 use serde_json::{json, Value};
 
-use super::Row;
 use crate::cli::table::{Align, Table};
-use crate::model::Graph;
-use crate::trust::causal::pixels_per_step;
-use crate::trust::{Figure, Metric, Settings};
+use crate::trust::report::Document;
+use crate::trust::Metric;
 
 pub(super) struct Report<'a> {
-    pub(super) graph: &'a Graph,
-    pub(super) input: &'a str,
-    pub(super) class: usize,
-    pub(super) label: Option<&'a str>,
-    /// The target's probability for the clean input.
-    pub(super) clean: f32,
-    pub(super) metrics: &'a [Metric],
-    pub(super) settings: &'a Settings,
-    /// H·W of the input.
-    pub(super) pixels: usize,
-    pub(super) rows: &'a [Row],
+    pub(super) doc: Document<'a>,
     pub(super) device: String,
     pub(super) batch: usize,
     pub(super) load_ms: f64,
@@ -28,112 +16,50 @@ pub(super) struct Report<'a> {
 }
 
 impl Report<'_> {
-    fn step(&self) -> usize {
-        pixels_per_step(self.pixels, self.settings.steps)
-    }
-
     pub(super) fn json(&self) -> Value {
-        let maps: Vec<Value> = self
-            .rows
-            .iter()
-            .map(|r| {
-                let s = &r.scores;
-                let curve = |c: &Option<crate::trust::Curve>| c.as_ref().map(|c| json!(c.probs));
-                let mut m = json!({
-                    "name": r.name,
-                    "layer": r.layer.map(|l| self.graph.layer(l).name.as_str()),
-                });
-                for f in self.figures() {
-                    m[f.key()] = json!(s.get(f));
-                }
-                m["curves"] =
-                    json!({"deletion": curve(&s.deletion), "insertion": curve(&s.insertion)});
-                m["road"] = json!(s.road.as_ref().map(|r| json!({
-                    "percentiles": r.percentiles, "morf": r.morf, "lerf": r.lerf, "noise": r.noise,
-                })));
-                let checks: Vec<Value> = s
-                    .randomization
-                    .iter()
-                    .map(|c| {
-                        let steps: Vec<Value> = c
-                            .steps
-                            .iter()
-                            .map(|st| {
-                                json!({
-                                    "layer": self.graph.layer(st.layer).name,
-                                    "spearman_abs": st.spearman_abs,
-                                    "spearman_signed": st.spearman_signed,
-                                    "ssim": st.ssim,
-                                })
-                            })
-                            .collect();
-                        json!({"order": c.order.as_str(), "init": "pytorch-default", "steps": steps})
-                    })
-                    .collect();
-                m["randomization"] = json!(checks);
-                m["problem"] = json!(r.problem);
-                m["timings"] = json!({"method_ms": r.method_ms, "metrics_ms": s.ms});
-                m
-            })
-            .collect();
-        let metrics: Vec<Value> = self
-            .metrics
-            .iter()
-            .map(|m| {
-                let figures: Vec<Value> = m
-                    .figures()
-                    .iter()
-                    .map(|f| json!({"key": f.key(), "better": better(*f)}))
-                    .collect();
-                json!({"name": m.as_str(), "figures": figures})
-            })
-            .collect();
-        json!({
-            "input": self.input,
-            "target": {"index": self.class, "label": self.label, "prob": self.clean},
-            "metrics": metrics,
-            "settings": {
-                "steps": self.settings.steps, "pixels_per_step": self.step(), "pixels": self.pixels,
-                "road_noise": self.settings.road_noise, "seed": self.settings.seed,
-            },
-            "maps": maps,
-            "device": self.device,
-            "batch": self.batch,
-            "timings": {"load_ms": self.load_ms, "forward_ms": self.forward_ms},
-        })
+        let mut out = self.doc.json();
+        out["device"] = json!(self.device);
+        out["batch"] = json!(self.batch);
+        out["timings"] = json!({"load_ms": self.load_ms, "forward_ms": self.forward_ms});
+        out
     }
 
     pub(super) fn print(&self) {
-        let label = self.label.map(|l| format!(" '{l}'")).unwrap_or_default();
+        let label = self
+            .doc
+            .label
+            .map(|l| format!(" '{l}'"))
+            .unwrap_or_default();
         outln!(
             "{} · target {}{label}, probability {:.4} · {} · batch {}",
-            self.input,
-            self.class,
-            self.clean,
+            self.doc.input,
+            self.doc.class,
+            self.doc.clean,
             self.device,
             self.batch
         );
         if self
+            .doc
             .metrics
             .iter()
             .any(|m| matches!(m, Metric::Deletion | Metric::Insertion))
         {
-            let step = self.step();
+            let step = self.doc.step();
             outln!(
                 "deletion/insertion: {} steps of {step} pixel{} (of {})",
-                self.pixels.div_ceil(step),
+                self.doc.pixels.div_ceil(step),
                 if step == 1 { "" } else { "s" },
-                self.pixels
+                self.doc.pixels
             );
         }
-        if self.metrics.contains(&Metric::Road) {
+        if self.doc.metrics.contains(&Metric::Road) {
             outln!(
                 "ROAD: change in probability with the most (MoRF) or least (LeRF) relevant pixels \
                  imputed, mean over 10–90%; noise {}",
-                self.settings.road_noise
+                self.doc.settings.road_noise
             );
         }
-        let figures = self.figures();
+        let figures = self.doc.figures();
         let mut headers = vec!["map".to_string()];
         let mut align = vec![Align::Left];
         for f in &figures {
@@ -143,8 +69,9 @@ impl Report<'_> {
         }
         headers.extend(["map ms".into(), "metrics ms".into()]);
         align.extend([Align::Right, Align::Right]);
-        let best: Vec<Option<f32>> = figures.iter().map(|&f| self.best(f)).collect();
+        let best: Vec<Option<f32>> = figures.iter().map(|&f| self.doc.best(f)).collect();
         let rows = self
+            .doc
             .rows
             .iter()
             .map(|r| {
@@ -152,7 +79,7 @@ impl Report<'_> {
                 for (f, best) in figures.iter().zip(&best) {
                     cells.push(match r.scores.get(*f) {
                         Some(v) => {
-                            let star = if Some(v) == *best && self.rows.len() > 1 {
+                            let star = if Some(v) == *best && self.doc.rows.len() > 1 {
                                 "*"
                             } else {
                                 " "
@@ -162,7 +89,7 @@ impl Report<'_> {
                         None => "-".into(),
                     });
                 }
-                cells.push(format!("{:.1}", r.method_ms));
+                cells.push(r.method_ms.map_or("-".into(), |ms| format!("{ms:.1}")));
                 cells.push(format!("{:.1}", r.scores.ms));
                 cells
             })
@@ -177,12 +104,12 @@ impl Report<'_> {
             .render()
         );
         outln!("↓ lower is better, ↑ higher is better; * the best of the maps scored");
-        for r in self.rows {
+        for r in self.doc.rows {
             if let Some(problem) = &r.problem {
                 outln!("{}: not scored: {problem}", r.name);
             }
         }
-        for r in self.rows {
+        for r in self.doc.rows {
             for c in &r.scores.randomization {
                 let steps: Vec<String> = c
                     .steps
@@ -191,7 +118,7 @@ impl Report<'_> {
                         let rho = st
                             .spearman_abs
                             .map_or("const".into(), |v| format!("{v:.2}"));
-                        format!("{} {rho}", self.graph.layer(st.layer).name)
+                        format!("{} {rho}", self.doc.graph.layer(st.layer).name)
                     })
                     .collect();
                 let arrow = match c.order {
@@ -206,31 +133,5 @@ impl Report<'_> {
                 );
             }
         }
-    }
-
-    /// The numbers of the metrics asked for, in order.
-    fn figures(&self) -> Vec<Figure> {
-        self.metrics
-            .iter()
-            .flat_map(|m| m.figures().iter().copied())
-            .collect()
-    }
-
-    /// The best value of `figure` over the rows.
-    fn best(&self, figure: Figure) -> Option<f32> {
-        let values = self.rows.iter().filter_map(|r| r.scores.get(figure));
-        if figure.lower_is_better() {
-            values.reduce(f32::min)
-        } else {
-            values.reduce(f32::max)
-        }
-    }
-}
-
-fn better(f: Figure) -> &'static str {
-    if f.lower_is_better() {
-        "lower"
-    } else {
-        "higher"
     }
 }

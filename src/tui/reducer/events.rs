@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{refresh, say};
-use crate::jobs::JobResult;
+use crate::jobs::{Done, JobResult, Key};
 use crate::methods::target::top_k;
 use crate::tui::action::{Action, Effect};
 use crate::tui::state::{input_picture, Job, State};
@@ -27,7 +27,7 @@ pub(super) fn background(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
         }
         Action::JobFinished {
             ticket,
-            spec,
+            key,
             result,
             ..
         } => {
@@ -35,21 +35,41 @@ pub(super) fn background(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             if !matches!(&s.job, Job::Running { ticket: t, .. } if *t == ticket) {
                 return;
             }
-            s.job = match result {
-                JobResult::Done(done) => {
+            s.job = Job::Idle;
+            match (key, result) {
+                (Key::Map(spec), JobResult::Done(Done::Map(done))) => {
                     if let Some(p) = done.problem {
                         say(s, format!("{}: {}", spec.method, p.describe()), false);
                     }
                     s.cache.insert(spec.clone(), done.clone());
                     s.shown = Some((spec, done));
-                    Job::Idle
                 }
-                JobResult::Failed(error) => {
+                (Key::Trust(spec), JobResult::Done(Done::Trust(scores))) => {
+                    s.trust.scores.insert(spec, Ok(scores));
+                }
+                // The Trust view shows a part's failure in its row, and a map's in the rows of
+                // its parts, so that neither is asked for again.
+                (Key::Trust(spec), JobResult::Failed(error)) => {
+                    s.trust.scores.insert(spec, Err(error));
+                }
+                (Key::Map(spec), JobResult::Failed(error)) if s.view.is_trust() => {
+                    crate::tui::trust::map_failed(s, &spec, &error);
+                }
+                (key, JobResult::Failed(error)) => {
                     say(s, error.clone(), true);
-                    Job::Failed { spec, error }
+                    s.job = Job::Failed { key, error };
                 }
-                JobResult::Cancelled => Job::Cancelled(spec),
-            };
+                (key, JobResult::Cancelled) => s.job = Job::Cancelled(key),
+                (key, JobResult::Done(_)) => {
+                    let error = format!("{} came back as another kind of job", key.name());
+                    say(s, error.clone(), true);
+                    s.job = Job::Failed { key, error };
+                }
+            }
+            // The Trust view goes on with what it still lacks.
+            if s.view.is_trust() {
+                refresh(s, fx, false);
+            }
         }
         // Weights of a layer no longer selected are not kept.
         Action::LayerLoaded(id, detail) if id == s.selected_layer() => {

@@ -5,10 +5,12 @@
 mod events;
 mod prompts;
 
-use super::action::{Action, Effect};
+use super::action::{Action, Effect, Payload};
 use super::forms::{KnobsForm, OpenPrompt, TargetPicker};
 use super::state::{Job, LayerDetail, Message, Mode, Pane, State};
 use super::view::View;
+use crate::imaging::npy::npy_bytes_f32;
+use crate::jobs::{Key, Work};
 use prompts::{all_labels, find};
 
 /// The effects to start with: the first view and the selected layer's weights.
@@ -137,6 +139,9 @@ fn normal(s: &mut State, a: Action, had_message: bool, fx: &mut Vec<Effect>) {
             s.pane = Pane::View;
             refresh(s, fx, true);
         }
+        Action::NextVariant | Action::PrevVariant if s.view.is_trust() => {
+            super::trust::select(s, matches!(a, Action::NextVariant), fx)
+        }
         Action::NextVariant | Action::PrevVariant => {
             let n = s.view.variants();
             if n < 2 {
@@ -164,22 +169,35 @@ fn normal(s: &mut State, a: Action, had_message: bool, fx: &mut Vec<Effect>) {
             if had_message {
                 return;
             }
-            if let Job::Running { spec, .. } = &s.job {
-                let spec = spec.clone();
+            if let Some(key) = s.job.running().cloned() {
                 fx.push(Effect::Cancel);
-                say(s, format!("cancelled {}", spec.method), false);
-                s.job = Job::Cancelled(spec);
+                match s.view.is_trust() {
+                    true => {
+                        s.trust.paused = true;
+                        let again = View::trust().hotkey();
+                        say(s, format!("stopped scoring; {again} goes on"), false);
+                    }
+                    false => say(s, format!("cancelled {}", key.name()), false),
+                }
+                s.job = Job::Cancelled(key);
             }
         }
         Action::OpenTargets => {
             let top: Vec<usize> = s.top.iter().map(|p| p.index).collect();
             s.mode = Mode::Targets(TargetPicker::new(&top, &all_labels(s)));
         }
+        Action::OpenKnobs if s.view.is_trust() => say(
+            s,
+            "Trust scores with evaluate's defaults (224 steps, ROAD noise 0.01, cascading \
+             randomization of every layer); each map has its own tab's options",
+            false,
+        ),
         Action::OpenKnobs => {
             s.mode = Mode::Knobs(KnobsForm::new(s.view.info(s.cam_variant), &s.knobs))
         }
         Action::OpenImage => s.mode = Mode::Open(OpenPrompt::default()),
         Action::ToggleInput => s.show_input = !s.show_input,
+        Action::Export if s.view.is_trust() => super::trust::export(s, fx),
         Action::Export => export(s, fx),
         Action::Help => s.mode = Mode::Help { scroll: 0 },
         Action::Quit => fx.extend(quit(s)),
@@ -220,6 +238,9 @@ fn load_layer(s: &mut State, fx: &mut Vec<Effect>) {
 /// supersedes the one running). A view that was cancelled or failed is not retried unless
 /// `force` (the user chose the view again).
 pub(super) fn refresh(s: &mut State, fx: &mut Vec<Effect>, force: bool) {
+    if s.view.is_trust() {
+        return super::trust::refresh(s, fx, force);
+    }
     let (spec, _) = s.spec();
     if s.shown.as_ref().is_some_and(|(shown, _)| *shown == spec) {
         return;
@@ -233,8 +254,8 @@ pub(super) fn refresh(s: &mut State, fx: &mut Vec<Effect>, force: bool) {
         return;
     }
     let same = match &s.job {
-        Job::Running { spec: running, .. } => *running == spec,
-        Job::Cancelled(old) | Job::Failed { spec: old, .. } => !force && *old == spec,
+        Job::Running { key, .. } => key.is_map(&spec),
+        Job::Cancelled(old) | Job::Failed { key: old, .. } => !force && old.is_map(&spec),
         Job::Idle => false,
     };
     if same {
@@ -244,14 +265,13 @@ pub(super) fn refresh(s: &mut State, fx: &mut Vec<Effect>, force: bool) {
     s.next_ticket += 1;
     s.job = Job::Running {
         ticket,
-        spec: spec.clone(),
+        key: Key::Map(spec.clone()),
         progress: None,
         started: s.now,
     };
     fx.push(Effect::Submit {
         ticket,
-        spec,
-        input: s.input.clone(),
+        work: Work::map(spec, s.input.clone()),
     });
 }
 
@@ -280,20 +300,29 @@ fn export(s: &mut State, fx: &mut Vec<Effect>) {
     if s.view.uses_target() {
         parts.push(s.label(shown.target));
     }
-    let stem: String = parts
+    let stem = file_stem(&parts);
+    let npy = npy_bytes_f32(&computed.artifact.shape(), computed.artifact.data());
+    fx.push(Effect::Export(vec![
+        (
+            s.export_dir.join(format!("{stem}.png")),
+            Payload::Png(computed.picture.clone()),
+        ),
+        (
+            s.export_dir.join(format!("{stem}.npy")),
+            Payload::Bytes(npy),
+        ),
+    ]));
+}
+
+/// `parts` joined by dots, every character but letters, digits, `.`, `_` and `-` made `_`
+/// (layer and class names hold spaces, slashes and worse).
+pub(super) fn file_stem(parts: &[String]) -> String {
+    parts
         .join(".")
         .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || "._-".contains(c) {
-                c
-            } else {
-                '_'
-            }
+        .map(|c| match c.is_alphanumeric() || "._-".contains(c) {
+            true => c,
+            false => '_',
         })
-        .collect();
-    fx.push(Effect::Export {
-        computed,
-        png: s.export_dir.join(format!("{stem}.png")),
-        npy: s.export_dir.join(format!("{stem}.npy")),
-    });
+        .collect()
 }

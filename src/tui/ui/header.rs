@@ -111,13 +111,13 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State) {
 fn job_indicator(s: &State) -> Span<'static> {
     match &s.job {
         Job::Idle => Span::styled("● ready", Style::new().fg(Color::Green)),
-        Job::Running { spec, progress, .. } => {
+        Job::Running { key, progress, .. } => {
             let pct = progress
                 .filter(|p| p.total > 0)
                 .map(|p| format!(" {}%", p.done * 100 / p.total))
                 .unwrap_or_default();
             Span::styled(
-                format!("⟳ {}{pct}", spec.method),
+                format!("⟳ {}{pct}", key.name()),
                 Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
             )
         }

@@ -7,6 +7,7 @@ mod header;
 mod layer;
 mod popup;
 mod summary;
+mod trustpane;
 mod viewpane;
 
 use ratatui::layout::{Constraint, Layout, Rect};

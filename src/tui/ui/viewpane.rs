@@ -2,6 +2,7 @@
 //! or the job's progress with an estimate of the time left, or why it failed.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -10,11 +11,15 @@ use ratatui::widgets::{Gauge, Paragraph, Tabs, Wrap};
 use ratatui::Frame;
 
 use super::pane_block;
+use crate::methods::Progress;
 use crate::tui::images::Images;
 use crate::tui::state::{Job, Pane, State};
 use crate::tui::view::View;
 
 pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
+    if s.view.is_trust() {
+        return super::trustpane::draw(f, area, s, images);
+    }
     let title = match s.view.variants() {
         1 => format!(" {} ", s.view.title()),
         _ => format!(" {} ", s.view.info(s.cam_variant).title),
@@ -66,7 +71,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
     match (&s.job, shown) {
         (_, Some((_, done))) => {
             draw_pictures(f, picture, s, &done.picture, images);
-            let mut text = format!("map {:?}", done.shape);
+            let mut text = format!("map {:?}", done.artifact.shape());
             if let Some(n) = &done.note {
                 text += &format!(" · {n}");
             }
@@ -79,49 +84,23 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
         }
         (
             Job::Running {
-                spec: running,
+                key,
                 progress,
                 started,
                 ..
             },
             None,
-        ) if *running == spec => {
-            let elapsed = s.elapsed(*started).as_secs_f64();
-            let (ratio, label) = match progress.filter(|p| p.total > 0) {
-                Some(p) => {
-                    let ratio = p.done as f64 / p.total as f64;
-                    let left =
-                        (p.done > 0).then(|| elapsed / p.done as f64 * (p.total - p.done) as f64);
-                    let mut label = format!("{}/{} {} · {elapsed:.1} s", p.done, p.total, p.unit);
-                    if let Some(left) = left {
-                        label += &format!(" · ~{left:.1} s left");
-                    }
-                    (ratio, label)
-                }
-                None => (0.0, format!("computing · {elapsed:.1} s")),
-            };
+        ) if key.is_map(&spec) => {
             let [_, gauge, _] = Layout::vertical([
                 Constraint::Fill(1),
                 Constraint::Length(1),
                 Constraint::Fill(1),
             ])
             .areas(picture);
-            f.render_widget(
-                Gauge::default()
-                    .ratio(ratio.clamp(0.0, 1.0))
-                    .label(label)
-                    .gauge_style(Style::new().fg(Color::Cyan).bg(Color::Black)),
-                gauge,
-            );
+            f.render_widget(progress_gauge(s, *progress, *started, ""), gauge);
             f.render_widget(Line::styled("Esc cancels", dim), caption);
         }
-        (
-            Job::Failed {
-                spec: failed,
-                error,
-            },
-            None,
-        ) if *failed == spec => {
+        (Job::Failed { key, error }, None) if key.is_map(&spec) => {
             f.render_widget(
                 Paragraph::new(Line::styled(error.clone(), Style::new().fg(Color::Red)))
                     .wrap(Wrap { trim: true }),
@@ -132,7 +111,7 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
                 caption,
             );
         }
-        (Job::Cancelled(c), None) if *c == spec => {
+        (Job::Cancelled(c), None) if c.is_map(&spec) => {
             f.render_widget(
                 Paragraph::new(
                     "cancelled · choose the tab again, or change the layer, target or options, to compute it",
@@ -145,23 +124,36 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
     }
 }
 
-fn draw_tabs(f: &mut Frame, area: Rect, s: &State) {
-    // Full titles when they fit, short ones otherwise.
+pub(super) fn draw_tabs(f: &mut Frame, area: Rect, s: &State) {
+    // Full titles when they fit, short ones otherwise; when even those do not, the tabs before
+    // the selected one scroll off the left (marked `‹`), so the selected tab is always seen.
     let full: usize = View::all().map(|v| v.title().len() + 5).sum();
+    let width = usize::from(area.width);
     let titles: Vec<String> = View::all()
-        .enumerate()
-        .map(|(i, v)| {
-            let name = if full <= usize::from(area.width) {
-                v.title()
-            } else {
-                v.short()
-            };
-            format!("{}:{name}", (i + 1) % 10)
+        .map(|v| {
+            let name = if full <= width { v.title() } else { v.short() };
+            format!("{}:{name}", v.hotkey())
         })
         .collect();
+    let selected = s.view.index();
+    let used = |from: usize| -> usize {
+        titles[from..=selected]
+            .iter()
+            .map(|t| t.chars().count() + 1)
+            .sum::<usize>()
+            + if from > 0 { 2 } else { 0 }
+    };
+    let mut first = 0;
+    while first < selected && used(first) > width {
+        first += 1;
+    }
+    let mut shown: Vec<String> = titles[first..].to_vec();
+    if first > 0 {
+        shown[0] = format!("‹ {}", shown[0]);
+    }
     f.render_widget(
-        Tabs::new(titles)
-            .select(s.view.index())
+        Tabs::new(shown)
+            .select(selected - first)
             .padding("", "")
             .divider(" ")
             .style(Style::new().fg(Color::Gray))
@@ -173,6 +165,33 @@ fn draw_tabs(f: &mut Frame, area: Rect, s: &State) {
             ),
         area,
     );
+}
+
+/// A job's progress bar: what is done of what (`what` before it), the time spent and an
+/// estimate of the time left.
+pub(super) fn progress_gauge(
+    s: &State,
+    progress: Option<Progress>,
+    started: Instant,
+    what: &str,
+) -> Gauge<'static> {
+    let elapsed = s.elapsed(started).as_secs_f64();
+    let (ratio, label) = match progress.filter(|p| p.total > 0) {
+        Some(p) => {
+            let ratio = p.done as f64 / p.total as f64;
+            let left = (p.done > 0).then(|| elapsed / p.done as f64 * (p.total - p.done) as f64);
+            let mut label = format!("{what}{}/{} {} · {elapsed:.1} s", p.done, p.total, p.unit);
+            if let Some(left) = left {
+                label += &format!(" · ~{left:.1} s left");
+            }
+            (ratio, label)
+        }
+        None => (0.0, format!("{what}computing · {elapsed:.1} s")),
+    };
+    Gauge::default()
+        .ratio(ratio.clamp(0.0, 1.0))
+        .label(label)
+        .gauge_style(Style::new().fg(Color::Cyan).bg(Color::Black))
 }
 
 /// The map, and with `i` the prepared input beside it; nothing while a popup is open.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use convscope::input::preprocess::Preprocess;
 use convscope::input::Source;
-use convscope::jobs::{compute, JobResult, Session};
+use convscope::jobs::{run, JobResult, Session};
 use convscope::methods::Control;
 use convscope::term::Graphics;
 use convscope::tui::action::{Action, Effect};
@@ -97,19 +97,14 @@ impl Harness {
             let fx = std::mem::take(&mut self.pending);
             for e in fx {
                 let action = match e {
-                    Effect::Submit {
-                        ticket,
-                        spec,
-                        input,
-                    } => {
-                        let result = match compute(&self.session, &input, &spec, Control::default())
-                        {
-                            Ok(done) => JobResult::Done(Arc::new(done)),
+                    Effect::Submit { ticket, work } => {
+                        let result = match run(&self.session, &work, Control::default()) {
+                            Ok(done) => JobResult::Done(done),
                             Err(e) => JobResult::Failed(e.to_string()),
                         };
                         Action::JobFinished {
                             ticket,
-                            spec,
+                            key: work.key,
                             result,
                             elapsed: Duration::ZERO,
                         }
@@ -119,7 +114,7 @@ impl Harness {
                     Effect::LoadInput(path) => {
                         effects::load_input(&self.session, &path, Preprocess::Imagenet)
                     }
-                    Effect::Export { computed, png, npy } => effects::export(&computed, &png, &npy),
+                    Effect::Export(files) => effects::export(files),
                 };
                 self.act(action);
             }
@@ -151,11 +146,14 @@ impl Harness {
 
 fn kind(e: &Effect) -> String {
     match e {
-        Effect::Submit { spec, .. } => format!("submit {}", spec.method),
+        Effect::Submit { work, .. } => format!("submit {}", work.key.name()),
         Effect::Cancel => "cancel".into(),
         Effect::LoadLayer(id) => format!("load layer {}", id.0),
         Effect::LoadInput(p) => format!("load input {}", p.display()),
-        Effect::Export { png, .. } => format!("export {}", png.display()),
+        Effect::Export(files) => {
+            let names: Vec<String> = files.iter().map(|(p, _)| p.display().to_string()).collect();
+            format!("export {}", names.join(" "))
+        }
     }
 }
 

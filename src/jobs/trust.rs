@@ -1,0 +1,110 @@
+//! The Trust view's work: one map's faithfulness scores (deletion, insertion, ROAD) or its
+//! randomization check, computed with `crate::trust` on the map a view already computed, so
+//! the view's numbers are those `convscope evaluate` prints for the same map (its defaults:
+//! the signed map summed over channels, 224 steps, ROAD noise 0.01, cascading over every
+//! layer with weights).
+
+use std::sync::Arc;
+
+use super::compute::{request, Computed};
+use super::spec::JobSpec;
+use crate::engine::{Request, Session};
+use crate::error::{Error, Result};
+use crate::input::Input;
+use crate::methods::Control;
+use crate::trust::{Evaluator, Metric, Ranking, Scores, Settings, Sign};
+
+/// Which of a map's scores a job computes. The two are separate jobs because they differ in
+/// cost by orders of magnitude: the table fills with the first for every map before the
+/// second (a map recomputed once per layer with weights) starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// Deletion, insertion and ROAD.
+    Faithfulness,
+    /// The cascading randomization check.
+    Randomization,
+}
+
+impl Part {
+    pub fn metrics(self) -> &'static [Metric] {
+        match self {
+            Part::Faithfulness => &[Metric::Deletion, Metric::Insertion, Metric::Road],
+            Part::Randomization => &[Metric::Randomization],
+        }
+    }
+}
+
+/// One part of one map's scores: the job's order and its result's cache key.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TrustSpec {
+    /// The map scored: a view's spec with its look at the defaults (colours and opacity do not
+    /// change a map), or `None` for the random map (the chance level).
+    pub map: Option<JobSpec>,
+    pub part: Part,
+    pub target: usize,
+    /// Which input (the views' counter).
+    pub input: u64,
+    /// Seed of the random map, ROAD's noise and the randomization's draws.
+    pub seed: u64,
+}
+
+impl TrustSpec {
+    pub fn settings(&self) -> Settings {
+        Settings {
+            seed: self.seed,
+            ..Settings::default()
+        }
+    }
+}
+
+/// Scores `spec`'s part of the map `map` (the view's result for `spec.map`; `None` for the
+/// random map) for `input`.
+pub fn judge(
+    session: &Session,
+    input: &Arc<Input>,
+    spec: &TrustSpec,
+    map: Option<&Computed>,
+    control: Control,
+) -> Result<Scores> {
+    let subject = session.subject(input)?;
+    let evaluator = Evaluator::new(session, &subject, spec.target, session.batch)?;
+    let settings = spec.settings();
+    let (h, w) = (evaluator.spec().height, evaluator.spec().width);
+    let ranking = match (&spec.map, map) {
+        (None, _) => Ranking::random(h, w, spec.seed),
+        (Some(view), Some(map)) => {
+            Ranking::of_artifact(&map.artifact, &evaluator.spec(), Sign::Signed, view.method)?
+        }
+        (Some(view), None) => {
+            return Err(Error::Input(format!(
+                "{} has no map to score yet",
+                view.method
+            )))
+        }
+    };
+    match spec.part {
+        Part::Faithfulness => evaluator.score(&ranking, spec.part.metrics(), &settings, &control),
+        Part::Randomization => {
+            let (Some(view), Some(map)) = (&spec.map, map) else {
+                return Err(Error::Usage(
+                    "the random map has no model to randomize: it is the chance level".into(),
+                ));
+            };
+            let template = request(session, input, view)?;
+            let make = || Request {
+                method: template.method,
+                layer: template.layer,
+                objective: template.objective.clone(),
+                options: template.options.clone(),
+                batch: template.batch,
+            };
+            let start = std::time::Instant::now();
+            let randomization = evaluator.randomize(&make, &map.artifact, &settings, &control)?;
+            Ok(Scores {
+                randomization,
+                ms: (start.elapsed().as_secs_f64() * 1e4).round() / 10.0,
+                ..Scores::default()
+            })
+        }
+    }
+}
