@@ -12,6 +12,7 @@ use crate::engine::{Request, Session};
 use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::methods::Control;
+use crate::trust::figures::STRIP_CELL;
 use crate::trust::{Evaluator, Metric, Ranking, Scores, Settings, Sign};
 
 /// Which of a map's scores a job computes. The two are separate jobs because they differ in
@@ -99,7 +100,12 @@ pub fn judge(
                 batch: template.batch,
             };
             let start = std::time::Instant::now();
-            let randomization = evaluator.randomize(&make, &map.artifact, &settings, &control)?;
+            let mut randomization =
+                evaluator.randomize(&make, &map.artifact, &settings, &control)?;
+            // The view keeps the maps only for its strip: at the strip's size.
+            for check in &mut randomization {
+                check.shrink(STRIP_CELL);
+            }
             Ok(Scores {
                 randomization,
                 ms: (start.elapsed().as_secs_f64() * 1e4).round() / 10.0,

@@ -128,17 +128,15 @@ fn line(img: &mut RgbImage, a: (u32, u32), b: (u32, u32), colour: Rgb<u8>) {
     }
 }
 
+/// The side of a strip's cells at most, in pixels.
+pub const STRIP_CELL: usize = 96;
+
 /// The randomization strip of one check: the original |map| and the map after each step,
 /// each labelled with the layer randomized (last) and Spearman's ρ of |map| with the original,
-/// in rows of at most 8, each map `height`×`width` drawn in a square cell of 96 pixels or as
-/// wide as the longest label.
-pub fn strip(
-    check: &Check,
-    graph: &Graph,
-    height: usize,
-    width: usize,
-    cmap: Colormap,
-) -> RgbImage {
+/// in rows of at most 8, each map drawn in a square cell of [`STRIP_CELL`] pixels or as wide
+/// as the longest label.
+pub fn strip(check: &Check, graph: &Graph, cmap: Colormap) -> RgbImage {
+    let (height, width) = (check.height, check.width);
     let picture = |values: &[f32]| Heatmap::new(height, width, values.to_vec()).colorize(cmap);
     let mut tiles = vec![("ORIGINAL".to_string(), picture(&check.original))];
     for step in &check.steps {
@@ -154,7 +152,9 @@ pub fn strip(
         .map(|(l, _)| text_width(l) + 4)
         .max()
         .unwrap_or(0);
-    let cell = (height.max(width) as u32).clamp(32, 96).max(label);
+    let cell = (height.max(width) as u32)
+        .clamp(32, STRIP_CELL as u32)
+        .max(label);
     grid::compose(&tiles, tiles.len().min(8), cell)
 }
 

@@ -271,17 +271,7 @@ fn draw_figures(s: &mut State, rows: &[Row]) {
         .get(s.trust.selected)
         .and_then(|r| r.outcome(s, Part::Randomization)?.as_ref().ok())
         .and_then(|sc| sc.randomization.first())
-        .map(|check| {
-            let spec = s.input.spec;
-            let cmap = s.knobs.colormap;
-            Arc::new(figures::strip(
-                check,
-                &s.graph,
-                spec.height,
-                spec.width,
-                cmap,
-            ))
-        });
+        .map(|check| Arc::new(figures::strip(check, &s.graph, s.knobs.colormap)));
     s.trust.figures = Figures {
         curves,
         strip,

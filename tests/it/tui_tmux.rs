@@ -113,6 +113,19 @@ fn the_interface_runs_in_tmux_and_gives_the_terminal_back() {
             && s.contains("map [")
             && (!s.contains("half-blocks") || s.contains('▀'))
     });
+    // The Trust view scores that map and the random one through the real runner's threads.
+    tmux.keys(&["T"]);
+    let screen = tmux.wait("the Trust table, every map scored", 120, |s| {
+        s.contains("every map scored")
+    });
+    assert!(
+        screen.contains("gradcam @block") || screen.contains("gradcam "),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("random") && screen.contains("rand. ρ"),
+        "{screen}"
+    );
     tmux.keys(&["q"]);
     let screen = tmux.wait("the shell after quitting", 30, |s| {
         s.lines().any(|l| l.trim().ends_with("icanon"))

@@ -379,7 +379,7 @@ pub fn run(a: Args) -> Result<()> {
         load_ms,
         forward_ms,
     };
-    pictures::write(&a, &graph, &rows, evaluator.spec())?;
+    pictures::write(&a, &graph, &rows)?;
     if a.json {
         super::print_json(&report.json());
     } else {

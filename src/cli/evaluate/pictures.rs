@@ -8,7 +8,6 @@ use crate::imaging::atomic::stage;
 use crate::imaging::colormap::Colormap;
 use crate::imaging::grid;
 use crate::imaging::png::encode_png;
-use crate::input::preprocess::InputSpec;
 use crate::model::Graph;
 use crate::trust::figures::{self, Series};
 use crate::trust::report::Scored;
@@ -47,7 +46,7 @@ pub(super) fn check(a: &Args, metrics: &[Metric]) -> Result<()> {
 
 /// `--plot` and `--strip`: both staged before either is put in place, so a failure leaves
 /// neither.
-pub(super) fn write(a: &Args, graph: &Graph, rows: &[Scored], spec: InputSpec) -> Result<()> {
+pub(super) fn write(a: &Args, graph: &Graph, rows: &[Scored]) -> Result<()> {
     let mut staged = Vec::new();
     if let Some(path) = &a.plot {
         let series: Vec<Series> = rows
@@ -69,10 +68,7 @@ pub(super) fn write(a: &Args, graph: &Graph, rows: &[Scored], spec: InputSpec) -
             .flat_map(|r| r.scores.randomization.iter().map(move |c| (r, c)))
             .map(|(r, c)| {
                 let label = format!("{} {}", r.name, c.order.as_str());
-                (
-                    label,
-                    figures::strip(c, graph, spec.height, spec.width, Colormap::Jet),
-                )
+                (label, figures::strip(c, graph, Colormap::Jet))
             })
             .collect();
         if strips.is_empty() {
