@@ -95,7 +95,8 @@ impl Default for ViewKnobs {
 }
 
 impl ViewKnobs {
-    /// `method`'s options from what the form edits, on top of its defaults; actmax turns
+    /// `method`'s options from what the form edits, on top of its defaults (the knobs read here
+    /// are the ones [`ViewKnobs::for_method`] keeps); actmax turns
     /// pixels into the model's input as `preprocess` says (the input's, when it has one).
     pub fn options(&self, method: &str, preprocess: Option<Preprocess>) -> Options {
         match method {
@@ -127,6 +128,28 @@ impl ViewKnobs {
         }
     }
 
+    /// These knobs with those `method` does not read at their defaults: a view's job key, so
+    /// that changing occlusion's window does not make Grad-CAM's map look new.
+    pub fn for_method(&self, method: &str) -> ViewKnobs {
+        let plain = ViewKnobs::default();
+        let mut out = ViewKnobs {
+            colormap: self.colormap,
+            alpha: self.alpha,
+            overlay: self.overlay,
+            signed: self.signed,
+            ..plain.clone()
+        };
+        match method {
+            "occlusion" => (out.window, out.stride) = (self.window, self.stride),
+            "smoothgrad" => (out.samples, out.seed) = (self.samples, self.seed),
+            "ig" => out.steps = self.steps,
+            "features" => out.channels = self.channels.clone(),
+            "actmax" => (out.steps, out.seed) = (self.steps, self.seed),
+            _ => {}
+        }
+        out
+    }
+
     /// These knobs with the look (colours, opacity, overlay, sign) at its defaults: what the
     /// map itself depends on.
     pub fn without_look(&self) -> ViewKnobs {
@@ -147,6 +170,45 @@ impl ViewKnobs {
             overlay: self.overlay,
             signed: self.signed,
             ..Look::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A knob a method reads is part of its key; one it does not read is not.
+    #[test]
+    fn a_methods_key_holds_the_knobs_it_reads() {
+        let k = ViewKnobs {
+            window: 24,
+            samples: 7,
+            steps: Some(9),
+            alpha: 30,
+            ..ViewKnobs::default()
+        };
+        assert_eq!(k.for_method("gradcam").window, ViewKnobs::default().window);
+        assert_eq!(
+            k.for_method("gradcam").alpha,
+            30,
+            "the look is the picture's"
+        );
+        assert_eq!(k.for_method("occlusion").window, 24);
+        assert_eq!(k.for_method("smoothgrad").samples, 7);
+        assert_eq!(k.for_method("ig").steps, Some(9));
+        assert_eq!(k.for_method("saliency").steps, None);
+        // Every knob the options read survives: the options from the key are the same.
+        for id in [
+            "occlusion",
+            "smoothgrad",
+            "ig",
+            "features",
+            "actmax",
+            "gradcam",
+        ] {
+            let (full, key) = (k.options(id, None), k.for_method(id).options(id, None));
+            assert_eq!(format!("{full:?}"), format!("{key:?}"), "{id}");
         }
     }
 }

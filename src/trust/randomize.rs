@@ -250,7 +250,10 @@ mod tests {
             steps: vec![step],
         };
         check.shrink(16);
-        assert_eq!((check.height, check.width, check.original.len()), (8, 4, 32));
+        assert_eq!(
+            (check.height, check.width, check.original.len()),
+            (8, 4, 32)
+        );
         check.shrink(4);
         assert_eq!((check.height, check.width), (4, 2));
         assert_eq!((check.original.len(), check.steps[0].map.len()), (8, 8));

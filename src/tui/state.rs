@@ -243,7 +243,7 @@ impl State {
             } else {
                 0
             },
-            knobs: self.knobs.clone(),
+            knobs: self.knobs.for_method(self.method()),
             input: if self.view.uses_input() {
                 self.input_gen
             } else {

@@ -245,3 +245,22 @@ fn snapshots() {
         insta::assert_snapshot!(format!("trust_{w}x{height}"), screen);
     }
 }
+
+/// A view's key holds only the options its method reads: a new occlusion window neither
+/// recomputes Grad-CAM nor gives the Trust table a second Grad-CAM row.
+#[test]
+fn options_a_map_does_not_read_do_not_make_it_new() {
+    let mut h = Harness::demo();
+    h.press("8");
+    h.press("p<BS><BS>24<Enter>");
+    assert_eq!(h.state.knobs.window, 24);
+    let from = h.log.len();
+    h.press("7");
+    assert!(
+        !h.log[from..].iter().any(|l| l.starts_with("submit")),
+        "{:?}",
+        &h.log[from..]
+    );
+    h.press("T");
+    assert_eq!(names(&h), ["gradcam", RANDOM]);
+}
