@@ -6,12 +6,14 @@
 //! - [`road`]: ROAD's MoRF, LeRF and combined scores (pytorch-grad-cam's), on noisy linear
 //!   imputation;
 //! - [`randomize`]: the sanity check by model-parameter randomization (Adebayo et al.);
+//! - [`infidelity`] and [`sensitivity`]: Yeh et al.'s two measures, as captum computes them;
 //! - [`Evaluator`]: one input and target, its clean probability from the subject's clean pass,
 //!   scoring any number of rankings with the metrics asked for.
 
 pub mod causal;
 pub mod figures;
 mod impute;
+pub mod infidelity;
 mod planes;
 pub mod randomize;
 mod ranking;
@@ -19,6 +21,7 @@ pub mod report;
 pub mod rise;
 pub mod road;
 mod scorer;
+pub mod sensitivity;
 mod similarity;
 
 use std::time::Instant;
@@ -26,7 +29,7 @@ use std::time::Instant;
 pub use causal::{Curve, Game};
 pub use planes::Planes;
 pub use randomize::{Check, Order};
-pub use ranking::{Ranking, Sign};
+pub use ranking::{elements, Ranking, Sign};
 pub use road::Road;
 use scorer::Scorer;
 
@@ -65,10 +68,23 @@ pub enum Metric {
     Insertion,
     Road,
     Randomization,
+    Infidelity,
+    Sensitivity,
 }
 
 impl Metric {
-    pub const ALL: [Metric; 4] = [
+    pub const ALL: [Metric; 6] = [
+        Metric::Deletion,
+        Metric::Insertion,
+        Metric::Road,
+        Metric::Randomization,
+        Metric::Infidelity,
+        Metric::Sensitivity,
+    ];
+
+    /// The metrics computed when none are named: the perturbation metrics and the sanity check
+    /// (infidelity and sensitivity are asked for by name).
+    pub const DEFAULT: [Metric; 4] = [
         Metric::Deletion,
         Metric::Insertion,
         Metric::Road,
@@ -81,6 +97,8 @@ impl Metric {
             Metric::Insertion => "insertion",
             Metric::Road => "road",
             Metric::Randomization => "randomization",
+            Metric::Infidelity => "infidelity",
+            Metric::Sensitivity => "sensitivity",
         }
     }
 
@@ -91,6 +109,8 @@ impl Metric {
             Metric::Insertion => &[Figure::InsertionAuc],
             Metric::Road => &[Figure::RoadMorf, Figure::RoadLerf, Figure::RoadCombined],
             Metric::Randomization => &[Figure::RandomizedSpearman],
+            Metric::Infidelity => &[Figure::Infidelity],
+            Metric::Sensitivity => &[Figure::SensitivityMax],
         }
     }
 
@@ -118,6 +138,10 @@ pub enum Figure {
     /// Spearman's ρ of |map| with every randomized layer randomized (the last cascading
     /// step), else the mean over the independent steps.
     RandomizedSpearman,
+    /// captum's infidelity with `normalize=True`.
+    Infidelity,
+    /// captum's sensitivity-max.
+    SensitivityMax,
 }
 
 impl Figure {
@@ -130,6 +154,8 @@ impl Figure {
             Figure::RoadLerf => "road_lerf",
             Figure::RoadCombined => "road_combined",
             Figure::RandomizedSpearman => "randomization_spearman",
+            Figure::Infidelity => "infidelity",
+            Figure::SensitivityMax => "sensitivity_max",
         }
     }
 
@@ -142,6 +168,8 @@ impl Figure {
             Figure::RoadLerf => "ROAD LeRF",
             Figure::RoadCombined => "ROAD",
             Figure::RandomizedSpearman => "rand. ρ",
+            Figure::Infidelity => "infid.",
+            Figure::SensitivityMax => "sens. max",
         }
     }
 
@@ -149,7 +177,11 @@ impl Figure {
     pub fn lower_is_better(self) -> bool {
         matches!(
             self,
-            Figure::DeletionAuc | Figure::RoadMorf | Figure::RandomizedSpearman
+            Figure::DeletionAuc
+                | Figure::RoadMorf
+                | Figure::RandomizedSpearman
+                | Figure::Infidelity
+                | Figure::SensitivityMax
         )
     }
 }
@@ -190,6 +222,8 @@ pub struct Scores {
     pub road: Option<Road>,
     /// One check per order asked for.
     pub randomization: Vec<Check>,
+    pub infidelity: Option<f32>,
+    pub sensitivity_max: Option<f32>,
     /// The metrics' own time, in milliseconds.
     pub ms: f64,
 }
@@ -207,6 +241,8 @@ impl Scores {
             Figure::RoadMorf => self.road.as_ref().map(|r| r.morf_mean),
             Figure::RoadLerf => self.road.as_ref().map(|r| r.lerf_mean),
             Figure::RoadCombined => self.road.as_ref().map(|r| r.combined),
+            Figure::Infidelity => self.infidelity,
+            Figure::SensitivityMax => self.sensitivity_max,
             Figure::RandomizedSpearman => {
                 let cascading = self
                     .randomization
@@ -233,6 +269,8 @@ pub struct Evaluator<'a> {
     target: usize,
     /// The target's probability for the clean input (from the subject's clean pass).
     clean: f32,
+    /// The target's raw score for the clean input.
+    clean_score: f32,
     batch: usize,
 }
 
@@ -256,6 +294,7 @@ impl<'a> Evaluator<'a> {
             source,
             input: Planes::of(&subject.tensor, spec)?,
             clean: softmax(&scores)[target],
+            clean_score: scores[target],
             target,
             batch,
         })
@@ -308,8 +347,9 @@ impl<'a> Evaluator<'a> {
                         Game::Insertion => scores.insertion = Some(curve),
                     }
                 }
-                // Needs the method, not only its map: see [`Evaluator::randomize`].
-                Metric::Randomization => {}
+                // Need more than the ranking: see [`Evaluator::randomize`],
+                // [`Evaluator::sensitivity`] and [`Evaluator::infidelity`].
+                Metric::Randomization | Metric::Sensitivity | Metric::Infidelity => {}
                 Metric::Road => {
                     scores.road = Some(road::road(
                         &scorer,
@@ -324,6 +364,65 @@ impl<'a> Evaluator<'a> {
         }
         scores.ms = (start.elapsed().as_secs_f64() * 1e4).round() / 10.0;
         Ok(scores)
+    }
+
+    /// Infidelity ([`infidelity`]) of `attribution`: one value per input value, in the model's
+    /// layout ([`elements`] makes it from a map).
+    pub fn infidelity(
+        &self,
+        attribution: &[f32],
+        settings: &Settings,
+        control: &Control,
+    ) -> Result<f32> {
+        let len = self.source.prepared.data.len();
+        let noise =
+            infidelity::perturbations(infidelity::SAMPLES, len, infidelity::SIGMA, settings.seed);
+        self.infidelity_with(attribution, &noise, control)
+    }
+
+    /// Infidelity of `attribution` under the given perturbations of the input (each the
+    /// input's size, in the model's layout).
+    pub fn infidelity_with(
+        &self,
+        attribution: &[f32],
+        perturbations: &[Vec<f32>],
+        control: &Control,
+    ) -> Result<f32> {
+        let x = &self.source.prepared.data;
+        let scorer = Scorer {
+            session: self.session,
+            spec: self.input.spec,
+            target: self.target,
+            batch: self.batch,
+            control,
+        };
+        infidelity::infidelity(&scorer, x, self.clean_score, attribution, perturbations)
+    }
+
+    /// Sensitivity-max ([`sensitivity`]) of the map `request()` asks for, whose artifact for the
+    /// input is `original`.
+    pub fn sensitivity(
+        &self,
+        request: &dyn Fn() -> Request,
+        original: &Artifact,
+        settings: &Settings,
+        control: &Control,
+    ) -> Result<f32> {
+        let len = self.source.prepared.data.len();
+        let noise = sensitivity::perturbations(
+            sensitivity::SAMPLES,
+            len,
+            sensitivity::RADIUS,
+            settings.seed,
+        );
+        sensitivity::sensitivity_max(
+            self.session,
+            &self.source,
+            request,
+            original,
+            &noise,
+            control,
+        )
     }
 
     /// The randomization check of the map `request()` asks for, whose artifact for the model

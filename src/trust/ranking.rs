@@ -177,6 +177,33 @@ pub fn pixel_values(
 }
 
 /// An attribution summed over its channels, in either layout.
+/// A map as one value per input value, in the model's layout (what infidelity multiplies with
+/// a perturbation of the input): a method's attribution of the input's size as it is (`sign`
+/// applied), any other map `ranking`'s per-pixel values, the same on every channel.
+pub fn elements(
+    artifact: Option<&Artifact>,
+    ranking: &Ranking,
+    spec: &InputSpec,
+    sign: Sign,
+) -> Vec<f32> {
+    let (c, hw) = (spec.channels, spec.height * spec.width);
+    if let Some(Artifact::Attribution { data, .. }) = artifact {
+        if data.len() == c * hw {
+            return sign.apply(data);
+        }
+    }
+    match spec.layout {
+        Layout::Nchw => (0..c)
+            .flat_map(|_| ranking.values.iter().copied())
+            .collect(),
+        Layout::Nhwc => ranking
+            .values
+            .iter()
+            .flat_map(|&v| std::iter::repeat_n(v, c))
+            .collect(),
+    }
+}
+
 fn summed(data: &[f32], spec: &InputSpec) -> Vec<f32> {
     let (c, h, w) = (spec.channels, spec.height, spec.width);
     match spec.layout {

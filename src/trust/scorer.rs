@@ -1,4 +1,4 @@
-//! The target's softmax probability for many perturbed inputs, in batched forward passes that
+//! The target's softmax probability (or raw score) for many perturbed inputs, in batched forward passes that
 //! keep only the class scores (`Executor::forward_to`), so a pass of B inputs holds a few maps
 //! at a time, not the whole network's.
 
@@ -28,7 +28,30 @@ impl Scorer<'_> {
         &self,
         n: usize,
         unit: &'static str,
+        fill: impl FnMut(usize, &mut [f32]),
+    ) -> Result<Vec<f32>> {
+        let target = self.target;
+        self.read(n, unit, fill, |scores| softmax(scores)[target])
+    }
+
+    /// The target's raw score (the logit, what the methods explain) for `n` inputs, made as
+    /// [`Scorer::probabilities`] makes them.
+    pub fn scores(
+        &self,
+        n: usize,
+        unit: &'static str,
+        fill: impl FnMut(usize, &mut [f32]),
+    ) -> Result<Vec<f32>> {
+        let target = self.target;
+        self.read(n, unit, fill, |scores| scores[target])
+    }
+
+    fn read(
+        &self,
+        n: usize,
+        unit: &'static str,
         mut fill: impl FnMut(usize, &mut [f32]),
+        read: impl Fn(&[f32]) -> f32,
     ) -> Result<Vec<f32>> {
         let one: usize = self.spec.shape(1).iter().product();
         let exec = self
@@ -36,13 +59,13 @@ impl Scorer<'_> {
             .executor()
             .with_cancel(self.control.cancel.clone());
         let scores_layer = self.session.graph.logits_layer();
-        let mut probs = Vec::with_capacity(n);
+        let mut out = Vec::with_capacity(n);
         let mut buf = Vec::new();
-        while probs.len() < n {
-            let b = self.batch.max(1).min(n - probs.len());
+        while out.len() < n {
+            let b = self.batch.max(1).min(n - out.len());
             buf.resize(b * one, 0.0);
-            for (k, out) in buf.chunks_exact_mut(one).enumerate() {
-                fill(probs.len() + k, out);
+            for (k, chunk) in buf.chunks_exact_mut(one).enumerate() {
+                fill(out.len() + k, chunk);
             }
             let x = Tensor::from_slice(&buf, self.spec.shape(b), &self.session.device)?;
             let scores: Vec<f32> = exec.output(&x, scores_layer)?.flatten_all()?.to_vec1()?;
@@ -53,10 +76,10 @@ impl Scorer<'_> {
                         "the model produced NaN or infinite scores for a perturbed input".into(),
                     ));
                 }
-                probs.push(softmax(row)[self.target]);
+                out.push(read(row));
             }
-            self.control.step(probs.len(), n, unit)?;
+            self.control.step(out.len(), n, unit)?;
         }
-        Ok(probs)
+        Ok(out)
     }
 }

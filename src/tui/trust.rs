@@ -326,7 +326,7 @@ pub fn export(s: &mut State, fx: &mut Vec<Effect>) {
         );
         return;
     }
-    let metrics = Metric::ALL;
+    let metrics = Metric::DEFAULT;
     let settings = Settings {
         seed: SEED,
         ..Settings::default()

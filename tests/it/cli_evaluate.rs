@@ -140,6 +140,56 @@ fn the_demo_scores_its_methods_against_chance_in_a_table_and_in_json() {
 
 /// A model without weights (global average pooling of a 3x4x4 input: its "classes" are the
 /// channels' means) and an input for it, in `dir`.
+/// Infidelity and sensitivity, asked for by name: in the JSON under their keys, lower better;
+/// seeded (two runs agree); and, as Yeh et al. show for small perturbations, the plain gradient
+/// is the least infidel map (its first-order prediction of the score's change is exact).
+#[test]
+fn infidelity_and_sensitivity_are_reported_and_the_gradient_is_least_infidel() {
+    let run = || {
+        json_of(evaluate().args([
+            "--methods",
+            "saliency,ig,gradcam,random",
+            "--metrics",
+            "infidelity,sensitivity",
+        ]))
+    };
+    let json = run();
+    let keys: Vec<&str> = json["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["figures"][0]["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["infidelity", "sensitivity_max"]);
+    assert_eq!(json["metrics"][0]["figures"][0]["better"], "lower");
+    let maps = json["maps"].as_array().unwrap();
+    let figure =
+        |name: &str, key: &str| maps.iter().find(|m| m["name"] == name).unwrap()[key].as_f64();
+    let saliency = figure("saliency", "infidelity").unwrap();
+    for other in ["ig", "gradcam", "random"] {
+        let theirs = figure(other, "infidelity").unwrap();
+        println!("infidelity: saliency {saliency:.3e}, {other} {theirs:.3e}");
+        assert!(saliency < theirs, "saliency {saliency} vs {other} {theirs}");
+    }
+    for name in ["saliency", "ig", "gradcam"] {
+        assert!(figure(name, "sensitivity_max").unwrap() >= 0.0, "{name}");
+    }
+    assert_eq!(
+        figure("random", "sensitivity_max"),
+        None,
+        "nothing to recompute"
+    );
+    let figures = |j: &Value| -> Vec<(Value, Value)> {
+        j["maps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| (m["infidelity"].clone(), m["sensitivity_max"].clone()))
+            .collect()
+    };
+    assert_eq!(figures(&run()), figures(&json), "seeded: the same twice");
+}
+
 fn bare_model(dir: &Path) -> (PathBuf, PathBuf) {
     use crate::common::onnx::{node, tiny_model, write_model};
     let model = write_model(
@@ -326,6 +376,20 @@ fn bad_maps_and_arguments_are_one_line_each() {
     expect_error(
         evaluate().args(["--methods", "filters"]),
         &["filters", "cannot be scored", "saliency"],
+    );
+    // Sensitivity recomputes a method's map: a map from a file cannot be.
+    let dir = tempfile::tempdir().unwrap();
+    let file = map_file(
+        dir.path(),
+        &[32, 32],
+        &(0..1024).map(|i| i as f32).collect::<Vec<_>>(),
+    );
+    expect_error(
+        on_sharp()
+            .arg("--map")
+            .arg(&file)
+            .args(["--metrics", "deletion,sensitivity"]),
+        &["sensitivity recomputes a method's map"],
     );
     // Occlusion's map is a probability per window (low is important): refused before any pass.
     expect_error(

@@ -33,6 +33,7 @@ mod occlusion_views;
 mod onnx_reference;
 mod rooms;
 mod runner;
+mod trust_captum;
 mod trust_randomize;
 mod trust_reference;
 mod trust_semantics;

@@ -19,13 +19,13 @@ use serde_json::Value;
 
 use crate::common::fixtures;
 
-struct Sharp {
-    session: Session,
-    input: Arc<Input>,
-    target: usize,
+pub(crate) struct Sharp {
+    pub(crate) session: Session,
+    pub(crate) input: Arc<Input>,
+    pub(crate) target: usize,
 }
 
-fn sharp() -> Sharp {
+pub(crate) fn sharp() -> Sharp {
     let dir = fixtures().join("trust");
     let graph = onnx::load(&dir.join("sharp.onnx")).unwrap();
     let session = Session::new(graph, Device::Cpu).unwrap();
@@ -48,7 +48,7 @@ fn sharp() -> Sharp {
 }
 
 impl Sharp {
-    fn request(&self) -> Request {
+    pub(crate) fn request(&self) -> Request {
         Request {
             method: methods::by_id("saliency").unwrap(),
             layer: None,

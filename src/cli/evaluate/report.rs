@@ -84,7 +84,7 @@ impl Report<'_> {
                             } else {
                                 " "
                             };
-                            format!("{v:.4}{star}")
+                            format!("{}{star}", figure_text(v))
                         }
                         None => "-".into(),
                     });
@@ -133,5 +133,24 @@ impl Report<'_> {
                 );
             }
         }
+    }
+}
+
+/// A figure in the table: four decimals, or three significant digits in scientific notation
+/// for a small one (infidelity is in squared logits: 2e-5 must not read as 0).
+fn figure_text(v: f32) -> String {
+    match v != 0.0 && v.abs() < 1e-3 {
+        true => format!("{v:.2e}"),
+        false => format!("{v:.4}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn small_figures_keep_their_digits() {
+        assert_eq!(super::figure_text(0.02734), "0.0273");
+        assert_eq!(super::figure_text(2.345e-5), "2.35e-5");
+        assert_eq!(super::figure_text(0.0), "0.0000");
     }
 }
