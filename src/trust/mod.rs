@@ -318,13 +318,7 @@ impl<'a> Evaluator<'a> {
         control: &Control,
     ) -> Result<Scores> {
         let start = Instant::now();
-        let scorer = Scorer {
-            session: self.session,
-            spec: self.input.spec,
-            target: self.target,
-            batch: self.batch,
-            control,
-        };
+        let scorer = self.scorer(control);
         let order = ranking.order();
         let mut scores = Scores::default();
         for &metric in metrics {
@@ -389,14 +383,19 @@ impl<'a> Evaluator<'a> {
         control: &Control,
     ) -> Result<f32> {
         let x = &self.source.prepared.data;
-        let scorer = Scorer {
+        let scorer = self.scorer(control);
+        infidelity::infidelity(&scorer, x, self.clean_score, attribution, perturbations)
+    }
+
+    /// Runs the model on perturbed inputs of this input, for this target.
+    fn scorer<'c>(&'c self, control: &'c Control) -> Scorer<'c> {
+        Scorer {
             session: self.session,
             spec: self.input.spec,
             target: self.target,
             batch: self.batch,
             control,
-        };
-        infidelity::infidelity(&scorer, x, self.clean_score, attribution, perturbations)
+        }
     }
 
     /// Sensitivity-max ([`sensitivity`]) of the map `request()` asks for, whose artifact for the

@@ -94,7 +94,15 @@ fn cell(s: &State, row: &TrustRow, figure: Figure, part: Part, best: Option<f32>
             None => "-".into(),
         },
         Some(Err(_)) => "✗".into(),
-        None if running(s, row, part) => "⋯".into(),
+        None if running(s, row, part) => match &s.job {
+            // The running part's own progress, in the cells it will fill.
+            Job::Running {
+                key: Key::Trust(_),
+                progress: Some(p),
+                ..
+            } if p.total > 0 => format!("⋯{:>3}%", p.done * 100 / p.total),
+            _ => "⋯".into(),
+        },
         None => "·".into(),
     }
 }
