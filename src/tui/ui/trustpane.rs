@@ -95,12 +95,15 @@ fn cell(s: &State, row: &TrustRow, figure: Figure, part: Part, best: Option<f32>
         },
         Some(Err(_)) => "✗".into(),
         None if running(s, row, part) => match &s.job {
-            // The running part's own progress, in the cells it will fill.
+            // The randomization check's progress in its cell (the faithfulness part runs three
+            // metrics, each with its own count: the gauge names which).
             Job::Running {
                 key: Key::Trust(_),
                 progress: Some(p),
                 ..
-            } if p.total > 0 => format!("⋯{:>3}%", p.done * 100 / p.total),
+            } if p.total > 0 && part == Part::Randomization => {
+                format!("⋯{:>3}%", p.done * 100 / p.total)
+            }
             _ => "⋯".into(),
         },
         None => "·".into(),
