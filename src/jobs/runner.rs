@@ -23,7 +23,7 @@ use crate::engine::Session;
 use crate::error::Error;
 use crate::input::Input;
 use crate::methods::{CancelToken, Control, Progress};
-use crate::trust::Scores;
+use crate::trust::{Check, Scores};
 
 /// Progress is sent at most this often.
 const PROGRESS_EVERY: Duration = Duration::from_millis(50);
@@ -33,6 +33,11 @@ pub enum JobEvent {
     Progress {
         ticket: u64,
         progress: Progress,
+    },
+    /// A randomization check's strip so far (the Trust view draws it as it grows).
+    Partial {
+        ticket: u64,
+        check: Arc<Check>,
     },
     Finished {
         ticket: u64,
@@ -255,7 +260,14 @@ impl Worker {
             *last = Some(now);
             let _ = events.try_send(JobEvent::Progress { ticket, progress });
         });
-        let outcome = catch_unwind(AssertUnwindSafe(|| run(&self.session, &job.work, control)));
+        let events = self.events.clone();
+        let partial = move |check: Arc<Check>| {
+            // Dropped when the loop is behind: the next step's (or the result) replaces it.
+            let _ = events.try_send(JobEvent::Partial { ticket, check });
+        };
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            run(&self.session, &job.work, control, &partial)
+        }));
         match outcome {
             Ok(Ok(done)) => JobResult::Done(done),
             Ok(Err(Error::Cancelled)) => JobResult::Cancelled,
@@ -269,8 +281,14 @@ impl Worker {
     }
 }
 
-/// Computes `work`: what a job does, on the runner's thread (and inline in tests).
-pub fn run(session: &Session, work: &Work, control: Control) -> crate::Result<Done> {
+/// Computes `work`: what a job does, on the runner's thread (and inline in tests); `partial`
+/// receives a randomization check's strip as it grows.
+pub fn run(
+    session: &Session,
+    work: &Work,
+    control: Control,
+    partial: &dyn Fn(Arc<Check>),
+) -> crate::Result<Done> {
     match &work.key {
         Key::Map(spec) => Ok(Done::Map(Arc::new(compute(
             session,
@@ -284,6 +302,7 @@ pub fn run(session: &Session, work: &Work, control: Control) -> crate::Result<Do
             spec,
             work.map.as_deref(),
             control,
+            partial,
         )?))),
     }
 }

@@ -4,6 +4,7 @@
 //! the signed map summed over channels, 224 steps, ROAD noise 0.01, cascading over every
 //! layer with weights).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::compute::{request, Computed};
@@ -13,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::methods::Control;
 use crate::trust::figures::STRIP_CELL;
-use crate::trust::{Evaluator, Metric, Ranking, Scores, Settings, Sign};
+use crate::trust::{Check, Evaluator, Metric, Ranking, Scores, Settings, Sign};
 
 /// Which of a map's scores a job computes. The two are separate jobs because they differ in
 /// cost by orders of magnitude: the table fills with the first for every map before the
@@ -59,13 +60,15 @@ impl TrustSpec {
 }
 
 /// Scores `spec`'s part of the map `map` (the view's result for `spec.map`; `None` for the
-/// random map) for `input`.
+/// random map) for `input`. The randomization check hands its strip so far to `partial` after
+/// each layer, so that the view can draw it as it grows.
 pub fn judge(
     session: &Session,
     input: &Arc<Input>,
     spec: &TrustSpec,
     map: Option<&Computed>,
     control: Control,
+    partial: &dyn Fn(Arc<Check>),
 ) -> Result<Scores> {
     let subject = session.subject(input)?;
     let evaluator = Evaluator::new(session, &subject, spec.target, session.batch)?;
@@ -100,8 +103,26 @@ pub fn judge(
                 batch: template.batch,
             };
             let start = std::time::Instant::now();
+            // The strip so far, at the strip's size, handed on after each step.
+            let so_far = RefCell::new(None::<Check>);
+            let observer = |check: &Check| {
+                let Some((original, step, height, width)) = check.last_step_shrunk(STRIP_CELL)
+                else {
+                    return;
+                };
+                let mut so_far = so_far.borrow_mut();
+                let strip = so_far.get_or_insert_with(|| Check {
+                    order: check.order,
+                    height,
+                    width,
+                    original,
+                    steps: Vec::new(),
+                });
+                strip.steps.push(step);
+                partial(Arc::new(strip.clone()));
+            };
             let mut randomization =
-                evaluator.randomize(&make, &map.artifact, &settings, &control)?;
+                evaluator.randomize(&make, &map.artifact, &settings, &control, &observer)?;
             // The view keeps the maps only for its strip: at the strip's size.
             for check in &mut randomization {
                 check.shrink(STRIP_CELL);

@@ -425,14 +425,20 @@ impl<'a> Evaluator<'a> {
     }
 
     /// The randomization check of the map `request()` asks for, whose artifact for the model
-    /// as loaded is `original`, in each order of `settings`.
+    /// as loaded is `original`, in each order of `settings`; `observer` sees each step.
     pub fn randomize(
         &self,
         request: &dyn Fn() -> Request,
         original: &Artifact,
         settings: &Settings,
         control: &Control,
+        observer: &dyn Fn(&Check),
     ) -> Result<Vec<Check>> {
+        let run = randomize::Run {
+            seed: settings.seed,
+            control,
+            observer,
+        };
         let mut layers = randomize::parameterized(&self.session.graph);
         if let Some(top) = settings.randomize_top {
             layers.truncate(top);
@@ -448,8 +454,7 @@ impl<'a> Evaluator<'a> {
                     original,
                     &layers,
                     order,
-                    settings.seed,
-                    control,
+                    &run,
                 )
             })
             .collect()

@@ -85,10 +85,17 @@ pub fn parameterized(graph: &Graph) -> Vec<LayerId> {
         .collect()
 }
 
+/// How a check runs: the seed of its draws, its progress and cancel, and who sees each step.
+pub struct Run<'a> {
+    pub seed: u64,
+    pub control: &'a Control,
+    /// Called after each step with the check so far (the interface draws its strip live).
+    pub observer: &'a dyn Fn(&Check),
+}
+
 /// Runs the check: `request()` makes the request of the map checked (the same method, layer
 /// and class every time), `original` is its artifact for the model as loaded, `layers` the
 /// layers to randomize in order (top first).
-#[allow(clippy::too_many_arguments)]
 pub fn check(
     session: &Session,
     input: &Arc<Input>,
@@ -96,9 +103,9 @@ pub fn check(
     original: &Artifact,
     layers: &[LayerId],
     order: Order,
-    seed: u64,
-    control: &Control,
+    run: &Run,
 ) -> Result<Check> {
+    let (seed, control) = (run.seed, run.control);
     if layers.is_empty() {
         return Err(Error::Usage(
             "the model has no layer with trainable weights, so there is nothing to randomize"
@@ -113,8 +120,13 @@ pub fn check(
         values(original, Sign::Abs)?,
         values(original, Sign::Signed)?,
     );
-    let original_scaled = normalize(&orig_abs);
-    let mut steps = Vec::with_capacity(layers.len());
+    let mut result = Check {
+        order,
+        height: h,
+        width: w,
+        original: normalize(&orig_abs),
+        steps: Vec::with_capacity(layers.len()),
+    };
     let mut cascade: Option<Params> = None;
     for (k, &layer) in layers.iter().enumerate() {
         control.step(k, layers.len(), "layers randomized")?;
@@ -135,25 +147,20 @@ pub fn check(
             .artifact;
         let (abs, signed) = (values(&map, Sign::Abs)?, values(&map, Sign::Signed)?);
         let scaled = normalize(&abs);
-        steps.push(Step {
+        result.steps.push(Step {
             layer,
             spearman_abs: spearman(&orig_abs, &abs),
             spearman_signed: spearman(&orig_signed, &signed),
-            ssim: ssim(&original_scaled, &scaled, h, w),
+            ssim: ssim(&result.original, &scaled, h, w),
             map: scaled,
         });
+        (run.observer)(&result);
         if order == Order::Cascading {
             cascade = Some(randomized.params);
         }
     }
     control.step(layers.len(), layers.len(), "layers randomized")?;
-    Ok(Check {
-        order,
-        height: h,
-        width: w,
-        original: original_scaled,
-        steps,
-    })
+    Ok(result)
 }
 
 impl Check {
@@ -162,12 +169,10 @@ impl Check {
     /// 224² are 21 MB; of 96², 4 MB).
     pub fn shrink(&mut self, side: usize) {
         let (h, w) = (self.height, self.width);
-        let longest = h.max(w);
-        if longest <= side || side == 0 {
+        let (th, tw) = shrunk_size(h, w, side);
+        if (th, tw) == (h, w) {
             return;
         }
-        let scale = |n: usize| (n * side).div_ceil(longest).max(1);
-        let (th, tw) = (scale(h), scale(w));
         let small = |map: &mut Vec<f32>| {
             *map = Heatmap::new(h, w, std::mem::take(map))
                 .resize_bilinear(th, tw)
@@ -179,6 +184,32 @@ impl Check {
         }
         (self.height, self.width) = (th, tw);
     }
+
+    /// The last step alone, with the original, brought to at most `side` pixels a side: what
+    /// an observer keeps of a check in progress without copying every step each time.
+    pub fn last_step_shrunk(&self, side: usize) -> Option<(Vec<f32>, Step, usize, usize)> {
+        let step = self.steps.last()?;
+        let mut one = Check {
+            order: self.order,
+            height: self.height,
+            width: self.width,
+            original: self.original.clone(),
+            steps: vec![step.clone()],
+        };
+        one.shrink(side);
+        let step = one.steps.pop()?;
+        Some((one.original, step, one.height, one.width))
+    }
+}
+
+/// `h`×`w` brought to at most `side` pixels a side, the aspect kept (unchanged if it fits).
+fn shrunk_size(h: usize, w: usize, side: usize) -> (usize, usize) {
+    let longest = h.max(w);
+    if longest <= side || side == 0 {
+        return (h, w);
+    }
+    let scale = |n: usize| (n * side).div_ceil(longest).max(1);
+    (scale(h), scale(w))
 }
 
 /// A layer's weights drawn afresh as the module's comment says, in the graph's layout.

@@ -11,6 +11,7 @@ use image::RgbImage;
 use crate::jobs::{JobEvent, JobResult, Key, Work};
 use crate::methods::Progress;
 use crate::model::LayerId;
+use crate::trust::Check;
 
 #[derive(Clone, Debug)]
 pub enum Action {
@@ -57,6 +58,11 @@ pub enum Action {
         ticket: u64,
         progress: Progress,
     },
+    /// A randomization check's strip so far.
+    JobPartial {
+        ticket: u64,
+        check: Arc<Check>,
+    },
     JobFinished {
         ticket: u64,
         key: Key,
@@ -97,6 +103,7 @@ impl From<JobEvent> for Action {
     fn from(ev: JobEvent) -> Action {
         match ev {
             JobEvent::Progress { ticket, progress } => Action::JobProgress { ticket, progress },
+            JobEvent::Partial { ticket, check } => Action::JobPartial { ticket, check },
             JobEvent::Finished {
                 ticket,
                 key,

@@ -22,7 +22,7 @@ use crate::methods;
 use crate::model::LayerId;
 use crate::trust::figures::{self, Series};
 use crate::trust::report::{Document, Scored};
-use crate::trust::{can_score, Metric, Scores, Settings};
+use crate::trust::{can_score, Check, Metric, Scores, Settings};
 
 /// Scores kept (two a map: its faithfulness and its randomization check).
 pub const CACHE_SCORES: usize = 128;
@@ -45,6 +45,8 @@ pub struct TrustView {
     pub selected: usize,
     /// Esc stopped the background scoring: nothing new starts until the tab is chosen again.
     pub paused: bool,
+    /// The strip of the randomization check running (or stopped), as far as it got.
+    pub partial: Option<(TrustSpec, Arc<Check>)>,
     pub figures: Figures,
 }
 
@@ -54,6 +56,7 @@ impl Default for TrustView {
             scores: Lru::new(CACHE_SCORES),
             selected: 0,
             paused: false,
+            partial: None,
             figures: Figures::default(),
         }
     }
@@ -249,6 +252,9 @@ fn draw_figures(s: &mut State, rows: &[Row]) {
         }
     }
     (s.trust.selected, s.knobs.colormap).hash(&mut hasher);
+    if let Some((spec, check)) = &s.trust.partial {
+        (spec, check.steps.len()).hash(&mut hasher);
+    }
     let signature = hasher.finish();
     if signature == s.trust.figures.signature {
         return;
@@ -267,11 +273,19 @@ fn draw_figures(s: &mut State, rows: &[Row]) {
         })
         .collect();
     let curves = figures::curves(&series).map(Arc::new);
-    let strip = rows
-        .get(s.trust.selected)
-        .and_then(|r| r.outcome(s, Part::Randomization)?.as_ref().ok())
-        .and_then(|sc| sc.randomization.first())
-        .map(|check| Arc::new(figures::strip(check, &s.graph, s.knobs.colormap)));
+    // The selected map's check, or as far as it has got while it runs.
+    let strip = rows.get(s.trust.selected).and_then(|r| {
+        let key = r.key(s, Part::Randomization);
+        let check = match s.trust.scores.peek(&key) {
+            Some(Ok(scores)) => scores.randomization.first()?,
+            Some(Err(_)) => return None,
+            None => match &s.trust.partial {
+                Some((spec, check)) if *spec == key => check,
+                _ => return None,
+            },
+        };
+        Some(Arc::new(figures::strip(check, &s.graph, s.knobs.colormap)))
+    });
     s.trust.figures = Figures {
         curves,
         strip,

@@ -14,7 +14,7 @@ use convscope::import::onnx;
 use convscope::input::preprocess::Preprocess;
 use convscope::input::{Input, Source};
 use convscope::methods::{self, Control, Objective, Options};
-use convscope::trust::randomize::{check, parameterized, Order};
+use convscope::trust::randomize::{check, parameterized, Order, Run};
 use serde_json::Value;
 
 use crate::common::fixtures;
@@ -68,6 +68,15 @@ impl Sharp {
     }
 
     fn check(&self, order: Order, seed: u64) -> convscope::trust::Check {
+        self.check_observed(order, seed, &|_| {})
+    }
+
+    fn check_observed(
+        &self,
+        order: Order,
+        seed: u64,
+        observer: &dyn Fn(&convscope::trust::Check),
+    ) -> convscope::trust::Check {
         let subject = self.session.subject(&self.input).unwrap();
         let original = explain(&self.session, &subject, self.request(), Control::default())
             .unwrap()
@@ -82,8 +91,11 @@ impl Sharp {
             &original,
             &layers,
             order,
-            seed,
-            &Control::default(),
+            &Run {
+                seed,
+                control: &Control::default(),
+                observer,
+            },
         )
         .unwrap()
     }
@@ -145,4 +157,20 @@ fn the_check_is_seeded_and_leaves_the_models_weights_alone() {
     assert_eq!(net.saliency(), before);
     let fresh = sharp();
     assert_eq!(fresh.saliency(), before);
+}
+
+/// The observer sees the check after each step, growing by one step at a time, ending as the
+/// result: what the interface draws while the check runs.
+#[test]
+fn the_observer_sees_each_step_as_it_is_made() {
+    let net = sharp();
+    let seen = std::cell::RefCell::new(Vec::new());
+    let got = net.check_observed(Order::Cascading, 3, &|c| {
+        seen.borrow_mut()
+            .push((c.steps.len(), c.steps.last().unwrap().spearman_abs));
+    });
+    let seen = seen.into_inner();
+    assert_eq!(seen.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [1, 2, 3]);
+    let last: Vec<Option<f32>> = got.steps.iter().map(|s| s.spearman_abs).collect();
+    assert_eq!(seen.iter().map(|(_, r)| *r).collect::<Vec<_>>(), last);
 }

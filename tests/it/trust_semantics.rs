@@ -137,7 +137,7 @@ fn gradcam_beats_a_random_and_a_constant_map_on_most_pictures() {
 /// held-out pictures. The figures are printed.
 #[test]
 fn gradcam_decorrelates_once_the_model_is_randomized() {
-    use convscope::trust::randomize::{check, parameterized, Order};
+    use convscope::trust::randomize::{check, parameterized, Order, Run};
 
     let session = Session::new(demo::graph().unwrap(), Device::Cpu).unwrap();
     let graph = session.graph.clone();
@@ -169,8 +169,11 @@ fn gradcam_decorrelates_once_the_model_is_randomized() {
             &original,
             &layers,
             Order::Cascading,
-            0,
-            &Control::default(),
+            &Run {
+                seed: 0,
+                control: &Control::default(),
+                observer: &|_| {},
+            },
         )
         .unwrap();
         // A map that collapsed to a constant has no rank correlation left: it counts as below.

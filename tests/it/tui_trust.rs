@@ -4,9 +4,12 @@
 //! exports the table and the pictures.
 
 use crate::tui::harness::{options, Harness};
+use std::sync::Arc;
+
 use convscope::jobs::{Key, Part};
 use convscope::methods::{Control, Objective, Options};
 use convscope::trust::{Evaluator, Metric, Ranking, Settings, Sign};
+use convscope::tui::action::Action;
 use convscope::tui::state::Job;
 use convscope::tui::trust::{rows, Outcome, RANDOM};
 use convscope::tui::view::View;
@@ -119,6 +122,9 @@ fn the_table_scores_the_maps_computed_so_far_as_evaluate_does() {
     ] {
         assert!(screen.contains(text), "{text} missing from\n{screen}");
     }
+    // Each randomization check reached the view a layer at a time before its result.
+    let layers = convscope::trust::randomize::parameterized(&h.session.graph).len();
+    assert_eq!(h.partials, 2 * layers, "saliency's and Grad-CAM's steps");
     // The curves of every map, the strip of the selected one (Saliency's, the first); the
     // random map has none.
     assert!(h.state.trust.figures.curves.is_some() && h.state.trust.figures.strip.is_some());
@@ -263,4 +269,51 @@ fn options_a_map_does_not_read_do_not_make_it_new() {
     );
     h.press("T");
     assert_eq!(names(&h), ["gradcam", RANDOM]);
+}
+
+/// While a map's randomization check runs, its strip is drawn as far as it has got; a strip
+/// from a superseded job is dropped.
+#[test]
+fn the_strip_grows_while_the_check_runs() {
+    // A finished check of Grad-CAM, to feed back a step at a time.
+    let mut done = Harness::demo();
+    done.press("T");
+    let key = rows(&done.state)[0].key(&done.state, Part::Randomization);
+    let full = done
+        .state
+        .trust
+        .scores
+        .peek(&key)
+        .cloned()
+        .unwrap()
+        .unwrap();
+    let full = full.randomization[0].clone();
+
+    let mut h = Harness::demo();
+    h.keys("T");
+    for _ in 0..10 {
+        if matches!(&h.state.job, Job::Running { key: Key::Trust(k), .. } if *k == key) {
+            break;
+        }
+        h.step();
+    }
+    let Job::Running { ticket, .. } = h.state.job.clone() else {
+        panic!("the check is not running: {:?}", h.state.job)
+    };
+    assert!(h.state.trust.figures.strip.is_none(), "no step yet");
+    let mut partial = full.clone();
+    partial.steps.truncate(2);
+    h.act(Action::JobPartial {
+        ticket,
+        check: Arc::new(partial),
+    });
+    assert!(
+        h.state.trust.figures.strip.is_some(),
+        "the strip so far is drawn"
+    );
+    h.act(Action::JobPartial {
+        ticket: ticket + 100,
+        check: Arc::new(full),
+    });
+    assert_eq!(h.state.trust.partial.as_ref().unwrap().1.steps.len(), 2);
 }

@@ -361,7 +361,7 @@ pub fn run(a: Args) -> Result<()> {
             if metrics.contains(&Metric::Randomization) {
                 let control = super::progress::control(&format!("{name}: randomization"));
                 scores.randomization =
-                    evaluator.randomize(request, original, &settings, &control)?;
+                    evaluator.randomize(request, original, &settings, &control, &|_| {})?;
             }
             if metrics.contains(&Metric::Sensitivity) {
                 let control = super::progress::control(&format!("{name}: sensitivity"));

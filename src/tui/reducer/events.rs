@@ -25,6 +25,22 @@ pub(super) fn background(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
                 }
             }
         }
+        // The strip of the randomization check running, drawn as it grows.
+        Action::JobPartial { ticket, check } => {
+            if let Job::Running {
+                ticket: t,
+                key: Key::Trust(spec),
+                ..
+            } = &s.job
+            {
+                if *t == ticket {
+                    s.trust.partial = Some((spec.clone(), check));
+                    if s.view.is_trust() {
+                        refresh(s, fx, false);
+                    }
+                }
+            }
+        }
         Action::JobFinished {
             ticket,
             key,

@@ -56,6 +56,7 @@ fn is_background(a: &Action) -> bool {
         Action::Resize(..)
             | Action::Tick(_)
             | Action::JobProgress { .. }
+            | Action::JobPartial { .. }
             | Action::JobFinished { .. }
             | Action::LayerLoaded(..)
             | Action::InputLoaded(_)

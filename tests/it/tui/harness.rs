@@ -27,6 +27,8 @@ pub struct Harness {
     pub pending: Vec<Effect>,
     /// Every effect the reducer asked for, in order, as `Debug` text of its kind.
     pub log: Vec<String>,
+    /// How many strips of randomization checks in progress reached the reducer.
+    pub partials: usize,
 }
 
 pub fn options(export_dir: PathBuf) -> Options {
@@ -55,6 +57,7 @@ impl Harness {
             session,
             pending: Vec::new(),
             log: Vec::new(),
+            partials: 0,
         };
         h.queue(pending);
         h.settle();
@@ -94,31 +97,45 @@ impl Harness {
     /// Runs the queued effects (and those their results cause) until none is left.
     pub fn settle(&mut self) {
         while !self.pending.is_empty() {
-            let fx = std::mem::take(&mut self.pending);
-            for e in fx {
-                let action = match e {
-                    Effect::Submit { ticket, work } => {
-                        let result = match run(&self.session, &work, Control::default()) {
-                            Ok(done) => JobResult::Done(done),
-                            Err(e) => JobResult::Failed(e.to_string()),
-                        };
-                        Action::JobFinished {
-                            ticket,
-                            key: work.key,
-                            result,
-                            elapsed: Duration::ZERO,
-                        }
-                    }
-                    Effect::Cancel => continue,
-                    Effect::LoadLayer(id) => effects::load_layer(&self.session.graph, id),
-                    Effect::LoadInput(path) => {
-                        effects::load_input(&self.session, &path, Preprocess::Imagenet)
-                    }
-                    Effect::Export(files) => effects::export(files),
-                };
-                self.act(action);
-            }
+            self.step();
         }
+    }
+
+    /// Runs the first queued effect alone (what it causes is queued behind the rest).
+    pub fn step(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let e = self.pending.remove(0);
+        let action = match e {
+            Effect::Submit { ticket, work } => {
+                // A randomization check's strips so far reach the reducer before its
+                // result, as the runner's events do.
+                let partials = std::cell::RefCell::new(Vec::new());
+                let partial = |check| partials.borrow_mut().push(check);
+                let result = match run(&self.session, &work, Control::default(), &partial) {
+                    Ok(done) => JobResult::Done(done),
+                    Err(e) => JobResult::Failed(e.to_string()),
+                };
+                for check in partials.into_inner() {
+                    self.partials += 1;
+                    self.act(Action::JobPartial { ticket, check });
+                }
+                Action::JobFinished {
+                    ticket,
+                    key: work.key,
+                    result,
+                    elapsed: Duration::ZERO,
+                }
+            }
+            Effect::Cancel => return,
+            Effect::LoadLayer(id) => effects::load_layer(&self.session.graph, id),
+            Effect::LoadInput(path) => {
+                effects::load_input(&self.session, &path, Preprocess::Imagenet)
+            }
+            Effect::Export(files) => effects::export(files),
+        };
+        self.act(action);
     }
 
     /// The screen at `w`x`h` as text, pictures drawn with half-blocks.
