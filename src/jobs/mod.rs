@@ -13,4 +13,4 @@ pub use cache::{Cache, Lru};
 pub use compute::{compute, Computed};
 pub use runner::{run, Done, JobEvent, JobResult, Runner, Work};
 pub use spec::{JobSpec, Key, ViewKnobs};
-pub use trust::{judge, Part, TrustSpec};
+pub use trust::{judge, Part, TrustKnobs, TrustSpec};

@@ -9,7 +9,7 @@ use crate::methods::{
 };
 use crate::model::LayerId;
 
-use super::trust::{Part, TrustSpec};
+use super::trust::{Part, TrustKnobs, TrustSpec};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct JobSpec {
@@ -28,7 +28,8 @@ pub struct JobSpec {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Key {
     Map(JobSpec),
-    Trust(TrustSpec),
+    /// Boxed: a Trust spec holds a map's spec and more, and keys travel in every event.
+    Trust(Box<TrustSpec>),
 }
 
 impl Key {
@@ -73,6 +74,8 @@ pub struct ViewKnobs {
     /// Attributions signed (blue-white-red) instead of max |·|.
     pub signed: bool,
     pub seed: u64,
+    /// The Trust view's options (no map reads them).
+    pub trust: TrustKnobs,
 }
 
 impl Default for ViewKnobs {
@@ -90,6 +93,7 @@ impl Default for ViewKnobs {
             overlay: look.overlay,
             signed: look.signed,
             seed: smoothgrad.seed,
+            trust: TrustKnobs::default(),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! The Trust view's work: one map's faithfulness scores (deletion, insertion, ROAD) or its
 //! randomization check, computed with `crate::trust` on the map a view already computed, so
-//! the view's numbers are those `convscope evaluate` prints for the same map (its defaults:
-//! the signed map summed over channels, 224 steps, ROAD noise 0.01, cascading over every
-//! layer with weights).
+//! the view's numbers are those `convscope evaluate` prints for the same map and options (by
+//! default its defaults: the signed map summed over channels, 224 steps, ROAD noise 0.01,
+//! cascading over every layer with weights).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -36,6 +36,76 @@ impl Part {
     }
 }
 
+/// The Trust view's options (its `p` form): `evaluate`'s knobs, hashable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TrustKnobs {
+    /// Deletion and insertion steps.
+    pub steps: usize,
+    /// ROAD's noise σ in units of 1e-4 (a float is not a key).
+    pub road_noise_e4: u32,
+    /// Randomize only the top N layers with weights (`None`: all).
+    pub randomize_top: Option<usize>,
+    /// Rank pixels by |map| instead of the signed map.
+    pub abs: bool,
+    /// Seed of the random map, ROAD's noise and the randomization's draws.
+    pub seed: u64,
+}
+
+impl Default for TrustKnobs {
+    /// `evaluate`'s defaults.
+    fn default() -> Self {
+        let s = Settings::default();
+        TrustKnobs {
+            steps: s.steps,
+            road_noise_e4: (s.road_noise * 1e4).round() as u32,
+            randomize_top: s.randomize_top,
+            abs: false,
+            seed: s.seed,
+        }
+    }
+}
+
+impl TrustKnobs {
+    /// The knobs `part` reads, the others at their defaults: changing the steps does not redo
+    /// a randomization check, nor the layers randomized a deletion curve.
+    pub fn for_part(self, part: Part) -> TrustKnobs {
+        let plain = TrustKnobs::default();
+        match part {
+            Part::Faithfulness => TrustKnobs {
+                randomize_top: plain.randomize_top,
+                ..self
+            },
+            Part::Randomization => TrustKnobs {
+                steps: plain.steps,
+                road_noise_e4: plain.road_noise_e4,
+                abs: plain.abs,
+                ..self
+            },
+        }
+    }
+
+    pub fn road_noise(self) -> f32 {
+        self.road_noise_e4 as f32 / 1e4
+    }
+
+    pub fn settings(self) -> Settings {
+        Settings {
+            steps: self.steps,
+            road_noise: self.road_noise(),
+            seed: self.seed,
+            randomize_top: self.randomize_top,
+            ..Settings::default()
+        }
+    }
+
+    pub fn sign(self) -> Sign {
+        match self.abs {
+            true => Sign::Abs,
+            false => Sign::Signed,
+        }
+    }
+}
+
 /// One part of one map's scores: the job's order and its result's cache key.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TrustSpec {
@@ -46,17 +116,8 @@ pub struct TrustSpec {
     pub target: usize,
     /// Which input (the views' counter).
     pub input: u64,
-    /// Seed of the random map, ROAD's noise and the randomization's draws.
-    pub seed: u64,
-}
-
-impl TrustSpec {
-    pub fn settings(&self) -> Settings {
-        Settings {
-            seed: self.seed,
-            ..Settings::default()
-        }
-    }
+    /// The options this part reads ([`TrustKnobs::for_part`]).
+    pub knobs: TrustKnobs,
 }
 
 /// Scores `spec`'s part of the map `map` (the view's result for `spec.map`; `None` for the
@@ -72,13 +133,16 @@ pub fn judge(
 ) -> Result<Scores> {
     let subject = session.subject(input)?;
     let evaluator = Evaluator::new(session, &subject, spec.target, session.batch)?;
-    let settings = spec.settings();
+    let settings = spec.knobs.settings();
     let (h, w) = (evaluator.spec().height, evaluator.spec().width);
     let ranking = match (&spec.map, map) {
-        (None, _) => Ranking::random(h, w, spec.seed),
-        (Some(view), Some(map)) => {
-            Ranking::of_artifact(&map.artifact, &evaluator.spec(), Sign::Signed, view.method)?
-        }
+        (None, _) => Ranking::random(h, w, spec.knobs.seed),
+        (Some(view), Some(map)) => Ranking::of_artifact(
+            &map.artifact,
+            &evaluator.spec(),
+            spec.knobs.sign(),
+            view.method,
+        )?,
         (Some(view), None) => {
             return Err(Error::Input(format!(
                 "{} has no map to score yet",

@@ -1,5 +1,5 @@
 //! The popups that take typing: the target picker (fuzzy search over class names), the knobs
-//! form (the current method's options) and the open prompt (a path with completion). Each is
+//! form (the current method's options, or the Trust view's) and the open prompt (a path with completion). Each is
 //! plain data with pure operations, so the reducer tests drive them without a terminal.
 
 use std::path::{Path, PathBuf};
@@ -92,9 +92,21 @@ pub enum Field {
     Overlay,
     Signed,
     Seed,
+    // The Trust view's.
+    TrustSteps,
+    RoadNoise,
+    RandomizeTop,
+    Abs,
+    TrustSeed,
 }
 
 impl Field {
+    /// The Trust view's fields (`evaluate`'s options).
+    pub fn for_trust() -> Vec<Field> {
+        use Field::*;
+        vec![TrustSteps, RoadNoise, RandomizeTop, Abs, TrustSeed]
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Field::Window => "window (px)",
@@ -106,7 +118,11 @@ impl Field {
             Field::Alpha => "alpha (0-1)",
             Field::Overlay => "overlay",
             Field::Signed => "signed",
-            Field::Seed => "seed",
+            Field::Seed | Field::TrustSeed => "seed",
+            Field::TrustSteps => "deletion steps",
+            Field::RoadNoise => "ROAD noise",
+            Field::RandomizeTop => "randomize top",
+            Field::Abs => "rank by |map|",
         }
     }
 
@@ -114,6 +130,9 @@ impl Field {
     fn max(self) -> usize {
         match self {
             Field::Steps => crate::methods::MAX_STEPS,
+            // Each step is a forward pass at least.
+            Field::TrustSteps => crate::methods::MAX_STEPS,
+            Field::RandomizeTop => 100_000,
             Field::Samples => crate::methods::MAX_SAMPLES,
             // A window or stride larger than any picture we decode is a typo.
             _ => crate::input::preprocess::MAX_IMAGE_DIM as usize,
@@ -128,8 +147,11 @@ impl Field {
             Field::Channels => "top:N, first:N or a list like 0,5,7",
             Field::Colormap => "jet, turbo, viridis, inferno or gray",
             Field::Alpha => "the map's opacity over the image",
-            Field::Overlay | Field::Signed => "on or off",
-            Field::Seed => "a number",
+            Field::Overlay | Field::Signed | Field::Abs => "on or off",
+            Field::Seed | Field::TrustSeed => "a number",
+            Field::TrustSteps => "steps from the whole input to none, e.g. 224",
+            Field::RoadNoise => "σ of the imputation noise, 0 to 1 (0.01; 0: none)",
+            Field::RandomizeTop => "how many layers with weights, top first, or 'all'",
         }
     }
 
@@ -174,6 +196,14 @@ impl Field {
             Field::Overlay => on(k.overlay),
             Field::Signed => on(k.signed),
             Field::Seed => k.seed.to_string(),
+            Field::TrustSteps => k.trust.steps.to_string(),
+            Field::RoadNoise => k.trust.road_noise().to_string(),
+            Field::RandomizeTop => k
+                .trust
+                .randomize_top
+                .map_or("all".into(), |n| n.to_string()),
+            Field::Abs => on(k.trust.abs),
+            Field::TrustSeed => k.trust.seed.to_string(),
         }
     }
 
@@ -227,6 +257,23 @@ impl Field {
             Field::Overlay => k.overlay = switch()?,
             Field::Signed => k.signed = switch()?,
             Field::Seed => k.seed = t.parse().map_err(|_| bad())?,
+            Field::TrustSteps => k.trust.steps = count(1)?,
+            Field::RoadNoise => {
+                let sigma = t
+                    .parse::<f32>()
+                    .ok()
+                    .filter(|a| (0.0..=1.0).contains(a))
+                    .ok_or_else(bad)?;
+                k.trust.road_noise_e4 = (sigma * 1e4).round() as u32;
+            }
+            Field::RandomizeTop => {
+                k.trust.randomize_top = match t {
+                    "all" | "" => None,
+                    _ => Some(count(1)?),
+                }
+            }
+            Field::Abs => k.trust.abs = switch()?,
+            Field::TrustSeed => k.trust.seed = t.parse().map_err(|_| bad())?,
         }
         Ok(())
     }
@@ -244,6 +291,18 @@ impl KnobsForm {
     pub fn new(method: MethodInfo, knobs: &ViewKnobs) -> KnobsForm {
         KnobsForm {
             fields: Field::for_method(method)
+                .into_iter()
+                .map(|f| (f, f.show(knobs)))
+                .collect(),
+            cursor: 0,
+            error: None,
+        }
+    }
+
+    /// The Trust view's form.
+    pub fn trust(knobs: &ViewKnobs) -> KnobsForm {
+        KnobsForm {
+            fields: Field::for_trust()
                 .into_iter()
                 .map(|f| (f, f.show(knobs)))
                 .collect(),

@@ -7,7 +7,7 @@
 //! target's is cached), then every row's faithfulness scores, then every row's randomization
 //! check (a map recomputed once per layer with weights: by far the slowest). Results are
 //! cached by what they depend on, so coming back to the tab, or to an input, costs nothing.
-//! The numbers are `convscope evaluate`'s with its defaults.
+//! The numbers are `convscope evaluate`'s with the same options (`p`; by default its defaults).
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
@@ -22,13 +22,10 @@ use crate::methods;
 use crate::model::LayerId;
 use crate::trust::figures::{self, Series};
 use crate::trust::report::{Document, Scored};
-use crate::trust::{can_score, Check, Metric, Scores, Settings};
+use crate::trust::{can_score, Check, Metric, Scores};
 
 /// Scores kept (two a map: its faithfulness and its randomization check).
 pub const CACHE_SCORES: usize = 128;
-
-/// The seed of the random map, ROAD's noise and the randomization's draws: `evaluate`'s default.
-pub const SEED: u64 = 0;
 
 /// The two jobs of a row, in the order they run.
 pub const PARTS: [Part; 2] = [Part::Faithfulness, Part::Randomization];
@@ -91,7 +88,7 @@ impl Row {
             part,
             target: s.target,
             input: s.input_gen,
-            seed: SEED,
+            knobs: s.knobs.trust.for_part(part),
         }
     }
 
@@ -182,7 +179,7 @@ fn next(s: &State, rows: &[Row]) -> Option<Work> {
             .iter()
             .find(|r| r.has(part) && r.outcome(s, part).is_none())?;
         Some(Work {
-            key: Key::Trust(r.key(s, part)),
+            key: Key::Trust(Box::new(r.key(s, part))),
             input: s.input.clone(),
             map: r.map.clone(),
         })
@@ -227,7 +224,7 @@ pub fn map_failed(s: &mut State, spec: &JobSpec, error: &str) {
             part,
             target: s.target,
             input: s.input_gen,
-            seed: SEED,
+            knobs: s.knobs.trust.for_part(part),
         };
         s.trust.scores.insert(key, Err(error.to_string()));
     }
@@ -341,10 +338,7 @@ pub fn export(s: &mut State, fx: &mut Vec<Effect>) {
         return;
     }
     let metrics = Metric::DEFAULT;
-    let settings = Settings {
-        seed: SEED,
-        ..Settings::default()
-    };
+    let settings = s.knobs.trust.settings();
     let label = s.label(s.target);
     let doc = Document {
         graph: &s.graph,

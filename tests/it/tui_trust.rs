@@ -10,7 +10,7 @@ use convscope::jobs::{Key, Part};
 use convscope::methods::{Control, Objective, Options};
 use convscope::trust::{Evaluator, Metric, Ranking, Settings, Sign};
 use convscope::tui::action::Action;
-use convscope::tui::state::Job;
+use convscope::tui::state::{Job, Mode};
 use convscope::tui::trust::{rows, Outcome, RANDOM};
 use convscope::tui::view::View;
 
@@ -292,7 +292,7 @@ fn the_strip_grows_while_the_check_runs() {
     let mut h = Harness::demo();
     h.keys("T");
     for _ in 0..10 {
-        if matches!(&h.state.job, Job::Running { key: Key::Trust(k), .. } if *k == key) {
+        if matches!(&h.state.job, Job::Running { key: Key::Trust(k), .. } if **k == key) {
             break;
         }
         h.step();
@@ -316,4 +316,57 @@ fn the_strip_grows_while_the_check_runs() {
         check: Arc::new(full),
     });
     assert_eq!(h.state.trust.partial.as_ref().unwrap().1.steps.len(), 2);
+}
+
+/// `p` on the Trust tab edits evaluate's options; a change redoes only the parts that read it:
+/// the layers randomized redo the checks, the ranking's sign the faithfulness scores.
+#[test]
+fn the_trust_options_redo_only_what_they_change() {
+    let mut h = Harness::demo();
+    h.press("T");
+    h.press("p");
+    let Mode::Knobs(form) = &h.state.mode else {
+        panic!("{:?}", h.state.mode)
+    };
+    assert_eq!(form.fields.len(), 5);
+    let screen = h.screen(120, 40);
+    assert!(
+        screen.contains("Trust options") && screen.contains("randomize top"),
+        "{screen}"
+    );
+    // To the third field (randomize top), "all" → 2.
+    let from = h.log.len();
+    h.press("<Down><Down><BS><BS><BS>2<Enter>");
+    assert_eq!(h.state.knobs.trust.randomize_top, Some(2));
+    let submits = |h: &Harness| -> Vec<String> {
+        h.log[from..]
+            .iter()
+            .filter(|l| l.starts_with("submit"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(submits(&h), ["submit gradcam randomization"]);
+    let check = outcome(&h, 0, Part::Randomization).unwrap().unwrap();
+    assert_eq!(check.randomization[0].steps.len(), 2);
+    // Rank by |map|: the faithfulness scores again, the check kept.
+    let from = h.log.len();
+    h.press("p<Down><Down><Down><BS><BS><BS>on<Enter>");
+    assert!(h.state.knobs.trust.abs);
+    let again: Vec<String> = h.log[from..]
+        .iter()
+        .filter(|l| l.starts_with("submit"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        again,
+        ["submit gradcam faithfulness", "submit random faithfulness"]
+    );
+    // A bad value is refused in the form, naming the field.
+    h.press("p<BS><BS><BS>0<Enter>");
+    let Mode::Knobs(form) = &h.state.mode else {
+        panic!("the form stays open on a bad value")
+    };
+    assert!(form.error.as_deref().unwrap().contains("deletion steps"));
+    h.press("<Esc>");
+    assert_eq!(h.state.knobs.trust.steps, 224);
 }

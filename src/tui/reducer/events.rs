@@ -34,7 +34,7 @@ pub(super) fn background(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
             } = &s.job
             {
                 if *t == ticket {
-                    s.trust.partial = Some((spec.clone(), check));
+                    s.trust.partial = Some(((**spec).clone(), check));
                     if s.view.is_trust() {
                         refresh(s, fx, false);
                     }
@@ -61,12 +61,12 @@ pub(super) fn background(s: &mut State, a: Action, fx: &mut Vec<Effect>) {
                     s.shown = Some((spec, done));
                 }
                 (Key::Trust(spec), JobResult::Done(Done::Trust(scores))) => {
-                    s.trust.scores.insert(spec, Ok(scores));
+                    s.trust.scores.insert(*spec, Ok(scores));
                 }
                 // The Trust view shows a part's failure in its row, and a map's in the rows of
                 // its parts, so that neither is asked for again.
                 (Key::Trust(spec), JobResult::Failed(error)) => {
-                    s.trust.scores.insert(spec, Err(error));
+                    s.trust.scores.insert(*spec, Err(error));
                 }
                 (Key::Map(spec), JobResult::Failed(error)) if s.view.is_trust() => {
                     crate::tui::trust::map_failed(s, &spec, &error);

@@ -187,12 +187,7 @@ fn normal(s: &mut State, a: Action, had_message: bool, fx: &mut Vec<Effect>) {
             let top: Vec<usize> = s.top.iter().map(|p| p.index).collect();
             s.mode = Mode::Targets(TargetPicker::new(&top, &all_labels(s)));
         }
-        Action::OpenKnobs if s.view.is_trust() => say(
-            s,
-            "Trust scores with evaluate's defaults (224 steps, ROAD noise 0.01, cascading \
-             randomization of every layer); each map has its own tab's options",
-            false,
-        ),
+        Action::OpenKnobs if s.view.is_trust() => s.mode = Mode::Knobs(KnobsForm::trust(&s.knobs)),
         Action::OpenKnobs => {
             s.mode = Mode::Knobs(KnobsForm::new(s.view.info(s.cam_variant), &s.knobs))
         }

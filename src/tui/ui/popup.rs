@@ -130,7 +130,10 @@ fn targets(f: &mut Frame, area: Rect, s: &State, p: &TargetPicker) {
 
 fn knobs(f: &mut Frame, area: Rect, s: &State, form: &KnobsForm) {
     let h = form.fields.len() as u16 * 2 + 5;
-    let title = format!("{} options", s.method());
+    let title = match s.view.is_trust() {
+        true => "Trust options".to_string(),
+        false => format!("{} options", s.method()),
+    };
     let keys = "↑↓ Tab field · Enter applies · Esc closes";
     let inner = frame_with_keys(f, area, 70, h, &title, Some(keys));
     let mut lines = Vec::new();

@@ -41,10 +41,16 @@ pub fn draw(f: &mut Frame, area: Rect, s: &State, images: Option<&mut Images>) {
     ])
     .areas(inner);
     draw_tabs(f, tabs, s);
+    let k = s.knobs.trust;
     let about_text = format!(
-        "{} (p {:.3}) · 224 steps · ROAD noise 0.01 · cascading randomization",
+        "{} (p {:.3}) · {} map · {} steps · ROAD noise {} · randomizing {}",
         s.label(s.target),
-        s.prob(s.target)
+        s.prob(s.target),
+        if k.abs { "|map|" } else { "signed" },
+        k.steps,
+        k.road_noise(),
+        k.randomize_top
+            .map_or("every layer".to_string(), |n| format!("the top {n}"))
     );
     f.render_widget(
         Line::from(vec![
@@ -112,7 +118,7 @@ fn cell(s: &State, row: &TrustRow, figure: Figure, part: Part, best: Option<f32>
 
 fn running(s: &State, row: &TrustRow, part: Part) -> bool {
     match s.job.running() {
-        Some(Key::Trust(k)) => *k == row.key(s, part),
+        Some(Key::Trust(k)) => **k == row.key(s, part),
         Some(Key::Map(spec)) => Some(spec) == row.spec.as_ref(),
         None => false,
     }
