@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 
 use super::causal::pixels_per_step;
-use super::{Curve, Figure, Metric, Scores, Settings};
+use super::{Curve, Figure, Metric, Scores, Settings, Sign};
 use crate::model::{Graph, LayerId};
 
 /// One map scored: a row of the table.
@@ -32,6 +32,8 @@ pub struct Document<'a> {
     pub clean: f32,
     pub metrics: &'a [Metric],
     pub settings: &'a Settings,
+    /// How maps were ranked: signed, or by magnitude.
+    pub sign: Sign,
     /// H·W of the input.
     pub pixels: usize,
     pub rows: &'a [Scored],
@@ -82,6 +84,9 @@ impl Document<'_> {
             "settings": {
                 "steps": self.settings.steps, "pixels_per_step": self.step(), "pixels": self.pixels,
                 "road_noise": self.settings.road_noise, "seed": self.settings.seed,
+                "ranking": match self.sign { Sign::Signed => "signed", Sign::Abs => "abs" },
+                "randomization": self.settings.orders.iter().map(|o| o.as_str()).collect::<Vec<_>>(),
+                "randomize_top": self.settings.randomize_top,
             },
             "maps": maps,
         })

@@ -348,6 +348,7 @@ pub fn export(s: &mut State, fx: &mut Vec<Effect>) {
         clean: s.prob(s.target),
         metrics: &metrics,
         settings: &settings,
+        sign: s.knobs.trust.sign(),
         pixels: s.input.spec.height * s.input.spec.width,
         rows: &scored,
     };

@@ -217,6 +217,9 @@ fn export_writes_the_table_as_csv_and_json_and_the_pictures() {
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(file(".json")).unwrap()).unwrap();
     assert_eq!(json["target"]["label"], "star");
+    assert_eq!(json["settings"]["ranking"], "signed");
+    assert_eq!(json["settings"]["steps"], 224);
+    assert!(json["settings"]["randomize_top"].is_null(), "every layer");
     let maps = json["maps"].as_array().unwrap();
     assert_eq!(maps[0]["name"], "gradcam");
     assert!(maps[0]["deletion_auc"].as_f64().is_some());

@@ -391,6 +391,7 @@ pub fn run(a: Args) -> Result<()> {
             clean: evaluator.clean_probability(),
             metrics: &metrics,
             settings: &settings,
+            sign,
             pixels: evaluator.spec().height * evaluator.spec().width,
             rows: &rows,
         },
