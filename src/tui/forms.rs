@@ -223,6 +223,13 @@ impl Field {
                 .filter(|&n| n >= min && n <= self.max())
                 .ok_or_else(bad)
         };
+        // A number from 0 to 1.
+        let fraction = || {
+            t.parse::<f32>()
+                .ok()
+                .filter(|a| (0.0..=1.0).contains(a))
+                .ok_or_else(bad)
+        };
         let switch = || match t {
             "on" | "yes" | "true" | "1" => Ok(true),
             "off" | "no" | "false" | "0" => Ok(false),
@@ -246,26 +253,12 @@ impl Field {
                 k.channels = t.to_string()
             }
             Field::Colormap => k.colormap = t.parse::<Colormap>().map_err(|_| bad())?,
-            Field::Alpha => {
-                let a = t
-                    .parse::<f32>()
-                    .ok()
-                    .filter(|a| (0.0..=1.0).contains(a))
-                    .ok_or_else(bad)?;
-                k.alpha = (a * 100.0).round() as u8;
-            }
+            Field::Alpha => k.alpha = (fraction()? * 100.0).round() as u8,
             Field::Overlay => k.overlay = switch()?,
             Field::Signed => k.signed = switch()?,
             Field::Seed => k.seed = t.parse().map_err(|_| bad())?,
             Field::TrustSteps => k.trust.steps = count(1)?,
-            Field::RoadNoise => {
-                let sigma = t
-                    .parse::<f32>()
-                    .ok()
-                    .filter(|a| (0.0..=1.0).contains(a))
-                    .ok_or_else(bad)?;
-                k.trust.road_noise_e4 = (sigma * 1e4).round() as u32;
-            }
+            Field::RoadNoise => k.trust.road_noise_e4 = (fraction()? * 1e4).round() as u32,
             Field::RandomizeTop => {
                 k.trust.randomize_top = match t {
                     "all" | "" => None,
