@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::input::Input;
 use crate::methods::Control;
 use crate::trust::figures::STRIP_CELL;
+use crate::trust::randomize::Step;
 use crate::trust::{Check, Evaluator, Metric, Ranking, Scores, Settings, Sign};
 
 /// Which of a map's scores a job computes. The two are separate jobs because they differ in
@@ -167,29 +168,44 @@ pub fn judge(
                 batch: template.batch,
             };
             let start = std::time::Instant::now();
-            // The strip so far, at the strip's size, handed on after each step.
+            // The strip so far, at the strip's size, handed on after each step: each map is
+            // shrunk once, as it comes (the original with the first step).
             let so_far = RefCell::new(None::<Check>);
             let observer = |check: &Check| {
-                let Some((original, step, height, width)) = check.last_step_shrunk(STRIP_CELL)
-                else {
+                let Some(last) = check.steps.last() else {
                     return;
                 };
                 let mut so_far = so_far.borrow_mut();
-                let strip = so_far.get_or_insert_with(|| Check {
-                    order: check.order,
-                    height,
-                    width,
-                    original,
-                    steps: Vec::new(),
+                let strip = so_far.get_or_insert_with(|| {
+                    let (height, width) = check.shrunk_size(STRIP_CELL);
+                    Check {
+                        order: check.order,
+                        height,
+                        width,
+                        original: check.shrunk_map(&check.original, STRIP_CELL),
+                        steps: Vec::new(),
+                    }
                 });
-                strip.steps.push(step);
+                strip.steps.push(Step {
+                    layer: last.layer,
+                    spearman_abs: last.spearman_abs,
+                    spearman_signed: last.spearman_signed,
+                    ssim: last.ssim,
+                    map: check.shrunk_map(&last.map, STRIP_CELL),
+                });
                 partial(Arc::new(strip.clone()));
             };
             let mut randomization =
                 evaluator.randomize(&make, &map.artifact, &settings, &control, &observer)?;
-            // The view keeps the maps only for its strip: at the strip's size.
-            for check in &mut randomization {
-                check.shrink(STRIP_CELL);
+            // The view keeps the maps only for its strip, at the strip's size: the observer's
+            // copy is that already (one order: the view's cascading check).
+            match (so_far.into_inner(), randomization.as_slice()) {
+                (Some(strip), [full]) if strip.steps.len() == full.steps.len() => {
+                    randomization = vec![strip]
+                }
+                _ => randomization
+                    .iter_mut()
+                    .for_each(|check| check.shrink(STRIP_CELL)),
             }
             Ok(Scores {
                 randomization,

@@ -168,48 +168,43 @@ impl Check {
     /// what a strip of `side`-pixel tiles needs, at a fraction of the memory (107 maps of
     /// 224² are 21 MB; of 96², 4 MB).
     pub fn shrink(&mut self, side: usize) {
+        let original = self.shrunk_map(&self.original, side);
+        let maps: Vec<Vec<f32>> = self
+            .steps
+            .iter()
+            .map(|step| self.shrunk_map(&step.map, side))
+            .collect();
+        for (step, map) in self.steps.iter_mut().zip(maps) {
+            step.map = map;
+        }
+        self.original = original;
+        (self.height, self.width) = self.shrunk_size(side);
+    }
+
+    /// The maps' size brought to at most `side` pixels a side, the aspect kept (unchanged if
+    /// it fits).
+    pub fn shrunk_size(&self, side: usize) -> (usize, usize) {
         let (h, w) = (self.height, self.width);
-        let (th, tw) = shrunk_size(h, w, side);
+        let longest = h.max(w);
+        if longest <= side || side == 0 {
+            return (h, w);
+        }
+        let scale = |n: usize| (n * side).div_ceil(longest).max(1);
+        (scale(h), scale(w))
+    }
+
+    /// One of this check's maps (the original or a step's) at [`Check::shrunk_size`]
+    /// (bilinear).
+    pub fn shrunk_map(&self, map: &[f32], side: usize) -> Vec<f32> {
+        let (h, w) = (self.height, self.width);
+        let (th, tw) = self.shrunk_size(side);
         if (th, tw) == (h, w) {
-            return;
+            return map.to_vec();
         }
-        let small = |map: &mut Vec<f32>| {
-            *map = Heatmap::new(h, w, std::mem::take(map))
-                .resize_bilinear(th, tw)
-                .data;
-        };
-        small(&mut self.original);
-        for step in &mut self.steps {
-            small(&mut step.map);
-        }
-        (self.height, self.width) = (th, tw);
+        Heatmap::new(h, w, map.to_vec())
+            .resize_bilinear(th, tw)
+            .data
     }
-
-    /// The last step alone, with the original, brought to at most `side` pixels a side: what
-    /// an observer keeps of a check in progress without copying every step each time.
-    pub fn last_step_shrunk(&self, side: usize) -> Option<(Vec<f32>, Step, usize, usize)> {
-        let step = self.steps.last()?;
-        let mut one = Check {
-            order: self.order,
-            height: self.height,
-            width: self.width,
-            original: self.original.clone(),
-            steps: vec![step.clone()],
-        };
-        one.shrink(side);
-        let step = one.steps.pop()?;
-        Some((one.original, step, one.height, one.width))
-    }
-}
-
-/// `h`×`w` brought to at most `side` pixels a side, the aspect kept (unchanged if it fits).
-fn shrunk_size(h: usize, w: usize, side: usize) -> (usize, usize) {
-    let longest = h.max(w);
-    if longest <= side || side == 0 {
-        return (h, w);
-    }
-    let scale = |n: usize| (n * side).div_ceil(longest).max(1);
-    (scale(h), scale(w))
 }
 
 /// A layer's weights drawn afresh as the module's comment says, in the graph's layout.

@@ -158,7 +158,7 @@ impl Document<'_> {
 }
 
 /// Which way a figure is better, as the JSON says it.
-pub fn better(f: Figure) -> &'static str {
+fn better(f: Figure) -> &'static str {
     if f.lower_is_better() {
         "lower"
     } else {

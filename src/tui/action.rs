@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::state::LayerDetail;
 use image::RgbImage;
 
-use crate::jobs::{JobEvent, JobResult, Key, Work};
+use crate::jobs::{Computed, JobEvent, JobResult, Key, Work};
 use crate::methods::Progress;
 use crate::model::LayerId;
 use crate::trust::Check;
@@ -90,12 +90,13 @@ pub enum Effect {
     Export(Vec<(PathBuf, Payload)>),
 }
 
-/// What an exported file holds: bytes made in the reducer (cheap: an NPY, a CSV, a JSON), or
-/// a picture, PNG-encoded by the effect off the event loop.
+/// What an exported file holds: bytes made in the reducer (small: a CSV, a JSON), or what the
+/// effect encodes off the event loop (a picture as PNG, a map's raw array as NPY).
 #[derive(Debug)]
 pub enum Payload {
     Bytes(Vec<u8>),
     Png(Arc<RgbImage>),
+    Npy(Arc<Computed>),
 }
 
 /// What the runner reports, as the reducer takes it.

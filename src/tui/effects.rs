@@ -9,6 +9,7 @@ use super::action::{Action, Payload};
 use super::state::LayerDetail;
 use crate::error::{Error, Result};
 use crate::imaging::atomic::stage;
+use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::input::preprocess::Preprocess;
 use crate::input::{Input, Source};
@@ -98,6 +99,7 @@ pub fn export(files: Vec<(PathBuf, Payload)>) -> Action {
                 Payload::Bytes(b) => b,
                 Payload::Png(img) => encode_png(&img)
                     .map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?,
+                Payload::Npy(map) => npy_bytes_f32(&map.artifact.shape(), map.artifact.data()),
             };
             staged.push(stage(&path, &bytes)?);
             paths.push(path);

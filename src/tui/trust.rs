@@ -83,13 +83,7 @@ pub struct Row {
 
 impl Row {
     pub fn key(&self, s: &State, part: Part) -> TrustSpec {
-        TrustSpec {
-            map: self.spec.clone(),
-            part,
-            target: s.target,
-            input: s.input_gen,
-            knobs: s.knobs.trust.for_part(part),
-        }
+        trust_key(s, self.spec.clone(), part)
     }
 
     /// Whether `part` applies: the random map has no model to randomize.
@@ -100,6 +94,18 @@ impl Row {
     /// `part`'s outcome, if computed.
     pub fn outcome<'s>(&self, s: &'s State, part: Part) -> Option<&'s Outcome> {
         s.trust.scores.peek(&self.key(s, part))
+    }
+}
+
+/// `part` of the map `map` (a row's spec; `None`: the random map) for the current input,
+/// target and options.
+fn trust_key(s: &State, map: Option<JobSpec>, part: Part) -> TrustSpec {
+    TrustSpec {
+        map,
+        part,
+        target: s.target,
+        input: s.input_gen,
+        knobs: s.knobs.trust.for_part(part),
     }
 }
 
@@ -219,13 +225,7 @@ pub fn refresh(s: &mut State, fx: &mut Vec<Effect>, force: bool) {
 pub fn map_failed(s: &mut State, spec: &JobSpec, error: &str) {
     let spec = row_spec(s, spec);
     for part in PARTS {
-        let key = TrustSpec {
-            map: Some(spec.clone()),
-            part,
-            target: s.target,
-            input: s.input_gen,
-            knobs: s.knobs.trust.for_part(part),
-        };
+        let key = trust_key(s, Some(spec.clone()), part);
         s.trust.scores.insert(key, Err(error.to_string()));
     }
 }

@@ -9,7 +9,6 @@ use super::action::{Action, Effect, Payload};
 use super::forms::{KnobsForm, OpenPrompt, TargetPicker};
 use super::state::{Job, LayerDetail, Message, Mode, Pane, State};
 use super::view::View;
-use crate::imaging::npy::npy_bytes_f32;
 use crate::jobs::{Key, Work};
 use prompts::{all_labels, find};
 
@@ -297,7 +296,6 @@ fn export(s: &mut State, fx: &mut Vec<Effect>) {
         parts.push(s.label(shown.target));
     }
     let stem = file_stem(&parts);
-    let npy = npy_bytes_f32(&computed.artifact.shape(), computed.artifact.data());
     fx.push(Effect::Export(vec![
         (
             s.export_dir.join(format!("{stem}.png")),
@@ -305,7 +303,7 @@ fn export(s: &mut State, fx: &mut Vec<Effect>) {
         ),
         (
             s.export_dir.join(format!("{stem}.npy")),
-            Payload::Bytes(npy),
+            Payload::Npy(computed),
         ),
     ]));
 }
