@@ -77,6 +77,11 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
 
+    /// A run that ended before its work was done, or with some of it failed: the message says
+    /// what was done and what to do; `code` is the process's exit status (130 after SIGINT).
+    #[error("{message}")]
+    Incomplete { message: String, code: u8 },
+
     #[error("tensor computation failed: {0}")]
     Tensor(#[from] candle_core::Error),
 }
@@ -90,6 +95,14 @@ fn suggest(names: &[String]) -> String {
 }
 
 impl Error {
+    /// The process's exit status for this error: 1, or the status an incomplete run states.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Incomplete { code, .. } => *code,
+            _ => 1,
+        }
+    }
+
     pub fn graph(layer: impl Into<String>, detail: impl Into<String>) -> Self {
         Error::Graph {
             layer: layer.into(),

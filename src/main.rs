@@ -23,7 +23,7 @@ fn main() -> std::process::ExitCode {
                 "error: {}",
                 convscope::text::escape_controls(&e.to_string())
             );
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(e.exit_code())
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::input::preprocess::Preprocess;
 pub use crate::input::{Input, Source};
 use crate::model::Graph;
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct InputArgs {
     /// An image (PNG or JPEG): converted to RGB, resized to the model's input size (bilinear,
     /// no crop) and preprocessed.

@@ -18,6 +18,8 @@ macro_rules! errln {
 mod config;
 mod evaluate;
 mod input;
+mod many;
+mod merge;
 mod model_args;
 mod predict;
 mod progress;
@@ -61,6 +63,9 @@ pub enum Command {
     Render(Box<render::Args>),
     /// Score how faithful maps are to the model (deletion, insertion), as a table or JSON.
     Evaluate(Box<evaluate::Args>),
+    /// Join the manifest parts of a sharded run (`--shard I/N`) into OUTDIR/manifest.jsonl and
+    /// OUTDIR/summary.json.
+    Merge(merge::Args),
 }
 
 /// Parses the command line. Help and version print as clap prints them; every usage error
@@ -107,6 +112,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Command::Predict(a)) => predict::run(a),
         Some(Command::Render(a)) => render::run(*a),
         Some(Command::Evaluate(a)) => evaluate::run(*a),
+        Some(Command::Merge(a)) => merge::run(a),
     }
 }
 

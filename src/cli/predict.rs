@@ -1,17 +1,21 @@
 //! `convscope predict MODEL (--image PATH | --input-npy PATH) [--top K] [--json]`
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::json;
 
 use super::input::InputArgs;
 use super::table::{Align, Table};
+use crate::dataset::{self, Done, Item, Plan, Work};
+use crate::engine::{Session, Subject};
 use crate::error::{Error, Result};
 use crate::exec::{select_device, Executor, Params};
 use crate::import::labels;
+use crate::input::{Input, Source};
 use crate::methods::target::top_k;
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct Args {
     #[arg(default_value = "demo", help = super::model_args::MODEL_HELP)]
     pub model: String,
@@ -19,6 +23,11 @@ pub struct Args {
     pub model_args: super::model_args::ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub many: super::many::ManyArgs,
+    /// With --images: the folder the manifest goes to.
+    #[arg(short = 'o', long, value_name = "OUTDIR", requires = "images")]
+    pub output: Option<PathBuf>,
     /// How many classes to show.
     #[arg(long, default_value_t = 5)]
     pub top: usize,
@@ -31,6 +40,9 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    if let Some(spec) = a.many.images.clone() {
+        return many(a, &spec);
+    }
     let graph = a.model_args.open(&a.model)?;
     let device = select_device(&a.input.device)?;
     let params = Params::load(&graph, &device)?;
@@ -50,11 +62,7 @@ pub fn run(a: Args) -> Result<()> {
     let top = top_k(&logits, a.top.max(1));
     let label = |i: usize| labels.as_ref().map(|l| l[i].clone());
     if a.json {
-        let top: Vec<_> = top
-            .iter()
-            .map(|p| json!({"index": p.index, "label": label(p.index), "prob": p.prob, "logit": p.logit}))
-            .collect();
-        super::print_json(&json!({ "top": top }));
+        super::print_json(&json!({ "top": top_json(&logits, a.top, labels.as_deref()) }));
         return Ok(());
     }
     let table = Table {
@@ -84,4 +92,94 @@ pub fn run(a: Args) -> Result<()> {
     };
     print!("{}", table.render());
     Ok(())
+}
+
+/// The top `k` classes as JSON: index, label, probability, raw score.
+fn top_json(logits: &[f32], k: usize, labels: Option<&[String]>) -> Vec<serde_json::Value> {
+    top_k(logits, k.max(1))
+        .iter()
+        .map(|p| {
+            let label = labels.and_then(|l| l.get(p.index));
+            json!({"index": p.index, "label": label, "prob": p.prob, "logit": p.logit})
+        })
+        .collect()
+}
+
+/// `predict --images DIR|GLOB|LIST -o OUTDIR`: the top classes of every image, one manifest
+/// line each (no other files).
+fn many(a: Args, spec: &str) -> Result<()> {
+    let many = a.many.start(spec, a.output.as_deref())?;
+    let graph = a.model_args.open(&a.model)?;
+    let session = Session::new(graph, select_device(&a.input.device)?)?;
+    let graph = session.graph.clone();
+    let classes = graph
+        .layer(graph.logits_layer())
+        .out_shape
+        .last()
+        .copied()
+        .unwrap_or(0);
+    let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
+    let settings = {
+        let mut s = a.clone();
+        s.model = String::new();
+        s.model_args = Default::default();
+        s.output = None;
+        s.json = false;
+        s.many = Default::default();
+        s.input.device = String::new();
+        format!("{s:?}")
+    };
+    let run = super::many::run_info("predict".into(), &a.model, &session, settings)?;
+    let plan = Plan {
+        outdir: &many.outdir,
+        run: &run,
+        shard: many.shard,
+        cancel: many.cancel.clone(),
+    };
+    let preprocess = a.input.preprocess_for(&graph);
+    let prepare =
+        move |item: &Item| Input::load(&graph, &Source::Image(item.path.clone()), preprocess);
+    let mut work = Predict {
+        session: &session,
+        top: a.top,
+        labels: labels.as_deref(),
+    };
+    let outcome = dataset::run(
+        &plan,
+        &many.listing.items,
+        prepare,
+        &mut work,
+        &mut super::many::progress("predict".into()),
+    )?;
+    many.finish(outcome, a.json)
+}
+
+struct Predict<'a> {
+    session: &'a Session,
+    top: usize,
+    labels: Option<&'a [String]>,
+}
+
+impl Work for Predict<'_> {
+    fn outputs(&self, _: &Item) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn run(&mut self, _: &Item, input: Input) -> Result<Done> {
+        let t = std::time::Instant::now();
+        let logits = Subject::new(self.session, Arc::new(input))?.scores(self.session)?;
+        let mut fields = dataset::manifest::Record::new();
+        fields.insert(
+            "top".into(),
+            json!(top_json(&logits, self.top, self.labels)),
+        );
+        fields.insert(
+            "timings".into(),
+            json!({"forward_ms": (t.elapsed().as_secs_f64() * 1e4).round() / 10.0}),
+        );
+        Ok(Done {
+            files: Vec::new(),
+            fields,
+        })
+    }
 }

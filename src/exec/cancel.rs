@@ -24,6 +24,11 @@ impl CancelToken {
         self.0.load(Ordering::Relaxed)
     }
 
+    /// The flag itself, for a signal handler to set (`signal_hook::flag::register`).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.0.clone()
+    }
+
     /// Fails with [`Error::Cancelled`] once the token is set.
     pub fn check(&self) -> Result<()> {
         if self.is_cancelled() {

@@ -20,6 +20,7 @@ const RANKS: &[(&str, u8)] = &[
     ("methods", 5),
     ("engine", 6),
     ("trust", 7),
+    ("dataset", 8),
     ("jobs", 8),
     ("term", 8),
     ("tui", 9),
@@ -28,7 +29,7 @@ const RANKS: &[(&str, u8)] = &[
 
 /// Rooms that compute: no terminal, no async runtime.
 const NO_EDGES: &[&str] = &[
-    "model", "import", "exec", "input", "methods", "engine", "trust", "imaging",
+    "model", "import", "exec", "input", "methods", "engine", "trust", "imaging", "dataset",
 ];
 const EDGE_CRATES: &[&str] = &["ratatui", "crossterm", "tokio", "ratatui_image"];
 

@@ -14,7 +14,7 @@ use crate::methods::{
     SmoothGradOptions,
 };
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct KnobArgs {
     /// smoothgrad: number of noisy samples. [default: 25]
     #[arg(long, help_heading = "Method options")]

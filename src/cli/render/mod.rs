@@ -3,6 +3,7 @@
 
 mod knobs;
 mod layers;
+mod many;
 mod objective;
 mod picture;
 mod report;
@@ -23,7 +24,9 @@ use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::import::labels;
 use crate::input::preprocess::Preprocess;
-use crate::methods::{self, LayerNeed, Options};
+use crate::methods::{self, LayerNeed, Method, Options};
+use crate::model::LayerId;
+use picture::Look;
 
 /// The help after the options: what the target is, and every method from the registry.
 fn about() -> String {
@@ -39,7 +42,7 @@ error naming the methods that do.\n\n{}",
     )
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 #[command(after_help = about())]
 pub struct Args {
     /// The method (the list follows the options).
@@ -50,6 +53,8 @@ pub struct Args {
     pub model_args: crate::cli::model_args::ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub many: crate::cli::many::ManyArgs,
     /// Class to explain: an index, or text matched against the labels [default: the top-1 class].
     #[arg(long)]
     pub target: Option<String>,
@@ -59,12 +64,14 @@ pub struct Args {
     /// features: several layers, one row each in the picture (no --npy with more than one).
     #[arg(long, value_delimiter = ',')]
     pub layers: Vec<String>,
-    /// Where to write the picture [default: INPUT_STEM.METHOD.png, unless --npy or --print is given].
+    /// Where to write the picture [default: INPUT_STEM.METHOD.png, unless --npy or --print is
+    /// given]; with --images, the folder the outputs go to.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
-    /// Where to write the raw map (float32 .npy).
-    #[arg(long)]
-    pub npy: Option<PathBuf>,
+    /// Where to write the raw map (float32 .npy); with --images, no PATH: each map goes next
+    /// to its picture.
+    #[arg(long, value_name = "PATH", num_args = 0..=1)]
+    pub npy: Option<Option<PathBuf>>,
     /// Class names, one a line (default: ImageNet's for 1000-class models).
     #[arg(long)]
     pub labels: Option<PathBuf>,
@@ -73,7 +80,7 @@ pub struct Args {
     pub json: bool,
     /// Draw the picture in the terminal (kitty, sixel, iTerm2 or half-blocks); prints the PNG's
     /// path instead when stdout is not a terminal.
-    #[arg(long, conflicts_with = "json")]
+    #[arg(long, conflicts_with_all = ["json", "images"])]
     pub print: bool,
     #[command(flatten)]
     pub knobs: knobs::KnobArgs,
@@ -85,9 +92,27 @@ fn ms(t: Instant) -> f64 {
     (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
 }
 
-pub fn run(a: Args) -> Result<()> {
+/// What every image of one `render` shares: the model, the method and its options, the look,
+/// the labels and the layer.
+struct Setup {
+    method: &'static dyn Method,
+    session: Session,
+    look: Look,
+    options: Options,
+    batch: usize,
+    labels: Option<Vec<String>>,
+    classes: usize,
+    /// `--channel` or `--neuron`: the objective is a unit, not a class.
+    unit: bool,
+    layer: Option<LayerId>,
+    load_ms: f64,
+}
+
+/// Checks the arguments, opens the model and resolves everything that does not depend on the
+/// input (the options are built for the model's input shape, which every input has).
+fn setup(a: &Args) -> Result<Setup> {
     let method = methods::by_id(&a.method)?;
-    check_distinct_outputs(a.output.as_deref(), a.npy.as_deref())?;
+    check_distinct_outputs(a.output.as_deref(), a.npy_path())?;
     layers::check_args(&a.method, &a.layers, a.layer.as_deref(), a.npy.is_some())?;
     // Every method option a method does not take is refused, naming the methods that take it.
     let mut given = a.knobs.given();
@@ -105,20 +130,10 @@ pub fn run(a: Args) -> Result<()> {
     let graph = session.graph.clone();
     let load_ms = ms(t);
 
-    let t = Instant::now();
-    // Activation maximization makes its own picture: an input is optional. Without one, and
-    // without a class or unit to maximize, the model's own picture (the demo's, the zoo's cat)
-    // chooses the class, as it is the input of every other method.
-    let unit = a.knobs.channel.is_some() || a.knobs.neuron.is_some();
-    let sample_picks_target = a.target.is_none() && !unit && graph.sample_image.is_some();
-    let subject = if a.input.given() || method.info().needs_input || sample_picks_target {
-        Subject::new(&session, Arc::new(a.input.prepare(&graph)?))?
-    } else {
-        Subject::blank(&session)?
-    };
+    let blank = Subject::blank(&session)?;
     let mut options = a
         .knobs
-        .to_options(&a.method, &subject.tensor, &session.device)?;
+        .to_options(&a.method, &blank.tensor, &session.device)?;
     let batch = match a.knobs.batch {
         None => session.batch,
         Some(b) => {
@@ -134,51 +149,110 @@ pub fn run(a: Args) -> Result<()> {
         Options::Features(o) => o.layers = layers::resolve(&graph, &a.layers)?,
         _ => {}
     }
-    let prepare_ms = ms(t);
-
-    // The one forward pass of the input: the scores, the target, and the method's clean pass.
-    let t = Instant::now();
-    let scores: Option<Vec<f32>> = match &subject.input {
-        Some(_) => Some(subject.scores(&session)?),
-        None => None,
-    };
-    let forward_ms = ms(t);
-    let scores_layer = graph.logits_layer();
     let classes = graph
-        .layer(scores_layer)
+        .layer(graph.logits_layer())
         .out_shape
         .last()
         .copied()
         .unwrap_or(0);
     let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
+    let unit = a.knobs.channel.is_some() || a.knobs.neuron.is_some();
     let layer = objective::resolve_layer(&graph, method, a.layer.as_deref(), unit)?;
-    let objective = objective::objective(
-        &a,
-        &graph,
+    Ok(Setup {
         method,
-        layer,
-        scores.as_deref(),
+        session,
+        look,
+        options,
+        batch,
+        labels,
         classes,
-        labels.as_deref(),
+        unit,
+        layer,
+        load_ms,
+    })
+}
+
+/// One subject explained: its scores (the one forward pass, shared with the method), the
+/// objective and the engine's output.
+struct Explanation {
+    explained: engine::Explained,
+    scores: Option<Vec<f32>>,
+    class: Option<usize>,
+    forward_ms: f64,
+}
+
+fn explain_subject(
+    a: &Args,
+    s: &Setup,
+    subject: &Subject,
+    control: methods::Control,
+) -> Result<Explanation> {
+    let graph = &s.session.graph;
+    let t = Instant::now();
+    let scores: Option<Vec<f32>> = match &subject.input {
+        Some(_) => Some(subject.scores(&s.session)?),
+        None => None,
+    };
+    let forward_ms = ms(t);
+    let objective = objective::objective(
+        a,
+        graph,
+        s.method,
+        s.layer,
+        scores.as_deref(),
+        s.classes,
+        s.labels.as_deref(),
     )?;
     let class = objective.class();
     let request = Request {
-        method,
-        layer: if method.info().layer == LayerNeed::None {
+        method: s.method,
+        layer: if s.method.info().layer == LayerNeed::None {
             None
         } else {
-            layer
+            s.layer
         },
         objective,
-        options,
-        batch,
+        options: s.options.clone(),
+        batch: s.batch,
     };
-    let explained = explain(
-        &session,
-        &subject,
-        request,
-        super::progress::control(&a.method),
-    )?;
+    let explained = explain(&s.session, subject, request, control)?;
+    Ok(Explanation {
+        explained,
+        scores,
+        class,
+        forward_ms,
+    })
+}
+
+pub fn run(a: Args) -> Result<()> {
+    if let Some(spec) = a.many.images.clone() {
+        return many::run(a, &spec);
+    }
+    if let Some(None) = a.npy {
+        return Err(Error::Usage(
+            "--npy needs a PATH for one input (it takes none only with --images)".into(),
+        ));
+    }
+    let s = setup(&a)?;
+    let graph = s.session.graph.clone();
+    let t = Instant::now();
+    // Activation maximization makes its own picture: an input is optional. Without one, and
+    // without a class or unit to maximize, the model's own picture (the demo's, the zoo's cat)
+    // chooses the class, as it is the input of every other method.
+    let sample_picks_target = a.target.is_none() && !s.unit && graph.sample_image.is_some();
+    let subject = if a.input.given() || s.method.info().needs_input || sample_picks_target {
+        Subject::new(&s.session, Arc::new(a.input.prepare(&graph)?))?
+    } else {
+        Subject::blank(&s.session)?
+    };
+    let prepare_ms = ms(t);
+
+    let Explanation {
+        explained,
+        class,
+        forward_ms,
+        ..
+    } = explain_subject(&a, &s, &subject, super::progress::control(&a.method))?;
     let output = explained.output;
     let method_ms = explained.facts.method_ms;
 
@@ -189,16 +263,15 @@ pub fn run(a: Args) -> Result<()> {
         .map_or(Path::new(&a.model), |i| i.path.as_path());
     // `--print` to something other than a terminal writes the picture and prints its path.
     let printed_inline = a.print && std::io::stdout().is_terminal();
+    let npy_path = a.npy_path();
     let png_path = a.output.clone().or_else(|| {
-        (a.npy.is_none() && !printed_inline).then(|| default_png(stem_source, &a.method))
+        (npy_path.is_none() && !printed_inline).then(|| default_png(stem_source, &a.method))
     });
     let picture = (png_path.is_some() || a.print)
-        .then(|| engine::picture(method, &output, &subject, &look))
+        .then(|| engine::picture(s.method, &output, &subject, &s.look))
         .flatten();
     let png = match (&png_path, &picture) {
-        (Some(_), Some(img)) => {
-            Some(encode_png(img).map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))?)
-        }
+        (Some(_), Some(img)) => Some(encode(img)?),
         _ => None,
     };
     let render_ms = ms(t);
@@ -208,11 +281,8 @@ pub fn run(a: Args) -> Result<()> {
     if let (Some(path), Some(bytes)) = (&png_path, &png) {
         staged.push(stage(path, bytes)?);
     }
-    if let Some(path) = &a.npy {
-        staged.push(stage(
-            path,
-            &npy_bytes_f32(&output.artifact.shape(), output.artifact.data()),
-        )?);
+    if let Some(path) = npy_path {
+        staged.push(stage(path, &npy(&output))?);
     }
     for s in staged {
         s.commit()?;
@@ -223,12 +293,12 @@ pub fn run(a: Args) -> Result<()> {
         graph: &graph,
         facts: &explained.facts,
         class,
-        label: class.and_then(|t| Some(labels.as_ref()?.get(t)?.as_str())),
+        label: class.and_then(|t| Some(s.labels.as_ref()?.get(t)?.as_str())),
         output: &output,
         png: png_path.as_deref(),
-        npy: a.npy.as_deref(),
-        device: device_label(&session.device),
-        timings: json!({"load_ms": load_ms, "prepare_ms": prepare_ms, "forward_ms": forward_ms, "method_ms": method_ms, "render_ms": render_ms}),
+        npy: npy_path,
+        device: device_label(&s.session.device),
+        timings: json!({"load_ms": s.load_ms, "prepare_ms": prepare_ms, "forward_ms": forward_ms, "method_ms": method_ms, "render_ms": render_ms}),
     };
     if a.json {
         super::print_json(&report.json());
@@ -240,6 +310,22 @@ pub fn run(a: Args) -> Result<()> {
             .map_err(|e| Error::Input(format!("cannot write to the terminal: {e}")))?;
     }
     Ok(())
+}
+
+fn encode(img: &image::RgbImage) -> Result<Vec<u8>> {
+    encode_png(img).map_err(|e| Error::Input(format!("cannot encode the PNG: {e}")))
+}
+
+/// The raw map as float32 NPY.
+fn npy(output: &methods::Output) -> Vec<u8> {
+    npy_bytes_f32(&output.artifact.shape(), output.artifact.data())
+}
+
+impl Args {
+    /// `--npy PATH` (one input).
+    fn npy_path(&self) -> Option<&Path> {
+        self.npy.as_ref().and_then(|p| p.as_deref())
+    }
 }
 
 /// `-o` and `--npy` naming one file would leave one output overwritten by the other.

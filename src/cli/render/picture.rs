@@ -5,7 +5,7 @@ pub use crate::engine::picture::Look;
 use crate::error::Result;
 use crate::imaging::png::parse_size;
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct LookArgs {
     /// Colormap: jet, turbo, viridis, inferno or gray.
     #[arg(long, default_value = "jet", help_heading = "Picture")]

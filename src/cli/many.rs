@@ -1,0 +1,278 @@
+//! `--images DIR|GLOB|LIST -o OUTDIR [--shard I/N]`: what `render` and `predict` share when
+//! they run over many images — the options, the output folder's checks, the signals that stop
+//! a run cleanly, the progress line, and the end (a summary, and an exit status that says
+//! whether every image was done).
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::dataset::{self, Outcome, Progress, RunInfo, Shard};
+use crate::engine::Session;
+use crate::error::{Error, Result};
+use crate::exec::CancelToken;
+
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ManyArgs {
+    /// Every image of a folder (PNG and JPEG, recursively), a quoted pattern
+    /// ('photos/**/*.jpg'), or a text file listing paths (one a line): outputs go under
+    /// -o OUTDIR by relative path, with OUTDIR/manifest.jsonl saying what became of each.
+    /// Rerunning resumes.
+    #[arg(long, value_name = "DIR|GLOB|LIST", conflicts_with_all = ["image", "input_npy"], help_heading = "Many images")]
+    pub images: Option<String>,
+    /// Do only shard I of N (I from 0); `--shard N` takes I from SLURM_ARRAY_TASK_ID or
+    /// JOB_COMPLETION_INDEX. Each shard writes OUTDIR/manifest.part-I-of-N.jsonl; `convscope
+    /// merge OUTDIR` joins them.
+    #[arg(
+        long,
+        value_name = "I/N",
+        requires = "images",
+        help_heading = "Many images"
+    )]
+    pub shard: Option<String>,
+}
+
+/// A run over many images, ready to start: its images, output folder, share and stop flag.
+pub struct Many {
+    pub listing: dataset::Listing,
+    pub outdir: PathBuf,
+    pub shard: Option<Shard>,
+    pub cancel: CancelToken,
+    signal: Arc<AtomicUsize>,
+}
+
+impl ManyArgs {
+    /// Checks the options and the output folder, lists the images (warnings on stderr) and
+    /// installs the signal handlers. `outdir` is `-o`.
+    pub fn start(&self, spec: &str, outdir: Option<&Path>) -> Result<Many> {
+        let outdir = outdir.ok_or_else(|| {
+            Error::Usage(
+                "--images needs -o OUTDIR: the folder the outputs and manifest go to".into(),
+            )
+        })?;
+        let shard = self
+            .shard
+            .as_deref()
+            .map(|s| Shard::parse(s, |name| std::env::var(name).ok()))
+            .transpose()?;
+        if shard.is_none() {
+            if let Some(var) = dataset::in_scheduler_array(|n| std::env::var(n).ok()) {
+                errln!(
+                    "convscope: warning: {var} is set but --shard is not: this task does every \
+                     image; give --shard N to share them out"
+                );
+            }
+        }
+        check_outdir(outdir)?;
+        let listing = dataset::list(spec, Some(outdir))?;
+        for w in &listing.warnings {
+            errln!("convscope: {w}");
+        }
+        let cancel = CancelToken::new();
+        let signal = stop_on_signals(&cancel)?;
+        Ok(Many {
+            listing,
+            outdir: outdir.to_path_buf(),
+            shard,
+            cancel,
+            signal,
+        })
+    }
+}
+
+/// The output folder: refused if it is something other than a folder.
+fn check_outdir(outdir: &Path) -> Result<()> {
+    match std::fs::metadata(outdir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::Usage(format!(
+                "-o {} is a file; with --images, -o names the folder the outputs go to",
+                outdir.display()
+            )))
+        }
+        // Made by the run, once the model has loaded: a refused command writes nothing.
+        Err(_) => {}
+    }
+    Ok(())
+}
+
+/// SIGINT, SIGTERM (a scheduler's preemption) and SIGHUP set `cancel`: the run stops after
+/// abandoning the current image; a second signal ends the process at once. Returns where the
+/// signal's number is kept.
+fn stop_on_signals(cancel: &CancelToken) -> Result<Arc<AtomicUsize>> {
+    let number = Arc::new(AtomicUsize::new(0));
+    #[cfg(unix)]
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        let flag = cancel.flag();
+        let installed = signal_hook::flag::register_conditional_default(sig, flag.clone())
+            .and_then(|_| signal_hook::flag::register(sig, flag))
+            .and_then(|_| signal_hook::flag::register_usize(sig, number.clone(), sig as usize));
+        installed.map_err(|e| Error::Input(format!("cannot install the signal handlers: {e}")))?;
+    }
+    Ok(number)
+}
+
+/// The identity of a run: `command`, the model's digest and `settings` (the options that
+/// change an image's outputs).
+pub fn run_info(
+    command: String,
+    model: &str,
+    session: &Session,
+    settings: String,
+) -> Result<RunInfo> {
+    Ok(RunInfo::new(
+        command,
+        model.to_string(),
+        dataset::model_digest(session)?,
+        settings,
+    ))
+}
+
+/// Draws the run's progress on stderr: a live line on a terminal, a plain line every
+/// `PLAIN_EVERY` otherwise (a batch job's log).
+pub fn progress(label: String) -> impl FnMut(Progress) {
+    const PLAIN_EVERY: Duration = Duration::from_secs(10);
+    const LIVE_EVERY: Duration = Duration::from_millis(200);
+    let live = std::io::stderr().is_terminal();
+    let mut last: Option<Duration> = None;
+    move |p: Progress| {
+        let finished = p.done == p.todo;
+        let every = if live { LIVE_EVERY } else { PLAIN_EVERY };
+        if !finished && last.is_some_and(|t| p.elapsed < t + every) {
+            return;
+        }
+        if finished && !live && p.done == 0 {
+            return;
+        }
+        last = Some(p.elapsed);
+        let line = describe(&label, &p);
+        let mut err = std::io::stderr().lock();
+        let _ = if live {
+            write!(err, "\r\x1b[2K{}", crate::text::escape_controls(&line))
+        } else {
+            writeln!(err, "{}", crate::text::escape_controls(&line))
+        };
+        if live && finished {
+            let _ = writeln!(err);
+        }
+        let _ = err.flush();
+    }
+}
+
+/// `render gradcam: 120/1000 images (3 failed, 40 done before), 12.3 images/s, ~71 s left`.
+fn describe(label: &str, p: &Progress) -> String {
+    let secs = p.elapsed.as_secs_f64();
+    let mut s = format!("{label}: {}/{} images", p.done, p.todo);
+    let notes: Vec<String> = [
+        (p.failed > 0).then(|| format!("{} failed", p.failed)),
+        (p.resumed > 0).then(|| format!("{} done before", p.resumed)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !notes.is_empty() {
+        s += &format!(" ({})", notes.join(", "));
+    }
+    if p.done > 0 && secs > 0.0 {
+        let rate = p.done as f64 / secs;
+        s += &format!(", {rate:.1} images/s");
+        if p.done < p.todo {
+            s += &format!(", ~{:.0} s left", (p.todo - p.done) as f64 / rate);
+        }
+    }
+    s
+}
+
+impl Many {
+    /// What the run's end means for the process: done (0), some images failed (3), or stopped
+    /// by a signal (128 + its number), each said in one line.
+    pub fn finish(&self, outcome: Outcome, json: bool) -> Result<()> {
+        let manifest = match self.shard {
+            Some(s) => self.outdir.join(s.manifest_name()),
+            None => self.outdir.join(dataset::manifest::MANIFEST),
+        };
+        let ok = outcome.ok + outcome.resumed;
+        if json {
+            super::print_json(&serde_json::json!({
+                "images": outcome.images,
+                "ok": ok,
+                "failed": outcome.failed,
+                "done_before": outcome.resumed,
+                "interrupted": outcome.interrupted,
+                "manifest": manifest,
+                "shard": self.shard.map(|s| s.to_string()),
+            }));
+        } else {
+            let share = match self.shard {
+                Some(s) => format!(" (shard {s}, of {} listed)", self.listing.items.len()),
+                None => String::new(),
+            };
+            outln!(
+                "{ok} of {} images done{share}, {} failed; manifest: {}",
+                outcome.images,
+                outcome.failed,
+                manifest.display()
+            );
+        }
+        if outcome.interrupted {
+            let sig = self.signal.load(Ordering::Relaxed);
+            return Err(Error::Incomplete {
+                message: format!(
+                    "stopped by {} after {} of {} images; rerun the same command to resume",
+                    signal_name(sig),
+                    ok + outcome.failed,
+                    outcome.images
+                ),
+                code: (128 + sig.min(127)) as u8,
+            });
+        }
+        if outcome.failed > 0 {
+            return Err(Error::Incomplete {
+                message: format!(
+                    "{} of {} images failed; their errors are in {} (status \"failed\"); fix them \
+                     and rerun to do just those",
+                    outcome.failed,
+                    outcome.images,
+                    manifest.display()
+                ),
+                code: 3,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn signal_name(sig: usize) -> String {
+    #[cfg(unix)]
+    {
+        match sig as i32 {
+            libc::SIGINT => return "SIGINT".into(),
+            libc::SIGTERM => return "SIGTERM".into(),
+            libc::SIGHUP => return "SIGHUP".into(),
+            _ => {}
+        }
+    }
+    format!("signal {sig}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_says_rate_time_left_and_what_was_done_before() {
+        let p = Progress {
+            done: 50,
+            todo: 150,
+            failed: 2,
+            resumed: 10,
+            elapsed: Duration::from_secs(10),
+        };
+        assert_eq!(
+            describe("render gradcam", &p),
+            "render gradcam: 50/150 images (2 failed, 10 done before), 5.0 images/s, ~20 s left"
+        );
+    }
+}

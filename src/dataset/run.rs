@@ -1,0 +1,282 @@
+//! The loop over a run's images: what is left to do (resuming from the manifest), images
+//! decoded and prepared on a background thread while the model computes, each image's files
+//! staged and renamed into place before its record is appended, and a clean stop when the
+//! cancel flag is set (by SIGINT/SIGTERM): the current image is abandoned, its staged files
+//! removed, and the manifest left for the rerun to resume.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::inputs::Item;
+use super::manifest::{self, Appender, Record, RunInfo, FAILED, OK};
+use super::Shard;
+use crate::error::{Error, Result};
+use crate::exec::CancelToken;
+use crate::imaging::atomic::stage;
+use crate::input::Input;
+
+/// What a command makes of one image.
+pub struct Done {
+    /// Files to write, relative to the output folder, with their kind (`png`, `npy`).
+    pub files: Vec<(&'static str, String, Vec<u8>)>,
+    /// The record's own fields (top-k, target, metrics, timings…).
+    pub fields: Record,
+}
+
+/// A command's work on one prepared image (`render`'s map, `predict`'s classes).
+pub trait Work {
+    /// The files `run` writes for `item`, relative to the output folder.
+    fn outputs(&self, item: &Item) -> Vec<String>;
+    fn run(&mut self, item: &Item, input: Input) -> Result<Done>;
+}
+
+/// Where a run writes, who it is, and which images are its.
+pub struct Plan<'a> {
+    pub outdir: &'a Path,
+    pub run: &'a RunInfo,
+    pub shard: Option<Shard>,
+    /// Set by a signal: stop at the next image, or inside the current one's method.
+    pub cancel: CancelToken,
+}
+
+impl Plan<'_> {
+    /// This process's manifest: the run's, or its shard's part.
+    pub fn manifest_path(&self) -> PathBuf {
+        match self.shard {
+            Some(s) => self.outdir.join(s.manifest_name()),
+            None => self.outdir.join(manifest::MANIFEST),
+        }
+    }
+}
+
+/// How far a run is, for a progress line.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    /// Images handled by this process so far (ok or failed), of `todo`.
+    pub done: usize,
+    pub todo: usize,
+    pub failed: usize,
+    /// Images a previous run had already done (skipped).
+    pub resumed: usize,
+    pub elapsed: Duration,
+}
+
+/// What a run did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// This process's images (its shard's).
+    pub images: usize,
+    /// Done by an earlier run and kept.
+    pub resumed: usize,
+    pub ok: usize,
+    pub failed: usize,
+    /// Stopped by the cancel flag before every image was handled.
+    pub interrupted: bool,
+}
+
+/// How many prepared images may wait for the model: enough to hide decoding, few enough that
+/// memory stays flat (each is one input tensor).
+const READ_AHEAD: usize = 4;
+
+/// Runs `work` over this process's share of `items`, resuming from its manifest.
+pub fn run(
+    plan: &Plan,
+    items: &[Item],
+    prepare: impl Fn(&Item) -> Result<Input> + Send + 'static,
+    work: &mut dyn Work,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome> {
+    let start = Instant::now();
+    std::fs::create_dir_all(plan.outdir).map_err(|source| Error::Write {
+        path: plan.outdir.to_path_buf(),
+        source,
+    })?;
+    plan.run.claim(plan.outdir)?;
+    let mine: Vec<&Item> = items
+        .iter()
+        .filter(|i| plan.shard.is_none_or(|s| s.owns(&i.rel)))
+        .collect();
+    let manifest_path = plan.manifest_path();
+    let mut records = manifest::read(&manifest_path)?;
+    manifest::check_run(&manifest_path, &records, plan.run)?;
+    // Keep what an earlier run finished and left intact; redo the rest (failures included:
+    // a fixed file is explained on the rerun).
+    let owned: HashSet<&str> = mine.iter().map(|i| i.rel.as_str()).collect();
+    records.retain(|rel, r| {
+        owned.contains(rel.as_str())
+            && r.get("status").and_then(Value::as_str) == Some(OK)
+            && manifest::files_intact(plan.outdir, r)
+    });
+    let todo: Vec<Item> = mine
+        .iter()
+        .filter(|i| !records.contains_key(&i.rel))
+        .map(|i| (*i).clone())
+        .collect();
+    let resumed = records.len();
+    remove_stale_stages(plan.outdir, todo.iter().flat_map(|item| work.outputs(item)));
+    if let Some(shard) = plan.shard {
+        // This shard is running again: it is not finished until it says so at the end.
+        let _ = std::fs::remove_file(plan.outdir.join(shard.done_name()));
+    }
+    manifest::rewrite(&manifest_path, &records)?;
+    let mut appender = Appender::open(&manifest_path)?;
+
+    let mut outcome = Outcome {
+        images: mine.len(),
+        resumed,
+        ok: 0,
+        failed: 0,
+        interrupted: false,
+    };
+    let (tx, rx) = mpsc::sync_channel::<(Item, Result<Input>, f64)>(READ_AHEAD);
+    let reader_cancel = plan.cancel.clone();
+    let to_read = todo.clone();
+    let reader = std::thread::spawn(move || {
+        for item in to_read {
+            if reader_cancel.is_cancelled() {
+                break;
+            }
+            let t = Instant::now();
+            let input = prepare(&item);
+            if tx.send((item, input, ms(t))).is_err() {
+                break;
+            }
+        }
+    });
+    let mut report = |o: &Outcome| {
+        progress(Progress {
+            done: o.ok + o.failed,
+            todo: todo.len(),
+            failed: o.failed,
+            resumed,
+            elapsed: start.elapsed(),
+        })
+    };
+    report(&outcome);
+    for (item, input, read_ms) in rx.iter() {
+        if plan.cancel.is_cancelled() {
+            break;
+        }
+        let t = Instant::now();
+        let result = input.and_then(|input| work.run(&item, input));
+        let record = match result.and_then(|done| commit(plan.outdir, done)) {
+            Err(Error::Cancelled) => break,
+            Ok((files, mut fields)) => {
+                outcome.ok += 1;
+                if files.as_object().is_some_and(|f| !f.is_empty()) {
+                    fields.insert("files".into(), files);
+                }
+                let timings = fields.entry("timings").or_insert_with(|| json!({}));
+                timings["read_ms"] = json!(read_ms);
+                timings["total_ms"] = json!(ms(t));
+                record(plan.run, &item, OK, fields)
+            }
+            Err(e) => {
+                outcome.failed += 1;
+                let mut fields = Record::new();
+                fields.insert("error".into(), json!(e.to_string()));
+                record(plan.run, &item, FAILED, fields)
+            }
+        };
+        appender.append(&record)?;
+        records.insert(item.rel.clone(), record);
+        report(&outcome);
+    }
+    drop(rx);
+    let _ = reader.join();
+    outcome.interrupted = outcome.ok + outcome.failed < todo.len();
+    if !outcome.interrupted {
+        // Sorted by path: a single run and the merge of its shards write the same file.
+        manifest::rewrite(&manifest_path, &records)?;
+        if let Some(shard) = plan.shard {
+            let done = json!({"images": outcome.images, "run": plan.run.id});
+            crate::imaging::atomic::write_atomic(
+                &plan.outdir.join(shard.done_name()),
+                (done.to_string() + "\n").as_bytes(),
+            )?;
+        } else {
+            let summary = manifest::summary(&plan.run.json(), &records);
+            let text =
+                serde_json::to_string_pretty(&summary).expect("JSON values serialize") + "\n";
+            crate::imaging::atomic::write_atomic(
+                &plan.outdir.join(manifest::SUMMARY),
+                text.as_bytes(),
+            )?;
+        }
+    }
+    Ok(outcome)
+}
+
+fn ms(t: Instant) -> f64 {
+    (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}
+
+/// An image's record: its key, status and run first, then the command's fields.
+fn record(run: &RunInfo, item: &Item, status: &str, fields: Record) -> Record {
+    let mut r = Record::new();
+    r.insert("path".into(), json!(item.rel));
+    r.insert("status".into(), json!(status));
+    r.insert("run".into(), json!(run.id));
+    r.extend(fields);
+    r
+}
+
+/// Writes an image's files: all staged first, then renamed into place, so that an image has
+/// all its files or none. Returns the record's `files` and the command's fields.
+fn commit(outdir: &Path, done: Done) -> Result<(Value, Record)> {
+    let mut staged = Vec::new();
+    let mut files = serde_json::Map::new();
+    for (kind, rel, bytes) in &done.files {
+        let path = outdir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        staged.push(stage(&path, bytes)?);
+        files.insert((*kind).into(), manifest::file_entry(rel, bytes));
+    }
+    for s in staged {
+        s.commit()?;
+    }
+    Ok((Value::Object(files), done.fields))
+}
+
+/// Staged files an earlier process of this shard left when it was killed (`.NAME.PID-N.tmp`
+/// next to each output): only this shard writes these images' files, so they are its. Each
+/// folder is read once.
+fn remove_stale_stages(outdir: &Path, outputs: impl Iterator<Item = String>) {
+    let mut by_dir: HashMap<PathBuf, HashSet<String>> = HashMap::new();
+    for rel in outputs {
+        let path = outdir.join(rel);
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+            by_dir
+                .entry(dir.to_path_buf())
+                .or_default()
+                .insert(name.to_string_lossy().into_owned());
+        }
+    }
+    for (dir, names) in by_dir {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let n = entry.file_name().to_string_lossy().into_owned();
+            let Some(staged) = n.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp")) else {
+                continue;
+            };
+            // `NAME.PID-N`: the target's name is what precedes the last dot.
+            if staged
+                .rsplit_once('.')
+                .is_some_and(|(name, _)| names.contains(name))
+            {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
