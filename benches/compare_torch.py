@@ -3,7 +3,7 @@
 prints the ratios convscope / reference (lower is better; 1.0 = as fast).
 
     PY=$(../shared/tools/refenv.sh)   # or any python with torch, torchvision, captum, grad-cam
-    "$PY" benches/compare_torch.py [--quick] [--only forward|methods|memory|trust]
+    "$PY" benches/compare_torch.py [--quick] [--only forward|methods|memory|trust|dataset]
 
 The two sides alternate: for each model (and, for the methods, each method) it runs the Rust
 benchmark for just that row group (`cargo bench`, writing target/convscope_*.json) and then the
@@ -28,6 +28,15 @@ gradients, as captum's Saliency computes them.
 
 Deletion and insertion (`--only trust`): RISE's 224 steps at 224x224 for one map, both games,
 once each side; the reference is RISE's CausalMetric loop batched by 16 with torch.no_grad.
+
+Whole datasets (`--only dataset`): 256 pictures of 224x224 (crops of the demo's photographs,
+made once under target/bench_dataset/), explained and written as PNG + NPY, against what a user
+writes instead: a DataLoader loop (2 workers, batch 16, torchvision's resize 256 + centre crop
+224, as convscope does for the zoo's models) with pytorch-grad-cam's GradCAM or captum's
+Saliency on the top class, saving each map with np.save and its picture with PIL. Each side
+runs once in a fresh process, convscope first; the rows are images per second (higher is
+better; the ratio is convscope's time / the reference's, below 1 is faster) and the peak resident set
+in MB (the reference's main process alone: its workers are not counted, in its favour).
 
 Limit a run with the environment variables benches/common reads, passed on to cargo bench:
 CONVSCOPE_BENCH_METHODS=occlusion,scorecam, CONVSCOPE_BENCH_MODELS=vgg16, and, for smoke tests
@@ -263,6 +272,116 @@ def trust_times():
     return out
 
 
+DATASET_IMAGES, DATASET_BATCH, DATASET_WORKERS = 256, 16, 2
+DATASET_METHODS = ["gradcam", "saliency"]
+DATASET_ARCHS = ["resnet50", "mobilenet_v2"]
+
+
+def dataset_pictures():
+    """DATASET_IMAGES crops of 224x224 from the demo's photographs, made once."""
+    from PIL import Image
+
+    folder = os.path.join(ROOT, "target", "bench_dataset", "images")
+    if len(os.listdir(folder) if os.path.isdir(folder) else []) == DATASET_IMAGES:
+        return folder
+    os.makedirs(folder, exist_ok=True)
+    photos = [Image.open(os.path.join(ROOT, "demo", "images", n)).convert("RGB")
+              for n in ("chelsea.png", "coffee.png", "rocket.jpg")]
+    gen = torch.Generator().manual_seed(0)
+    for i in range(DATASET_IMAGES):
+        photo = photos[i % len(photos)]
+        side = int(torch.randint(150, min(photo.size) + 1, (1,), generator=gen))
+        x = int(torch.randint(0, photo.size[0] - side + 1, (1,), generator=gen))
+        y = int(torch.randint(0, photo.size[1] - side + 1, (1,), generator=gen))
+        crop = photo.crop((x, y, x + side, y + side)).resize((224, 224), Image.BILINEAR)
+        crop.save(os.path.join(folder, f"{i // 64:02d}_{i:03d}.jpg"), quality=90)
+    return folder
+
+
+def peak_run(cmd, env=None):
+    """Runs `cmd`; returns (seconds, peak resident set in MB)."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{cmd[0]} failed ({status})")
+    return time.perf_counter() - t, usage.ru_maxrss / 1024
+
+
+def dataset_reference(arch, method, folder, out):
+    """What a PyTorch user writes: a DataLoader loop, maps saved as .npy and .png."""
+    import numpy as np
+    from PIL import Image
+    from torchvision import transforms
+
+    torch.set_num_threads(THREADS)
+    model = dict((n, (m, layer)) for n, m, layer in models())[arch]
+    net, layer = model
+    tf = transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224), transforms.ToTensor()])
+    norm = transforms.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    paths = sorted(os.path.join(folder, n) for n in os.listdir(folder))
+
+    class Pictures(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(paths)
+
+        def __getitem__(self, i):
+            rgb = tf(Image.open(paths[i]).convert("RGB"))
+            return norm(rgb), rgb, i
+
+    loader = torch.utils.data.DataLoader(Pictures(), batch_size=DATASET_BATCH,
+                                         num_workers=DATASET_WORKERS)
+    if method == "gradcam":
+        from pytorch_grad_cam import GradCAM
+        from pytorch_grad_cam.utils.image import show_cam_on_image
+
+        cam = GradCAM(model=net, target_layers=[layer])
+        explain = lambda x: cam(input_tensor=x, targets=None)  # noqa: E731 (top class)
+    else:
+        from captum.attr import Saliency
+        from pytorch_grad_cam.utils.image import show_cam_on_image
+
+        sal = Saliency(net)
+
+        def explain(x):
+            with torch.no_grad():
+                target = net(x).argmax(1)
+            return sal.attribute(x.requires_grad_(True), target=target, abs=False).detach().numpy()
+    os.makedirs(out, exist_ok=True)
+    for x, rgb, idx in loader:
+        maps = explain(x)
+        for m, picture, i in zip(maps, rgb, idx.tolist()):
+            stem = os.path.join(out, os.path.basename(paths[i]).rsplit(".", 1)[0])
+            np.save(f"{stem}.{method}.npy", m)
+            heat = np.abs(m).max(0) if m.ndim == 3 else m
+            heat = heat / max(float(heat.max()), 1e-12)
+            shown = show_cam_on_image(picture.permute(1, 2, 0).numpy(), heat.astype(np.float32), use_rgb=True)
+            Image.fromarray(shown).save(f"{stem}.{method}.png")
+
+
+def compare_dataset():
+    """`render METHOD --arch ARCH --images DIR -o OUT --npy` against the DataLoader loop."""
+    import shutil
+
+    folder = dataset_pictures()
+    binary = os.path.join(ROOT, "target", "release", "convscope")
+    subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
+    print(f"\n{'dataset (' + str(DATASET_IMAGES) + ' images)':<30} {'convscope img/s':>16} "
+          f"{'reference img/s':>16} {'ratio':>6} {'peak MB (c / r)':>18}"
+          f"   (torch {torch.__version__}, {THREADS} threads)", flush=True)
+    for arch in [a for a in DATASET_ARCHS if not MODELS or a in MODELS]:
+        for method in [m for m in DATASET_METHODS if not METHODS or m in METHODS]:
+            outs = [os.path.join(ROOT, "target", "bench_dataset", side) for side in ("ours", "theirs")]
+            for o in outs:
+                shutil.rmtree(o, ignore_errors=True)
+            ours = peak_run([binary, "render", method, "--arch", arch, "--images", folder,
+                             "-o", outs[0], "--npy"])
+            theirs = peak_run([sys.executable, __file__, "--dataset-ref", arch, method, folder, outs[1]])
+            rate = lambda s: DATASET_IMAGES / s  # noqa: E731
+            print(f"{arch + '/' + method:<30} {rate(ours[0]):>16.2f} {rate(theirs[0]):>16.2f} "
+                  f"{ours[0] / theirs[0]:>6.2f} {ours[1]:>8.0f} / {theirs[1]:<8.0f}", flush=True)
+
+
 def compare(bench, reference, unit="ms", per_method=False):
     """Runs `cargo bench --bench <bench>` and `reference` alternately, one model (and with
     `per_method`, one method) at a time, and prints each group's ratios as soon as it has them."""
@@ -299,6 +418,10 @@ def compare(bench, reference, unit="ms", per_method=False):
 
 def main():
     torch.set_num_threads(THREADS)
+    if "--dataset-ref" in sys.argv:
+        at = sys.argv.index("--dataset-ref")
+        dataset_reference(*sys.argv[at + 1:at + 5])
+        return
     if "--memory-row" in sys.argv:
         memory_row(sys.argv[sys.argv.index("--memory-row") + 1])
         return
@@ -310,6 +433,8 @@ def main():
         compare("memory", memory_times, unit="MB")
     if ONLY in (None, "trust"):
         compare("trust", trust_times)
+    if ONLY in (None, "dataset"):
+        compare_dataset()
 
 
 if __name__ == "__main__":

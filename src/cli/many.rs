@@ -203,6 +203,11 @@ impl Many {
                 "interrupted": outcome.interrupted,
                 "manifest": manifest,
                 "shard": self.shard.map(|s| s.to_string()),
+                // Resident memory after the first image and at the end: flat over a long run.
+                "rss_mb": {
+                    "after_first_image": outcome.rss_first_kib.map(|k| k / 1024),
+                    "end": outcome.rss_end_kib.map(|k| k / 1024),
+                },
             }));
         } else {
             let share = match self.shard {

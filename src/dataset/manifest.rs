@@ -9,9 +9,13 @@
 //! run killed mid-write leaves at most one torn last line, which a rerun drops; a finished run
 //! rewrites the file sorted by path (atomically), so a single run and the merge of its shards
 //! write the same file.
+//!
+//! Memory stays flat however many images a run has: records are read and written a line at a
+//! time ([`Scan`]), a run keeps only where each line is ([`Index`]), and the summary is
+//! counted as the sorted file is written.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Map, Value};
@@ -26,8 +30,6 @@ pub const MANIFEST: &str = "manifest.jsonl";
 pub const RUN: &str = "run.json";
 /// The counts and means over the whole manifest.
 pub const SUMMARY: &str = "summary.json";
-/// A manifest this large is refused before it is read.
-const MAX_MANIFEST_BYTES: u64 = 4 << 30;
 
 /// One image's line.
 pub type Record = Map<String, Value>;
@@ -132,66 +134,96 @@ pub fn files_intact(outdir: &Path, record: &Record) -> bool {
     })
 }
 
-/// The records of a manifest file, by path (a later line for a path replaces an earlier one).
-/// A missing file is empty; a torn last line (a run killed as it wrote) is dropped; any other
-/// line that is not a record is an error.
-pub fn read(path: &Path) -> Result<BTreeMap<String, Record>> {
-    let bytes = match crate::files::read_bounded(
-        path,
-        "a manifest",
-        MAX_MANIFEST_BYTES,
-        "a manifest may hold",
-    ) {
-        Err(Error::NotFound { .. }) => return Ok(BTreeMap::new()),
-        other => other?,
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    let lines: Vec<&str> = text.split('\n').collect();
-    let mut records = BTreeMap::new();
-    for (n, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed = serde_json::from_str::<Value>(line)
-            .ok()
-            .and_then(|v| match v {
-                Value::Object(m) if m.get("path").and_then(Value::as_str).is_some() => Some(m),
-                _ => None,
-            });
-        match parsed {
-            Some(record) => {
-                let key = record["path"].as_str().expect("checked").to_string();
-                records.insert(key, record);
-            }
-            // The last line without its newline: the write a kill interrupted.
-            None if n + 1 == lines.len() => {}
-            None => {
-                return Err(Error::Usage(format!(
-                    "{} line {}: not a manifest record; the file is damaged — delete it to redo \
-                     every image",
-                    path.display(),
-                    n + 1
-                )))
-            }
-        }
-    }
-    Ok(records)
+/// A manifest line this long is refused (a record is about a kilobyte).
+const MAX_LINE_BYTES: u64 = 16 << 20;
+
+/// One line of a manifest: its record, the path it is keyed by, and its text (with the newline).
+pub struct Line {
+    pub rel: String,
+    pub record: Record,
+    pub text: String,
 }
 
-/// Refuses records of another run: their files are another command's.
-pub fn check_run(path: &Path, records: &BTreeMap<String, Record>, run: &RunInfo) -> Result<()> {
-    match records
-        .values()
-        .find(|r| r.get("run").and_then(Value::as_str) != Some(&run.id))
-    {
-        Some(r) => Err(Error::Usage(format!(
+/// The records of a manifest file, a line at a time. A torn last line (no newline: the write
+/// a kill interrupted) is dropped; any other line that is not a record is an error.
+pub struct Scan {
+    reader: BufReader<std::fs::File>,
+    path: PathBuf,
+    number: usize,
+}
+
+impl Scan {
+    /// `None` when there is no manifest yet.
+    pub fn open(path: &Path) -> Result<Option<Scan>> {
+        match crate::files::open_regular(path, "a manifest") {
+            Ok((file, _)) => Ok(Some(Scan {
+                reader: BufReader::new(file),
+                path: path.to_path_buf(),
+                number: 0,
+            })),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn damaged(&self, why: &str) -> Error {
+        Error::Usage(format!(
+            "{} line {}: {why}; the file is damaged — delete it to redo every image",
+            self.path.display(),
+            self.number
+        ))
+    }
+}
+
+impl Iterator for Scan {
+    type Item = Result<Line>;
+
+    fn next(&mut self) -> Option<Result<Line>> {
+        loop {
+            let mut bytes = Vec::new();
+            self.number += 1;
+            let read = (&mut self.reader)
+                .take(MAX_LINE_BYTES)
+                .read_until(b'\n', &mut bytes);
+            match read {
+                Err(e) => return Some(Err(Error::io(&self.path, e))),
+                Ok(0) => return None,
+                Ok(_) => {}
+            }
+            if !bytes.ends_with(b"\n") {
+                if bytes.len() as u64 >= MAX_LINE_BYTES {
+                    return Some(Err(self.damaged("a line longer than 16 MB")));
+                }
+                // The last line without its newline: the write a kill interrupted.
+                return None;
+            }
+            let Ok(text) = String::from_utf8(bytes) else {
+                return Some(Err(self.damaged("not UTF-8 text")));
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            let record = match serde_json::from_str::<Value>(&text) {
+                Ok(Value::Object(m)) if m.get("path").and_then(Value::as_str).is_some() => m,
+                _ => return Some(Err(self.damaged("not a manifest record"))),
+            };
+            let rel = record["path"].as_str().expect("checked").to_string();
+            return Some(Ok(Line { rel, record, text }));
+        }
+    }
+}
+
+/// Refuses a record of another run: its files are another command's.
+pub fn check_run(path: &Path, record: &Record, run: &RunInfo) -> Result<()> {
+    match record.get("run").and_then(Value::as_str) {
+        Some(id) if id == run.id => Ok(()),
+        other => Err(Error::Usage(format!(
             "{} was written by another command or model (run {}, this is {}); give another -o, \
              or delete the folder to start over",
             path.display(),
-            r.get("run").and_then(Value::as_str).unwrap_or("unknown"),
+            other.unwrap_or("unknown"),
             run.id
         ))),
-        None => Ok(()),
     }
 }
 
@@ -202,16 +234,75 @@ pub fn line(record: &Record) -> String {
     s
 }
 
-/// Replaces `path` with `records`, sorted by path (atomically).
-pub fn rewrite(path: &Path, records: &BTreeMap<String, Record>) -> Result<()> {
-    let text: String = records.values().map(line).collect();
-    write_atomic(path, text.as_bytes())
+/// Where each record of a manifest file is: all a run keeps of its records.
+#[derive(Default)]
+pub struct Index {
+    /// (path, byte offset, length) of each line; a later entry for a path replaces an earlier.
+    entries: Vec<(String, u64, u32)>,
 }
 
-/// Appends records as images finish.
+impl Index {
+    pub fn push(&mut self, rel: String, offset: u64, len: usize) {
+        self.entries.push((rel, offset, len as u32));
+    }
+
+    /// Rewrites `path`'s indexed lines sorted by path, each once (atomically), and returns
+    /// their summary.
+    pub fn rewrite_sorted(mut self, path: &Path, run: &Value) -> Result<Value> {
+        // Stable: the last line of a path stays last among its equals.
+        self.entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut keep: Vec<&(String, u64, u32)> = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            match keep.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => keep.push(e),
+            }
+        }
+        let (file, _) = crate::files::open_regular(path, "a manifest")?;
+        let mut summary = Summary::default();
+        let mut failure = None;
+        let staged = crate::imaging::atomic::stage_stream(path, |out| {
+            let mut buf = Vec::new();
+            for (_, offset, len) in keep {
+                buf.resize(*len as usize, 0);
+                read_at(&file, &mut buf, *offset)?;
+                match serde_json::from_slice::<Value>(&buf) {
+                    Ok(Value::Object(r)) => summary.add(&r),
+                    _ => failure = Some(offset),
+                }
+                out.write_all(&buf)?;
+            }
+            Ok(())
+        })?;
+        if let Some(offset) = failure {
+            return Err(Error::Usage(format!(
+                "{} changed while the run wrote it (no record at byte {offset}); is another \
+                 process writing to the same folder with the same shard?",
+                path.display()
+            )));
+        }
+        staged.commit()?;
+        Ok(summary.json(run))
+    }
+}
+
+#[cfg(unix)]
+fn read_at(file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(mut file: &std::fs::File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Read, Seek};
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    file.read_exact(buf)
+}
+
+/// Appends records as images finish, saying where each line went.
 pub struct Appender {
     file: std::fs::File,
     path: PathBuf,
+    at: u64,
 }
 
 impl Appender {
@@ -225,65 +316,94 @@ impl Appender {
                 path: path.to_path_buf(),
                 source,
             })?;
+        let at = file.metadata().map_err(|e| Error::io(path, e))?.len();
         Ok(Appender {
             file,
             path: path.to_path_buf(),
+            at,
         })
     }
 
-    /// Writes the record's line in one call (a kill leaves a line whole or torn at the end).
-    pub fn append(&mut self, record: &Record) -> Result<()> {
+    /// Writes the record's line in one call (a kill leaves a line whole or torn at the end);
+    /// returns its offset and length.
+    pub fn append(&mut self, record: &Record) -> Result<(u64, usize)> {
+        let text = line(record);
         self.file
-            .write_all(line(record).as_bytes())
+            .write_all(text.as_bytes())
             .map_err(|source| Error::Write {
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        let at = self.at;
+        self.at += text.len() as u64;
+        Ok((at, text.len()))
     }
 }
 
-/// The summary of a whole manifest: how many images in each status, the predicted classes,
-/// and each metric's mean per method (over the images that have it).
-pub fn summary(run: &Value, records: &BTreeMap<String, Record>) -> Value {
-    let mut status: BTreeMap<String, usize> = BTreeMap::new();
-    let mut predicted: BTreeMap<String, usize> = BTreeMap::new();
-    let mut sums: BTreeMap<(String, String), (f64, usize)> = BTreeMap::new();
-    for r in records.values() {
+/// The summary of a whole manifest, counted a record at a time: how many images in each
+/// status, the predicted classes, and each metric's mean per method (over the images that
+/// have it).
+#[derive(Default)]
+pub struct Summary {
+    images: usize,
+    status: BTreeMap<String, usize>,
+    predicted: BTreeMap<String, usize>,
+    sums: BTreeMap<(String, String), (f64, usize)>,
+}
+
+impl Summary {
+    pub fn add(&mut self, r: &Record) {
+        self.images += 1;
         let s = r.get("status").and_then(Value::as_str).unwrap_or("unknown");
-        *status.entry(s.to_string()).or_default() += 1;
+        *self.status.entry(s.to_string()).or_default() += 1;
         if let Some(top) = r.get("top").and_then(|t| t.get(0)) {
             let class = match (top["index"].as_u64(), top["label"].as_str()) {
-                (Some(i), Some(l)) => format!("{i} {l}"),
-                (Some(i), None) => i.to_string(),
-                _ => continue,
+                (Some(i), Some(l)) => Some(format!("{i} {l}")),
+                (Some(i), None) => Some(i.to_string()),
+                _ => None,
             };
-            *predicted.entry(class).or_default() += 1;
+            if let Some(class) = class {
+                *self.predicted.entry(class).or_default() += 1;
+            }
         }
         let Some(metrics) = r.get("metrics").and_then(Value::as_object) else {
-            continue;
+            return;
         };
         for (method, figures) in metrics {
             for (metric, v) in figures.as_object().into_iter().flatten() {
                 if let Some(v) = v.as_f64() {
-                    let e = sums.entry((method.clone(), metric.clone())).or_default();
+                    let e = self
+                        .sums
+                        .entry((method.clone(), metric.clone()))
+                        .or_default();
                     e.0 += v;
                     e.1 += 1;
                 }
             }
         }
     }
-    let mut means = Map::new();
-    for ((method, metric), (sum, n)) in sums {
-        let entry = means.entry(method).or_insert_with(|| json!({}));
-        entry[metric] = json!(sum / n as f64);
+
+    /// The summary document, with `run`'s description.
+    pub fn json(&self, run: &Value) -> Value {
+        let mut means = Map::new();
+        for ((method, metric), (sum, n)) in &self.sums {
+            let entry = means.entry(method.clone()).or_insert_with(|| json!({}));
+            entry[metric] = json!(sum / *n as f64);
+        }
+        json!({
+            "run": run,
+            "images": self.images,
+            "status": self.status,
+            "predicted": self.predicted,
+            "metric_means": means,
+        })
     }
-    json!({
-        "run": run,
-        "images": records.len(),
-        "status": status,
-        "predicted": predicted,
-        "metric_means": means,
-    })
+}
+
+/// Writes `summary.json` into `outdir`.
+pub fn write_summary(outdir: &Path, summary: &Value) -> Result<()> {
+    let text = serde_json::to_string_pretty(summary).expect("JSON values serialize") + "\n";
+    write_atomic(&outdir.join(SUMMARY), text.as_bytes())
 }
 
 #[cfg(test)]
@@ -297,16 +417,46 @@ mod tests {
         m
     }
 
+    fn scan(p: &Path) -> Result<Vec<String>> {
+        match Scan::open(p)? {
+            None => Ok(Vec::new()),
+            Some(scan) => scan.map(|l| l.map(|l| l.rel)).collect(),
+        }
+    }
+
     #[test]
     fn a_torn_last_line_is_dropped_and_a_damaged_middle_refused() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join(MANIFEST);
         let good = line(&record("a.jpg", "r")) + &line(&record("b.jpg", "r"));
         std::fs::write(&p, format!("{good}{{\"path\": \"c.j")).unwrap();
-        assert_eq!(read(&p).unwrap().len(), 2);
+        assert_eq!(scan(&p).unwrap(), ["a.jpg", "b.jpg"]);
         std::fs::write(&p, format!("{{oops\n{good}")).unwrap();
-        assert!(read(&p).unwrap_err().to_string().contains("line 1"));
-        assert!(read(&d.path().join("none.jsonl")).unwrap().is_empty());
+        assert!(scan(&p).unwrap_err().to_string().contains("line 1"));
+        assert!(scan(&d.path().join("none.jsonl")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_rewrite_sorts_keeps_the_last_line_of_a_path_and_counts() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join(MANIFEST);
+        let mut appender = Appender::open(&p).unwrap();
+        let mut index = Index::default();
+        let mut failed = record("a.jpg", "r");
+        failed.insert("status".into(), json!(FAILED));
+        for r in [
+            record("c.jpg", "r"),
+            failed,
+            record("b.jpg", "r"),
+            record("a.jpg", "r"),
+        ] {
+            let (at, len) = appender.append(&r).unwrap();
+            index.push(r["path"].as_str().unwrap().into(), at, len);
+        }
+        let summary = index.rewrite_sorted(&p, &json!("run")).unwrap();
+        assert_eq!(scan(&p).unwrap(), ["a.jpg", "b.jpg", "c.jpg"]);
+        assert_eq!(summary["images"], 3);
+        assert_eq!(summary["status"], json!({"ok": 3}));
     }
 
     #[test]
@@ -336,8 +486,8 @@ mod tests {
         a.claim(d.path()).unwrap();
         let e = b.claim(d.path()).unwrap_err().to_string();
         assert!(e.contains("render gradcam on demo"), "{e}");
-        let records = BTreeMap::from([("a.jpg".to_string(), record("a.jpg", &a.id))]);
-        assert!(check_run(Path::new("m"), &records, &a).is_ok());
-        assert!(check_run(Path::new("m"), &records, &b).is_err());
+        let r = record("a.jpg", &a.id);
+        assert!(check_run(Path::new("m"), &r, &a).is_ok());
+        assert!(check_run(Path::new("m"), &r, &b).is_err());
     }
 }

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use super::inputs::Item;
-use super::manifest::{self, Appender, Record, RunInfo, FAILED, OK};
+use super::manifest::{self, Appender, Index, Record, RunInfo, Scan, FAILED, OK};
 use super::Shard;
 use crate::error::{Error, Result};
 use crate::exec::CancelToken;
-use crate::imaging::atomic::stage;
+use crate::imaging::atomic::{stage_stream, stage_unsynced};
 use crate::input::Input;
 
 /// What a command makes of one image.
@@ -76,6 +76,17 @@ pub struct Outcome {
     pub failed: usize,
     /// Stopped by the cancel flag before every image was handled.
     pub interrupted: bool,
+    /// The process's resident memory after its first image and at the end, in KiB (Linux):
+    /// the run's memory is flat when the two stay close over many images.
+    pub rss_first_kib: Option<u64>,
+    pub rss_end_kib: Option<u64>,
+}
+
+/// The resident set of this process, in KiB (Linux's `/proc/self/status`; None elsewhere).
+pub fn resident_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// How many prepared images may wait for the model: enough to hide decoding, few enough that
@@ -101,28 +112,20 @@ pub fn run(
         .filter(|i| plan.shard.is_none_or(|s| s.owns(&i.rel)))
         .collect();
     let manifest_path = plan.manifest_path();
-    let mut records = manifest::read(&manifest_path)?;
-    manifest::check_run(&manifest_path, &records, plan.run)?;
-    // Keep what an earlier run finished and left intact; redo the rest (failures included:
-    // a fixed file is explained on the rerun).
-    let owned: HashSet<&str> = mine.iter().map(|i| i.rel.as_str()).collect();
-    records.retain(|rel, r| {
-        owned.contains(rel.as_str())
-            && r.get("status").and_then(Value::as_str) == Some(OK)
-            && manifest::files_intact(plan.outdir, r)
-    });
-    let todo: Vec<Item> = mine
-        .iter()
-        .filter(|i| !records.contains_key(&i.rel))
-        .map(|i| (*i).clone())
-        .collect();
-    let resumed = records.len();
-    remove_stale_stages(plan.outdir, todo.iter().flat_map(|item| work.outputs(item)));
     if let Some(shard) = plan.shard {
         // This shard is running again: it is not finished until it says so at the end.
         let _ = std::fs::remove_file(plan.outdir.join(shard.done_name()));
     }
-    manifest::rewrite(&manifest_path, &records)?;
+    let owned: HashSet<&str> = mine.iter().map(|i| i.rel.as_str()).collect();
+    let (mut index, kept) = resume(plan, &manifest_path, &owned)?;
+    let todo: Vec<Item> = mine
+        .iter()
+        .filter(|i| !kept.contains(&i.rel))
+        .map(|i| (*i).clone())
+        .collect();
+    let resumed = kept.len();
+    drop(kept);
+    remove_stale_stages(plan.outdir, todo.iter().flat_map(|item| work.outputs(item)));
     let mut appender = Appender::open(&manifest_path)?;
 
     let mut outcome = Outcome {
@@ -131,6 +134,8 @@ pub fn run(
         ok: 0,
         failed: 0,
         interrupted: false,
+        rss_first_kib: None,
+        rss_end_kib: None,
     };
     let (tx, rx) = mpsc::sync_channel::<(Item, Result<Input>, f64)>(READ_AHEAD);
     let reader_cancel = plan.cancel.clone();
@@ -182,16 +187,20 @@ pub fn run(
                 record(plan.run, &item, FAILED, fields)
             }
         };
-        appender.append(&record)?;
-        records.insert(item.rel.clone(), record);
+        let (at, len) = appender.append(&record)?;
+        index.push(item.rel.clone(), at, len);
+        if outcome.rss_first_kib.is_none() {
+            outcome.rss_first_kib = resident_kib();
+        }
         report(&outcome);
     }
     drop(rx);
     let _ = reader.join();
     outcome.interrupted = outcome.ok + outcome.failed < todo.len();
+    outcome.rss_end_kib = resident_kib();
     if !outcome.interrupted {
         // Sorted by path: a single run and the merge of its shards write the same file.
-        manifest::rewrite(&manifest_path, &records)?;
+        let summary = index.rewrite_sorted(&manifest_path, &plan.run.json())?;
         if let Some(shard) = plan.shard {
             let done = json!({"images": outcome.images, "run": plan.run.id});
             crate::imaging::atomic::write_atomic(
@@ -199,16 +208,56 @@ pub fn run(
                 (done.to_string() + "\n").as_bytes(),
             )?;
         } else {
-            let summary = manifest::summary(&plan.run.json(), &records);
-            let text =
-                serde_json::to_string_pretty(&summary).expect("JSON values serialize") + "\n";
-            crate::imaging::atomic::write_atomic(
-                &plan.outdir.join(manifest::SUMMARY),
-                text.as_bytes(),
-            )?;
+            manifest::write_summary(plan.outdir, &summary)?;
         }
     }
     Ok(outcome)
+}
+
+/// What an earlier run of this command left in `manifest_path`: the records of this
+/// process's images that are done with their files intact, streamed into a fresh manifest
+/// (the rest are redone: failures too, as a fixed file is explained on the rerun). Returns
+/// where each kept line now is and which images they are.
+fn resume(
+    plan: &Plan,
+    manifest_path: &Path,
+    owned: &HashSet<&str>,
+) -> Result<(Index, HashSet<String>)> {
+    let mut index = Index::default();
+    let mut kept = HashSet::new();
+    let Some(scan) = Scan::open(manifest_path)? else {
+        return Ok((index, kept));
+    };
+    let mut failure = None;
+    let staged = stage_stream(manifest_path, |out| {
+        let mut at = 0u64;
+        for line in scan {
+            let checked = line
+                .and_then(|l| manifest::check_run(manifest_path, &l.record, plan.run).map(|()| l));
+            let line = match checked {
+                Ok(l) => l,
+                Err(e) => {
+                    failure = Some(e);
+                    return Err(std::io::Error::other("refused"));
+                }
+            };
+            let done = owned.contains(line.rel.as_str())
+                && line.record.get("status").and_then(Value::as_str) == Some(OK)
+                && manifest::files_intact(plan.outdir, &line.record);
+            if done {
+                out.write_all(line.text.as_bytes())?;
+                index.push(line.rel.clone(), at, line.text.len());
+                at += line.text.len() as u64;
+                kept.insert(line.rel);
+            }
+        }
+        Ok(())
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    staged?.commit()?;
+    Ok((index, kept))
 }
 
 fn ms(t: Instant) -> f64 {
@@ -226,7 +275,8 @@ fn record(run: &RunInfo, item: &Item, status: &str, fields: Record) -> Record {
 }
 
 /// Writes an image's files: all staged first, then renamed into place, so that an image has
-/// all its files or none. Returns the record's `files` and the command's fields.
+/// all its files or none (unsynced: the manifest's sizes and hashes catch a file a power loss
+/// cut short). Returns the record's `files` and the command's fields.
 fn commit(outdir: &Path, done: Done) -> Result<(Value, Record)> {
     let mut staged = Vec::new();
     let mut files = serde_json::Map::new();
@@ -238,7 +288,7 @@ fn commit(outdir: &Path, done: Done) -> Result<(Value, Record)> {
                 source,
             })?;
         }
-        staged.push(stage(&path, bytes)?);
+        staged.push(stage_unsynced(&path, bytes)?);
         files.insert((*kind).into(), manifest::file_entry(rel, bytes));
     }
     for s in staged {

@@ -44,8 +44,41 @@ impl Drop for Staged {
 }
 
 /// Writes `bytes` to a fresh temporary file next to `path`, which must be absent or a regular
-/// file (see [`crate::files::check_output_target`]).
+/// file (see [`crate::files::check_output_target`]), and syncs it to the disk.
 pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
+    stage_with(path, bytes, true)
+}
+
+/// [`stage`] without the sync: for a run over many images, whose manifest records each file's
+/// size and hash, so that a file a power loss left empty or short is found and redone on the
+/// rerun. Two syncs an image cost more than the rest of the writing, and far more on a
+/// cluster's network file system.
+pub fn stage_unsynced(path: &Path, bytes: &[u8]) -> Result<Staged> {
+    stage_with(path, bytes, false)
+}
+
+fn stage_with(path: &Path, bytes: &[u8], sync: bool) -> Result<Staged> {
+    stage_written(path, sync, |file| file.write_all(bytes))
+}
+
+/// [`stage`] for a file too large to hold in memory: `write` writes it (buffered) into the
+/// temporary file, which is synced and renamed into place on commit.
+pub fn stage_stream(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> Result<Staged> {
+    stage_written(path, true, |file| {
+        let mut buffered = io::BufWriter::new(file);
+        write(&mut buffered)?;
+        buffered.flush()
+    })
+}
+
+fn stage_written(
+    path: &Path,
+    sync: bool,
+    write: impl FnOnce(&mut fs::File) -> io::Result<()>,
+) -> Result<Staged> {
     crate::files::check_output_target(path)?;
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let werr = |source: io::Error| Error::Write {
@@ -84,8 +117,8 @@ pub fn stage(path: &Path, bytes: &[u8]) -> Result<Staged> {
         tmp: Some(tmp),
         target: path.to_path_buf(),
     };
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
+    write(&mut file)
+        .and_then(|()| if sync { file.sync_all() } else { Ok(()) })
         .map_err(werr)?;
     Ok(staged)
 }

@@ -92,6 +92,21 @@ impl Document<'_> {
         })
     }
 
+    /// Each map's figures alone, `{map: {figure: value}}` (null where not computed or the
+    /// map was not scored): a manifest line per image of `evaluate --images`, whose summary
+    /// averages them.
+    pub fn figures_json(&self) -> Value {
+        let mut maps = serde_json::Map::new();
+        for r in self.rows {
+            let mut m = serde_json::Map::new();
+            for f in self.figures() {
+                m.insert(f.key().into(), json!(r.scores.get(f)));
+            }
+            maps.insert(r.name.clone(), Value::Object(m));
+        }
+        Value::Object(maps)
+    }
+
     fn map_json(&self, r: &Scored) -> Value {
         let s = &r.scores;
         let curve = |c: &Option<Curve>| c.as_ref().map(|c| json!(c.probs));

@@ -526,3 +526,57 @@ fn merge_refuses_missing_parts_and_mixed_runs() {
     );
     assert!(!out.join("manifest.jsonl").exists());
 }
+
+#[test]
+fn evaluate_over_a_folder_records_each_images_figures_as_evaluate_gives_them() {
+    let tmp = TempDir::new().unwrap();
+    let data = tmp.path().join("data");
+    let rels = pictures(&data, 3);
+    let out = tmp.path().join("out");
+    let args = [
+        "--methods",
+        "gradcam,random",
+        "--metrics",
+        "deletion,insertion",
+        "--steps",
+        "16",
+    ];
+    convscope()
+        .arg("evaluate")
+        .args(args)
+        .args([
+            "--images",
+            data.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let r = records(&out.join("manifest.jsonl"));
+    let mut sum = 0.0;
+    for rel in &rels {
+        let one = convscope()
+            .arg("evaluate")
+            .args(args)
+            .args(["--image", data.join(rel).to_str().unwrap(), "--json"])
+            .output()
+            .unwrap();
+        let one = json_out(&one);
+        for map in one["maps"].as_array().unwrap() {
+            let name = map["name"].as_str().unwrap();
+            for key in ["deletion_auc", "insertion_auc"] {
+                assert_eq!(r[rel]["metrics"][name][key], map[key], "{rel} {name} {key}");
+            }
+        }
+        assert_eq!(r[rel]["target"]["index"], one["target"]["index"]);
+        sum += r[rel]["metrics"]["gradcam"]["deletion_auc"]
+            .as_f64()
+            .unwrap();
+    }
+    let summary: Value =
+        serde_json::from_slice(&fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let mean = summary["metric_means"]["gradcam"]["deletion_auc"]
+        .as_f64()
+        .unwrap();
+    assert!((mean - sum / 3.0).abs() < 1e-12, "{mean} vs {}", sum / 3.0);
+}

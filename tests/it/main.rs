@@ -32,6 +32,7 @@ mod methods_analytic;
 mod occlusion_incremental;
 mod occlusion_views;
 mod onnx_reference;
+mod readme_cluster;
 mod rooms;
 mod runner;
 mod trust_captum;

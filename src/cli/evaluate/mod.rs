@@ -2,6 +2,7 @@
 //! --map FILE.npy) [--metrics LIST] [--json]`: how faithful each map is to the model, by the
 //! metrics of `crate::trust`, as a table (or JSON with the curves).
 
+mod many;
 mod pictures;
 mod report;
 
@@ -15,7 +16,8 @@ use crate::error::{Error, Result};
 use crate::exec::{device_label, select_device};
 use crate::imaging::npy::read_npy_f32_at_most;
 use crate::import::labels;
-use crate::methods::{self, cam, target, LayerNeed, Method, Objective, Options};
+use crate::input::Input;
+use crate::methods::{self, cam, target, Control, LayerNeed, Method, Objective, Options};
 use crate::model::LayerId;
 use crate::trust::randomize::parameterized;
 use crate::trust::report::{Document, Scored};
@@ -57,7 +59,7 @@ Methods that can be scored: {}.",
     )
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 #[command(after_help = about())]
 pub struct Args {
     #[arg(default_value = "demo", help = crate::cli::model_args::MODEL_HELP)]
@@ -66,6 +68,11 @@ pub struct Args {
     pub model_args: crate::cli::model_args::ModelArgs,
     #[command(flatten)]
     pub input: InputArgs,
+    #[command(flatten)]
+    pub many: crate::cli::many::ManyArgs,
+    /// With --images: the folder the manifest goes to (the figures of every image).
+    #[arg(short = 'o', long, value_name = "OUTDIR", requires = "images")]
+    pub output: Option<PathBuf>,
     /// Class to explain: an index, or text matched against the labels [default: the top-1 class].
     #[arg(long)]
     pub target: Option<String>,
@@ -204,7 +211,22 @@ fn sources(a: &Args) -> Result<Vec<Source>> {
     Ok(out)
 }
 
-pub fn run(a: Args) -> Result<()> {
+/// What every input of one `evaluate` shares: the metrics and their settings, the maps to
+/// score, the model, the batch and the CAM layer.
+struct Setup {
+    metrics: Vec<Metric>,
+    settings: Settings,
+    sign: Sign,
+    sources: Vec<Source>,
+    session: Session,
+    batch: usize,
+    cam_layer: Option<LayerId>,
+    labels: Option<Vec<String>>,
+    load_ms: f64,
+}
+
+/// Checks the arguments and opens the model: everything that does not depend on the input.
+fn setup(a: &Args) -> Result<Setup> {
     let metrics = match a.metrics.is_empty() {
         true => Metric::DEFAULT.to_vec(),
         false => Metric::parse_list(&a.metrics)?,
@@ -220,9 +242,9 @@ pub fn run(a: Args) -> Result<()> {
             a.road_noise
         )));
     }
-    let sources = sources(&a)?;
-    let metrics = recomputing_applies(&a, metrics, &sources)?;
-    pictures::check(&a, &metrics)?;
+    let sources = sources(a)?;
+    let metrics = recomputing_applies(a, metrics, &sources)?;
+    pictures::check(a, &metrics)?;
     if a.randomize_top == Some(0) {
         return Err(Error::Usage(
             "--randomize-top 0 randomizes nothing; give 1 or more (default: every layer)".into(),
@@ -255,8 +277,46 @@ pub fn run(a: Args) -> Result<()> {
                 .into(),
         ));
     }
-    let input = Arc::new(a.input.prepare(&graph)?);
-    let load_ms = ms(t);
+    let cam_layer = cam_layer(a, &graph, &sources)?;
+    let classes = graph
+        .layer(graph.logits_layer())
+        .out_shape
+        .last()
+        .copied()
+        .unwrap_or(0);
+    let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
+    Ok(Setup {
+        metrics,
+        settings,
+        sign,
+        sources,
+        session,
+        batch,
+        cam_layer,
+        labels,
+        load_ms: ms(t),
+    })
+}
+
+/// One input scored: the class explained, its clean probability and a row per map.
+struct Evaluated {
+    class: usize,
+    clean: f32,
+    pixels: usize,
+    rows: Vec<Scored>,
+    forward_ms: f64,
+}
+
+/// Scores every map of `s` for `input`; `control` makes the progress reporter of a phase.
+fn evaluate(
+    a: &Args,
+    s: &Setup,
+    input: &Arc<Input>,
+    control: &dyn Fn(&str) -> Control,
+) -> Result<Evaluated> {
+    let (session, batch, sign) = (&s.session, s.batch, s.sign);
+    let (metrics, settings) = (&s.metrics, &s.settings);
+    let graph = &session.graph;
     // A map from a file is read and checked before any pass runs.
     let file_ranking = match &a.map {
         Some(path) => {
@@ -270,22 +330,20 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => None,
     };
-    let cam_layer = cam_layer(&a, &graph, &sources)?;
 
     // The one forward pass of the input: the scores, the target and every method's clean pass.
     let t = Instant::now();
-    let subject = session.subject(&input)?;
-    let scores = subject.scores(&session)?;
+    let subject = session.subject(input)?;
+    let scores = subject.scores(session)?;
     let forward_ms = ms(t);
-    let labels = labels::for_model(scores.len(), a.labels.as_deref(), graph.labels.as_deref())?;
     let class = match &a.target {
-        Some(t) => target::resolve(t, scores.len(), labels.as_deref())?,
+        Some(t) => target::resolve(t, scores.len(), s.labels.as_deref())?,
         None => target::top1(&scores),
     };
-    let evaluator = Evaluator::new(&session, &subject, class, batch)?;
+    let evaluator = Evaluator::new(session, &subject, class, batch)?;
 
     let mut rows = Vec::new();
-    for source in &sources {
+    for source in &s.sources {
         // The method's request and map, for the randomization check.
         let mut artifact = None;
         let (name, ranking, method_ms, layer) = match source {
@@ -303,7 +361,7 @@ pub fn run(a: Args) -> Result<()> {
             Source::Method(method) => {
                 let id = method.info().id;
                 let layer = (method.info().layer == LayerNeed::SpatialMap)
-                    .then_some(cam_layer)
+                    .then_some(s.cam_layer)
                     .flatten();
                 let scores_layer = graph.logits_layer();
                 let request = move || Request {
@@ -316,7 +374,7 @@ pub fn run(a: Args) -> Result<()> {
                     options: Options::Default,
                     batch,
                 };
-                let done = explain(&session, &subject, request(), super::progress::control(id))?;
+                let done = explain(session, &subject, request(), control(id))?;
                 // A method whose map is constant for this input ranks nothing: its row says
                 // so and the other maps are still scored (a `--map` file like that is an error).
                 let ranking = match Ranking::of_artifact(
@@ -347,26 +405,30 @@ pub fn run(a: Args) -> Result<()> {
                 )
             }
         };
-        let control = super::progress::control(&format!("{name}: metrics"));
         let t = Instant::now();
-        let mut scores = evaluator.score(&ranking, &metrics, &settings, &control)?;
+        let mut scores = evaluator.score(
+            &ranking,
+            metrics,
+            settings,
+            &control(&format!("{name}: metrics")),
+        )?;
         if metrics.contains(&Metric::Infidelity) {
             let spec = evaluator.spec();
             let original = artifact.as_ref().map(|(_, a)| a);
             let attribution = elements(original, &ranking, &spec, sign);
-            let control = super::progress::control(&format!("{name}: infidelity"));
-            scores.infidelity = Some(evaluator.infidelity(&attribution, &settings, &control)?);
+            let control = control(&format!("{name}: infidelity"));
+            scores.infidelity = Some(evaluator.infidelity(&attribution, settings, &control)?);
         }
         if let Some((request, original)) = &artifact {
             if metrics.contains(&Metric::Randomization) {
-                let control = super::progress::control(&format!("{name}: randomization"));
+                let control = control(&format!("{name}: randomization"));
                 scores.randomization =
-                    evaluator.randomize(request, original, &settings, &control, &|_| {})?;
+                    evaluator.randomize(request, original, settings, &control, &|_| {})?;
             }
             if metrics.contains(&Metric::Sensitivity) {
-                let control = super::progress::control(&format!("{name}: sensitivity"));
+                let control = control(&format!("{name}: sensitivity"));
                 scores.sensitivity_max =
-                    Some(evaluator.sensitivity(request, original, &settings, &control)?);
+                    Some(evaluator.sensitivity(request, original, settings, &control)?);
             }
         }
         scores.ms = ms(t);
@@ -378,29 +440,53 @@ pub fn run(a: Args) -> Result<()> {
             problem: None,
         });
     }
-
-    let report = report::Report {
-        doc: Document {
-            graph: &graph,
-            input: &input.name(),
-            class,
-            label: labels
-                .as_ref()
-                .and_then(|l| l.get(class))
-                .map(String::as_str),
-            clean: evaluator.clean_probability(),
-            metrics: &metrics,
-            settings: &settings,
-            sign,
-            pixels: evaluator.spec().height * evaluator.spec().width,
-            rows: &rows,
-        },
-        device: device_label(&session.device),
-        batch,
-        load_ms,
+    Ok(Evaluated {
+        class,
+        clean: evaluator.clean_probability(),
+        pixels: evaluator.spec().height * evaluator.spec().width,
+        rows,
         forward_ms,
+    })
+}
+
+impl Evaluated {
+    /// The document `--json` prints (and a manifest line summarizes).
+    fn document<'a>(&'a self, s: &'a Setup, input: &'a str) -> Document<'a> {
+        Document {
+            graph: &s.session.graph,
+            input,
+            class: self.class,
+            label: s
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(self.class))
+                .map(String::as_str),
+            clean: self.clean,
+            metrics: &s.metrics,
+            settings: &s.settings,
+            sign: s.sign,
+            pixels: self.pixels,
+            rows: &self.rows,
+        }
+    }
+}
+
+pub fn run(a: Args) -> Result<()> {
+    if let Some(spec) = a.many.images.clone() {
+        return many::run(a, &spec);
+    }
+    let s = setup(&a)?;
+    let input = Arc::new(a.input.prepare(&s.session.graph)?);
+    let e = evaluate(&a, &s, &input, &|what| super::progress::control(what))?;
+    let name = input.name();
+    let report = report::Report {
+        doc: e.document(&s, &name),
+        device: device_label(&s.session.device),
+        batch: s.batch,
+        load_ms: s.load_ms,
+        forward_ms: e.forward_ms,
     };
-    pictures::write(&a, &graph, &rows)?;
+    pictures::write(&a, &s.session.graph, &e.rows)?;
     if a.json {
         super::print_json(&report.json());
     } else {
