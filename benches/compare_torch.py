@@ -36,7 +36,8 @@ writes instead: a DataLoader loop (2 workers, batch 16, torchvision's resize 256
 Saliency on the top class, saving each map with np.save and its picture with PIL. Each side
 runs once in a fresh process, convscope first; the rows are images per second (higher is
 better; the ratio is convscope's time / the reference's, below 1 is faster) and the peak resident set
-in MB (the reference's main process alone: its workers are not counted, in its favour).
+in MB (GNU time's maximum resident set: for the reference, its main process or its largest
+DataLoader worker, whichever is larger — not their sum, in its favour).
 
 Limit a run with the environment variables benches/common reads, passed on to cargo bench:
 CONVSCOPE_BENCH_METHODS=occlusion,scorecam, CONVSCOPE_BENCH_MODELS=vgg16, and, for smoke tests
@@ -298,14 +299,18 @@ def dataset_pictures():
     return folder
 
 
-def peak_run(cmd, env=None):
-    """Runs `cmd`; returns (seconds, peak resident set in MB)."""
-    t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    if status != 0:
-        raise SystemExit(f"{cmd[0]} failed ({status})")
-    return time.perf_counter() - t, usage.ru_maxrss / 1024
+def peak_run(cmd):
+    """Runs `cmd` under GNU time; returns (seconds, peak resident set in MB). Not os.wait4's
+    ru_maxrss: a child forked from this process counts this process's pages (torch's ~600 MB)
+    until it execs, so every command would seem to need at least that."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("r") as peak:
+        t = time.perf_counter()
+        subprocess.run(["/usr/bin/time", "-f", "%M", "-o", peak.name] + cmd, cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - t
+        return seconds, int(peak.read().split()[-1]) / 1024
 
 
 def dataset_reference(arch, method, folder, out):

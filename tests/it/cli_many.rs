@@ -397,6 +397,11 @@ fn bad_inputs_are_one_line_each_and_write_nothing() {
         &mut render(&["--images", d, "-o", file.to_str().unwrap()]),
         &["is a file", "folder"],
     );
+    // A folder that cannot be made (its parent is a file: refused even for root).
+    expect_error(
+        &mut render(&["--images", d, "-o", file.join("sub").to_str().unwrap()]),
+        &["cannot write"],
+    );
     assert!(!out.exists(), "a refused command made the output folder");
     // Another command's output folder is not resumed into.
     render(&["--images", d, "-o", o]).assert().success();
