@@ -9,10 +9,31 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::dataset::{self, Outcome, Progress, RunInfo, Shard};
+use crate::dataset::{self, Item, Outcome, Plan, Progress, RunInfo, Shard, Work};
 use crate::engine::Session;
 use crate::error::{Error, Result};
 use crate::exec::CancelToken;
+use crate::input::preprocess::Preprocess;
+use crate::input::{Input, Source};
+
+/// A command's arguments as text, without what never changes an image's outputs: where the
+/// model and the images come from (the model is identified by its digest), where the outputs
+/// go, the device, `--json`, and the command's own such fields (`knobs.batch`, …). This is
+/// the `settings` of a run's identity.
+macro_rules! settings_text {
+    ($args:expr $(, $($field:ident).+)*) => {{
+        let mut a = $args.clone();
+        a.model = String::new();
+        a.model_args = Default::default();
+        a.output = None;
+        a.json = false;
+        a.many = Default::default();
+        a.input.device = String::new();
+        $( a.$($field).+ = Default::default(); )*
+        format!("{a:?}")
+    }};
+}
+pub(crate) use settings_text;
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct ManyArgs {
@@ -186,9 +207,40 @@ fn describe(label: &str, p: &Progress) -> String {
 }
 
 impl Many {
+    /// Runs `work` over the images with `session`'s model (images prepared as `preprocess`
+    /// says, on the reader thread), then says how it ended (see [`Many::finish`]). `label`
+    /// names the run in progress lines; `run` is its identity.
+    pub fn execute(
+        &self,
+        label: &str,
+        run: &RunInfo,
+        session: &Session,
+        preprocess: Preprocess,
+        work: &mut dyn Work,
+        json: bool,
+    ) -> Result<()> {
+        let plan = Plan {
+            outdir: &self.outdir,
+            run,
+            shard: self.shard,
+            cancel: self.cancel.clone(),
+        };
+        let graph = session.graph.clone();
+        let prepare =
+            move |item: &Item| Input::load(&graph, &Source::Image(item.path.clone()), preprocess);
+        let outcome = dataset::run(
+            &plan,
+            &self.listing.items,
+            prepare,
+            work,
+            &mut progress(label.to_string()),
+        )?;
+        self.finish(outcome, json)
+    }
+
     /// What the run's end means for the process: done (0), some images failed (3), or stopped
     /// by a signal (128 + its number), each said in one line.
-    pub fn finish(&self, outcome: Outcome, json: bool) -> Result<()> {
+    fn finish(&self, outcome: Outcome, json: bool) -> Result<()> {
         let manifest = match self.shard {
             Some(s) => self.outdir.join(s.manifest_name()),
             None => self.outdir.join(dataset::manifest::MANIFEST),

@@ -7,12 +7,12 @@ use serde_json::json;
 
 use super::input::InputArgs;
 use super::table::{Align, Table};
-use crate::dataset::{self, Done, Item, Plan, Work};
+use crate::dataset::{self, Done, Item, Work};
 use crate::engine::{Session, Subject};
 use crate::error::{Error, Result};
 use crate::exec::{select_device, Executor, Params};
 use crate::import::labels;
-use crate::input::{Input, Source};
+use crate::input::Input;
 use crate::methods::target::top_k;
 
 #[derive(clap::Args, Debug, Clone)]
@@ -112,46 +112,20 @@ fn many(a: Args, spec: &str) -> Result<()> {
     let graph = a.model_args.open(&a.model)?;
     let session = Session::new(graph, select_device(&a.input.device)?)?;
     let graph = session.graph.clone();
-    let classes = graph
-        .layer(graph.logits_layer())
-        .out_shape
-        .last()
-        .copied()
-        .unwrap_or(0);
-    let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
-    let settings = {
-        let mut s = a.clone();
-        s.model = String::new();
-        s.model_args = Default::default();
-        s.output = None;
-        s.json = false;
-        s.many = Default::default();
-        s.input.device = String::new();
-        format!("{s:?}")
-    };
+    let labels = labels::for_model(
+        graph.classes(),
+        a.labels.as_deref(),
+        graph.labels.as_deref(),
+    )?;
+    let settings = super::many::settings_text!(a);
     let run = super::many::run_info("predict".into(), &a.model, &session, settings)?;
-    let plan = Plan {
-        outdir: &many.outdir,
-        run: &run,
-        shard: many.shard,
-        cancel: many.cancel.clone(),
-    };
     let preprocess = a.input.preprocess_for(&graph);
-    let prepare =
-        move |item: &Item| Input::load(&graph, &Source::Image(item.path.clone()), preprocess);
     let mut work = Predict {
         session: &session,
         top: a.top,
         labels: labels.as_deref(),
     };
-    let outcome = dataset::run(
-        &plan,
-        &many.listing.items,
-        prepare,
-        &mut work,
-        &mut super::many::progress("predict".into()),
-    )?;
-    many.finish(outcome, a.json)
+    many.execute("predict", &run, &session, preprocess, &mut work, a.json)
 }
 
 struct Predict<'a> {

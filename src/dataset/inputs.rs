@@ -230,11 +230,21 @@ fn holds_a_run(dir: &Path) -> bool {
 }
 
 fn walk_folder(root: &Path, exclude: Option<&Path>) -> Result<Listing> {
+    walk(root, usize::MAX, exclude, is_image_name)
+}
+
+/// The files below `root` (at most `depth` folders down) whose relative path `keep` takes.
+fn walk(
+    root: &Path,
+    depth: usize,
+    exclude: Option<&Path>,
+    keep: impl Fn(&str) -> bool,
+) -> Result<Listing> {
     let mut walk = Walk::new(exclude);
     let items = walk
-        .files(root, usize::MAX)?
+        .files(root, depth)?
         .into_iter()
-        .filter(|(_, rel)| is_image_name(rel))
+        .filter(|(_, rel)| keep(rel))
         .map(|(path, rel)| Item {
             path,
             rel,
@@ -277,20 +287,8 @@ fn walk_pattern(spec: &str, exclude: Option<&Path>) -> Result<Listing> {
     } else {
         components.len() - fixed - 1
     };
-    let mut walk = Walk::new(exclude);
-    let items = walk
-        .files(&root, depth)?
-        .into_iter()
-        .filter(|(_, rel)| pattern.matches_with(rel, options))
-        .map(|(path, rel)| Item {
-            path,
-            rel,
-            stem: String::new(),
-        })
-        .collect();
-    Ok(Listing {
-        items,
-        warnings: walk.warnings,
+    walk(&root, depth, exclude, |rel| {
+        pattern.matches_with(rel, options)
     })
 }
 

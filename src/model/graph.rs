@@ -218,6 +218,15 @@ impl Graph {
 
     /// The first graph output's class scores before any final softmax: the layer whose output
     /// is the raw logit, as keras-vis swaps softmax for linear. Skips trailing Identity/Dropout.
+    /// How many classes the scores layer gives (its last dimension).
+    pub fn classes(&self) -> usize {
+        self.layer(self.logits_layer())
+            .out_shape
+            .last()
+            .copied()
+            .unwrap_or(0)
+    }
+
     pub fn logits_layer(&self) -> LayerId {
         let mut id = self.outputs[0];
         loop {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{evaluate, setup, Args, Setup};
-use crate::cli::many::{progress, run_info};
-use crate::dataset::{self, Done, Item, Plan, Work};
+use crate::cli::many::{run_info, settings_text};
+use crate::dataset::{self, Done, Item, Work};
 use crate::error::{Error, Result};
 use crate::exec::CancelToken;
-use crate::input::{Input, Source};
+use crate::input::Input;
 use crate::methods::Control;
 
 pub fn run(a: Args, spec: &str) -> Result<()> {
@@ -35,43 +35,19 @@ pub fn run(a: Args, spec: &str) -> Result<()> {
     }
     let many = a.many.start(spec, a.output.as_deref())?;
     let s = setup(&a)?;
-    let run = run_info("evaluate".into(), &a.model, &s.session, settings(&a))?;
-    let plan = Plan {
-        outdir: &many.outdir,
-        run: &run,
-        shard: many.shard,
-        cancel: many.cancel.clone(),
-    };
-    let graph = s.session.graph.clone();
-    let preprocess = a.input.preprocess_for(&graph);
-    let prepare =
-        move |item: &Item| Input::load(&graph, &Source::Image(item.path.clone()), preprocess);
+    let run = run_info(
+        "evaluate".into(),
+        &a.model,
+        &s.session,
+        settings_text!(a, batch),
+    )?;
+    let preprocess = a.input.preprocess_for(&s.session.graph);
     let mut work = Evaluate {
         a: &a,
         s: &s,
         cancel: many.cancel.clone(),
     };
-    let outcome = dataset::run(
-        &plan,
-        &many.listing.items,
-        prepare,
-        &mut work,
-        &mut progress("evaluate".into()),
-    )?;
-    many.finish(outcome, a.json)
-}
-
-/// The options that change an image's figures (see `render`'s).
-fn settings(a: &Args) -> String {
-    let mut a = a.clone();
-    a.model = String::new();
-    a.model_args = Default::default();
-    a.output = None;
-    a.json = false;
-    a.many = Default::default();
-    a.input.device = String::new();
-    a.batch = None;
-    format!("{a:?}")
+    many.execute("evaluate", &run, &s.session, preprocess, &mut work, a.json)
 }
 
 struct Evaluate<'a> {

@@ -278,13 +278,11 @@ fn setup(a: &Args) -> Result<Setup> {
         ));
     }
     let cam_layer = cam_layer(a, &graph, &sources)?;
-    let classes = graph
-        .layer(graph.logits_layer())
-        .out_shape
-        .last()
-        .copied()
-        .unwrap_or(0);
-    let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
+    let labels = labels::for_model(
+        graph.classes(),
+        a.labels.as_deref(),
+        graph.labels.as_deref(),
+    )?;
     Ok(Setup {
         metrics,
         settings,

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::{encode, explain_subject, npy, report, setup, Args, Setup};
-use crate::cli::many::{progress, run_info};
-use crate::dataset::{self, Done, Item, Plan, Work};
+use crate::cli::many::{run_info, settings_text};
+use crate::dataset::{Done, Item, Work};
 use crate::engine::{self, Subject};
 use crate::error::{Error, Result};
 use crate::exec::{device_label, CancelToken};
@@ -34,52 +34,16 @@ pub fn run(a: Args, spec: &str) -> Result<()> {
         format!("render {}", a.method),
         &a.model,
         &s.session,
-        settings(&a),
+        settings_text!(a, print, knobs.batch),
     )?;
-    let plan = Plan {
-        outdir: &many.outdir,
-        run: &run,
-        shard: many.shard,
-        cancel: many.cancel.clone(),
-    };
-    let graph = s.session.graph.clone();
-    let preprocess = a.input.preprocess_for(&graph);
-    let prepare = move |item: &Item| {
-        Input::load(
-            &graph,
-            &crate::input::Source::Image(item.path.clone()),
-            preprocess,
-        )
-    };
+    let preprocess = a.input.preprocess_for(&s.session.graph);
     let mut work = RenderWork {
         a: &a,
         s: &s,
         cancel: many.cancel.clone(),
     };
-    let outcome = dataset::run(
-        &plan,
-        &many.listing.items,
-        prepare,
-        &mut work,
-        &mut progress(format!("render {}", a.method)),
-    )?;
-    many.finish(outcome, a.json)
-}
-
-/// The options that change an image's outputs, as text: the arguments without where things
-/// are read from or written to, how they are shown, and where they run (the model is
-/// identified by its digest, not its path).
-fn settings(a: &Args) -> String {
-    let mut a = a.clone();
-    a.model = String::new();
-    a.model_args = Default::default();
-    a.output = None;
-    a.json = false;
-    a.print = false;
-    a.many = Default::default();
-    a.input.device = String::new();
-    a.knobs.batch = None;
-    format!("{a:?}")
+    let label = format!("render {}", a.method);
+    many.execute(&label, &run, &s.session, preprocess, &mut work, a.json)
 }
 
 struct RenderWork<'a> {

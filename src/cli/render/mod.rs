@@ -149,12 +149,7 @@ fn setup(a: &Args) -> Result<Setup> {
         Options::Features(o) => o.layers = layers::resolve(&graph, &a.layers)?,
         _ => {}
     }
-    let classes = graph
-        .layer(graph.logits_layer())
-        .out_shape
-        .last()
-        .copied()
-        .unwrap_or(0);
+    let classes = graph.classes();
     let labels = labels::for_model(classes, a.labels.as_deref(), graph.labels.as_deref())?;
     let unit = a.knobs.channel.is_some() || a.knobs.neuron.is_some();
     let layer = objective::resolve_layer(&graph, method, a.layer.as_deref(), unit)?;
