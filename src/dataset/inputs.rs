@@ -162,7 +162,16 @@ impl Walk {
                 }
             };
             for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
+                // The manifest keys images by their relative path as text: a name that is not
+                // UTF-8 has no exact key (two such names could read alike), so it is said and
+                // skipped.
+                let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+                    self.warnings.push(format!(
+                        "skipped {}: its name is not UTF-8 text; rename it to include it",
+                        entry.path().display()
+                    ));
+                    continue;
+                };
                 if name.starts_with('.') {
                     continue;
                 }
@@ -416,6 +425,21 @@ mod tests {
         let l = list(d.path().to_str().unwrap(), None).unwrap();
         assert_eq!(rels(&l), ["a/x.png"]);
         assert!(l.warnings[0].contains("loop"), "{:?}", l.warnings);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_name_that_is_not_utf8_is_said_and_skipped() {
+        use std::os::unix::ffi::OsStrExt;
+        let d = tempfile::tempdir().unwrap();
+        touch(d.path(), "ok.png");
+        let odd = d.path().join(std::ffi::OsStr::from_bytes(b"caf\xe9.png"));
+        if std::fs::write(&odd, b"x").is_err() {
+            return; // a file system that refuses such names has none to skip
+        }
+        let l = list(d.path().to_str().unwrap(), None).unwrap();
+        assert_eq!(rels(&l), ["ok.png"]);
+        assert!(l.warnings[0].contains("not UTF-8"), "{:?}", l.warnings);
     }
 
     #[test]
