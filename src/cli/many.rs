@@ -275,14 +275,21 @@ impl Many {
         }
         if outcome.interrupted {
             let sig = self.signal.load(Ordering::Relaxed);
+            let by = match sig {
+                0 => String::new(),
+                sig => format!(" by {}", signal_name(sig)),
+            };
             return Err(Error::Incomplete {
                 message: format!(
-                    "stopped by {} after {} of {} images; rerun the same command to resume",
-                    signal_name(sig),
+                    "stopped{by} after {} of {} images; rerun the same command to resume",
                     ok + outcome.failed,
                     outcome.images
                 ),
-                code: (128 + sig.min(127)) as u8,
+                code: if sig == 0 {
+                    1
+                } else {
+                    (128 + sig.min(127)) as u8
+                },
             });
         }
         if outcome.failed > 0 {

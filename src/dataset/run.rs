@@ -146,7 +146,14 @@ pub fn run(
                 break;
             }
             let t = Instant::now();
-            let input = prepare(&item);
+            // A decoder that panics on a hostile file fails that image, not the run.
+            let input = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| prepare(&item)))
+                .unwrap_or_else(|_| {
+                    Err(Error::Input(format!(
+                        "{}: the image decoder crashed on this file",
+                        item.path.display()
+                    )))
+                });
             if tx.send((item, input, ms(t))).is_err() {
                 break;
             }
@@ -328,5 +335,85 @@ fn remove_stale_stages(outdir: &Path, outputs: impl Iterator<Item = String>) {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::input::preprocess::Preprocess;
+    use crate::input::Source;
+
+    /// Writes each image's name as its one file.
+    struct Names;
+
+    impl Work for Names {
+        fn outputs(&self, item: &Item) -> Vec<String> {
+            vec![format!("{}.txt", item.stem)]
+        }
+
+        fn run(&mut self, item: &Item, _: Input) -> Result<Done> {
+            Ok(Done {
+                files: vec![(
+                    "txt",
+                    format!("{}.txt", item.stem),
+                    item.rel.clone().into_bytes(),
+                )],
+                fields: Record::new(),
+            })
+        }
+    }
+
+    #[test]
+    fn a_decoder_that_panics_fails_its_image_and_the_run_goes_on() {
+        let d = tempfile::tempdir().unwrap();
+        let graph = Arc::new(crate::import::demo::graph().unwrap());
+        let sample = graph.sample_image.unwrap().1;
+        let items: Vec<Item> = ["a", "b", "c"]
+            .iter()
+            .map(|n| {
+                let path = d.path().join(format!("{n}.png"));
+                std::fs::write(&path, sample).unwrap();
+                Item {
+                    path,
+                    rel: format!("{n}.png"),
+                    stem: n.to_string(),
+                }
+            })
+            .collect();
+        let out = d.path().join("out");
+        let run = RunInfo::new("test".into(), "demo".into(), 0, String::new());
+        let plan = Plan {
+            outdir: &out,
+            run: &run,
+            shard: None,
+            cancel: CancelToken::new(),
+        };
+        let prepare = move |item: &Item| {
+            assert!(item.rel != "b.png", "a hostile file");
+            Input::load(
+                &graph,
+                &Source::Image(item.path.clone()),
+                Preprocess::Imagenet,
+            )
+        };
+        let outcome = run_all(&plan, &items, prepare);
+        assert_eq!(
+            (outcome.ok, outcome.failed, outcome.interrupted),
+            (2, 1, false)
+        );
+        let manifest = std::fs::read_to_string(out.join(manifest::MANIFEST)).unwrap();
+        assert!(manifest.contains("the image decoder crashed"), "{manifest}");
+        assert_eq!(std::fs::read_to_string(out.join("c.txt")).unwrap(), "c.png");
+    }
+
+    fn run_all(
+        plan: &Plan,
+        items: &[Item],
+        prepare: impl Fn(&Item) -> Result<Input> + Send + 'static,
+    ) -> Outcome {
+        run(plan, items, prepare, &mut Names, &mut |_| {}).unwrap()
     }
 }
