@@ -15,6 +15,7 @@ pub mod manifest;
 mod merge;
 mod run;
 mod shard;
+mod walk;
 
 pub use digest::model_digest;
 pub use inputs::{list, Item, Listing};

@@ -13,6 +13,7 @@ mod cli_bad_input;
 mod cli_demo;
 mod cli_evaluate;
 mod cli_many;
+mod cli_many_bad_input;
 mod cli_occlusion;
 mod cli_render;
 mod cli_render_bad_input;
