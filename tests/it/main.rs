@@ -20,6 +20,7 @@ mod cli_render_bad_input;
 mod cli_zoo;
 mod demo_semantics;
 mod deprocess;
+mod device_generic;
 mod executor_partial;
 mod features_layers;
 mod fuzz_corpus;

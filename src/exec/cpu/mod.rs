@@ -15,6 +15,7 @@ mod depthwise;
 mod elementwise;
 #[cfg(test)]
 mod elementwise_tests;
+mod enabled;
 mod geometry;
 mod linear;
 mod matmul;
@@ -27,14 +28,15 @@ mod winograd;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, TensorId};
 
+pub use enabled::{kernels_on, with_kernels};
 pub use geometry::ConvGeometry;
 pub use simd::{exp, sigmoid};
 
 use crate::error::Result;
 
-/// Whether `t` can go to these kernels: an f32 tensor in host memory.
+/// Whether `t` can go to these kernels: an f32 tensor in host memory, with the kernels on.
 pub fn takes(t: &Tensor) -> bool {
-    t.device().is_cpu() && t.dtype() == DType::F32
+    t.device().is_cpu() && t.dtype() == DType::F32 && kernels_on()
 }
 
 fn nchw(n: usize, c: usize, hw: [usize; 2]) -> Shape {

@@ -101,6 +101,9 @@ impl Method for Occlusion {
         out.extras.insert("windows".into(), w.starts.len().into());
         out.extras
             .insert("incremental".into(), pass.incremental.into());
+        if let Some(why) = pass.incremental_skipped {
+            out.extras.insert("incremental_skipped".into(), why.into());
+        }
         out.extras.insert("grid".into(), vec![rows, cols].into());
         if cx.objective.class().is_some() {
             out.extras
@@ -114,6 +117,8 @@ impl Method for Occlusion {
 struct Pass {
     /// Whether each layer was recomputed only where the window reaches.
     incremental: bool,
+    /// Why it was not, when it was asked for.
+    incremental_skipped: Option<&'static str>,
     reference_score: f32,
     reference_prob: f32,
     scores: Vec<f32>,
@@ -148,7 +153,8 @@ fn evaluate(cx: &mut Cx<'_>, o: &OcclusionOptions, w: &Windows) -> Result<Pass> 
     };
     let (s, p) = measure(acts.get(layer))?;
     let (reference_score, reference_prob) = (s[0], p[0]);
-    let incremental = incremental_possible(cx, o, w)
+    let blocker = o.incremental.then(|| incremental_blocker(cx, w)).flatten();
+    let incremental = (o.incremental && blocker.is_none())
         .then(|| Incremental::new(&cx.exec, &acts))
         .transpose()?;
     let (mut scores, mut probs) = (Vec::new(), Vec::new());
@@ -177,6 +183,7 @@ fn evaluate(cx: &mut Cx<'_>, o: &OcclusionOptions, w: &Windows) -> Result<Pass> 
     }
     Ok(Pass {
         incremental: incremental.is_some(),
+        incremental_skipped: blocker,
         reference_score,
         reference_prob,
         scores,
@@ -184,12 +191,19 @@ fn evaluate(cx: &mut Cx<'_>, o: &OcclusionOptions, w: &Windows) -> Result<Pass> 
     })
 }
 
-/// Incremental inference needs host tensors (it assembles crops there) and an NCHW input.
-fn incremental_possible(cx: &Cx<'_>, o: &OcclusionOptions, w: &Windows) -> bool {
-    o.incremental
-        && cx.input.device().is_cpu()
-        && (w.h_axis, w.w_axis) == (1, 2)
-        && cx.input.rank() == 4
+/// Why the incremental pass, when asked for, cannot be used: it assembles crops in host
+/// memory with convscope's CPU kernels, over an NCHW input. Elsewhere occlusion runs the
+/// batched plain pass, which gives the same numbers (`tests/it/occlusion_incremental.rs`).
+fn incremental_blocker(cx: &Cx<'_>, w: &Windows) -> Option<&'static str> {
+    if !cx.input.device().is_cpu() {
+        Some("the input is not on the CPU; incremental occlusion runs on the CPU only")
+    } else if !crate::exec::cpu::kernels_on() {
+        Some("convscope's CPU kernels are off (CONVSCOPE_CPU_KERNELS=off)")
+    } else if (w.h_axis, w.w_axis) != (1, 2) || cx.input.rank() != 4 {
+        Some("the input is not NCHW")
+    } else {
+        None
+    }
 }
 
 /// The occluded inputs as the window-sized crops where they differ from the input. A window
