@@ -3,7 +3,8 @@
 //! Each test builds a tiny graph (an `Input` layer, sometimes a crop that splits it into two
 //! operands, then the layer under test), takes the objective L = sum(output · R) for a fixed
 //! random R, runs the executor's reverse pass from the last layer with seed R and compares the
-//! gradient at the input with (L(x + h·e_i) − L(x − h·e_i)) / 2h for every input element.
+//! gradient at the input with (L(x + h·e_i) − L(x − h·e_i)) / 2h for every input element —
+//! with convscope's CPU kernels and again without them (the device-generic paths).
 //!
 //! Tolerance: max |analytic − fd| <= 2e-2 · max(1, max |fd|). The forward passes run in float32,
 //! so L carries a rounding error of roughly 1e-7 · Σ|y·R| (~1e-5 here), which the division by
@@ -20,6 +21,7 @@
 //! so that no ±h step crosses a kink or changes which element of a window is the maximum.
 
 use candle_core::{Device, Tensor};
+use convscope::exec::cpu::with_kernels;
 use convscope::exec::{Executor, NoHook, Params, ReluRule};
 use convscope::model::shape::infer;
 use convscope::model::{
@@ -35,6 +37,7 @@ const BATCH: usize = 2;
 // ---------------------------------------------------------------------------------------------
 // Deterministic random numbers (SplitMix64).
 
+#[derive(Clone)]
 pub(crate) struct Rng(u64);
 
 impl Rng {
@@ -213,7 +216,7 @@ pub(crate) fn one_layer(in_shape: &[usize], kind: LayerKind, weights: Vec<Weight
 
 /// L(x) = Σ output · R, accumulated in f64 from the f32 forward pass.
 fn objective(exec: &Executor, x: &[f32], shape: &[usize], r: &[f32]) -> f64 {
-    let input = Tensor::from_vec(x.to_vec(), shape, &Device::Cpu).unwrap();
+    let input = Tensor::from_vec(x.to_vec(), shape, &crate::common::device()).unwrap();
     let acts = exec.forward(&input, &mut NoHook).unwrap();
     let y: Vec<f32> = acts
         .get(exec.graph.outputs[0])
@@ -226,16 +229,25 @@ fn objective(exec: &Executor, x: &[f32], shape: &[usize], r: &[f32]) -> f64 {
 }
 
 /// Compares the reverse pass's input gradient with central differences at `x` (batch-first
-/// data of the graph input's shape at batch `BATCH`). Returns the max abs error.
+/// data of the graph input's shape at batch `BATCH`), both with convscope's CPU kernels and
+/// without them (candle's tensor ops: the paths every other device takes), from the same
+/// random draws. Returns the larger max abs error.
 pub(crate) fn check_with(graph: &Graph, x: &[f32], rng: &mut Rng) -> f64 {
+    let mut generic_rng = rng.clone();
+    let kernels = with_kernels(true, || check_path(graph, x, rng));
+    let generic = with_kernels(false, || check_path(graph, x, &mut generic_rng));
+    kernels.max(generic)
+}
+
+fn check_path(graph: &Graph, x: &[f32], rng: &mut Rng) -> f64 {
     let shape = batched(&graph.layer(LayerId(0)).out_shape);
     assert_eq!(numel(&shape), x.len(), "input data does not fit {shape:?}");
-    let params = Params::load(graph, &Device::Cpu).unwrap();
+    let params = Params::load(graph, &crate::common::device()).unwrap();
     let exec = Executor::new(graph, &params);
     let out = *graph.outputs.first().unwrap();
     let label = format!("{:?}", graph.layer(out).kind);
 
-    let input = Tensor::from_vec(x.to_vec(), shape.as_slice(), &Device::Cpu).unwrap();
+    let input = Tensor::from_vec(x.to_vec(), shape.as_slice(), &crate::common::device()).unwrap();
     let acts = exec.forward(&input, &mut NoHook).unwrap();
     let out_dims = acts.get(out).dims().to_vec();
     assert_eq!(
@@ -244,7 +256,7 @@ pub(crate) fn check_with(graph: &Graph, x: &[f32], rng: &mut Rng) -> f64 {
         "{label}: output shape"
     );
     let r = rng.vec(numel(&out_dims), -1.0, 1.0);
-    let seed = Tensor::from_vec(r.clone(), out_dims.as_slice(), &Device::Cpu).unwrap();
+    let seed = Tensor::from_vec(r.clone(), out_dims.as_slice(), &crate::common::device()).unwrap();
     let grads = exec.backward(&acts, out, seed, ReluRule::Normal).unwrap();
     let g = grads
         .get(LayerId(0))

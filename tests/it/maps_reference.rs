@@ -15,7 +15,7 @@
 //! Guided backprop, deconvnet and guided Grad-CAM are compared on the nets whose rectifiers are
 //! all ReLU: captum overrides only `nn.ReLU`, convscope every rectifier (see methods/guided.rs).
 
-use crate::common::{fixtures, npy_tensor, rel_max_err};
+use crate::common::{device, fixtures, npy_tensor, rel_max_err};
 use candle_core::{Device, Tensor};
 use convscope::exec::Params;
 use convscope::imaging::heatmap::Heatmap;
@@ -40,8 +40,10 @@ fn net(name: &str) -> Net {
         serde_json::from_str(&std::fs::read_to_string(dir.join(format!("{name}.json"))).unwrap())
             .unwrap();
     let graph = onnx::load(&fixtures().join(format!("nets/{name}.onnx"))).unwrap();
-    let params = Params::load(&graph, &Device::Cpu).unwrap();
-    let input = npy_tensor(&fixtures().join(format!("nets/{name}.input.npy")));
+    let params = Params::load(&graph, &device()).unwrap();
+    let input = npy_tensor(&fixtures().join(format!("nets/{name}.input.npy")))
+        .to_device(&device())
+        .unwrap();
     Net {
         graph,
         params,
@@ -230,6 +232,16 @@ fn resnet_like() {
 #[test]
 fn mobilenet_like() {
     check_net("mobilenet_like", false);
+}
+
+/// Without convscope's CPU kernels: candle's tensor ops, the paths every other device takes
+/// (batch norm, residual additions, depthwise convolutions, max and average pools).
+#[test]
+fn resnet_and_mobilenet_on_the_device_generic_paths() {
+    convscope::exec::cpu::with_kernels(false, || {
+        check_net("resnet_like", true);
+        check_net("mobilenet_like", false);
+    });
 }
 
 #[test]

@@ -18,13 +18,19 @@ use convscope::methods::{
 };
 use convscope::model::Graph;
 
-/// Occlusion with `options`, in batches of 5.
+/// Occlusion with `options`, in batches of 5: incremental on the CPU (the only device it runs
+/// on), plain on the test device (`CONVSCOPE_TEST_DEVICE`).
 fn occlusion(graph: &Graph, input: &Tensor, options: OcclusionOptions) -> Output {
-    let params = Params::load(graph, &Device::Cpu).unwrap();
+    let device = if options.incremental {
+        Device::Cpu
+    } else {
+        crate::common::device()
+    };
+    let params = Params::load(graph, &device).unwrap();
     let mut cx = Cx::new(
         graph,
         &params,
-        input.clone(),
+        input.to_device(&device).unwrap(),
         Objective::Class {
             scores: graph.logits_layer(),
             class: 1,

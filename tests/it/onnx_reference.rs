@@ -6,8 +6,7 @@
 //! different order over a few layers), gradients 1e-3 (the reverse pass adds one more chain of
 //! float32 sums, and PyTorch's convolution backward uses different algorithms).
 
-use crate::common::{fixtures, npy_tensor, rel_max_err};
-use candle_core::Device;
+use crate::common::{device, fixtures, npy_tensor, rel_max_err};
 use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};
 use convscope::import::onnx;
 use convscope::model::{Graph, LayerId};
@@ -30,9 +29,11 @@ fn check_net(name: &str) {
             .unwrap();
     let graph =
         onnx::load(&dir.join(format!("{name}.onnx"))).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let params = Params::load(&graph, &Device::Cpu).unwrap();
+    let params = Params::load(&graph, &device()).unwrap();
     let exec = Executor::new(&graph, &params);
-    let input = npy_tensor(&dir.join(manifest["input"].as_str().unwrap()));
+    let input = npy_tensor(&dir.join(manifest["input"].as_str().unwrap()))
+        .to_device(&device())
+        .unwrap();
     let acts = exec
         .forward(&input, &mut NoHook)
         .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -66,7 +67,7 @@ fn check_net(name: &str) {
     };
     let logits = graph.logits_layer();
     let shape = acts.get(logits).dims().to_vec();
-    let seed = one_hot_seed(&shape, target as usize, &Device::Cpu).unwrap();
+    let seed = one_hot_seed(&shape, target as usize, &device()).unwrap();
     let grads = exec
         .backward(&acts, logits, seed, ReluRule::Normal)
         .unwrap();
@@ -100,11 +101,20 @@ fn check_net(name: &str) {
     }
 }
 
+/// Each net twice: with convscope's CPU kernels (on the CPU), and without them — candle's
+/// tensor ops, the paths every other device takes (`tests/it/device_generic.rs`).
 macro_rules! net_tests {
     ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            check_net(stringify!($name));
+        mod $name {
+            #[test]
+            fn kernels() {
+                super::check_net(stringify!($name));
+            }
+
+            #[test]
+            fn generic() {
+                convscope::exec::cpu::with_kernels(false, || super::check_net(stringify!($name)));
+            }
         }
     )*};
 }

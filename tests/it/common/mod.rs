@@ -18,6 +18,21 @@ pub fn e2e_bin() -> String {
     std::env::var("CONVSCOPE_E2E_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_convscope").into())
 }
 
+/// The device the reference tests compute on: `CONVSCOPE_TEST_DEVICE` (`cpu`, the default, or
+/// `cuda:N` in a build with `--features cuda`). The references are read into host memory and
+/// compared there, so only the computation moves. On CUDA, candle leaves TF32 off (as PyTorch
+/// does): float32 GEMMs accumulate in float32, and the CPU's tolerances apply.
+pub fn device() -> Device {
+    static DEVICE: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| match std::env::var("CONVSCOPE_TEST_DEVICE") {
+            Ok(spec) => convscope::exec::select_device(&spec)
+                .unwrap_or_else(|e| panic!("CONVSCOPE_TEST_DEVICE={spec}: {e}")),
+            Err(_) => Device::Cpu,
+        })
+        .clone()
+}
+
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use convscope::exec::{Executor, NoHook, Params};
 use convscope::model::build::fnv1a;
 use convscope::model::{Graph, HostTensor};
@@ -75,8 +75,8 @@ pub fn rule_logits(graph: &Graph, size: usize) -> Vec<f32> {
 
 /// `graph`'s logits for the NCHW input `x` at `size`x`size`, on the CPU.
 pub fn logits(graph: &Graph, x: Vec<f32>, size: usize) -> Vec<f32> {
-    let params = Params::load(graph, &Device::Cpu).unwrap();
-    let x = Tensor::from_vec(x, (1, 3, size, size), &Device::Cpu).unwrap();
+    let params = Params::load(graph, &super::device()).unwrap();
+    let x = Tensor::from_vec(x, (1, 3, size, size), &super::device()).unwrap();
     let acts = Executor::new(graph, &params)
         .forward(&x, &mut NoHook)
         .unwrap();
