@@ -34,12 +34,23 @@ if $link; then
         name=$(basename "$lib")
         ln -sf "$name" "$root/lib/${name%%.so.*}.so"
     done
-    # The driver's libcuda is often there as libcuda.so.1 only.
+    # libcuda is the driver's, often there as libcuda.so.1 only. Without a driver (a build
+    # machine for a GPU box), a link stub as the toolkit's own stubs/libcuda.so: every driver
+    # function cuda.h declares, under its plain and versioned names, each failing; its soname
+    # makes the binary load the real libcuda.so.1 where it runs. Not on the run-time path.
     driver=$(/sbin/ldconfig -p 2>/dev/null | awk '/libcuda\.so\.1 /{print $NF; exit}')
     if [ -n "$driver" ]; then
         ln -sf "$driver" "$root/lib/libcuda.so"
-    else
-        echo "$0: no libcuda.so.1 (the NVIDIA driver's) on this machine: linking will fail" >&2
+    elif [ ! -e "$root/lib/stubs/libcuda.so" ]; then
+        mkdir -p "$root/lib/stubs"
+        {
+            grep -ohE '\bcu[A-Z][A-Za-z0-9_]*\s*\(' "$root/include/cuda.h"
+            for defines in "" -D__CUDA_API_VERSION_INTERNAL -DCUDA_API_PER_THREAD_DEFAULT_STREAM; do
+                gcc -E -P $defines "$root/include/cuda.h" | grep -oE '\bcu[A-Z][A-Za-z0-9_]*\s*\('
+            done
+        } | tr -d '( ' | sort -u | sed 's/.*/int &(void) { return 999; }/' >"$root/lib/stubs/cuda_stub.c"
+        gcc -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$root/lib/stubs/libcuda.so" \
+            "$root/lib/stubs/cuda_stub.c"
     fi
 fi
 echo "$root"

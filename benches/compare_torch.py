@@ -39,6 +39,11 @@ better; the ratio is convscope's time / the reference's, below 1 is faster) and 
 in MB (GNU time's maximum resident set: for the reference, its main process or its largest
 DataLoader worker, whichever is larger — not their sum, in its favour).
 
+On a GPU (`CONVSCOPE_BENCH_DEVICE=cuda:0`, as benches/gpu_check.sh runs it): both sides compute
+there (`cargo bench --features cuda`; the models and inputs `.to("cuda:0")`), each timed call
+ends with the device synchronized, and only the forward and methods rows run (memory, trust
+and dataset measure the CPU). TF32 stays off on both sides, their default.
+
 Limit a run with the environment variables benches/common reads, passed on to cargo bench:
 CONVSCOPE_BENCH_METHODS=occlusion,scorecam, CONVSCOPE_BENCH_MODELS=vgg16, and, for smoke tests
 only, CONVSCOPE_BENCH_SIZE=32 (at sizes other than 224 the two VGG16 classifiers differ).
@@ -63,6 +68,13 @@ THREADS = int(os.environ.get("THREADS", os.cpu_count() or 1))
 OCCLUSION_WINDOW, OCCLUSION_STRIDE, LONG_BATCH = (3, 16, 16), (3, 8, 8), 16  # as benches/methods.rs
 SIZE = int(os.environ.get("CONVSCOPE_BENCH_SIZE") or 224)
 TRUST_BATCH = 16  # as benches/trust.rs
+DEVICE = torch.device(os.environ.get("CONVSCOPE_BENCH_DEVICE") or "cpu")
+CUDA = DEVICE.type == "cuda"
+
+
+def sync():
+    if CUDA:
+        torch.cuda.synchronize(DEVICE)
 
 
 def selected(var):
@@ -83,17 +95,21 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def median_ms(runs, f):
     f()
+    sync()
     times = []
     for _ in range(runs):
         t = time.perf_counter()
         f()
+        sync()
         times.append((time.perf_counter() - t) * 1e3)
     return statistics.median(times)
 
 
 def once_ms(f):
+    sync()
     t = time.perf_counter()
     f()
+    sync()
     return (time.perf_counter() - t) * 1e3
 
 
@@ -104,7 +120,7 @@ def models():
     for name in ARCHS:
         if MODELS and name not in MODELS:
             continue
-        model = getattr(torchvision.models, name)(weights=None).eval()
+        model = getattr(torchvision.models, name)(weights=None).eval().to(DEVICE)
         for m in model.modules():  # captum's hooks need out-of-place activations
             if hasattr(m, "inplace"):
                 m.inplace = False
@@ -117,16 +133,20 @@ def models():
 def forward_times():
     out = {}
     for name, model, _ in models():
-        x1, xb = torch.randn(1, 3, SIZE, SIZE), torch.randn(BIG_BATCH, 3, SIZE, SIZE)
+        x1 = torch.randn(1, 3, SIZE, SIZE, device=DEVICE)
+        xb = torch.randn(BIG_BATCH, 3, SIZE, SIZE, device=DEVICE)
         with torch.no_grad():
             out[f"{name}/forward_b1"] = median_ms(RUNS, lambda: model(x1))
             out[f"{name}/forward_b{BIG_BATCH}"] = median_ms((RUNS + 1) // 2, lambda: model(xb))
 
-        def input_grad():
-            x = x1.clone().requires_grad_(True)
-            model(x)[0, 0].backward()  # parameter grads too, as captum's Saliency computes them
+        def input_grad(batch):
+            x = batch.clone().requires_grad_(True)
+            # parameter grads too, as captum's Saliency computes them
+            model(x)[:, 0].sum().backward()
 
-        out[f"{name}/forward_input_grad_b1"] = median_ms(RUNS, input_grad)
+        out[f"{name}/forward_input_grad_b1"] = median_ms(RUNS, lambda: input_grad(x1))
+        out[f"{name}/forward_input_grad_b{BIG_BATCH}"] = median_ms((RUNS + 1) // 2,
+                                                                   lambda: input_grad(xb))
     return out
 
 
@@ -176,7 +196,7 @@ def method_times():
 
     out = {}
     for name, model, layer in models():
-        x = torch.randn(1, 3, SIZE, SIZE)
+        x = torch.randn(1, 3, SIZE, SIZE, device=DEVICE)
         t = int(model(x).argmax())
         stdev = float(0.15 * (x.max() - x.min()))
         runs_long = (RUNS + 1) // 2
@@ -203,7 +223,7 @@ def method_times():
         def actmax():
             # Adam on the pixels (lr 0.05) towards the class logit, as the performance issue
             # measured it; convscope's lucid recipe adds its parameterization and transforms.
-            img = (torch.randn(1, 3, SIZE, SIZE) * 0.01).requires_grad_(True)
+            img = (torch.randn(1, 3, SIZE, SIZE, device=DEVICE) * 0.01).requires_grad_(True)
             opt = torch.optim.Adam([img], lr=0.05)
             for _ in range(ACTMAX_STEPS):
                 opt.zero_grad()
@@ -373,7 +393,8 @@ def compare_dataset():
     subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
     print(f"\n{'dataset (' + str(DATASET_IMAGES) + ' images)':<30} {'convscope img/s':>16} "
           f"{'reference img/s':>16} {'ratio':>6} {'peak MB (c / r)':>18}"
-          f"   (torch {torch.__version__}, {THREADS} threads)", flush=True)
+          f"   (torch {torch.__version__}, "
+          f"{torch.cuda.get_device_name(DEVICE) if CUDA else f'{THREADS} threads'})", flush=True)
     for arch in [a for a in DATASET_ARCHS if not MODELS or a in MODELS]:
         for method in [m for m in DATASET_METHODS if not METHODS or m in METHODS]:
             outs = [os.path.join(ROOT, "target", "bench_dataset", side) for side in ("ours", "theirs")]
@@ -392,8 +413,16 @@ def compare(bench, reference, unit="ms", per_method=False):
     `per_method`, one method) at a time, and prints each group's ratios as soon as it has them."""
     global METHODS, MODELS
     path = os.path.join(ROOT, "target", f"convscope_{bench}.json")
-    cmd = ["cargo", "bench", "--bench", bench, "--", "--json", path] + (["--quick"] if QUICK else [])
-    subprocess.run(["cargo", "bench", "--bench", bench, "--no-run"], cwd=ROOT, check=True)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    features = ["--features", "cuda"] if CUDA else []
+    quick = ["--quick"] if QUICK else []
+    bin_dir = os.environ.get("CONVSCOPE_BENCH_BIN_DIR")
+    if bin_dir:  # prebuilt bench programs (benches/gpu_check.sh run, on a machine without cargo)
+        cmd = [os.path.join(bin_dir, bench), "--json", path] + quick
+    else:
+        cmd = ["cargo", "bench", "--bench", bench] + features + ["--", "--json", path] + quick
+        subprocess.run(["cargo", "bench", "--bench", bench, "--no-run"] + features, cwd=ROOT,
+                       check=True)
     print(f"\n{'benchmark':<36} {'convscope ' + unit:>13} {'reference ' + unit:>13} {'ratio':>7}"
           f"   (torch {torch.__version__}, {THREADS} threads)", flush=True)
     run_models, run_methods = MODELS, METHODS
@@ -434,6 +463,10 @@ def main():
         compare("forward", forward_times)
     if ONLY in (None, "methods"):
         compare("methods", method_times, per_method=True)
+    if CUDA and ONLY not in (None, "forward", "methods"):
+        sys.exit(f"--only {ONLY} measures the CPU; on {DEVICE} only forward and methods run")
+    if CUDA:  # the other groups measure the CPU
+        return
     if ONLY in (None, "memory"):
         compare("memory", memory_times, unit="MB")
     if ONLY in (None, "trust"):

@@ -1,20 +1,21 @@
 //! `cargo bench --bench forward [-- --quick] [-- --json PATH]`
 //!
-//! Times forward (batch 1 and 16) and forward + input gradient (batch 1) of VGG16, ResNet50,
-//! MobileNetV2 and EfficientNet-B0 at 224x224 with seeded random weights, on the CPU. Prints
+//! Times forward (batch 1 and 16) and forward + input gradient (batch 1 and 16) of VGG16,
+//! ResNet50, MobileNetV2 and EfficientNet-B0 at 224x224 with seeded random weights, on the CPU
+//! or `CONVSCOPE_BENCH_DEVICE` (waiting for the GPU to finish each call). Prints
 //! medians; with `--json` also writes them for `benches/compare_torch.py`, which times PyTorch
 //! in the same run and prints ratios.
 //! `CONVSCOPE_BENCH_MODELS` and `CONVSCOPE_BENCH_SIZE` limit a run (see `common`).
 
 mod common;
 
-use candle_core::{Device, Tensor};
-use common::median_ms;
+use candle_core::Tensor;
+use common::{median_ms, sync};
 use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};
 use convscope::model::Graph;
 
 fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec<(String, f64)>) {
-    let device = Device::Cpu;
+    let device = common::device();
     let params = Params::load(graph, &device).expect("weights load");
     let exec = Executor::new(graph, &params);
     let side = common::size();
@@ -25,19 +26,25 @@ fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec
     // As `predict`, occlusion and Score-CAM run it: only the scores are kept.
     let t = median_ms(runs, || {
         exec.output(&x1, logits).unwrap();
+        sync(&device);
     });
     out.push((format!("{name}/forward_b1"), t));
     let t = median_ms(runs.div_ceil(2), || {
         exec.output(&xb, logits).unwrap();
+        sync(&device);
     });
     out.push((format!("{name}/forward_b{big_batch}"), t));
-    let t = median_ms(runs, || {
-        let acts = exec.forward(&x1, &mut NoHook).unwrap();
-        let seed = one_hot_seed(&[1, 1000], 0, &device).unwrap();
+    let input_grad = |x: &Tensor| {
+        let acts = exec.forward(x, &mut NoHook).unwrap();
+        let seed = one_hot_seed(&[x.dim(0).unwrap(), 1000], 0, &device).unwrap();
         exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
             .unwrap();
-    });
+        sync(&device);
+    };
+    let t = median_ms(runs, || input_grad(&x1));
     out.push((format!("{name}/forward_input_grad_b1"), t));
+    let t = median_ms(runs.div_ceil(2), || input_grad(&xb));
+    out.push((format!("{name}/forward_input_grad_b{big_batch}"), t));
 }
 
 fn main() {

@@ -1,7 +1,7 @@
 //! `cargo bench --bench methods [-- --quick] [-- --json PATH]`
 //!
 //! Times every explanation method on VGG16, ResNet50, MobileNetV2 and EfficientNet-B0 at
-//! 224x224, batch 1, seeded random weights, on the CPU (medians). SmoothGrad and IG use reduced counts (10 samples, 20 steps,
+//! 224x224, batch 1, seeded random weights, on the CPU or `CONVSCOPE_BENCH_DEVICE` (medians). SmoothGrad and IG use reduced counts (10 samples, 20 steps,
 //! batches of 5 and 10) so a run fits a coffee break; `benches/compare_torch.py` times captum
 //! and pytorch-grad-cam with the same counts and prints the ratios.
 //!
@@ -19,8 +19,8 @@
 
 mod common;
 
-use candle_core::{Device, Tensor};
-use common::{median_ms, once_ms};
+use candle_core::Tensor;
+use common::{median_ms, once_ms, sync};
 use convscope::exec::{Executor, NoHook, Params};
 use convscope::methods::{
     self, cam, ActMaxOptions, Control, Cx, IgOptions, Objective, OcclusionOptions, Options,
@@ -77,7 +77,7 @@ fn options(id: &str) -> (Options, usize) {
 }
 
 fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
-    let device = Device::Cpu;
+    let device = common::device();
     let params = Params::load(graph, &device).unwrap();
     let side = common::size();
     let input = Tensor::randn(0f32, 1f32, (1, 3, side, side), &device).unwrap();
@@ -120,6 +120,7 @@ fn bench(name: &str, graph: &Graph, runs: usize, out: &mut Vec<(String, f64)>) {
             // Each run pays for its own clean forward pass, as a single `render` does.
             cx.clean = None;
             method.run(&mut cx).unwrap();
+            sync(&device);
         };
         let t = match id {
             "occlusion" | "occlusion_plain" | "scorecam" | "actmax" => once_ms(run),

@@ -82,8 +82,38 @@ pub enum Error {
     #[error("{message}")]
     Incomplete { message: String, code: u8 },
 
-    #[error("tensor computation failed: {0}")]
-    Tensor(#[from] candle_core::Error),
+    #[error("tensor computation failed: {}", one_line(.0))]
+    Tensor(candle_core::Error),
+}
+
+impl From<candle_core::Error> for Error {
+    fn from(e: candle_core::Error) -> Self {
+        Error::Tensor(without_backtrace(e))
+    }
+}
+
+/// candle writes its context above the error, on a line of its own.
+pub(crate) fn one_line(e: &candle_core::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(": ")
+}
+
+/// candle attaches a backtrace to its errors when RUST_BACKTRACE is set, and prints it with the
+/// message: a one-line error must not carry a stack dump.
+pub fn without_backtrace(e: candle_core::Error) -> candle_core::Error {
+    match e {
+        candle_core::Error::WithBacktrace { inner, .. } => without_backtrace(*inner),
+        candle_core::Error::Context { inner, context } => candle_core::Error::Context {
+            inner: Box::new(without_backtrace(*inner)),
+            context,
+        },
+        other => other,
+    }
 }
 
 fn suggest(names: &[String]) -> String {
@@ -139,4 +169,31 @@ pub fn choose<T: Copy>(
                 names.join(", ")
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_candle_error_loses_its_backtrace_and_keeps_its_context() {
+        let traced = candle_core::Error::WithBacktrace {
+            inner: Box::new(candle_core::Error::Msg("boom".into())),
+            backtrace: Box::new(std::backtrace::Backtrace::force_capture()),
+        };
+        assert!(
+            traced.to_string().lines().count() > 1,
+            "the backtrace prints"
+        );
+        let wrapped = candle_core::Error::Context {
+            inner: Box::new(traced),
+            context: Box::new("while testing"),
+        };
+        let text = Error::from(wrapped).to_string();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("boom") && text.contains("while testing"),
+            "{text}"
+        );
+    }
 }

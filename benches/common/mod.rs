@@ -12,6 +12,7 @@
 
 use std::time::Instant;
 
+use candle_core::Device;
 use convscope::import::zoo;
 use convscope::model::Graph;
 
@@ -69,6 +70,20 @@ pub fn size() -> usize {
                 .expect("CONVSCOPE_BENCH_SIZE is a number of pixels")
         })
         .unwrap_or(224)
+}
+
+/// Where the benchmarks compute: `CONVSCOPE_BENCH_DEVICE` (`cpu`, the default, or `cuda:N` in
+/// a build with `--features cuda`), as `--device` takes it.
+pub fn device() -> Device {
+    let spec = std::env::var("CONVSCOPE_BENCH_DEVICE").unwrap_or_else(|_| "cpu".into());
+    convscope::exec::select_device(&spec)
+        .unwrap_or_else(|e| panic!("CONVSCOPE_BENCH_DEVICE={spec}: {e}"))
+}
+
+/// Waits for the work queued on `device`: a GPU runs kernels after the call that launched them
+/// returns, so each timed call ends here (a no-op on the CPU).
+pub fn sync(device: &Device) {
+    device.synchronize().expect("device synchronizes");
 }
 
 /// The architectures benchmarked, in order (issue 7's table).

@@ -10,7 +10,7 @@ use super::table::{Align, Table};
 use crate::dataset::{self, Done, Item, Work};
 use crate::engine::{Session, Subject};
 use crate::error::{Error, Result};
-use crate::exec::{select_device, Executor, Params};
+use crate::exec::{device_label, select_device, Executor, Params};
 use crate::import::labels;
 use crate::input::Input;
 use crate::methods::target::top_k;
@@ -62,7 +62,10 @@ pub fn run(a: Args) -> Result<()> {
     let top = top_k(&logits, a.top.max(1));
     let label = |i: usize| labels.as_ref().map(|l| l[i].clone());
     if a.json {
-        super::print_json(&json!({ "top": top_json(&logits, a.top, labels.as_deref()) }));
+        super::print_json(&json!({
+            "top": top_json(&logits, a.top, labels.as_deref()),
+            "device": device_label(&device),
+        }));
         return Ok(());
     }
     let table = Table {

@@ -37,8 +37,21 @@ pub fn device_label(device: &Device) -> String {
 
 #[cfg(feature = "cuda")]
 fn cuda(index: usize) -> Result<Device> {
-    Device::new_cuda(index)
-        .map_err(|e| Error::Usage(format!("cannot open CUDA device {index}: {e}")))
+    Device::new_cuda(index).map_err(|e| {
+        Error::Usage(format!(
+            "cannot open CUDA device {index} ({}); check that `nvidia-smi` lists it and that \
+             the driver is at least as new as the CUDA toolkit convscope was built with, or \
+             use --device cpu",
+            cuda_reason(e)
+        ))
+    })
+}
+
+/// The first line of candle's error, without the backtrace it carries under RUST_BACKTRACE.
+#[cfg(feature = "cuda")]
+fn cuda_reason(e: candle_core::Error) -> String {
+    let text = crate::error::without_backtrace(e).to_string();
+    text.lines().next().unwrap_or("no reason given").to_string()
 }
 
 #[cfg(not(feature = "cuda"))]
@@ -48,9 +61,20 @@ fn cuda(_: usize) -> Result<Device> {
     ))
 }
 
+/// The first GPU when one answers, else the CPU — saying why on stderr, so that a CUDA build
+/// that quietly computes on the CPU (no driver, a driver too old) is not a mystery.
 #[cfg(feature = "cuda")]
 fn auto() -> Device {
-    Device::new_cuda(0).unwrap_or(Device::Cpu)
+    match Device::new_cuda(0) {
+        Ok(device) => device,
+        Err(e) => {
+            eprintln!(
+                "note: --device auto: CUDA device 0 did not answer ({}); computing on the CPU",
+                cuda_reason(e)
+            );
+            Device::Cpu
+        }
+    }
 }
 
 #[cfg(not(feature = "cuda"))]

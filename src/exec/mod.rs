@@ -325,7 +325,10 @@ pub fn one_hot_seed(shape: &[usize], class: usize, device: &Device) -> Result<Te
 
 fn context(layer: &str, e: Error) -> Error {
     match e {
-        Error::Tensor(t) => Error::graph(layer, format!("tensor computation failed: {t}")),
+        Error::Tensor(t) => Error::graph(
+            layer,
+            format!("tensor computation failed: {}", crate::error::one_line(&t)),
+        ),
         other => other,
     }
 }

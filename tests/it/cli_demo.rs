@@ -41,6 +41,9 @@ fn predict_classifies_the_sample_star_by_name() {
     let v = json(convscope().args(["predict", "--json"]));
     assert_eq!(v["top"][0]["label"], "star", "{v}");
     assert!(v["top"][0]["prob"].as_f64().unwrap() > 0.9, "{v}");
+    // --device auto: the CPU in a build without CUDA, and the report says so.
+    #[cfg(not(feature = "cuda"))]
+    assert_eq!(v["device"], "cpu", "{v}");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/images/shapes");
     for class in ["circle", "heart", "hexagon"] {
         let v = json(

@@ -124,7 +124,10 @@ impl<'a> Incremental<'a> {
                 .map(|i| states[i.0].as_ref().unwrap_or(&State::Unchanged))
                 .collect();
             let out = self.step(id, &ins, b).map_err(|e| match e {
-                Error::Tensor(t) => Error::graph(&layer.name, format!("incremental pass: {t}")),
+                Error::Tensor(t) => Error::graph(
+                    &layer.name,
+                    format!("incremental pass: {}", crate::error::one_line(&t)),
+                ),
                 other => other,
             })?;
             states[id.0] = Some(out);

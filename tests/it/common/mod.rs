@@ -33,8 +33,16 @@ pub fn device() -> Device {
         .clone()
 }
 
+/// The repository's root: the one `cargo test` names at run time, else the one the test binary
+/// was built in (`benches/gpu_check.sh` runs a test binary built elsewhere, and sets it).
+pub fn root() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf())
+}
+
 pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+    root().join("tests/fixtures")
 }
 
 pub fn npy_tensor(path: &Path) -> Tensor {
