@@ -71,29 +71,31 @@ print(":".join(sorted(glob.glob(os.path.join(nvidia.__path__[0], "*", "lib")))))
 }
 
 run() {
-    local bundle=$1 quick=${2:-}
+    # Goes on past a failure, so that one run on a borrowed GPU says everything; the exit status
+    # says whether anything failed.
+    local bundle=$1 quick=${2:-} failed=0
     nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv
     libraries
     echo "== the demo on cuda:0"
-    "$bundle/convscope" predict --device cuda:0 --json | head -c 300
-    echo
+    "$bundle/convscope" predict --device cuda:0 --json || failed=1
     echo "== the reference tests on cuda:0"
     # shellcheck disable=SC2086 # the test filters are words
-    CARGO_MANIFEST_DIR=$root CONVSCOPE_TEST_DEVICE=cuda:0 "$bundle/it" $tests
+    CARGO_MANIFEST_DIR=$root CONVSCOPE_TEST_DEVICE=cuda:0 "$bundle/it" $tests || failed=1
     echo "== times on cuda:0 (ms)"
     local py=${PY:-python3}
     if "$py" -c 'import torch, torchvision, captum, pytorch_grad_cam
 assert torch.cuda.is_available()' 2>/dev/null; then
         for only in forward methods; do
             CONVSCOPE_BENCH_DEVICE=cuda:0 CONVSCOPE_BENCH_BIN_DIR=$bundle \
-                "$py" benches/compare_torch.py --only $only $quick
+                "$py" benches/compare_torch.py --only $only $quick || failed=1
         done
     else
         echo "(no PyTorch comparison: $py lacks torch with CUDA, torchvision, captum or pytorch_grad_cam)"
         for b in forward methods; do
-            CONVSCOPE_BENCH_DEVICE=cuda:0 "$bundle/$b" $quick
+            CONVSCOPE_BENCH_DEVICE=cuda:0 "$bundle/$b" $quick || failed=1
         done
     fi
+    return $failed
 }
 
 case "${1:-}" in
