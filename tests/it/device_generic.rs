@@ -139,7 +139,7 @@ fn every_method_gives_the_same_map_without_the_cpu_kernels() {
 /// max-pool's winner — and ascent amplifies it, as it would between any two devices. So the
 /// test above compares the objective each path reaches.
 #[test]
-fn actmax_steps_agree_until_rounding_decides_a_max_pool() {
+fn actmax_agrees_step_by_step_for_its_first_steps() {
     let method = methods::by_id("actmax").unwrap();
     let options = || {
         Options::ActMax(ActMaxOptions {
@@ -151,4 +151,43 @@ fn actmax_steps_agree_until_rounding_decides_a_max_pool() {
     let err = max_rel_diff(g.artifact.data(), k.artifact.data());
     println!("actmax, 4 steps: rel err {err:.2e}");
     assert!(err < 1e-4, "actmax after 4 steps differs by {err}");
+}
+
+/// The process-wide switch, as a user sets it: the binary with `CONVSCOPE_CPU_KERNELS=off` takes
+/// the generic paths (occlusion says so) and writes the same map.
+#[test]
+fn the_environment_switch_turns_the_kernels_off_in_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let render = |kernels: &str| {
+        let (png, npy) = (
+            dir.path().join(format!("{kernels}.png")),
+            dir.path().join(format!("{kernels}.npy")),
+        );
+        let out = assert_cmd::Command::new(crate::common::e2e_bin())
+            .env("CONVSCOPE_CPU_KERNELS", kernels)
+            .args(["render", "occlusion", "--json", "-o"])
+            .arg(&png)
+            .arg("--npy")
+            .arg(&npy)
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let map = convscope::imaging::npy::read_npy_f32(&npy).unwrap().data;
+        (report, map)
+    };
+    let (on, on_map) = render("on");
+    let (off, off_map) = render("off");
+    assert_eq!(on["incremental"], true, "{on}");
+    assert_eq!(off["incremental"], false, "{off}");
+    assert!(
+        off["incremental_skipped"]
+            .as_str()
+            .is_some_and(|why| why.contains("CONVSCOPE_CPU_KERNELS=off")),
+        "{off}"
+    );
+    let err = max_rel_diff(&off_map, &on_map);
+    assert!(err < 1e-4, "the maps differ by {err}");
 }
