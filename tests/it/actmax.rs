@@ -82,15 +82,6 @@ fn run(graph: &Graph, input: Tensor, target: usize, knobs: ActMaxOptions) -> Out
     methods::by_id("actmax").unwrap().run(&mut cx).unwrap()
 }
 
-fn pearson(a: &[f32], b: &[f32]) -> f32 {
-    let n = a.len() as f32;
-    let (ma, mb) = (a.iter().sum::<f32>() / n, b.iter().sum::<f32>() / n);
-    let cov: f32 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
-    let va: f32 = a.iter().map(|x| (x - ma).powi(2)).sum();
-    let vb: f32 = b.iter().map(|y| (y - mb).powi(2)).sum();
-    cov / (va * vb).sqrt()
-}
-
 /// The 5×5×3 patch of `x` (`[3, SIDE, SIDE]`) where the filter responds most.
 fn best_patch(graph: &Graph, x: &[f32]) -> Vec<f32> {
     let params = Params::load(graph, &Device::Cpu).unwrap();
@@ -131,7 +122,7 @@ fn the_optimum_of_a_single_filter_is_its_pattern() {
                 ..ActMaxOptions::default()
             };
             let out = run(&g, zeros.clone(), 0, knobs);
-            let r = pearson(&best_patch(&g, out.artifact.data()), &pattern());
+            let r = crate::common::pearson(&best_patch(&g, out.artifact.data()), &pattern());
             println!(
                 "{recipe:?}: r = {r:.3}, objective {} -> {}",
                 out.extras["objective_start"], out.extras["objective_end"]

@@ -396,19 +396,14 @@ fn scorecam_scores_all_or_the_top_channels() {
 fn saliency(args: &[&str]) -> (serde_json::Value, Vec<f32>) {
     let dir = tempfile::tempdir().unwrap();
     let npy = dir.path().join("s.npy");
-    let out = render("saliency", "vgg_like")
-        .args(args)
-        .arg("--json")
-        .arg("--npy")
-        .arg(&npy)
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
-    let map = convscope::imaging::npy::read_npy_f32(&npy).unwrap().data;
-    (report, map)
+    crate::common::report_and_map(
+        render("saliency", "vgg_like")
+            .args(args)
+            .arg("--json")
+            .arg("--npy")
+            .arg(&npy),
+        &npy,
+    )
 }
 
 /// The objective is one abstraction: a channel of a layer (`--layer L --channel K`) is

@@ -14,7 +14,7 @@
 
 use std::sync::Arc;
 
-use crate::common::device;
+use crate::common::{device, pearson, rel_max_err_of, report_and_map};
 
 use candle_core::Device;
 use convscope::engine::{explain, Request, Session};
@@ -45,7 +45,7 @@ fn run(method: &'static dyn Method, options: Options, kernels: bool) -> Output {
             layer,
             objective: Objective::Class {
                 scores: graph.logits_layer(),
-                class: top_class(&subject.scores(&session).unwrap()),
+                class: methods::target::top1(&subject.scores(&session).unwrap()),
             },
             options,
             batch: 8,
@@ -54,35 +54,6 @@ fn run(method: &'static dyn Method, options: Options, kernels: bool) -> Output {
             .unwrap_or_else(|e| panic!("{} (kernels {kernels}): {e}", method.info().id))
             .output
     })
-}
-
-fn top_class(scores: &[f32]) -> usize {
-    (0..scores.len())
-        .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-        .unwrap()
-}
-
-fn max_rel_diff(got: &[f32], want: &[f32]) -> f32 {
-    assert_eq!(got.len(), want.len());
-    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-    got.iter()
-        .zip(want)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
-        / scale
-}
-
-fn correlation(a: &[f32], b: &[f32]) -> f64 {
-    let n = a.len() as f64;
-    let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / n;
-    let (ma, mb) = (mean(a), mean(b));
-    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
-    for (&x, &y) in a.iter().zip(b) {
-        let (x, y) = (x as f64 - ma, y as f64 - mb);
-        ab += x * y;
-        aa += x * x;
-        bb += y * y;
-    }
-    ab / (aa * bb).sqrt()
 }
 
 #[test]
@@ -101,7 +72,7 @@ fn every_method_gives_the_same_map_without_the_cpu_kernels() {
                 let start = |o: &Output| o.extras["objective_start"].as_f64().unwrap();
                 println!(
                     "{id}: correlation {:.3}, objective {:.3} → {:.3} (kernels), {:.3} → {:.3} (generic)",
-                    correlation(g, k),
+                    pearson(g, k),
                     start(&kernels),
                     end(&kernels),
                     start(&generic),
@@ -116,7 +87,7 @@ fn every_method_gives_the_same_map_without_the_cpu_kernels() {
                     "smoothgrad" | "ig" | "scorecam" | "gradcampp" | "xgradcam" => 1e-3,
                     _ => 1e-4,
                 };
-                let err = max_rel_diff(g, k);
+                let err = rel_max_err_of(g, k);
                 println!("{id}: rel err {err:.2e}");
                 assert!(err < tol, "{id}: the generic path differs by {err}");
             }
@@ -148,7 +119,7 @@ fn actmax_agrees_step_by_step_for_its_first_steps() {
         })
     };
     let (k, g) = (run(method, options(), true), run(method, options(), false));
-    let err = max_rel_diff(g.artifact.data(), k.artifact.data());
+    let err = rel_max_err_of(g.artifact.data(), k.artifact.data());
     println!("actmax, 4 steps: rel err {err:.2e}");
     assert!(err < 1e-4, "actmax after 4 steps differs by {err}");
 }
@@ -163,20 +134,15 @@ fn the_environment_switch_turns_the_kernels_off_in_the_binary() {
             dir.path().join(format!("{kernels}.png")),
             dir.path().join(format!("{kernels}.npy")),
         );
-        let out = assert_cmd::Command::new(crate::common::e2e_bin())
-            .env("CONVSCOPE_CPU_KERNELS", kernels)
-            .args(["render", "occlusion", "--json", "-o"])
-            .arg(&png)
-            .arg("--npy")
-            .arg(&npy)
-            .assert()
-            .success()
-            .get_output()
-            .stdout
-            .clone();
-        let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        let map = convscope::imaging::npy::read_npy_f32(&npy).unwrap().data;
-        (report, map)
+        report_and_map(
+            assert_cmd::Command::new(crate::common::e2e_bin())
+                .env("CONVSCOPE_CPU_KERNELS", kernels)
+                .args(["render", "occlusion", "--json", "-o"])
+                .arg(&png)
+                .arg("--npy")
+                .arg(&npy),
+            &npy,
+        )
     };
     let (on, on_map) = render("on");
     let (off, off_map) = render("off");
@@ -188,6 +154,6 @@ fn the_environment_switch_turns_the_kernels_off_in_the_binary() {
             .is_some_and(|why| why.contains("CONVSCOPE_CPU_KERNELS=off")),
         "{off}"
     );
-    let err = max_rel_diff(&off_map, &on_map);
+    let err = rel_max_err_of(&off_map, &on_map);
     assert!(err < 1e-4, "the maps differ by {err}");
 }

@@ -57,11 +57,41 @@ pub fn rel_max_err(got: &Tensor, want: &Tensor) -> f32 {
     assert_eq!(got.dims(), want.dims(), "shape mismatch");
     let g: Vec<f32> = got.flatten_all().unwrap().to_vec1().unwrap();
     let w: Vec<f32> = want.flatten_all().unwrap().to_vec1().unwrap();
-    let scale = w.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-    g.iter()
-        .zip(&w)
+    rel_max_err_of(&g, &w)
+}
+
+/// [`rel_max_err`] of two equally long lists of values.
+pub fn rel_max_err_of(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len(), "length mismatch");
+    let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
+    got.iter()
+        .zip(want)
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
         / scale
+}
+
+/// Pearson's correlation of two equally long lists, accumulated in f64.
+pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    let n = a.len() as f64;
+    let mean = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let (ma, mb) = (mean(a), mean(b));
+    let (mut ab, mut aa, mut bb) = (0.0, 0.0, 0.0);
+    for (&x, &y) in a.iter().zip(b) {
+        let (x, y) = (x as f64 - ma, y as f64 - mb);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    ab / (aa * bb).sqrt()
+}
+
+/// Runs a command that prints a JSON report and writes a map to `npy` (`--json --npy npy`),
+/// expecting success; returns the report and the map's values.
+pub fn report_and_map(cmd: &mut Command, npy: &Path) -> (serde_json::Value, Vec<f32>) {
+    let out = cmd.assert().success().get_output().stdout.clone();
+    let report = serde_json::from_slice(&out).unwrap();
+    (report, read_npy_f32(npy).unwrap().data)
 }
 
 /// Runs `cmd` and checks the error contract: non-zero exit (and not Rust's panic code 101),
