@@ -53,6 +53,17 @@ pub struct ManyArgs {
         help_heading = "Many images"
     )]
     pub shard: Option<String>,
+    /// Images explained in one forward and one reverse pass: for predict, and for render
+    /// with the methods that read only those (its list of methods shows which) [default: 1
+    /// on the CPU, where several a pass are no faster and one a pass keeps shards
+    /// byte-identical to a single run; on a GPU, as many as fit in memory]
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "images",
+        help_heading = "Many images"
+    )]
+    pub images_per_pass: Option<usize>,
 }
 
 /// A run over many images, ready to start: its images, output folder, share and stop flag.
@@ -100,6 +111,29 @@ impl ManyArgs {
             cancel,
             signal,
         })
+    }
+}
+
+impl ManyArgs {
+    /// Images per pass for a command whose work can share passes (`stacks`, e.g. `render` of
+    /// a stackable method): `--images-per-pass`, else 1 on the CPU (a pass of several images
+    /// costs as much per image there, and one image a pass makes a shard's outputs identical
+    /// to a single run's byte for byte) and the memory-sized batch on other devices.
+    /// `refused` says why a command that cannot stack refuses the option.
+    pub fn per_pass(&self, session: &Session, stacks: bool, refused: &str) -> Result<usize> {
+        match self.images_per_pass {
+            Some(_) if !stacks => Err(Error::Usage(format!(
+                "--images-per-pass: {refused}; it is for render with {} and for predict",
+                crate::methods::stackable_ids().join(", ")
+            ))),
+            Some(0) => Err(Error::Usage("--images-per-pass must be at least 1".into())),
+            Some(n) => {
+                crate::methods::check_inputs_fit(&session.graph, n, "--images-per-pass")?;
+                Ok(n)
+            }
+            None if !stacks || session.device.is_cpu() => Ok(1),
+            None => Ok(session.batch),
+        }
     }
 }
 

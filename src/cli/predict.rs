@@ -8,9 +8,9 @@ use serde_json::json;
 use super::input::InputArgs;
 use super::table::{Align, Table};
 use crate::dataset::{self, Done, Item, Work};
-use crate::engine::{Session, Subject};
+use crate::engine::{Session, Subject, Together};
 use crate::error::{Error, Result};
-use crate::exec::{device_label, select_device, Executor, Params};
+use crate::exec::{device_label, select_device, CancelToken, Executor, Params};
 use crate::import::labels;
 use crate::input::Input;
 use crate::methods::target::top_k;
@@ -123,10 +123,12 @@ fn many(a: Args, spec: &str) -> Result<()> {
     let settings = super::many::settings_text!(a);
     let run = super::many::run_info("predict".into(), &a.model, &session, settings)?;
     let preprocess = a.input.preprocess_for(&graph);
+    let per_pass = a.many.per_pass(&session, true, "")?;
     let mut work = Predict {
         session: &session,
         top: a.top,
         labels: labels.as_deref(),
+        per_pass,
     };
     many.execute("predict", &run, &session, preprocess, &mut work, a.json)
 }
@@ -135,6 +137,22 @@ struct Predict<'a> {
     session: &'a Session,
     top: usize,
     labels: Option<&'a [String]>,
+    per_pass: usize,
+}
+
+impl Predict<'_> {
+    fn done(&self, logits: &[f32], forward_ms: f64) -> Done {
+        let mut fields = dataset::manifest::Record::new();
+        fields.insert("top".into(), json!(top_json(logits, self.top, self.labels)));
+        fields.insert(
+            "timings".into(),
+            json!({"forward_ms": (forward_ms * 10.0).round() / 10.0}),
+        );
+        Done {
+            files: Vec::new(),
+            fields,
+        }
+    }
 }
 
 impl Work for Predict<'_> {
@@ -142,21 +160,38 @@ impl Work for Predict<'_> {
         Vec::new()
     }
 
+    fn per_pass(&self) -> usize {
+        self.per_pass
+    }
+
     fn run(&mut self, _: &Item, input: Input) -> Result<Done> {
         let t = std::time::Instant::now();
         let logits = Subject::new(self.session, Arc::new(input))?.scores(self.session)?;
-        let mut fields = dataset::manifest::Record::new();
-        fields.insert(
-            "top".into(),
-            json!(top_json(&logits, self.top, self.labels)),
-        );
-        fields.insert(
-            "timings".into(),
-            json!({"forward_ms": (t.elapsed().as_secs_f64() * 1e4).round() / 10.0}),
-        );
-        Ok(Done {
-            files: Vec::new(),
-            fields,
-        })
+        Ok(self.done(&logits, t.elapsed().as_secs_f64() * 1e3))
+    }
+
+    /// One forward pass for the group; each image's scores are its row.
+    fn run_many(&mut self, group: Vec<(&Item, Input)>) -> Vec<Result<Done>> {
+        let t = std::time::Instant::now();
+        let n = group.len();
+        let subjects: Result<Vec<Subject>> = group
+            .into_iter()
+            .map(|(_, input)| Subject::new(self.session, Arc::new(input)))
+            .collect();
+        let subjects = match subjects {
+            Ok(subjects) => subjects,
+            Err(e) => return (0..n).map(|_| Err(Error::Input(e.to_string()))).collect(),
+        };
+        if let Err(e) = Together::forward(self.session, &subjects, &CancelToken::new()) {
+            // A model that cannot run several inputs at once: one a pass from now on (each
+            // subject then runs its own pass).
+            errln!("convscope: warning: {n} images in one pass failed ({e}); one image a pass");
+            self.per_pass = 1;
+        }
+        let forward_ms = t.elapsed().as_secs_f64() * 1e3 / n as f64;
+        subjects
+            .iter()
+            .map(|s| Ok(self.done(&s.scores(self.session)?, forward_ms)))
+            .collect()
     }
 }

@@ -27,11 +27,27 @@ pub struct Done {
     pub fields: Record,
 }
 
-/// A command's work on one prepared image (`render`'s map, `predict`'s classes).
+/// A command's work on one prepared image (`render`'s map, `predict`'s classes), or on a
+/// few at once.
 pub trait Work {
     /// The files `run` writes for `item`, relative to the output folder.
     fn outputs(&self, item: &Item) -> Vec<String>;
     fn run(&mut self, item: &Item, input: Input) -> Result<Done>;
+
+    /// How many prepared images [`Self::run_many`] is handed at a time (the last group of a
+    /// run may be smaller). Groups are the next images in order that decoded, so the same
+    /// list always forms the same groups.
+    fn per_pass(&self) -> usize {
+        1
+    }
+
+    /// Several images, their results in order: by default one after another.
+    fn run_many(&mut self, group: Vec<(&Item, Input)>) -> Vec<Result<Done>> {
+        group
+            .into_iter()
+            .map(|(item, input)| self.run(item, input))
+            .collect()
+    }
 }
 
 /// Where a run writes, who it is, and which images are its.
@@ -169,37 +185,68 @@ pub fn run(
         })
     };
     report(&outcome);
-    for (item, input, read_ms) in rx.iter() {
-        if plan.cancel.is_cancelled() {
+    let per_pass = work.per_pass().max(1);
+    let mut arrivals = rx.iter();
+    let mut ended = false;
+    while !ended && !plan.cancel.is_cancelled() {
+        // The next `per_pass` images that decoded; one that did not is recorded on arrival.
+        let mut group: Vec<(Item, Input, f64)> = Vec::with_capacity(per_pass);
+        while group.len() < per_pass {
+            match arrivals.next() {
+                None => {
+                    ended = true;
+                    break;
+                }
+                Some((item, Ok(input), read_ms)) => group.push((item, input, read_ms)),
+                Some((item, Err(e), _)) => {
+                    outcome.failed += 1;
+                    let record = failed(plan.run, &item, &e);
+                    let (at, len) = appender.append(&record)?;
+                    index.push(item.rel.clone(), at, len);
+                    report(&outcome);
+                }
+            }
+        }
+        if group.is_empty() || plan.cancel.is_cancelled() {
             break;
         }
         let t = Instant::now();
-        let result = input.and_then(|input| work.run(&item, input));
-        let record = match result.and_then(|done| commit(plan.outdir, done)) {
-            Err(Error::Cancelled) => break,
-            Ok((files, mut fields)) => {
-                outcome.ok += 1;
-                if files.as_object().is_some_and(|f| !f.is_empty()) {
-                    fields.insert("files".into(), files);
+        let n = group.len();
+        let (inputs, arrived): (Vec<Input>, Vec<(Item, f64)>) = group
+            .into_iter()
+            .map(|(item, input, read_ms)| (input, (item, read_ms)))
+            .unzip();
+        let results = work.run_many(arrived.iter().map(|(item, _)| item).zip(inputs).collect());
+        // Each image's share of the group's time.
+        let total_ms = ms(t) / n as f64;
+        for ((item, read_ms), result) in arrived.iter().zip(results) {
+            let record = match result.and_then(|done| commit(plan.outdir, done)) {
+                Err(Error::Cancelled) => {
+                    ended = true;
+                    break;
                 }
-                let timings = fields.entry("timings").or_insert_with(|| json!({}));
-                timings["read_ms"] = json!(read_ms);
-                timings["total_ms"] = json!(ms(t));
-                record(plan.run, &item, OK, fields)
+                Ok((files, mut fields)) => {
+                    outcome.ok += 1;
+                    if files.as_object().is_some_and(|f| !f.is_empty()) {
+                        fields.insert("files".into(), files);
+                    }
+                    let timings = fields.entry("timings").or_insert_with(|| json!({}));
+                    timings["read_ms"] = json!(read_ms);
+                    timings["total_ms"] = json!((total_ms * 10.0).round() / 10.0);
+                    record(plan.run, item, OK, fields)
+                }
+                Err(e) => {
+                    outcome.failed += 1;
+                    failed(plan.run, item, &e)
+                }
+            };
+            let (at, len) = appender.append(&record)?;
+            index.push(item.rel.clone(), at, len);
+            if outcome.rss_first_kib.is_none() {
+                outcome.rss_first_kib = resident_kib();
             }
-            Err(e) => {
-                outcome.failed += 1;
-                let mut fields = Record::new();
-                fields.insert("error".into(), json!(e.to_string()));
-                record(plan.run, &item, FAILED, fields)
-            }
-        };
-        let (at, len) = appender.append(&record)?;
-        index.push(item.rel.clone(), at, len);
-        if outcome.rss_first_kib.is_none() {
-            outcome.rss_first_kib = resident_kib();
+            report(&outcome);
         }
-        report(&outcome);
     }
     drop(rx);
     let _ = reader.join();
@@ -269,6 +316,13 @@ fn resume(
 
 fn ms(t: Instant) -> f64 {
     (t.elapsed().as_secs_f64() * 1e4).round() / 10.0
+}
+
+/// The record of an image that could not be done.
+fn failed(run: &RunInfo, item: &Item, e: &Error) -> Record {
+    let mut fields = Record::new();
+    fields.insert("error".into(), json!(e.to_string()));
+    record(run, item, FAILED, fields)
 }
 
 /// An image's record: its key, status and run first, then the command's fields.

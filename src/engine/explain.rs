@@ -12,7 +12,7 @@ use super::{Session, Subject};
 use crate::error::{Error, Result};
 use crate::imaging::heatmap::{check, MapProblem};
 use crate::methods::target::softmax;
-use crate::methods::{Artifact, Control, Cx, Method, Objective, Options, Output, Picture};
+use crate::methods::{Artifact, Control, Cx, Method, Objective, Options, Output, Picture, Shared};
 use crate::model::LayerId;
 
 /// What to explain and how.
@@ -66,6 +66,18 @@ pub fn explain(
     request: Request,
     control: Control,
 ) -> Result<Explained> {
+    explain_in(session, subject, request, control, None)
+}
+
+/// [`explain`] for an input that may be one of a batch explained together (`shared`: its
+/// place in the batch's reverse passes; see [`super::Together`]).
+pub(super) fn explain_in(
+    session: &Session,
+    subject: &Subject,
+    request: Request,
+    control: Control,
+    shared: Option<Shared<'_>>,
+) -> Result<Explained> {
     let graph = &session.graph;
     let method = request.method;
     request.options.check_for(method.info().id)?;
@@ -95,12 +107,17 @@ pub fn explain(
         batch: request.batch,
         control,
         clean,
+        shared,
     };
     let start = Instant::now();
     let mut output = method.run(&mut cx)?;
     let method_ms = (start.elapsed().as_secs_f64() * 1e4).round() / 10.0;
     if method.info().batched {
         output.extras.insert("batch".into(), cx.batch.into());
+    }
+    if cx.shared.is_some() {
+        // The inputs that shared this one's forward and reverse passes.
+        output.extras.insert("stacked".into(), json!(true));
     }
     output
         .extras

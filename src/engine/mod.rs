@@ -7,13 +7,16 @@
 //! - [`Subject`]: one prepared input with its clean forward pass, computed once and shared by
 //!   the scores, the choice of target and every method that reads the clean input;
 //! - [`explain`]: a [`Request`] on a subject → [`Explained`] (the output and its [`Facts`]);
-//!   [`picture`] draws it as both the CLI and the interface show it.
+//!   [`picture`] draws it as both the CLI and the interface show it;
+//! - [`Together`]: several inputs explained in one forward and one reverse pass.
 
 mod explain;
 pub mod picture;
 mod session;
 mod subject;
+mod together;
 
 pub use explain::{explain, picture, Explained, Facts, Request, TargetFacts};
 pub use session::Session;
 pub use subject::Subject;
+pub use together::Together;

@@ -60,6 +60,11 @@ impl Subject {
         Ok(acts)
     }
 
+    /// Sets the clean pass (this input's row of a pass over several inputs).
+    pub(super) fn set_clean(&self, acts: Arc<Activations>) {
+        *self.clean.lock().unwrap_or_else(|e| e.into_inner()) = Some(acts);
+    }
+
     /// The clean pass if it has been computed.
     pub fn cached(&self) -> Option<Arc<Activations>> {
         self.clean.lock().unwrap_or_else(|e| e.into_inner()).clone()

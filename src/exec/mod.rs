@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::model::{Graph, LayerId, LayerKind};
 
 /// The backward rule for ReLU-family layers (ReLU, LeakyReLU, Clip/ReLU6).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ReluRule {
     /// The true gradient.
     #[default]
@@ -43,6 +43,18 @@ impl Activations {
     pub fn get(&self, id: LayerId) -> &Tensor {
         &self.values[id.0]
     }
+
+    /// Input `i`'s share of a pass over a batch: every layer's output narrowed to row `i`
+    /// (views of the batch's storage, no copy), as a pass of that input alone would hold them.
+    pub fn row(&self, i: usize) -> Result<Activations> {
+        Ok(Activations {
+            values: self
+                .values
+                .iter()
+                .map(|t| row_of(t, i))
+                .collect::<Result<_>>()?,
+        })
+    }
 }
 
 /// Gradients of one objective with respect to layer outputs; `None` where none flows.
@@ -54,6 +66,22 @@ impl Gradients {
     pub fn get(&self, id: LayerId) -> Option<&Tensor> {
         self.values[id.0].as_ref()
     }
+
+    /// Input `i`'s share of a reverse pass over a batch (see [`Activations::row`]).
+    pub fn row(&self, i: usize) -> Result<Gradients> {
+        Ok(Gradients {
+            values: self
+                .values
+                .iter()
+                .map(|t| t.as_ref().map(|t| row_of(t, i)).transpose())
+                .collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// Row `i` of a batch-first tensor, keeping the batch dim (`[1, …]`).
+fn row_of(t: &Tensor, i: usize) -> Result<Tensor> {
+    Ok(t.narrow(0, i, 1)?)
 }
 
 pub struct Executor<'a> {

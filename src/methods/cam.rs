@@ -19,9 +19,7 @@ pub trait CamWeights {
 /// The layer's activations and the target's gradient there, batch dim dropped: `[K,h,w]` each.
 pub fn activations_and_gradients(cx: &mut Cx<'_>, layer: LayerId) -> Result<(Tensor, Tensor)> {
     let acts = cx.clean_pass()?;
-    let grads = cx
-        .objective
-        .gradients(&cx.exec, &acts, ReluRule::Normal, &[layer])?;
+    let grads = cx.clean_gradients(ReluRule::Normal, &[layer])?;
     let g = grads.get(layer).ok_or_else(|| {
         Error::Usage(format!(
             "the target score does not depend on layer '{}'; pick a layer before the classifier",

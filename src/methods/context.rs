@@ -10,8 +10,29 @@ use super::control::Control;
 use super::objective::{input_of, Objective};
 use super::options::{MethodOptions, Options};
 use crate::error::{Error, Result};
-use crate::exec::{Activations, Executor, NoHook, Params, ReluRule};
+use crate::exec::{Activations, Executor, Gradients, NoHook, Params, ReluRule};
 use crate::model::{Graph, LayerId};
+
+/// A reverse pass shared by the inputs of a batch: several inputs explained in one forward and
+/// one reverse pass (the engine's stacked explanations). It returns one input's share.
+pub trait SharedGradients: Sync {
+    /// The gradients of input `row`'s objective at `keep` under `rule`, from the reverse pass
+    /// of the whole batch (run on first use for this rule and these layers, then reused).
+    fn row_gradients(
+        &self,
+        exec: &Executor<'_>,
+        rule: ReluRule,
+        keep: &[LayerId],
+        row: usize,
+    ) -> Result<Gradients>;
+}
+
+/// This input's place in a batch whose reverse passes are shared.
+#[derive(Clone, Copy)]
+pub struct Shared<'a> {
+    pub pass: &'a dyn SharedGradients,
+    pub row: usize,
+}
 
 pub struct Cx<'a> {
     pub graph: &'a Graph,
@@ -31,6 +52,9 @@ pub struct Cx<'a> {
     /// Every layer's output for `input`: the one forward pass of the clean input, computed on
     /// first use and shared by everything that reads it (the caller may hand one in).
     pub clean: Option<Arc<Activations>>,
+    /// Set when this input is one of a batch explained together: its gradients of the clean
+    /// input come from the batch's reverse pass (its clean pass is then its row of the batch's).
+    pub shared: Option<Shared<'a>>,
 }
 
 impl<'a> Cx<'a> {
@@ -53,6 +77,7 @@ impl<'a> Cx<'a> {
             batch: 10,
             control,
             clean: None,
+            shared: None,
         }
     }
 
@@ -66,13 +91,21 @@ impl<'a> Cx<'a> {
         Ok(acts)
     }
 
+    /// The gradients of the objective for the clean input at `keep` under `rule`: the one
+    /// reverse pass from its cached forward pass, or its share of its batch's.
+    pub fn clean_gradients(&mut self, rule: ReluRule, keep: &[LayerId]) -> Result<Gradients> {
+        if let Some(shared) = self.shared {
+            return shared
+                .pass
+                .row_gradients(&self.exec, rule, keep, shared.row);
+        }
+        let acts = self.clean_pass()?;
+        self.objective.gradients(&self.exec, &acts, rule, keep)
+    }
+
     /// d(objective)/d(input) for the clean input, from its cached forward pass.
     pub fn clean_input_gradient(&mut self, rule: ReluRule) -> Result<Tensor> {
-        let acts = self.clean_pass()?;
-        let input = self.graph.inputs[0];
-        let grads = self
-            .objective
-            .gradients(&self.exec, &acts, rule, &[input])?;
+        let grads = self.clean_gradients(rule, &[self.graph.inputs[0]])?;
         input_of(&self.exec, &grads)
     }
 

@@ -17,6 +17,7 @@ impl Method for Deconvnet {
             family: Family::Gradient,
             layer: LayerNeed::None,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[Opt::Unit],
             tab: Tab::CliOnly,

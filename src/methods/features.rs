@@ -22,6 +22,7 @@ impl Method for Features {
             family: Family::Activations,
             layer: LayerNeed::SpatialMap,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[Opt::Channels, Opt::Layers],
             tab: Tab::Own {

@@ -20,6 +20,7 @@ impl Method for Filters {
             family: Family::Weights,
             layer: LayerNeed::Kernel,
             batched: false,
+            stackable: false,
             needs_input: true,
             options: &[Opt::InChannel],
             tab: Tab::Own {

@@ -31,6 +31,7 @@ impl Method for GradCamPlusPlus {
             family: Family::Cam,
             layer: LayerNeed::SpatialMap,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[],
             tab: Tab::CamCycle,

@@ -20,6 +20,7 @@ impl Method for Guided {
             family: Family::Gradient,
             layer: LayerNeed::None,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[Opt::Unit],
             tab: Tab::Own {

@@ -22,6 +22,7 @@ impl Method for GuidedGradCam {
             family: Family::Cam,
             layer: LayerNeed::SpatialMap,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[],
             tab: Tab::CamCycle,

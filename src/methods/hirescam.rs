@@ -24,6 +24,7 @@ impl Method for HiResCam {
             family: Family::Cam,
             layer: LayerNeed::SpatialMap,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[],
             tab: Tab::CamCycle,

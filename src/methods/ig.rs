@@ -23,6 +23,7 @@ impl Method for IntegratedGradients {
             family: Family::Gradient,
             layer: LayerNeed::None,
             batched: true,
+            stackable: false,
             needs_input: true,
             options: &[
                 Opt::Steps,

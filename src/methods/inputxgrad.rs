@@ -15,6 +15,7 @@ impl Method for InputXGradient {
             family: Family::Gradient,
             layer: LayerNeed::None,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[Opt::Unit],
             tab: Tab::CliOnly,

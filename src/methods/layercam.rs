@@ -23,6 +23,7 @@ impl Method for LayerCam {
             family: Family::Cam,
             layer: LayerNeed::SpatialMap,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[],
             tab: Tab::CamCycle,

@@ -29,7 +29,7 @@ pub mod target;
 mod xgradcam;
 
 pub use artifact::{Artifact, Output, Row, Tile};
-pub use context::Cx;
+pub use context::{Cx, Shared, SharedGradients};
 pub use control::{CancelToken, Control, Progress};
 pub use ig::{gauss_legendre, quadrature};
 pub use objective::Objective;
@@ -39,7 +39,7 @@ pub use options::{
     OcclusionOptions, Options, ScoreCamOptions, SmoothGradOptions,
 };
 pub use registry::{
-    all, by_id, check_options, ids, Family, LayerNeed, MethodInfo, Opt, Picture, Tab,
+    all, by_id, check_options, ids, stackable_ids, Family, LayerNeed, MethodInfo, Opt, Picture, Tab,
 };
 
 use crate::error::{Error, Result};
@@ -82,6 +82,12 @@ pub fn batch_budget() -> usize {
 /// Refuses a batch size given by the user that cannot fit in the memory the process has left,
 /// before anything is allocated for it.
 pub fn check_batch(graph: &crate::model::Graph, batch: usize) -> Result<()> {
+    check_inputs_fit(graph, batch, "--batch")
+}
+
+/// Refuses `flag N` when N inputs' activations and gradients do not fit in the memory
+/// available.
+pub fn check_inputs_fit(graph: &crate::model::Graph, batch: usize, flag: &str) -> Result<()> {
     let Some(available) = crate::exec::memory::available() else {
         return Ok(());
     };
@@ -91,8 +97,8 @@ pub fn check_batch(graph: &crate::model::Graph, batch: usize) -> Result<()> {
     }
     let fits = (available / bytes_per_input(graph) as u64).max(1);
     Err(Error::Usage(format!(
-        "--batch {batch} needs about {} MB for this model's activations and gradients, but \
-         about {} MB are available; use --batch {fits} or less",
+        "{flag} {batch} needs about {} MB for this model's activations and gradients, but \
+         about {} MB are available; use {flag} {fits} or less",
         need >> 20,
         available >> 20
     )))

@@ -22,6 +22,10 @@ pub struct MethodInfo {
     pub layer: LayerNeed,
     /// It evaluates the network in batches of `--batch` inputs (its report states the size).
     pub batched: bool,
+    /// It reads only the clean input's forward pass and reverse passes of its objective from
+    /// it, so several inputs can share those passes: `--images` explains a stack of images in
+    /// one forward and one reverse pass.
+    pub stackable: bool,
     /// It explains an input (all but activation maximization, which makes one).
     pub needs_input: bool,
     /// The options it takes (its `render` flags), besides the target, layer, input and
@@ -206,6 +210,16 @@ pub fn all() -> Vec<&'static dyn Method> {
     ]
 }
 
+/// The methods whose images can share passes (`--images-per-pass`).
+pub fn stackable_ids() -> Vec<&'static str> {
+    all()
+        .iter()
+        .map(|m| m.info())
+        .filter(|i| i.stackable)
+        .map(|i| i.id)
+        .collect()
+}
+
 pub fn ids() -> Vec<&'static str> {
     all().iter().map(|m| m.info().id).collect()
 }
@@ -228,7 +242,12 @@ pub fn help() -> String {
         .iter()
         .map(|m| m.info())
         .map(|i| {
-            let options: Vec<&str> = i.options.iter().map(|o| o.flag()).collect();
+            let options: Vec<&str> = i
+                .options
+                .iter()
+                .map(|o| o.flag())
+                .chain(i.stackable.then_some("--images-per-pass"))
+                .collect();
             let options = match options.is_empty() {
                 true => String::new(),
                 false => format!("; {}", options.join(" ")),

@@ -16,6 +16,7 @@ impl Method for Saliency {
             family: Family::Gradient,
             layer: LayerNeed::None,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[Opt::Unit],
             tab: Tab::Own {

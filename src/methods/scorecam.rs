@@ -24,6 +24,7 @@ impl Method for ScoreCam {
             family: Family::Cam,
             layer: LayerNeed::SpatialMap,
             batched: true,
+            stackable: false,
             needs_input: true,
             options: &[Opt::TopChannels, Opt::Batch],
             tab: Tab::Own {

@@ -23,6 +23,7 @@ impl Method for SmoothGrad {
             family: Family::Gradient,
             layer: LayerNeed::None,
             batched: true,
+            stackable: false,
             needs_input: true,
             options: &[
                 Opt::Samples,

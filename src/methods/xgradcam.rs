@@ -26,6 +26,7 @@ impl Method for XGradCam {
             family: Family::Cam,
             layer: LayerNeed::SpatialMap,
             batched: false,
+            stackable: true,
             needs_input: true,
             options: &[],
             tab: Tab::CamCycle,

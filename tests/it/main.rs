@@ -37,6 +37,7 @@ mod onnx_reference;
 mod readme_cluster;
 mod rooms;
 mod runner;
+mod stacked;
 mod trust_captum;
 mod trust_randomize;
 mod trust_reference;

@@ -33,6 +33,13 @@ pub fn run(a: Args, spec: &str) -> Result<()> {
             )));
         }
     }
+    if a.many.images_per_pass.is_some() {
+        return Err(Error::Usage(
+            "--images-per-pass is for render and predict: evaluate runs each image's \
+             perturbed inputs in batches of --batch"
+                .into(),
+        ));
+    }
     let many = a.many.start(spec, a.output.as_deref())?;
     let s = setup(&a)?;
     let run = run_info(

@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{encode, explain_subject, npy, report, setup, Args, Setup};
+use super::{ask, encode, explain_subject, ms, npy, report, setup, Args, Explanation, Setup};
 use crate::cli::many::{run_info, settings_text};
 use crate::dataset::{Done, Item, Work};
-use crate::engine::{self, Subject};
+use crate::engine::{self, Subject, Together};
 use crate::error::{Error, Result};
 use crate::exec::{device_label, CancelToken};
 use crate::input::Input;
@@ -37,10 +37,16 @@ pub fn run(a: Args, spec: &str) -> Result<()> {
         settings_text!(a, print, knobs.batch),
     )?;
     let preprocess = a.input.preprocess_for(&s.session.graph);
+    let per_pass = a.many.per_pass(
+        &s.session,
+        s.method.info().stackable,
+        &format!("{} runs passes of its own for each image", a.method),
+    )?;
     let mut work = RenderWork {
         a: &a,
         s: &s,
         cancel: many.cancel.clone(),
+        per_pass,
     };
     let label = format!("render {}", a.method);
     many.execute(&label, &run, &s.session, preprocess, &mut work, a.json)
@@ -50,6 +56,8 @@ struct RenderWork<'a> {
     a: &'a Args,
     s: &'a Setup,
     cancel: CancelToken,
+    /// Images a forward and reverse pass (1 after a batch the model could not run).
+    per_pass: usize,
 }
 
 impl RenderWork<'_> {
@@ -72,17 +80,108 @@ impl Work for RenderWork<'_> {
             .collect()
     }
 
+    fn per_pass(&self) -> usize {
+        self.per_pass
+    }
+
     fn run(&mut self, item: &Item, input: Input) -> Result<Done> {
+        let subject = Subject::new(&self.s.session, Arc::new(input))?;
+        let e = explain_subject(self.a, self.s, &subject, self.control())?;
+        self.done(item, &subject, e)
+    }
+
+    /// One forward pass for the group, each image's target from its row of it, and the
+    /// method's reverse passes shared (see `engine::Together`).
+    fn run_many(&mut self, group: Vec<(&Item, Input)>) -> Vec<Result<Done>> {
         let (a, s) = (self.a, self.s);
-        let subject = Subject::new(&s.session, Arc::new(input))?;
-        let control = Control {
+        let n = group.len();
+        let (items, inputs): (Vec<&Item>, Vec<Input>) = group.into_iter().unzip();
+        let subjects: Result<Vec<Subject>> = inputs
+            .into_iter()
+            .map(|input| Subject::new(&s.session, Arc::new(input)))
+            .collect();
+        let subjects = match subjects {
+            Ok(subjects) => subjects,
+            Err(e) => return (0..n).map(|_| Err(copy(&e))).collect(),
+        };
+        let t = std::time::Instant::now();
+        let together = match Together::forward(&s.session, &subjects, &self.cancel) {
+            Ok(together) => together,
+            Err(Error::Cancelled) => return (0..n).map(|_| Err(Error::Cancelled)).collect(),
+            Err(e) => {
+                // A model that cannot run several inputs at once (a fixed batch of one inside
+                // it): one image a pass from now on.
+                errln!(
+                    "convscope: warning: {n} images in one pass failed ({e}); explaining one \
+                     image a pass"
+                );
+                self.per_pass = 1;
+                return items
+                    .iter()
+                    .zip(&subjects)
+                    .map(|(item, subject)| {
+                        let e = explain_subject(a, s, subject, self.control())?;
+                        self.done(item, subject, e)
+                    })
+                    .collect();
+            }
+        };
+        let asked: Vec<Result<super::Asked>> = subjects.iter().map(|x| ask(a, s, x)).collect();
+        let forward_ms = ms(t) / n as f64;
+        let mut requests = Vec::with_capacity(n);
+        let mut rest = Vec::with_capacity(n);
+        for asked in asked {
+            match asked {
+                Ok(asked) => {
+                    requests.push(Ok(asked.request));
+                    rest.push((asked.scores, asked.class));
+                }
+                Err(e) => {
+                    requests.push(Err(e));
+                    rest.push((None, None));
+                }
+            }
+        }
+        let explained = together.explain(requests, &self.control());
+        explained
+            .into_iter()
+            .zip(rest)
+            .zip(items.iter().zip(&subjects))
+            .map(|((explained, (scores, class)), (item, subject))| {
+                let e = Explanation {
+                    explained: explained?,
+                    scores,
+                    class,
+                    forward_ms: (forward_ms * 10.0).round() / 10.0,
+                };
+                self.done(item, subject, e)
+            })
+            .collect()
+    }
+}
+
+/// An error for each image of a group (errors are not `Clone`: the same message, as input).
+fn copy(e: &Error) -> Error {
+    match e {
+        Error::Cancelled => Error::Cancelled,
+        e => Error::Input(e.to_string()),
+    }
+}
+
+impl RenderWork<'_> {
+    fn control(&self) -> Control {
+        Control {
             cancel: self.cancel.clone(),
             progress: None,
-        };
-        let e = explain_subject(a, s, &subject, control)?;
+        }
+    }
+
+    /// An explained image's files and record fields.
+    fn done(&self, item: &Item, subject: &Subject, e: Explanation) -> Result<Done> {
+        let (a, s) = (self.a, self.s);
         let output = &e.explained.output;
         let t = std::time::Instant::now();
-        let picture = engine::picture(s.method, output, &subject, &s.look)
+        let picture = engine::picture(s.method, output, subject, &s.look)
             .ok_or_else(|| Error::Input(format!("{} made no picture", a.method)))?;
         let mut files = vec![("png", self.png(item), encode(&picture)?)];
         if let Some(rel) = self.npy(item) {

@@ -176,19 +176,20 @@ struct Explanation {
     forward_ms: f64,
 }
 
-fn explain_subject(
-    a: &Args,
-    s: &Setup,
-    subject: &Subject,
-    control: methods::Control,
-) -> Result<Explanation> {
+/// What is asked of a subject: its scores (its clean pass, computed now unless it was), and
+/// the request with the objective they decide.
+struct Asked {
+    request: Request,
+    scores: Option<Vec<f32>>,
+    class: Option<usize>,
+}
+
+fn ask(a: &Args, s: &Setup, subject: &Subject) -> Result<Asked> {
     let graph = &s.session.graph;
-    let t = Instant::now();
     let scores: Option<Vec<f32>> = match &subject.input {
         Some(_) => Some(subject.scores(&s.session)?),
         None => None,
     };
-    let forward_ms = ms(t);
     let objective = objective::objective(
         a,
         graph,
@@ -210,11 +211,27 @@ fn explain_subject(
         options: s.options.clone(),
         batch: s.batch,
     };
-    let explained = explain(&s.session, subject, request, control)?;
-    Ok(Explanation {
-        explained,
+    Ok(Asked {
+        request,
         scores,
         class,
+    })
+}
+
+fn explain_subject(
+    a: &Args,
+    s: &Setup,
+    subject: &Subject,
+    control: methods::Control,
+) -> Result<Explanation> {
+    let t = Instant::now();
+    let asked = ask(a, s, subject)?;
+    let forward_ms = ms(t);
+    let explained = explain(&s.session, subject, asked.request, control)?;
+    Ok(Explanation {
+        explained,
+        scores: asked.scores,
+        class: asked.class,
         forward_ms,
     })
 }

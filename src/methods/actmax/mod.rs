@@ -88,6 +88,7 @@ impl Method for ActMax {
             family: Family::Synthesis,
             layer: LayerNeed::Optional,
             batched: false,
+            stackable: false,
             needs_input: false,
             options: &[Opt::Steps, Opt::Recipe, Opt::Jitter, Opt::Seed, Opt::Unit],
             tab: Tab::Own {

@@ -61,6 +61,7 @@ impl Method for Occlusion {
             family: Family::Perturbation,
             layer: LayerNeed::None,
             batched: true,
+            stackable: false,
             needs_input: true,
             options: &[
                 Opt::Window,
