@@ -5,7 +5,8 @@
 # Exits non-zero when a target crashed (its input is in fuzz/artifacts/, its last output in
 # fuzz/artifacts/TARGET-last.log).
 #   fuzz/run.sh SECONDS [TARGET…]      (default: every target)
-# FUZZ_ARGS adds libFuzzer options (CI: a fixed seed and run count, so that it is repeatable).
+# FUZZ_ARGS adds libFuzzer options (CI: a fixed seed and run count, so that it is repeatable);
+# FUZZ_BUILD_ARGS adds `cargo fuzz build` options (CI: --codegen-units 16, see .ci/run).
 # Builds first (cargo-fuzz on stable Rust through RUSTC_BOOTSTRAP=1; no sanitizer, debug
 # assertions and overflow checks on: the code is safe Rust, and throughput finds more).
 set -euo pipefail
@@ -15,7 +16,8 @@ shift
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(onnx checkpoint keras pickle safetensors npy image labels)
 [ -d corpus ] || ./seed.sh >/dev/null
-RUSTC_BOOTSTRAP=1 cargo fuzz build -s none -a >/dev/null
+# shellcheck disable=SC2086 # FUZZ_BUILD_ARGS is a list of options
+RUSTC_BOOTSTRAP=1 cargo fuzz build -s none -a ${FUZZ_BUILD_ARGS:-} >/dev/null
 bin=target/x86_64-unknown-linux-gnu/release
 mkdir -p artifacts
 crashed=0
