@@ -116,7 +116,7 @@ pub(super) fn explain_in(
         output.extras.insert("batch".into(), cx.batch.into());
     }
     if cx.shared.is_some() {
-        // The inputs that shared this one's forward and reverse passes.
+        // This input shared its forward and reverse passes with the others of its group.
         output.extras.insert("stacked".into(), json!(true));
     }
     output

@@ -102,7 +102,7 @@ impl Work for RenderWork<'_> {
             .collect();
         let subjects = match subjects {
             Ok(subjects) => subjects,
-            Err(e) => return (0..n).map(|_| Err(copy(&e))).collect(),
+            Err(e) => return (0..n).map(|_| Err(same_error(&e))).collect(),
         };
         let t = std::time::Instant::now();
         let together = match Together::forward(&s.session, &subjects, &self.cancel) {
@@ -161,7 +161,7 @@ impl Work for RenderWork<'_> {
 }
 
 /// An error for each image of a group (errors are not `Clone`: the same message, as input).
-fn copy(e: &Error) -> Error {
+fn same_error(e: &Error) -> Error {
     match e {
         Error::Cancelled => Error::Cancelled,
         e => Error::Input(e.to_string()),
