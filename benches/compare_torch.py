@@ -34,7 +34,8 @@ made once under target/bench_dataset/), explained and written as PNG + NPY, agai
 writes instead: a DataLoader loop (2 workers, batch 16, torchvision's resize 256 + centre crop
 224, as convscope does for the zoo's models) with pytorch-grad-cam's GradCAM or captum's
 Saliency on the top class, saving each map with np.save and its picture with PIL. Each side
-runs once in a fresh process, convscope first; the rows are images per second (higher is
+runs once in a fresh process, convscope first (once per `--images-per-pass` in
+DATASET_PER_PASS: 1, its CPU default, and 4); the rows are images per second (higher is
 better; the ratio is convscope's time / the reference's, below 1 is faster) and the peak resident set
 in MB (GNU time's maximum resident set: for the reference, its main process or its largest
 DataLoader worker, whichever is larger — not their sum, in its favour).
@@ -296,6 +297,7 @@ def trust_times():
 DATASET_IMAGES, DATASET_BATCH, DATASET_WORKERS = 256, 16, 2
 DATASET_METHODS = ["gradcam", "saliency"]
 DATASET_ARCHS = ["resnet50", "mobilenet_v2"]
+DATASET_PER_PASS = [1, 4]
 
 
 def dataset_pictures():
@@ -391,8 +393,10 @@ def compare_dataset():
     folder = dataset_pictures()
     binary = os.path.join(ROOT, "target", "release", "convscope")
     subprocess.run(["cargo", "build", "--release"], cwd=ROOT, check=True)
-    print(f"\n{'dataset (' + str(DATASET_IMAGES) + ' images)':<30} {'convscope img/s':>16} "
-          f"{'reference img/s':>16} {'ratio':>6} {'peak MB (c / r)':>18}"
+    per_pass = " / ".join(str(n) for n in DATASET_PER_PASS)
+    print(f"\n{'dataset (' + str(DATASET_IMAGES) + ' images)':<30} "
+          f"{'convscope img/s (' + per_pass + ' a pass)':>30} {'reference img/s':>16} "
+          f"{'ratios':>12} {'peak MB (c ' + per_pass + ' / r)':>24}"
           f"   (torch {torch.__version__}, "
           f"{torch.cuda.get_device_name(DEVICE) if CUDA else f'{THREADS} threads'})", flush=True)
     for arch in [a for a in DATASET_ARCHS if not MODELS or a in MODELS]:
@@ -400,12 +404,18 @@ def compare_dataset():
             outs = [os.path.join(ROOT, "target", "bench_dataset", side) for side in ("ours", "theirs")]
             for o in outs:
                 shutil.rmtree(o, ignore_errors=True)
-            ours = peak_run([binary, "render", method, "--arch", arch, "--images", folder,
-                             "-o", outs[0], "--npy"])
+            ours = []
+            for n in DATASET_PER_PASS:
+                shutil.rmtree(outs[0], ignore_errors=True)
+                ours.append(peak_run([binary, "render", method, "--arch", arch, "--images", folder,
+                                      "-o", outs[0], "--npy", "--images-per-pass", str(n)]))
             theirs = peak_run([sys.executable, __file__, "--dataset-ref", arch, method, folder, outs[1]])
             rate = lambda s: DATASET_IMAGES / s  # noqa: E731
-            print(f"{arch + '/' + method:<30} {rate(ours[0]):>16.2f} {rate(theirs[0]):>16.2f} "
-                  f"{ours[0] / theirs[0]:>6.2f} {ours[1]:>8.0f} / {theirs[1]:<8.0f}", flush=True)
+            rates = " / ".join(f"{rate(o[0]):.2f}" for o in ours)
+            ratios = " / ".join(f"{o[0] / theirs[0]:.2f}" for o in ours)
+            peaks = " / ".join(f"{o[1]:.0f}" for o in ours)
+            print(f"{arch + '/' + method:<30} {rates:>30} {rate(theirs[0]):>16.2f} {ratios:>12} "
+                  f"{peaks + ' / ' + format(theirs[1], '.0f'):>24}", flush=True)
 
 
 def compare(bench, reference, unit="ms", per_method=False):
