@@ -86,8 +86,7 @@ impl Work for RenderWork<'_> {
 
     fn run(&mut self, item: &Item, input: Input) -> Result<Done> {
         let subject = Subject::new(&self.s.session, Arc::new(input))?;
-        let e = explain_subject(self.a, self.s, &subject, self.control())?;
-        self.done(item, &subject, e)
+        self.explain_one(item, &subject)
     }
 
     /// One forward pass for the group, each image's target from its row of it, and the
@@ -119,10 +118,7 @@ impl Work for RenderWork<'_> {
                 return items
                     .iter()
                     .zip(&subjects)
-                    .map(|(item, subject)| {
-                        let e = explain_subject(a, s, subject, self.control())?;
-                        self.done(item, subject, e)
-                    })
+                    .map(|(item, subject)| self.explain_one(item, subject))
                     .collect();
             }
         };
@@ -174,6 +170,12 @@ impl RenderWork<'_> {
             cancel: self.cancel.clone(),
             progress: None,
         }
+    }
+
+    /// One image explained on its own pass: its files and record fields.
+    fn explain_one(&self, item: &Item, subject: &Subject) -> Result<Done> {
+        let e = explain_subject(self.a, self.s, subject, self.control())?;
+        self.done(item, subject, e)
     }
 
     /// An explained image's files and record fields.
