@@ -34,6 +34,45 @@ pub enum ReluRule {
     Deconvnet,
 }
 
+impl ReluRule {
+    /// Whether this rule can make the gradient at `at`'s output differ from the true gradient
+    /// in a reverse pass from `from`. Only ReLU-family layers read the rule, and `at`'s own
+    /// acts below its output, so it can only where one of them lies on a path from `at` up to
+    /// `from`. Where none does, one reverse pass under this rule also gives the true gradient
+    /// at `at`, bit for bit (the same operations in the same order).
+    pub fn reaches(self, graph: &Graph, at: LayerId, from: LayerId) -> bool {
+        if self == ReluRule::Normal || from.0 <= at.0 {
+            return false;
+        }
+        // Layers are in topological order: first those `at` feeds, then, walking down from
+        // `from`, those of them that feed `from`.
+        let mut fed = vec![false; from.0 + 1];
+        fed[at.0] = true;
+        for i in at.0 + 1..=from.0 {
+            fed[i] = inputs_of(graph, i).any(|j| j.0 >= at.0 && fed[j.0]);
+        }
+        let mut feeds = vec![false; from.0 + 1];
+        feeds[from.0] = true;
+        for i in (at.0 + 1..=from.0).rev() {
+            if !(feeds[i] && fed[i]) {
+                continue;
+            }
+            if matches!(&graph.layer(LayerId(i)).kind, LayerKind::Activation(a) if a.is_relu_family())
+            {
+                return true;
+            }
+            for j in inputs_of(graph, i) {
+                feeds[j.0] = true;
+            }
+        }
+        false
+    }
+}
+
+fn inputs_of(graph: &Graph, i: usize) -> impl Iterator<Item = LayerId> + '_ {
+    graph.layer(LayerId(i)).inputs.iter().copied()
+}
+
 /// Every layer's output from one forward pass (kept for the reverse pass).
 pub struct Activations {
     values: Vec<Tensor>,

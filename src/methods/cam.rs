@@ -8,7 +8,7 @@ use candle_core::Tensor;
 use super::context::Cx;
 use super::{Artifact, Output};
 use crate::error::{Error, Result};
-use crate::exec::ReluRule;
+use crate::exec::{Gradients, ReluRule};
 use crate::model::{Graph, LayerId};
 
 /// A CAM method: per-channel weights `[K,1,1]`, or per-element weights `[K,h,w]`.
@@ -16,23 +16,28 @@ pub trait CamWeights {
     fn weights(&self, a: &Tensor, g: &Tensor) -> Result<Tensor>;
 }
 
-/// The layer's activations and the target's gradient there, batch dim dropped: `[K,h,w]` each.
-pub fn activations_and_gradients(cx: &mut Cx<'_>, layer: LayerId) -> Result<(Tensor, Tensor)> {
-    let acts = cx.clean_pass()?;
+pub fn run(method: &dyn CamWeights, cx: &mut Cx<'_>) -> Result<Output> {
+    let layer = cx.layer()?;
+    check_spatial(cx.graph, layer)?;
     let grads = cx.clean_gradients(ReluRule::Normal, &[layer])?;
+    Ok(from_gradients(method, cx, layer, &grads)?.into())
+}
+
+/// The CAM at `layer` from a reverse pass that kept the true gradient there (Guided Grad-CAM
+/// hands in the one pass it shares with guided backpropagation).
+pub fn from_gradients(
+    method: &dyn CamWeights,
+    cx: &mut Cx<'_>,
+    layer: LayerId,
+    grads: &Gradients,
+) -> Result<Artifact> {
     let g = grads.get(layer).ok_or_else(|| {
         Error::Usage(format!(
             "the target score does not depend on layer '{}'; pick a layer before the classifier",
             cx.graph.layer(layer).name
         ))
     })?;
-    Ok((acts.get(layer).squeeze(0)?, g.squeeze(0)?))
-}
-
-pub fn run(method: &dyn CamWeights, cx: &mut Cx<'_>) -> Result<Output> {
-    let layer = cx.layer()?;
-    check_spatial(cx.graph, layer)?;
-    let (a, g) = activations_and_gradients(cx, layer)?;
+    let (a, g) = (cx.clean_pass()?.get(layer).squeeze(0)?, g.squeeze(0)?);
     let w = method.weights(&a, &g)?;
     let cam = a.broadcast_mul(&w)?.sum(0)?.relu()?;
     let (height, width) = cam.dims2()?;
@@ -41,8 +46,7 @@ pub fn run(method: &dyn CamWeights, cx: &mut Cx<'_>) -> Result<Output> {
         height,
         width,
         data: cam.flatten_all()?.to_vec1()?,
-    }
-    .into())
+    })
 }
 
 /// CAMs need an NCHW feature map with more than one position.

@@ -1,16 +1,20 @@
 //! Guided Grad-CAM (Selvaraju et al. 2017; captum `GuidedGradCam`): guided backpropagation
 //! multiplied by the Grad-CAM map upsampled to the input size with nearest-neighbour
-//! interpolation (captum's default `interpolate_mode="nearest"`).
+//! interpolation (captum's default `interpolate_mode="nearest"`). One forward pass, and one
+//! reverse pass wherever the model's head after the layer has no ReLU (see [`gradients`]);
+//! captum runs two of each.
 
 use candle_core::Tensor;
 
 use super::cam;
 use super::context::{attribution, Cx};
 use super::gradcam::GradCam;
+use super::objective::input_of;
 use super::{Artifact, Family, LayerNeed, Method, MethodInfo, Output, Picture, Tab};
 use crate::error::Result;
-use crate::exec::ReluRule;
+use crate::exec::{Gradients, ReluRule};
 use crate::input::preprocess::{InputSpec, Layout};
+use crate::model::LayerId;
 
 pub struct GuidedGradCam;
 
@@ -31,12 +35,15 @@ impl Method for GuidedGradCam {
     }
 
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output> {
+        let layer = cx.layer()?;
+        cam::check_spatial(cx.graph, layer)?;
+        let (cam_grads, guided) = gradients(cx, layer)?;
         let Artifact::Cam {
             height,
             width,
             data,
             ..
-        } = cam::run(&GradCam, cx)?.artifact
+        } = cam::from_gradients(&GradCam, cx, layer, &cam_grads)?
         else {
             unreachable!("Grad-CAM returns a CAM")
         };
@@ -47,9 +54,23 @@ impl Method for GuidedGradCam {
             Layout::Nhwc => vec![1, spec.height, spec.width, 1],
         };
         let map = Tensor::from_vec(up, map_shape, cx.input.device())?;
-        let guided = cx.clean_input_gradient(ReluRule::Guided)?;
         Ok(attribution(&guided.broadcast_mul(&map)?)?.into())
     }
+}
+
+/// Grad-CAM's pass (the true gradient at `layer`) and guided backpropagation's gradient at the
+/// input. The guided rule changes only ReLU-family layers, so where none lies between the
+/// layer and the objective (ResNet, MobileNet and EfficientNet heads: pooling and a linear
+/// layer) one guided reverse pass keeping both is exact for both; where one does (VGG's ReLU
+/// classifier) Grad-CAM's own pass runs first, from the objective down to the layer only.
+fn gradients(cx: &mut Cx<'_>, layer: LayerId) -> Result<(Gradients, Tensor)> {
+    if ReluRule::Guided.reaches(cx.graph, layer, cx.objective.layer()) {
+        let cam = cx.clean_gradients(ReluRule::Normal, &[layer])?;
+        return Ok((cam, cx.clean_input_gradient(ReluRule::Guided)?));
+    }
+    let both = cx.clean_gradients(ReluRule::Guided, &[layer, cx.graph.inputs[0]])?;
+    let guided = input_of(&cx.exec, &both)?;
+    Ok((both, guided))
 }
 
 /// Nearest-neighbour resize as `torch.nn.functional.interpolate(mode="nearest")`:

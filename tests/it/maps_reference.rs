@@ -17,14 +17,14 @@
 
 use crate::common::{device, fixtures, npy_tensor, rel_max_err};
 use candle_core::{Device, Tensor};
-use convscope::exec::Params;
+use convscope::exec::{Params, ReluRule};
 use convscope::imaging::heatmap::Heatmap;
-use convscope::import::onnx;
+use convscope::import::{onnx, zoo};
 use convscope::methods::{
     self, Artifact, Baseline, Control, Cx, IgMethod, IgOptions, NoiseTunnelType, Objective,
     OcclusionOptions, Options, SmoothGradOptions,
 };
-use convscope::model::Graph;
+use convscope::model::{Graph, LayerId};
 use serde_json::Value;
 
 struct Net {
@@ -58,14 +58,27 @@ impl Net {
         Some(npy_tensor(&fixtures().join("maps").join(file)))
     }
 
-    /// Runs `method` with `(options, batch)`.
-    fn run(&self, method: &str, (options, batch): (Options, usize)) -> Artifact {
-        let layer = self.manifest["layer"]["node"].as_str().map(|node| {
+    /// The layer the manifest names for the layer methods.
+    fn layer(&self) -> Option<LayerId> {
+        self.manifest["layer"]["node"].as_str().map(|node| {
             self.graph
                 .ids()
                 .find(|&id| self.graph.layer(id).source_name == node)
                 .unwrap_or_else(|| panic!("no layer from node {node}"))
-        });
+        })
+    }
+
+    /// Runs `method` with `(options, batch)`.
+    fn run(&self, method: &str, run: (Options, usize)) -> Artifact {
+        self.run_with(method, run, Control::default())
+    }
+
+    fn run_with(
+        &self,
+        method: &str,
+        (options, batch): (Options, usize),
+        control: Control,
+    ) -> Artifact {
         let mut cx = Cx::new(
             &self.graph,
             &self.params,
@@ -74,9 +87,9 @@ impl Net {
                 scores: self.graph.logits_layer(),
                 class: self.manifest["target"].as_u64().unwrap() as usize,
             },
-            Control::default(),
+            control,
         );
-        cx.layer = layer;
+        cx.layer = self.layer();
         cx.options = options;
         cx.batch = batch;
         methods::by_id(method)
@@ -217,6 +230,60 @@ fn check_occlusion(n: &Net, name: &str, key: &str, occ: &serde_json::Map<String,
     // F(x) − F(x_occluded) subtracts nearby float32 scores: 1e-3 of the largest still holds.
     // Uneven batches of 7.
     check_method(n, name, key, "occlusion", (options, 7), 1e-3);
+}
+
+/// Guided Grad-CAM runs one reverse pass, guided backpropagation's, where the guided rule
+/// cannot reach its layer (the ResNet-like net: after `layer2` only pooling and a linear
+/// layer), and Grad-CAM's own pass from the scores down to the layer besides it where it can
+/// (the VGG-like classifier's ReLU; the MobileNet-like net's layer is mid-network). Counted in the layer steps the passes check their token at;
+/// `check_net` compares the maps with captum's.
+#[test]
+fn guided_gradcam_shares_guided_backprops_reverse_pass_where_that_is_exact() {
+    for (name, shared) in [
+        ("vgg_like", false),
+        ("resnet_like", true),
+        ("mobilenet_like", false),
+    ] {
+        let n = net(name);
+        let steps = |method: &str| {
+            let control = Control::default();
+            let token = control.cancel.clone();
+            n.run_with(method, (Options::Default, 10), control);
+            token.checks()
+        };
+        let (guided, both) = (steps("guided"), steps("guided-gradcam"));
+        let to_layer = n.graph.logits_layer().0 - n.layer().unwrap().0;
+        let expected = guided + if shared { 0 } else { to_layer };
+        println!("{name}: guided backprop {guided} layer steps, guided Grad-CAM {both}");
+        assert_eq!(both, expected, "{name}: guided Grad-CAM's layer steps");
+    }
+}
+
+/// At the default CAM layer (torch-cam's rule), the guided rule cannot reach the layer through
+/// the zoo's ResNet, MobileNet, EfficientNet, DenseNet and ConvNeXt heads, so guided Grad-CAM
+/// costs one forward and one reverse pass there; VGG's classifier and the demo's `fc1` have
+/// ReLUs.
+#[test]
+fn the_guided_rule_reaches_the_default_cam_layer_only_through_relu_heads() {
+    let reaches = |graph: &Graph| {
+        let layer = methods::cam::default_layer(graph).unwrap();
+        ReluRule::Guided.reaches(graph, layer, graph.logits_layer())
+    };
+    assert!(reaches(&convscope::import::demo::graph().unwrap()));
+    for (arch, want) in [
+        ("vgg16", true),
+        ("resnet50", false),
+        ("mobilenet_v2", false),
+        ("efficientnet_b0", false),
+        ("densenet121", false),
+        ("convnext_tiny", false),
+    ] {
+        let graph = zoo::find(arch).unwrap().build(1000, 0).unwrap();
+        assert_eq!(reaches(&graph), want, "{arch}");
+        // The plain rule never differs from itself.
+        let layer = methods::cam::default_layer(&graph).unwrap();
+        assert!(!ReluRule::Normal.reaches(&graph, layer, graph.logits_layer()));
+    }
 }
 
 #[test]
