@@ -14,6 +14,8 @@
 //! `Aᵀ = [1 1 1 0; 0 1 −1 −1]`. Only additions and halvings, so the rounding stays within the
 //! tolerance of the direct sum (`tests.rs` checks it against the definition in f64).
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
@@ -176,7 +178,7 @@ pub fn image(
     x: &[f32],
     u: &Weights,
     bias: Option<&[f32]>,
-    y: &mut [f32],
+    y: &mut [MaybeUninit<f32>],
     threads: usize,
 ) {
     assert!(applies(g), "winograd: unsupported geometry {g:?}");
@@ -190,7 +192,8 @@ pub fn image(
         .step_by(step)
         .map(|r| r..(r + step).min(th))
         .collect();
-    let out = SharedOut(y.as_mut_ptr());
+    // The output transform writes every element (it never reads `y`).
+    let out = SharedOut(y.as_mut_ptr().cast());
     if threads > 1 && blocks.len() >= threads {
         blocks
             .into_par_iter()
