@@ -20,7 +20,7 @@ pub use hook::{Capture, Hook, NoHook};
 pub use params::{to_graph_layout, LayerWeights, Params};
 
 use crate::error::{Error, Result};
-use crate::model::{Graph, LayerId, LayerKind};
+use crate::model::{BinaryOp, Graph, LayerId, LayerKind};
 
 /// The backward rule for ReLU-family layers (ReLU, LeakyReLU, Clip/ReLU6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -130,6 +130,9 @@ pub struct Executor<'a> {
     /// else), that activation: the partial passes run the two as one pass when the batch
     /// norm's own output is not asked for.
     fused: Vec<Option<LayerId>>,
+    /// For each sum of two layers (a residual join) whose output only an activation reads,
+    /// that activation: partial passes run the two as one pass, forward only.
+    summed: Vec<Option<LayerId>>,
     /// Checked before each layer of every pass, forward and reverse: a pass that is no longer
     /// wanted stops within one layer instead of running to its end.
     cancel: CancelToken,
@@ -140,7 +143,11 @@ impl<'a> Executor<'a> {
         Executor {
             graph,
             params,
-            fused: fusable_pairs(graph),
+            fused: fusable_pairs(graph, |k| matches!(k, LayerKind::BatchNorm(_))),
+            summed: fusable_pairs(
+                graph,
+                |k| matches!(k, LayerKind::Binary(b) if b.op == BinaryOp::Add && b.constant.is_none()),
+            ),
             cancel: CancelToken::default(),
         }
     }
@@ -228,6 +235,12 @@ impl<'a> Executor<'a> {
                             g.layer(act),
                             xs[0],
                         )?;
+                        Some((act, y))
+                    })
+                    .or_else(|| {
+                        let act =
+                            self.summed[id.0].filter(|_| keep.is_some_and(|k| !k.contains(&id)))?;
+                        let y = ops::forward_sum_activation(g.layer(act), xs[0], xs[1])?;
                         Some((act, y))
                     });
                 match fused {
@@ -352,9 +365,9 @@ impl<'a> Executor<'a> {
     }
 }
 
-/// For each batch norm whose output is read by one activation only, which reads nothing else:
-/// that activation.
-fn fusable_pairs(g: &Graph) -> Vec<Option<LayerId>> {
+/// For each layer of a kind `fuses` accepts whose output is read by one activation only, which
+/// reads nothing else: that activation.
+fn fusable_pairs(g: &Graph, fuses: impl Fn(&LayerKind) -> bool) -> Vec<Option<LayerId>> {
     let mut readers: Vec<Vec<LayerId>> = vec![Vec::new(); g.layers.len()];
     for id in g.ids() {
         for i in &g.layer(id).inputs {
@@ -364,7 +377,7 @@ fn fusable_pairs(g: &Graph) -> Vec<Option<LayerId>> {
     g.ids()
         .map(|id| match readers[id.0][..] {
             [act]
-                if matches!(g.layer(id).kind, LayerKind::BatchNorm(_))
+                if fuses(&g.layer(id).kind)
                     && matches!(g.layer(act).kind, LayerKind::Activation(_))
                     && g.layer(act).inputs == [id] =>
             {

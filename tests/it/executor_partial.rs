@@ -3,7 +3,8 @@
 //! with branches (residual adds), a squeeze-excitation product whose gate reads a map twice,
 //! and a dropout: EfficientNet-B0, ResNet-18 and MobileNetV2, seeded random weights, at 64x64.
 //! The partial passes also run each batch norm and the activation after it as one pass
-//! (SiLU, ReLU, ReLU6 here), under each backward rule.
+//! (SiLU, ReLU, ReLU6 here), under each backward rule, and each residual sum and the ReLU after
+//! it (ResNet-18) as one forward pass.
 
 use candle_core::{Device, Tensor};
 use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};

@@ -85,6 +85,16 @@ pub fn forward_batch_norm_activation(
     activation::forward_after_batch_norm(x, &bn[0], &bn[1], a)
 }
 
+/// The activation layer `act` of the sum of `x` and `y` (a residual join), in one pass over
+/// the two: the same values as the two layers one after the other, without the sum. `None`
+/// where there is no such pass (see `activation::forward_after_sum`).
+pub fn forward_sum_activation(act: &Layer, x: &Tensor, y: &Tensor) -> Option<Result<Tensor>> {
+    let LayerKind::Activation(a) = &act.kind else {
+        return None;
+    };
+    activation::forward_after_sum(x, y, a)
+}
+
 /// The gradient at the input of a batch norm (parameters `bn`) through it and the activation
 /// layer `act` reading its output, in one pass: `x` and `y` are the activation's input (the
 /// batch norm's output) and output, `g` the gradient of its output.
