@@ -133,6 +133,10 @@ pub struct Executor<'a> {
     /// For each sum of two layers (a residual join) whose output only an activation reads,
     /// that activation: partial passes run the two as one pass, forward only.
     summed: Vec<Option<LayerId>>,
+    /// For each convolution whose output only a batch norm reads (one that reads nothing else),
+    /// that batch norm: partial passes run the two, and the activation after them, as one pass
+    /// that finishes each image while it is in cache, forward only.
+    convs: Vec<Option<LayerId>>,
     /// Checked before each layer of every pass, forward and reverse: a pass that is no longer
     /// wanted stops within one layer instead of running to its end.
     cancel: CancelToken,
@@ -143,11 +147,13 @@ impl<'a> Executor<'a> {
         Executor {
             graph,
             params,
-            fused: fusable_pairs(graph, |k| matches!(k, LayerKind::BatchNorm(_))),
+            fused: fusable_pairs(graph, is_batch_norm, is_activation),
             summed: fusable_pairs(
                 graph,
                 |k| matches!(k, LayerKind::Binary(b) if b.op == BinaryOp::Add && b.constant.is_none()),
+                is_activation,
             ),
+            convs: fusable_pairs(graph, |k| matches!(k, LayerKind::Conv2d(_)), is_batch_norm),
             cancel: CancelToken::default(),
         }
     }
@@ -211,13 +217,17 @@ impl<'a> Executor<'a> {
             last
         });
         let mut values: Vec<Option<Tensor>> = Vec::with_capacity(g.layers.len());
-        // Activations computed together with the batch norm before them.
+        // Outputs computed ahead, by a pass that ran their layer with the one before it; and
+        // the layers such a pass ran without keeping their output.
         let mut ahead: Vec<Option<Tensor>> = vec![None; g.layers.len()];
+        let mut skipped = vec![false; g.layers.len()];
         for id in g.ids() {
             self.cancel.check()?;
             let layer = g.layer(id);
             let out = if let Some(y) = ahead[id.0].take() {
                 Some(y)
+            } else if skipped[id.0] {
+                None
             } else if g.inputs.contains(&id) {
                 Some(input.clone())
             } else {
@@ -226,26 +236,13 @@ impl<'a> Executor<'a> {
                     .iter()
                     .map(|i| values[i.0].as_ref().expect("read before its last reader"))
                     .collect();
-                // Only partial passes fuse: they alone may skip a layer's output.
-                let fused = self.fused[id.0]
-                    .filter(|_| keep.is_some_and(|k| !k.contains(&id)))
-                    .and_then(|act| {
-                        let y = ops::forward_batch_norm_activation(
-                            &self.params.of(id),
-                            g.layer(act),
-                            xs[0],
-                        )?;
-                        Some((act, y))
-                    })
-                    .or_else(|| {
-                        let act =
-                            self.summed[id.0].filter(|_| keep.is_some_and(|k| !k.contains(&id)))?;
-                        let y = ops::forward_sum_activation(g.layer(act), xs[0], xs[1])?;
-                        Some((act, y))
-                    });
-                match fused {
-                    Some((act, y)) => {
-                        ahead[act.0] = Some(y.map_err(|e| context(&layer.name, e))?);
+                match self.forward_fused(id, &xs, keep) {
+                    Some(done) => {
+                        let (last, y, between) = done.map_err(|e| context(&layer.name, e))?;
+                        ahead[last.0] = Some(y);
+                        if let Some(between) = between {
+                            skipped[between.0] = true;
+                        }
                         None
                     }
                     None => Some(
@@ -268,6 +265,49 @@ impl<'a> Executor<'a> {
             }
         }
         Ok(values)
+    }
+
+    /// Layer `id` (inputs `xs`) run with the layers after it as one pass, where a partial pass
+    /// (one that keeps only `keep`) may skip the outputs in between: a convolution, its batch
+    /// norm and the activation after that; a batch norm and its activation; a sum and its
+    /// activation. Gives the last layer run, its output, and a layer in between whose output
+    /// was skipped; `None` where no such pass applies (the layer then runs alone).
+    #[allow(clippy::type_complexity)]
+    fn forward_fused(
+        &self,
+        id: LayerId,
+        xs: &[&Tensor],
+        keep: Option<&[LayerId]>,
+    ) -> Option<Result<(LayerId, Tensor, Option<LayerId>)>> {
+        // Only partial passes fuse: they alone may skip a layer's output.
+        let skippable = |l: LayerId| keep.is_some_and(|k| !k.contains(&l));
+        if !skippable(id) {
+            return None;
+        }
+        let (g, p) = (self.graph, self.params);
+        if let Some(bn) = self.convs[id.0].filter(|&bn| skippable(bn)) {
+            let conv = |act: Option<LayerId>| {
+                let act = act.map(|a| g.layer(a));
+                ops::forward_convolution_batch_norm(g.layer(id), p.of(id), &p.of(bn), act, xs[0])
+            };
+            if let Some(act) = self.fused[bn.0] {
+                if let Some(y) = conv(Some(act)) {
+                    return Some(y.map(|y| (act, y, Some(bn))));
+                }
+            }
+            if let Some(y) = conv(None) {
+                return Some(y.map(|y| (bn, y, None)));
+            }
+        }
+        if let Some(act) = self.fused[id.0] {
+            let y = ops::forward_batch_norm_activation(&p.of(id), g.layer(act), xs[0])?;
+            return Some(y.map(|y| (act, y, None)));
+        }
+        if let Some(act) = self.summed[id.0] {
+            let y = ops::forward_sum_activation(g.layer(act), xs[0], xs[1])?;
+            return Some(y.map(|y| (act, y, None)));
+        }
+        None
     }
 
     /// Propagates `seed` (the gradient of the objective with respect to `from`'s output) back
@@ -365,9 +405,21 @@ impl<'a> Executor<'a> {
     }
 }
 
-/// For each layer of a kind `fuses` accepts whose output is read by one activation only, which
-/// reads nothing else: that activation.
-fn fusable_pairs(g: &Graph, fuses: impl Fn(&LayerKind) -> bool) -> Vec<Option<LayerId>> {
+fn is_batch_norm(k: &LayerKind) -> bool {
+    matches!(k, LayerKind::BatchNorm(_))
+}
+
+fn is_activation(k: &LayerKind) -> bool {
+    matches!(k, LayerKind::Activation(_))
+}
+
+/// For each layer of a kind `fuses` accepts whose output is read by one layer only, of a kind
+/// `then` accepts, which reads nothing else: that layer.
+fn fusable_pairs(
+    g: &Graph,
+    fuses: impl Fn(&LayerKind) -> bool,
+    then: impl Fn(&LayerKind) -> bool,
+) -> Vec<Option<LayerId>> {
     let mut readers: Vec<Vec<LayerId>> = vec![Vec::new(); g.layers.len()];
     for id in g.ids() {
         for i in &g.layer(id).inputs {
@@ -378,7 +430,7 @@ fn fusable_pairs(g: &Graph, fuses: impl Fn(&LayerKind) -> bool) -> Vec<Option<La
         .map(|id| match readers[id.0][..] {
             [act]
                 if fuses(&g.layer(id).kind)
-                    && matches!(g.layer(act).kind, LayerKind::Activation(_))
+                    && then(&g.layer(act).kind)
                     && g.layer(act).inputs == [id] =>
             {
                 Some(act)

@@ -38,7 +38,7 @@ fn derived_kernels_are_kept_from_the_second_pass_and_change_nothing() {
         let (x, w) = (rng.values(g.input_len()), rng.values(g.weight_len()));
         let dy = rng.values(g.output_len());
         let (y, dx) = (
-            forward(&g, &x, &w, None, None),
+            forward(&g, &x, &w, None, None, None),
             input_grad(&g, &dy, &w, None),
         );
         let cache = Derived::default();
@@ -47,7 +47,7 @@ fn derived_kernels_are_kept_from_the_second_pass_and_change_nothing() {
             ("second pass, filling", kept),
             ("third pass, reading", kept),
         ] {
-            let cached = forward(&g, &x, &w, None, Some(&cache));
+            let cached = forward(&g, &x, &w, None, Some(&cache), None);
             assert!(cached == y, "forward, {pass}, {g:?}");
             let cached = input_grad(&g, &dy, &w, Some(&cache));
             assert!(cached == dx, "input gradient, {pass}, {g:?}");

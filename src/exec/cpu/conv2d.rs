@@ -67,27 +67,39 @@ fn with_derived<T, R>(
     }
 }
 
-/// `conv(x, w) + bias`. `x` is `[N, C, H, W]`, `w` `[O, C/groups, kh, kw]`, both dense;
-/// `derived`, where given, holds kernels derived from this `w`.
+/// What runs on each output image in place, on the thread that computed it, while the image
+/// is still in its cache: the layers after a convolution that a partial pass runs with it (a
+/// batch norm and its activation).
+pub type Then<'a> = &'a (dyn Fn(&mut [f32]) + Sync);
+
+/// `conv(x, w) + bias`, then `then` on each image. `x` is `[N, C, H, W]`, `w`
+/// `[O, C/groups, kh, kw]`, both dense; `derived`, where given, holds kernels derived from
+/// this `w`.
 pub fn forward(
     g: &ConvGeometry,
     x: &[f32],
     w: &[f32],
     bias: Option<&[f32]>,
     derived: Option<&Derived>,
+    then: Option<Then<'_>>,
 ) -> Vec<f32> {
     assert_eq!(w.len(), g.weight_len(), "conv2d: weight length");
     if g.is_depthwise() {
         assert_eq!(x.len(), g.input_len(), "conv2d: input length");
-        return depthwise::forward(g, x, w, bias);
+        let mut y = depthwise::forward(g, x, w, bias);
+        if let Some(then) = then {
+            y.chunks_exact_mut(g.out_channels * g.out_plane())
+                .for_each(then);
+        }
+        return y;
     }
     if winograd::pays(g) {
         let make = || winograd_weights(g, winograd::Kernel::Forward(w));
         return with_derived(derived.map(|d| &d.winograd), make, |u| {
-            forward_winograd(g, x, u, bias)
+            forward_winograd(g, x, u, bias, then)
         });
     }
-    forward_with(g, x, Kernel::Dense(w), bias)
+    forward_with(g, x, Kernel::Dense(w), bias, then)
 }
 
 #[cfg(test)]
@@ -116,7 +128,7 @@ pub(super) fn winograd_forward(
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     let u = winograd_weights(g, winograd::Kernel::Forward(w));
-    forward_winograd(g, x, &u, bias)
+    forward_winograd(g, x, &u, bias, None)
 }
 
 /// [`input_grad`] by Winograd F(2x2, 3x3), for a geometry whose stride-1 adjoint it
@@ -125,7 +137,7 @@ pub(super) fn winograd_forward(
 pub(super) fn winograd_input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32]) -> Vec<f32> {
     let adj = adjoint_geometry(g);
     let u = winograd_weights(&adj, winograd::Kernel::Adjoint(w));
-    forward_winograd(&adj, dy, &u, None)
+    forward_winograd(&adj, dy, &u, None, None)
 }
 
 fn forward_winograd(
@@ -133,15 +145,21 @@ fn forward_winograd(
     x: &[f32],
     u: &winograd::Weights,
     bias: Option<&[f32]>,
+    then: Option<Then<'_>>,
 ) -> Vec<f32> {
     assert_eq!(x.len(), g.input_len(), "conv2d: input length");
     if let Some(b) = bias {
         assert_eq!(b.len(), g.out_channels, "conv2d: bias length");
     }
     let (image_out, image_in) = (g.out_channels * g.out_plane(), g.in_channels * g.in_plane());
-    per_image_output(g.output_len(), image_out, x, image_in, |yi, xi, threads| {
-        winograd::image(g, xi, u, bias, yi, threads)
-    })
+    per_image_output(
+        g.output_len(),
+        image_out,
+        x,
+        image_in,
+        then,
+        |yi, xi, threads| winograd::image(g, xi, u, bias, yi, threads),
+    )
 }
 
 /// How the kernel is laid out.
@@ -167,25 +185,39 @@ impl Kernel<'_> {
     }
 }
 
-fn forward_with(g: &ConvGeometry, x: &[f32], w: Kernel<'_>, bias: Option<&[f32]>) -> Vec<f32> {
+fn forward_with(
+    g: &ConvGeometry,
+    x: &[f32],
+    w: Kernel<'_>,
+    bias: Option<&[f32]>,
+    then: Option<Then<'_>>,
+) -> Vec<f32> {
     assert_eq!(x.len(), g.input_len(), "conv2d: input length");
     if let Some(b) = bias {
         assert_eq!(b.len(), g.out_channels, "conv2d: bias length");
     }
     let (image_out, image_in) = (g.out_channels * g.out_plane(), g.in_channels * g.in_plane());
-    per_image_output(g.output_len(), image_out, x, image_in, |yi, xi, threads| {
-        // The GEMM adds to the bias where there is one, else it writes every element.
-        if let Some(b) = bias {
-            for (plane, &v) in yi.chunks_exact_mut(g.out_plane()).zip(b) {
-                plane.fill(MaybeUninit::new(v));
+    per_image_output(
+        g.output_len(),
+        image_out,
+        x,
+        image_in,
+        then,
+        |yi, xi, threads| {
+            // The GEMM adds to the bias where there is one, else it writes every element.
+            if let Some(b) = bias {
+                for (plane, &v) in yi.chunks_exact_mut(g.out_plane()).zip(b) {
+                    plane.fill(MaybeUninit::new(v));
+                }
             }
-        }
-        forward_image(g, xi, w, bias.is_some(), yi, threads)
-    })
+            forward_image(g, xi, w, bias.is_some(), yi, threads)
+        },
+    )
 }
 
 /// A batch's output (`len` floats, `out_len` an image), each image written whole by `each`
-/// (output image, input image, threads; see [`per_image`]) on the thread that computes it.
+/// (output image, input image, threads; see [`per_image`]) on the thread that computes it,
+/// then handed to `then`.
 /// Not zeroed first: `vec![0; len]` zeroed it on one thread while the other waited, ~8% of
 /// ResNet50's time at batch 16, for values the GEMM and Winograd's output transform overwrite.
 /// `each` must write every element of its image; the unit tests fill the buffer with a
@@ -195,13 +227,21 @@ fn per_image_output(
     out_len: usize,
     input: &[f32],
     in_len: usize,
+    then: Option<Then<'_>>,
     each: impl Fn(&mut [MaybeUninit<f32>], &[f32], usize) + Sync,
 ) -> Vec<f32> {
     let mut y = Vec::with_capacity(len);
     let out = &mut y.spare_capacity_mut()[..len];
     #[cfg(test)]
     out.fill(MaybeUninit::new(f32::from_bits(UNWRITTEN)));
-    per_image(out, out_len, input, in_len, each);
+    per_image(out, out_len, input, in_len, |yi, xi, threads| {
+        each(yi, xi, threads);
+        if let Some(then) = then {
+            // SAFETY: `each` wrote every element of the image; `MaybeUninit<f32>` has `f32`'s
+            // layout.
+            then(unsafe { &mut *(yi as *mut [MaybeUninit<f32>] as *mut [f32]) });
+        }
+    });
     // SAFETY: `each` wrote every element of every image, and the images tile `len`.
     unsafe { y.set_len(len) };
     #[cfg(test)]
@@ -379,21 +419,21 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32], derived: Option<&Deri
     }
     if g.stride == [1, 1] && g.kernel == [1, 1] {
         // The flip is the identity; only the transpose remains, and the GEMM reads it.
-        return forward_with(&adjoint_geometry(g), dy, Kernel::Transposed(w), None);
+        return forward_with(&adjoint_geometry(g), dy, Kernel::Transposed(w), None, None);
     }
     if g.stride == [1, 1] {
         let adj = adjoint_geometry(g);
         if winograd::pays(&adj) {
             let make = || winograd_weights(&adj, winograd::Kernel::Adjoint(w));
             return with_derived(derived.map(|d| &d.winograd_adjoint), make, |u| {
-                forward_winograd(&adj, dy, u, None)
+                forward_winograd(&adj, dy, u, None, None)
             });
         }
         // `forward` without `derived`: those are this layer's kernels, not the adjoint's, and
         // the adjoint is not Winograd's (checked above).
         let make = || flipped_transposed(g, w);
         return with_derived(derived.map(|d| &d.adjoint), make, |wt| {
-            forward(&adj, dy, wt, None, None)
+            forward(&adj, dy, wt, None, None, None)
         });
     }
     let mut dx = vec![0f32; g.input_len()];

@@ -155,6 +155,30 @@ fn check_planes(what: &str, len: usize, plane: usize, planes: usize) {
     );
 }
 
+/// [`plane_map`] with a shift, in place over one image (`scale.len()` planes of `plane`
+/// elements), on the calling thread: the batch norm and activation after a convolution, run
+/// on each image as the convolution finishes it.
+pub fn plane_map_in_place(
+    y: &mut [f32],
+    plane: usize,
+    scale: &[f32],
+    shift: &[f32],
+    f: impl Fn(f32) -> f32 + Copy,
+) {
+    check_planes("plane map", y.len(), plane, scale.len());
+    assert_eq!(y.len(), plane * scale.len(), "plane map: one image");
+    vectorized(
+        #[inline(always)]
+        || {
+            for ((y, &a), &b) in y.chunks_exact_mut(plane).zip(scale).zip(shift) {
+                for y in y {
+                    *y = f(*y * a + b);
+                }
+            }
+        },
+    )
+}
+
 /// `Σ a·b` over each plane of `plane` elements: the gradient of a per-plane scale.
 pub fn plane_dots(a: &[f32], b: &[f32], plane: usize) -> Vec<f32> {
     assert_eq!(a.len(), b.len(), "plane dots: operand lengths differ");

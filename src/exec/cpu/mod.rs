@@ -75,6 +75,48 @@ pub fn conv2d(
     g: &ConvGeometry,
     cache: Option<&ConvCache>,
 ) -> Result<Tensor> {
+    conv2d_then(x, w, bias, g, cache, None)
+}
+
+/// [`conv2d`], then the batch norm after it (per-channel `scale` and `shift`) and the scalar
+/// form `f` of the activation after that (the identity where there is none), on each image
+/// in place while it is in cache: `f(conv · scale + shift)`, computed as the separate passes
+/// compute it (`elementwise::plane_map`), so the same to the bit, without their two passes
+/// over memory.
+#[allow(clippy::too_many_arguments)]
+pub fn conv2d_batch_norm(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: &ConvGeometry,
+    cache: Option<&ConvCache>,
+    scale: &Tensor,
+    shift: &Tensor,
+    f: impl Fn(f32) -> f32 + Send + Sync + Copy,
+) -> Result<Tensor> {
+    let values = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+    let (scale, shift) = (values(scale)?, values(shift)?);
+    if scale.len() != g.out_channels || shift.len() != g.out_channels {
+        return Err(crate::error::Error::Input(format!(
+            "batch norm after a convolution of {} filters has {} scales and {} shifts",
+            g.out_channels,
+            scale.len(),
+            shift.len()
+        )));
+    }
+    let plane = g.out_plane();
+    let then = |image: &mut [f32]| elementwise::plane_map_in_place(image, plane, &scale, &shift, f);
+    conv2d_then(x, w, bias, g, cache, Some(&then))
+}
+
+fn conv2d_then(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: &ConvGeometry,
+    cache: Option<&ConvCache>,
+    then: Option<conv2d::Then<'_>>,
+) -> Result<Tensor> {
     g.check()?;
     let bias = match bias {
         Some(b) => Some(b.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?),
@@ -91,7 +133,7 @@ pub fn conv2d(
         name: "convscope-conv2d",
         lens: [g.input_len(), g.weight_len()],
         out: nchw(g.batch, g.out_channels, g.out_hw),
-        f: |x: &[f32], w: &[f32]| conv2d::forward(g, x, w, bias.as_deref(), derived),
+        f: |x: &[f32], w: &[f32]| conv2d::forward(g, x, w, bias.as_deref(), derived, then),
     };
     Ok(x.contiguous()?.apply_op2_no_bwd(&w.contiguous()?, &op)?)
 }

@@ -84,7 +84,7 @@ fn assert_close(what: &str, g: &ConvGeometry, got: &[f32], want: &[f64], scale: 
 }
 
 fn check(g: &ConvGeometry, rng: &mut Rng, bias: bool) {
-    let fwd: Forward = |g, x, w, b| forward(g, x, w, b, None);
+    let fwd: Forward = |g, x, w, b| forward(g, x, w, b, None, None);
     check_with(g, rng, bias, fwd, |g, dy, w| input_grad(g, dy, w, None));
 }
 

@@ -8,10 +8,12 @@
 
 use candle_core::Tensor;
 
+use super::activation::{self, ConvolutionBatchNorm};
 use super::window::Taps;
 use crate::error::{Error, Result};
 use crate::exec::cpu::{self, ConvGeometry};
-use crate::model::{Conv2dConfig, ConvTranspose2dConfig};
+use crate::exec::LayerWeights;
+use crate::model::{Activation, Conv2dConfig, ConvTranspose2dConfig};
 
 /// The kernels' description of `c` applied to an input of shape `in_dims` (NCHW).
 pub fn geometry(c: &Conv2dConfig, in_dims: &[usize]) -> Result<ConvGeometry> {
@@ -86,6 +88,36 @@ pub fn forward(
         Some(b) => y.broadcast_add(b)?,
         None => y,
     })
+}
+
+/// The convolution (weights `p`), the batch norm after it (`bn`: scale and shift) and the
+/// activation after that, or none, as one pass on the CPU: the same values as the layers one
+/// after the other, to the bit, without the first two's outputs. `None` where there is no such
+/// pass (off the CPU; an activation without a scalar form).
+pub fn forward_batch_norm(
+    x: &Tensor,
+    p: LayerWeights<'_>,
+    c: &Conv2dConfig,
+    bn: &[Tensor],
+    act: Option<&Activation>,
+) -> Option<Result<Tensor>> {
+    if !([x, &p[0], &bn[0], &bn[1]].into_iter().all(cpu::takes) && p.get(1).is_none_or(cpu::takes))
+    {
+        return None;
+    }
+    let geometry = match geometry(c, x.dims()) {
+        Ok(g) => g,
+        Err(e) => return Some(Err(e)),
+    };
+    let conv = ConvolutionBatchNorm {
+        w: &p[0],
+        bias: p.get(1),
+        geometry: &geometry,
+        cache: p.conv_cache,
+        scale: &bn[0],
+        shift: &bn[1],
+    };
+    activation::forward_after_convolution(x, &conv, act)
 }
 
 /// d(loss)/d(input) given d(loss)/d(output); `cache` as in [`forward`].

@@ -85,6 +85,27 @@ pub fn forward_batch_norm_activation(
     activation::forward_after_batch_norm(x, &bn[0], &bn[1], a)
 }
 
+/// The convolution layer `conv` (weights `p`), the batch norm after it (parameters `bn`) and
+/// the activation layer after that, or none, in one pass over the convolution's input `x`
+/// (see `conv::forward_batch_norm`); `None` where there is no such pass.
+pub fn forward_convolution_batch_norm(
+    conv: &Layer,
+    p: LayerWeights<'_>,
+    bn: &[Tensor],
+    act: Option<&Layer>,
+    x: &Tensor,
+) -> Option<Result<Tensor>> {
+    let LayerKind::Conv2d(c) = &conv.kind else {
+        return None;
+    };
+    let act = match act.map(|l| &l.kind) {
+        None => None,
+        Some(LayerKind::Activation(a)) => Some(a),
+        Some(_) => return None,
+    };
+    conv::forward_batch_norm(x, p, c, bn, act)
+}
+
 /// The activation layer `act` of the sum of `x` and `y` (a residual join), in one pass over
 /// the two: the same values as the two layers one after the other, without the sum. `None`
 /// where there is no such pass (see `activation::forward_after_sum`).
