@@ -3,8 +3,8 @@
 //! Peak memory of forward (batch 1 and 16) and forward + input gradient (batch 1) of the models
 //! `benches/forward.rs` times, run as `predict` and saliency run them. Each row runs once in a
 //! fresh child process: after the weights and the input are loaded, the peak resident set is
-//! reset (`/proc/self/clear_refs`), the operation runs, and the row is the peak (`VmHWM`) minus
-//! the resident set just before, in MB. `benches/compare_torch.py` measures PyTorch the same
+//! reset (`/proc/self/clear_refs`, after the memory loading freed is handed back), the
+//! operation runs, and the row is the peak (`VmHWM`) minus the resident set just before, in MB. `benches/compare_torch.py` measures PyTorch the same
 //! way, in the same run, and prints the ratios.
 
 mod common;
@@ -40,6 +40,13 @@ fn child(name: &str, row: &str, big_batch: usize) {
     };
     let x = Tensor::randn(0f32, 1f32, (batch, 3, side, side), &device).unwrap();
     let logits = graph.logits_layer();
+    // Freed memory stays in the process (`keep_freed_memory`): hand what loading freed back
+    // first, or the row would reuse it unseen and read lower than the memory it needs.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free heap pages to the kernel.
+    unsafe {
+        libc::malloc_trim(0);
+    }
     let before = status_kb("VmRSS:");
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak resident set");
     if row == "forward_input_grad_b1" {

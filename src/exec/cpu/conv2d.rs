@@ -67,10 +67,10 @@ fn with_derived<T, R>(
     }
 }
 
-/// What runs on each output image in place, on the thread that computed it, while the image
-/// is still in its cache: the layers after a convolution that a partial pass runs with it (a
-/// batch norm and its activation).
-pub type Then<'a> = &'a (dyn Fn(&mut [f32]) + Sync);
+/// What runs on each output image in place, with the threads that computed it (the second
+/// argument), while the image is still in their caches: the layers after a convolution that a
+/// partial pass runs with it (a batch norm and its activation).
+pub type Then<'a> = &'a (dyn Fn(&mut [f32], usize) + Sync);
 
 /// `conv(x, w) + bias`, then `then` on each image. `x` is `[N, C, H, W]`, `w`
 /// `[O, C/groups, kh, kw]`, both dense; `derived`, where given, holds kernels derived from
@@ -88,8 +88,13 @@ pub fn forward(
         assert_eq!(x.len(), g.input_len(), "conv2d: input length");
         let mut y = depthwise::forward(g, x, w, bias);
         if let Some(then) = then {
-            y.chunks_exact_mut(g.out_channels * g.out_plane())
-                .for_each(then);
+            let image = g.out_channels * g.out_plane();
+            let threads = rayon::current_num_threads();
+            if g.batch >= threads {
+                y.par_chunks_exact_mut(image).for_each(|y| then(y, 1));
+            } else {
+                y.chunks_exact_mut(image).for_each(|y| then(y, threads));
+            }
         }
         return y;
     }
@@ -239,7 +244,10 @@ fn per_image_output(
         if let Some(then) = then {
             // SAFETY: `each` wrote every element of the image; `MaybeUninit<f32>` has `f32`'s
             // layout.
-            then(unsafe { &mut *(yi as *mut [MaybeUninit<f32>] as *mut [f32]) });
+            then(
+                unsafe { &mut *(yi as *mut [MaybeUninit<f32>] as *mut [f32]) },
+                threads,
+            );
         }
     });
     // SAFETY: `each` wrote every element of every image, and the images tile `len`.

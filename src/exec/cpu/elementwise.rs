@@ -156,27 +156,42 @@ fn check_planes(what: &str, len: usize, plane: usize, planes: usize) {
 }
 
 /// [`plane_map`] with a shift, in place over one image (`scale.len()` planes of `plane`
-/// elements), on the calling thread: the batch norm and activation after a convolution, run
-/// on each image as the convolution finishes it.
+/// elements), on the calling thread or, with `parallel`, in chunks of whole planes across
+/// the threads: the batch norm and activation after a convolution, run on each image as the
+/// convolution finishes it.
 pub fn plane_map_in_place(
     y: &mut [f32],
     plane: usize,
     scale: &[f32],
     shift: &[f32],
-    f: impl Fn(f32) -> f32 + Copy,
+    f: impl Fn(f32) -> f32 + Sync + Send + Copy,
+    parallel: bool,
 ) {
     check_planes("plane map", y.len(), plane, scale.len());
     assert_eq!(y.len(), plane * scale.len(), "plane map: one image");
-    vectorized(
-        #[inline(always)]
-        || {
-            for ((y, &a), &b) in y.chunks_exact_mut(plane).zip(scale).zip(shift) {
-                for y in y {
-                    *y = f(*y * a + b);
+    assert_eq!(shift.len(), scale.len(), "plane map: shift length");
+    let planes = (CHUNK / plane).max(1);
+    let run = |first: usize, y: &mut [f32]| {
+        vectorized(
+            #[inline(always)]
+            || {
+                // `f` copied in, as in `map`, so that what it captures lives in registers.
+                let (scale, shift, f) = (&scale[first..], &shift[first..], f);
+                for ((y, &a), &b) in y.chunks_exact_mut(plane).zip(scale).zip(shift) {
+                    for y in y {
+                        *y = f(*y * a + b);
+                    }
                 }
-            }
-        },
-    )
+            },
+        )
+    };
+    if parallel && y.len() >= PARALLEL_FROM {
+        y.par_chunks_mut(plane * planes)
+            .enumerate()
+            .for_each(|(i, y)| run(i * planes, y));
+    } else {
+        run(0, y);
+    }
 }
 
 /// `Σ a·b` over each plane of `plane` elements: the gradient of a per-plane scale.

@@ -105,7 +105,9 @@ pub fn conv2d_batch_norm(
         )));
     }
     let plane = g.out_plane();
-    let then = |image: &mut [f32]| elementwise::plane_map_in_place(image, plane, &scale, &shift, f);
+    let then = |image: &mut [f32], threads: usize| {
+        elementwise::plane_map_in_place(image, plane, &scale, &shift, f, threads > 1)
+    };
     conv2d_then(x, w, bias, g, cache, Some(&then))
 }
 
