@@ -152,19 +152,9 @@ fn forward_winograd(
     bias: Option<&[f32]>,
     then: Option<Then<'_>>,
 ) -> Vec<f32> {
-    assert_eq!(x.len(), g.input_len(), "conv2d: input length");
-    if let Some(b) = bias {
-        assert_eq!(b.len(), g.out_channels, "conv2d: bias length");
-    }
-    let (image_out, image_in) = (g.out_channels * g.out_plane(), g.in_channels * g.in_plane());
-    per_image_output(
-        g.output_len(),
-        image_out,
-        x,
-        image_in,
-        then,
-        |yi, xi, threads| winograd::image(g, xi, u, bias, yi, threads),
-    )
+    per_image_output(g, x, bias, then, |yi, xi, threads| {
+        winograd::image(g, xi, u, bias, yi, threads)
+    })
 }
 
 /// How the kernel is laid out.
@@ -197,49 +187,42 @@ fn forward_with(
     bias: Option<&[f32]>,
     then: Option<Then<'_>>,
 ) -> Vec<f32> {
-    assert_eq!(x.len(), g.input_len(), "conv2d: input length");
-    if let Some(b) = bias {
-        assert_eq!(b.len(), g.out_channels, "conv2d: bias length");
-    }
-    let (image_out, image_in) = (g.out_channels * g.out_plane(), g.in_channels * g.in_plane());
-    per_image_output(
-        g.output_len(),
-        image_out,
-        x,
-        image_in,
-        then,
-        |yi, xi, threads| {
-            // The GEMM adds to the bias where there is one, else it writes every element.
-            if let Some(b) = bias {
-                for (plane, &v) in yi.chunks_exact_mut(g.out_plane()).zip(b) {
-                    plane.fill(MaybeUninit::new(v));
-                }
+    per_image_output(g, x, bias, then, |yi, xi, threads| {
+        // The GEMM adds to the bias where there is one, else it writes every element.
+        if let Some(b) = bias {
+            for (plane, &v) in yi.chunks_exact_mut(g.out_plane()).zip(b) {
+                plane.fill(MaybeUninit::new(v));
             }
-            forward_image(g, xi, w, bias.is_some(), yi, threads)
-        },
-    )
+        }
+        forward_image(g, xi, w, bias.is_some(), yi, threads)
+    })
 }
 
-/// A batch's output (`len` floats, `out_len` an image), each image written whole by `each`
-/// (output image, input image, threads; see [`per_image`]) on the thread that computes it,
-/// then handed to `then`.
+/// A convolution's output over a batch (input `x`, checked against `g` with `bias`), each
+/// image written whole by `each` (output image, input image, threads; see [`per_image`]) on
+/// the thread that computes it, then handed to `then`.
 /// Not zeroed first: `vec![0; len]` zeroed it on one thread while the other waited, ~8% of
 /// ResNet50's time at batch 16, for values the GEMM and Winograd's output transform overwrite.
 /// `each` must write every element of its image; the unit tests fill the buffer with a
 /// sentinel first and check that none is left.
 fn per_image_output(
-    len: usize,
-    out_len: usize,
-    input: &[f32],
-    in_len: usize,
+    g: &ConvGeometry,
+    x: &[f32],
+    bias: Option<&[f32]>,
     then: Option<Then<'_>>,
     each: impl Fn(&mut [MaybeUninit<f32>], &[f32], usize) + Sync,
 ) -> Vec<f32> {
+    assert_eq!(x.len(), g.input_len(), "conv2d: input length");
+    if let Some(b) = bias {
+        assert_eq!(b.len(), g.out_channels, "conv2d: bias length");
+    }
+    let len = g.output_len();
+    let (out_len, in_len) = (g.out_channels * g.out_plane(), g.in_channels * g.in_plane());
     let mut y = Vec::with_capacity(len);
     let out = &mut y.spare_capacity_mut()[..len];
     #[cfg(test)]
     out.fill(MaybeUninit::new(f32::from_bits(UNWRITTEN)));
-    per_image(out, out_len, input, in_len, |yi, xi, threads| {
+    per_image(out, out_len, x, in_len, |yi, xi, threads| {
         each(yi, xi, threads);
         if let Some(then) = then {
             // SAFETY: `each` wrote every element of the image; `MaybeUninit<f32>` has `f32`'s
