@@ -65,8 +65,8 @@ impl Method for GuidedGradCam {
 /// classifier) Grad-CAM's own pass runs first, from the objective down to the layer only.
 fn gradients(cx: &mut Cx<'_>, layer: LayerId) -> Result<(Gradients, Tensor)> {
     if ReluRule::Guided.reaches(cx.graph, layer, cx.objective.layer()) {
-        let cam = cx.clean_gradients(ReluRule::Normal, &[layer])?;
-        return Ok((cam, cx.clean_input_gradient(ReluRule::Guided)?));
+        let at_layer = cx.clean_gradients(ReluRule::Normal, &[layer])?;
+        return Ok((at_layer, cx.clean_input_gradient(ReluRule::Guided)?));
     }
     let both = cx.clean_gradients(ReluRule::Guided, &[layer, cx.graph.inputs[0]])?;
     let guided = input_of(&cx.exec, &both)?;

@@ -139,9 +139,10 @@ pub fn forward_after_convolution(
 /// What an activation's one forward pass on the CPU reads: its own input; the input of the
 /// batch norm before it, `f(x · scale + shift)`; the two operands of the sum before it,
 /// `f(x + y)`; or the input of the convolution before that batch norm, whose images it
-/// finishes as the convolution writes them. A batch norm or a sum and the activation after it are memory-bound passes: in
-/// MobileNetV2 at batch 5 the batch norms and activations took 28 of 102 ms forward, and the
-/// residual sums and their ReLUs 8% of ResNet50's deletion/insertion passes.
+/// finishes as the convolution writes them. A batch norm or a sum and the activation after it
+/// are memory-bound passes: in MobileNetV2 at batch 5 the batch norms and activations took 28
+/// of 102 ms forward, and the residual sums and their ReLUs 8% of ResNet50's
+/// deletion/insertion passes.
 #[derive(Clone, Copy)]
 enum Before<'a> {
     Nothing,
