@@ -6,6 +6,7 @@
 mod cancel;
 pub mod cpu;
 mod device;
+mod fusion;
 pub mod hook;
 pub mod incremental;
 pub mod memory;
@@ -20,7 +21,8 @@ pub use hook::{Capture, Hook, NoHook};
 pub use params::{to_graph_layout, LayerWeights, Params};
 
 use crate::error::{Error, Result};
-use crate::model::{BinaryOp, Graph, LayerId, LayerKind};
+use crate::model::{Graph, LayerId, LayerKind};
+use fusion::Fusions;
 
 /// The backward rule for ReLU-family layers (ReLU, LeakyReLU, Clip/ReLU6).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -126,17 +128,8 @@ fn row_of(t: &Tensor, i: usize) -> Result<Tensor> {
 pub struct Executor<'a> {
     pub graph: &'a Graph,
     pub params: &'a Params,
-    /// For each batch norm whose output only an activation reads (one that reads nothing
-    /// else), that activation: the partial passes run the two as one pass when the batch
-    /// norm's own output is not asked for.
-    fused: Vec<Option<LayerId>>,
-    /// For each sum of two layers (a residual join) whose output only an activation reads,
-    /// that activation: partial passes run the two as one pass, forward only.
-    summed: Vec<Option<LayerId>>,
-    /// For each convolution whose output only a batch norm reads (one that reads nothing else),
-    /// that batch norm: partial passes run the two, and the activation after them, as one pass
-    /// that finishes each image while it is in cache, forward only.
-    convs: Vec<Option<LayerId>>,
+    /// Which layers partial passes run together.
+    fusions: Fusions,
     /// Checked before each layer of every pass, forward and reverse: a pass that is no longer
     /// wanted stops within one layer instead of running to its end.
     cancel: CancelToken,
@@ -147,13 +140,7 @@ impl<'a> Executor<'a> {
         Executor {
             graph,
             params,
-            fused: fusable_pairs(graph, is_batch_norm, is_activation),
-            summed: fusable_pairs(
-                graph,
-                |k| matches!(k, LayerKind::Binary(b) if b.op == BinaryOp::Add && b.constant.is_none()),
-                is_activation,
-            ),
-            convs: fusable_pairs(graph, |k| matches!(k, LayerKind::Conv2d(_)), is_batch_norm),
+            fusions: Fusions::new(graph),
             cancel: CancelToken::default(),
         }
     }
@@ -171,6 +158,12 @@ impl<'a> Executor<'a> {
         Ok(Activations {
             values: values.into_iter().map(|v| v.expect("all kept")).collect(),
         })
+    }
+
+    /// How many layer outputs this executor's partial passes have skipped so far, running a
+    /// layer with the ones after it (see [`Self::forward_to`]): what shows that they did.
+    pub fn skipped_outputs(&self) -> usize {
+        self.fusions.skipped()
     }
 
     /// The outputs of the layers in `keep` only, in that order: every other layer's output is
@@ -236,11 +229,11 @@ impl<'a> Executor<'a> {
                     .iter()
                     .map(|i| values[i.0].as_ref().expect("read before its last reader"))
                     .collect();
-                match self.forward_fused(id, &xs, keep) {
+                match self.fusions.forward(g, self.params, id, &xs, &values, keep) {
                     Some(done) => {
-                        let (last, y, between) = done.map_err(|e| context(&layer.name, e))?;
-                        ahead[last.0] = Some(y);
-                        if let Some(between) = between {
+                        let fused = done.map_err(|e| context(&layer.name, e))?;
+                        ahead[fused.last.0] = Some(fused.y);
+                        for between in fused.skipped {
                             skipped[between.0] = true;
                         }
                         None
@@ -265,49 +258,6 @@ impl<'a> Executor<'a> {
             }
         }
         Ok(values)
-    }
-
-    /// Layer `id` (inputs `xs`) run with the layers after it as one pass, where a partial pass
-    /// (one that keeps only `keep`) may skip the outputs in between: a convolution, its batch
-    /// norm and the activation after that; a batch norm and its activation; a sum and its
-    /// activation. Gives the last layer run, its output, and a layer in between whose output
-    /// was skipped; `None` where no such pass applies (the layer then runs alone).
-    #[allow(clippy::type_complexity)]
-    fn forward_fused(
-        &self,
-        id: LayerId,
-        xs: &[&Tensor],
-        keep: Option<&[LayerId]>,
-    ) -> Option<Result<(LayerId, Tensor, Option<LayerId>)>> {
-        // Only partial passes fuse: they alone may skip a layer's output.
-        let skippable = |l: LayerId| keep.is_some_and(|k| !k.contains(&l));
-        if !skippable(id) {
-            return None;
-        }
-        let (g, p) = (self.graph, self.params);
-        if let Some(bn) = self.convs[id.0].filter(|&bn| skippable(bn)) {
-            let conv = |act: Option<LayerId>| {
-                let act = act.map(|a| g.layer(a));
-                ops::forward_convolution_batch_norm(g.layer(id), p.of(id), &p.of(bn), act, xs[0])
-            };
-            if let Some(act) = self.fused[bn.0] {
-                if let Some(y) = conv(Some(act)) {
-                    return Some(y.map(|y| (act, y, Some(bn))));
-                }
-            }
-            if let Some(y) = conv(None) {
-                return Some(y.map(|y| (bn, y, None)));
-            }
-        }
-        if let Some(act) = self.fused[id.0] {
-            let y = ops::forward_batch_norm_activation(&p.of(id), g.layer(act), xs[0])?;
-            return Some(y.map(|y| (act, y, None)));
-        }
-        if let Some(act) = self.summed[id.0] {
-            let y = ops::forward_sum_activation(g.layer(act), xs[0], xs[1])?;
-            return Some(y.map(|y| (act, y, None)));
-        }
-        None
     }
 
     /// Propagates `seed` (the gradient of the objective with respect to `from`'s output) back
@@ -368,7 +318,9 @@ impl<'a> Executor<'a> {
             let through = keep
                 .zip(layer.inputs.first())
                 .filter(|(k, &bn)| {
-                    self.fused[bn.0] == Some(id) && !k.contains(&bn) && bn.0 >= earliest
+                    self.fusions.activation_after(bn) == Some(id)
+                        && !k.contains(&bn)
+                        && bn.0 >= earliest
                 })
                 .and_then(|(_, &bn)| {
                     let x = ops::backward_activation_batch_norm(
@@ -403,41 +355,6 @@ impl<'a> Executor<'a> {
         }
         Ok(Gradients { values: grads })
     }
-}
-
-fn is_batch_norm(k: &LayerKind) -> bool {
-    matches!(k, LayerKind::BatchNorm(_))
-}
-
-fn is_activation(k: &LayerKind) -> bool {
-    matches!(k, LayerKind::Activation(_))
-}
-
-/// For each layer of a kind `fuses` accepts whose output is read by one layer only, of a kind
-/// `then` accepts, which reads nothing else: that layer.
-fn fusable_pairs(
-    g: &Graph,
-    fuses: impl Fn(&LayerKind) -> bool,
-    then: impl Fn(&LayerKind) -> bool,
-) -> Vec<Option<LayerId>> {
-    let mut readers: Vec<Vec<LayerId>> = vec![Vec::new(); g.layers.len()];
-    for id in g.ids() {
-        for i in &g.layer(id).inputs {
-            readers[i.0].push(id);
-        }
-    }
-    g.ids()
-        .map(|id| match readers[id.0][..] {
-            [act]
-                if fuses(&g.layer(id).kind)
-                    && then(&g.layer(act).kind)
-                    && g.layer(act).inputs == [id] =>
-            {
-                Some(act)
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 /// The seed for "sum over the batch of output[:, class]": a one-hot gradient.

@@ -3,8 +3,9 @@
 //! with branches (residual adds), a squeeze-excitation product whose gate reads a map twice,
 //! and a dropout: EfficientNet-B0, ResNet-18 and MobileNetV2, seeded random weights, at 64x64.
 //! The partial passes also run each batch norm and the activation after it as one pass
-//! (SiLU, ReLU, ReLU6 here), under each backward rule, and each residual sum and the ReLU after
-//! it (ResNet-18) as one forward pass.
+//! (SiLU, ReLU, ReLU6 here), under each backward rule; and forward, each convolution with its
+//! batch norm and activation, and each residual sum with the convolution and batch norm of one
+//! branch and the activation after it (ResNet-18), or without one (MobileNetV2, EfficientNet).
 
 use candle_core::{Device, Tensor};
 use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};
@@ -29,7 +30,8 @@ fn middle(g: &Graph) -> LayerId {
     spatial[spatial.len() / 2]
 }
 
-fn check(arch: &str) {
+/// Checks `arch` and gives how many layer outputs a pass that keeps only the scores skipped.
+fn check(arch: &str) -> usize {
     let g = zoo::find(arch).unwrap().build_at(64, 10, 3).unwrap();
     let params = Params::load(&g, &Device::Cpu).unwrap();
     let exec = Executor::new(&g, &params);
@@ -48,11 +50,13 @@ fn check(arch: &str) {
         full.get(scores),
         &format!("{arch}: forward_to, scores"),
     );
+    let before = exec.skipped_outputs();
     same(
         &exec.output(&x, scores).unwrap(),
         full.get(scores),
         &format!("{arch}: output"),
     );
+    let skipped = exec.skipped_outputs() - before;
 
     let seed = || one_hot_seed(full.get(scores).dims(), 1, &Device::Cpu).unwrap();
     let all = exec
@@ -96,19 +100,31 @@ fn check(arch: &str) {
             &format!("{arch}: backward_to the input, {rule:?}"),
         );
     }
+    skipped
 }
+
+// The outputs a pass to the scores skips are counted from the architecture: each batch norm
+// run with the convolution before it and the activation after it (1), and each residual sum
+// run with the batch norm and convolution of one of its branches (the batch norm, and the sum
+// itself where an activation follows it). A pass that did not fuse the sums counts fewer, so
+// these pin that the fused passes above really ran (and so were compared).
 
 #[test]
 fn partial_passes_equal_full_ones_on_efficientnet_b0() {
-    check("efficientnet_b0");
+    // The stem and the head (1 each); 15 expansions and 16 depthwise layers (1 each); the
+    // projections of the 9 blocks with a residual sum and no activation after it (1 each).
+    assert_eq!(check("efficientnet_b0"), 1 + 1 + 15 + 16 + 9);
 }
 
 #[test]
 fn partial_passes_equal_full_ones_on_resnet18() {
-    check("resnet18");
+    // The stem (1); in each of 8 blocks the first convolution (1) and the sum with its ReLU (2).
+    assert_eq!(check("resnet18"), 1 + 8 * (1 + 2));
 }
 
 #[test]
 fn partial_passes_equal_full_ones_on_mobilenet_v2() {
-    check("mobilenet_v2");
+    // The stem and the last 1x1 convolution (1 each); 16 expansions and 17 depthwise layers
+    // (1 each); the projections of the 10 blocks with a residual sum, no ReLU after it (1 each).
+    assert_eq!(check("mobilenet_v2"), 1 + 1 + 16 + 17 + 10);
 }

@@ -7,6 +7,7 @@
 //! synchronisation inside an image); the images left over run one after another, each band's
 //! im2col, GEMM and col2im split across the threads.
 
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -16,8 +17,9 @@ use rayon::prelude::*;
 use super::columns::{col2im_channel, im2col_channel};
 use super::depthwise;
 use super::geometry::ConvGeometry;
-use super::images::{per_image, per_image_output, Then};
+use super::images::{per_image, per_image_output, Finish, Then};
 use super::matmul::{matmul, matmul_raw, MatRef, SharedOut};
+use super::scratch::{floats, with_reused};
 use super::winograd;
 
 /// How many floats of im2col columns one band may hold: small enough to stay in L2 while the
@@ -83,13 +85,21 @@ pub fn forward(
     if g.is_depthwise() {
         assert_eq!(x.len(), g.input_len(), "conv2d: input length");
         let mut y = depthwise::forward(g, x, w, bias);
-        if let Some(then) = then {
-            let image = g.out_channels * g.out_plane();
-            let threads = rayon::current_num_threads();
+        if then.is_some() {
+            let (plane, channels) = (g.out_plane(), g.out_channels);
+            let finish = |n: usize, y: &mut [f32], threads: usize| {
+                // SAFETY: the whole image, written by the depthwise kernel and borrowed here.
+                unsafe {
+                    Finish::new(then, n).runs(y.as_mut_ptr(), plane, 0..channels, 0..plane, threads)
+                }
+            };
+            let (threads, image) = (rayon::current_num_threads(), channels * plane);
             if g.batch >= threads {
-                y.par_chunks_exact_mut(image).for_each(|y| then(y, 1));
+                let images = y.par_chunks_exact_mut(image).enumerate();
+                images.for_each(|(n, y)| finish(n, y, 1));
             } else {
-                y.chunks_exact_mut(image).for_each(|y| then(y, threads));
+                let images = y.chunks_exact_mut(image).enumerate();
+                images.for_each(|(n, y)| finish(n, y, threads));
             }
         }
         return y;
@@ -148,8 +158,8 @@ fn forward_winograd(
     bias: Option<&[f32]>,
     then: Option<Then<'_>>,
 ) -> Vec<f32> {
-    per_image_output(g, x, bias, then, |yi, xi, threads| {
-        winograd::image(g, xi, u, bias, yi, threads)
+    per_image_output(g, x, bias, then, |yi, xi, finish, threads| {
+        winograd::image(g, xi, u, bias, yi, finish, threads)
     })
 }
 
@@ -183,14 +193,14 @@ fn forward_with(
     bias: Option<&[f32]>,
     then: Option<Then<'_>>,
 ) -> Vec<f32> {
-    per_image_output(g, x, bias, then, |yi, xi, threads| {
+    per_image_output(g, x, bias, then, |yi, xi, finish, threads| {
         // The GEMM adds to the bias where there is one, else it writes every element.
         if let Some(b) = bias {
             for (plane, &v) in yi.chunks_exact_mut(g.out_plane()).zip(b) {
                 plane.fill(MaybeUninit::new(v));
             }
         }
-        forward_image(g, xi, w, bias.is_some(), yi, threads)
+        forward_image(g, xi, w, bias.is_some(), yi, finish, threads)
     })
 }
 
@@ -216,6 +226,7 @@ fn forward_image(
     w: Kernel<'_>,
     accumulate: bool,
     y: &mut [MaybeUninit<f32>],
+    finish: Finish<'_>,
     threads: usize,
 ) {
     assert_eq!(
@@ -236,18 +247,24 @@ fn forward_image(
                 // SAFETY: blocks are disjoint parts of `y` (distinct groups' channels or distinct
                 // output rows), `y` is borrowed mutably for the whole loop, and each block is
                 // written by one task only.
-                unsafe { forward_block(g, x, w, accumulate, out.ptr(), &block, cols, 1) }
+                unsafe { forward_block(g, x, w, accumulate, out.ptr(), &block, cols, finish, 1) }
             });
     } else {
-        let mut cols = Vec::new();
-        for block in &blocks {
-            // SAFETY: one block at a time, inside `y` (checked above).
-            unsafe { forward_block(g, x, w, accumulate, y, block, &mut cols, threads) }
-        }
+        with_reused(&COLUMNS, |cols| {
+            for block in &blocks {
+                // SAFETY: one block at a time, inside `y` (checked above).
+                unsafe { forward_block(g, x, w, accumulate, y, block, cols, finish, threads) }
+            }
+        })
     }
 }
 
-/// One group's output channels over one band of output rows.
+thread_local! {
+    /// The im2col columns of the images a thread convolves one after another (see `scratch`).
+    static COLUMNS: Cell<Vec<f32>> = const { Cell::new(Vec::new()) };
+}
+
+/// One group's output channels over one band of output rows, handed to `finish` once computed.
 struct Block {
     grp: usize,
     band: std::ops::Range<usize>,
@@ -265,6 +282,7 @@ unsafe fn forward_block(
     y: *mut f32,
     block: &Block,
     cols: &mut Vec<f32>,
+    finish: Finish<'_>,
     threads: usize,
 ) {
     let (cig, cog, k) = (g.in_per_group(), g.out_per_group(), g.patch_len());
@@ -284,30 +302,26 @@ unsafe fn forward_block(
             cs: 1,
         };
         matmul_raw(dst, oplane, wg, rhs, accumulate, threads);
-        return;
-    }
-    cols.resize(k * len, 0.0);
-    let per_channel = g.taps() * len;
-    let fill = |(ci, c): (usize, &mut [f32])| {
-        im2col_channel(g, &xg[ci * iplane..][..iplane], band.clone(), c)
-    };
-    if threads > 1 {
-        cols.par_chunks_exact_mut(per_channel)
-            .enumerate()
-            .for_each(fill);
     } else {
-        cols.chunks_exact_mut(per_channel)
-            .enumerate()
-            .for_each(fill);
+        let cols = floats(cols, k * len);
+        let per_channel = g.taps() * len;
+        let fill = |(ci, c): (usize, &mut [f32])| {
+            im2col_channel(g, &xg[ci * iplane..][..iplane], band.clone(), c)
+        };
+        if threads > 1 {
+            cols.par_chunks_exact_mut(per_channel)
+                .enumerate()
+                .for_each(fill);
+        } else {
+            cols.chunks_exact_mut(per_channel)
+                .enumerate()
+                .for_each(fill);
+        }
+        let cols = MatRef::dense(cols, k, len);
+        matmul_raw(dst, oplane, wg, cols, accumulate, threads);
     }
-    matmul_raw(
-        dst,
-        oplane,
-        wg,
-        MatRef::dense(cols, k, len),
-        accumulate,
-        threads,
-    );
+    let channels = grp * cog..(grp + 1) * cog;
+    finish.runs(y, oplane, channels, band.start * ow..band.end * ow, threads);
 }
 
 /// d(loss)/d(x) given `dy` = d(loss)/d(conv(x, w)), `[N, O, OH, OW]`; `derived` as in
@@ -343,7 +357,7 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32], derived: Option<&Deri
     }
     let mut dx = vec![0f32; g.input_len()];
     let (image_in, image_out) = (g.in_channels * g.in_plane(), g.out_channels * g.out_plane());
-    per_image(&mut dx, image_in, dy, image_out, |dxi, dyi, threads| {
+    per_image(&mut dx, image_in, dy, image_out, |dxi, dyi, _, threads| {
         input_grad_image(g, dyi, w, dxi, threads)
     });
     dx

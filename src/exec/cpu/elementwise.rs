@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use super::simd::{dot, vectorized};
 
 /// The smallest tensor worth splitting across threads.
-const PARALLEL_FROM: usize = 1 << 17;
+pub(super) const PARALLEL_FROM: usize = 1 << 17;
 /// Elements per parallel task.
 const CHUNK: usize = 1 << 16;
 
@@ -155,43 +155,30 @@ fn check_planes(what: &str, len: usize, plane: usize, planes: usize) {
     );
 }
 
-/// [`plane_map`] with a shift, in place over one image (`scale.len()` planes of `plane`
-/// elements), on the calling thread or, with `parallel`, in chunks of whole planes across
-/// the threads: the batch norm and activation after a convolution, run on each image as the
-/// convolution finishes it.
-pub fn plane_map_in_place(
-    y: &mut [f32],
-    plane: usize,
-    scale: &[f32],
-    shift: &[f32],
-    f: impl Fn(f32) -> f32 + Sync + Send + Copy,
-    parallel: bool,
+/// `f(v · a + b)` over `values` in place, or `f(v · a + b + r)` with the `residual` run `r`
+/// (as long as `values`): a batch norm's channel, the residual sum after it and the
+/// activation, on a run of a convolution's output just written (see `images::Then`).
+/// Evaluated in the order the separate passes evaluate it ([`plane_map`], then [`zip_map`]'s
+/// sum), so the same to the bit.
+pub fn affine_in_place(
+    values: &mut [f32],
+    a: f32,
+    b: f32,
+    residual: Option<&[f32]>,
+    f: impl Fn(f32) -> f32 + Copy,
 ) {
-    check_planes("plane map", y.len(), plane, scale.len());
-    assert_eq!(y.len(), plane * scale.len(), "plane map: one image");
-    assert_eq!(shift.len(), scale.len(), "plane map: shift length");
-    let planes = (CHUNK / plane).max(1);
-    let run = |first: usize, y: &mut [f32]| {
-        vectorized(
-            #[inline(always)]
-            || {
-                // `f` copied in, as in `map`, so that what it captures lives in registers.
-                let (scale, shift, f) = (&scale[first..], &shift[first..], f);
-                for ((y, &a), &b) in y.chunks_exact_mut(plane).zip(scale).zip(shift) {
-                    for y in y {
-                        *y = f(*y * a + b);
-                    }
+    vectorized(
+        #[inline(always)]
+        || match residual {
+            None => values.iter_mut().for_each(|v| *v = f(*v * a + b)),
+            Some(r) => {
+                assert_eq!(r.len(), values.len(), "affine: residual length");
+                for (v, &r) in values.iter_mut().zip(r) {
+                    *v = f(*v * a + b + r);
                 }
-            },
-        )
-    };
-    if parallel && y.len() >= PARALLEL_FROM {
-        y.par_chunks_mut(plane * planes)
-            .enumerate()
-            .for_each(|(i, y)| run(i * planes, y));
-    } else {
-        run(0, y);
-    }
+            }
+        },
+    )
 }
 
 /// `Σ a·b` over each plane of `plane` elements: the gradient of a per-plane scale.

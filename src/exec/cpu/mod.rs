@@ -11,6 +11,7 @@
 mod cache_tests;
 mod columns;
 mod conv2d;
+mod custom_ops;
 mod depthwise;
 mod elementwise;
 #[cfg(test)]
@@ -22,13 +23,16 @@ mod images;
 mod linear;
 mod matmul;
 mod pool;
+mod scratch;
 mod simd;
 mod strided;
 #[cfg(test)]
 mod tests;
 mod winograd;
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Shape, Tensor, TensorId};
+use candle_core::{DType, Shape, Tensor, TensorId};
+
+use custom_ops::{Kernel1, Kernel2, Kernel3};
 
 pub use enabled::{kernels_on, with_kernels};
 pub use geometry::ConvGeometry;
@@ -81,11 +85,12 @@ pub fn conv2d(
     conv2d_then(x, w, bias, g, cache, None)
 }
 
-/// [`conv2d`], then the batch norm after it (per-channel `scale` and `shift`) and the scalar
-/// form `f` of the activation after that (the identity where there is none), on each image
-/// in place while it is in cache: `f(conv · scale + shift)`, computed as the separate passes
-/// compute it (`elementwise::plane_map`), so the same to the bit, without their two passes
-/// over memory.
+/// [`conv2d`], then the batch norm after it (per-channel `scale` and `shift`), the residual
+/// sum after that where `residual` is given (a tensor of the output's shape), and the scalar
+/// form `f` of the activation last (the identity where there is none): `f(conv · scale +
+/// shift [+ residual])`, run on each part of the output as the kernel writes it, while it is
+/// in cache. Computed as the separate passes compute it (`elementwise::plane_map`, `zip_map`),
+/// so the same to the bit, without their passes over memory.
 #[allow(clippy::too_many_arguments)]
 pub fn conv2d_batch_norm(
     x: &Tensor,
@@ -95,6 +100,7 @@ pub fn conv2d_batch_norm(
     cache: Option<&ConvCache>,
     scale: &Tensor,
     shift: &Tensor,
+    residual: Option<&Tensor>,
     f: impl Fn(f32) -> f32 + Send + Sync + Copy,
 ) -> Result<Tensor> {
     let values = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
@@ -107,21 +113,45 @@ pub fn conv2d_batch_norm(
             shift.len()
         )));
     }
-    let plane = g.out_plane();
-    let then = |image: &mut [f32], threads: usize| {
-        elementwise::plane_map_in_place(image, plane, &scale, &shift, f, threads > 1)
+    let (plane, channels) = (g.out_plane(), g.out_channels);
+    let finish = |run: images::Run<'_>, residual: Option<&[f32]>| {
+        let (a, b) = (scale[run.channel], shift[run.channel]);
+        let residual = residual.map(|r| {
+            &r[(run.image * channels + run.channel) * plane + run.at..][..run.values.len()]
+        });
+        elementwise::affine_in_place(run.values, a, b, residual, f)
     };
-    conv2d_then(x, w, bias, g, cache, Some(&then))
+    let Some(residual) = residual else {
+        return conv2d_then(x, w, bias, g, cache, Some(&|run| finish(run, None)));
+    };
+    if residual.dims() != nchw(g.batch, g.out_channels, g.out_hw).dims() {
+        return Err(crate::error::Error::Input(format!(
+            "a residual of shape {:?} cannot be added to a convolution's output of shape {:?}",
+            residual.dims(),
+            [g.batch, g.out_channels, g.out_hw[0], g.out_hw[1]]
+        )));
+    }
+    let (bias, derived) = conv_operands(bias, g, cache, w)?;
+    let op = Kernel3 {
+        name: "convscope-conv2d-batch-norm-sum",
+        lens: [g.input_len(), g.weight_len(), g.output_len()],
+        out: nchw(g.batch, g.out_channels, g.out_hw),
+        f: |x: &[f32], w: &[f32], r: &[f32]| {
+            let then = |run: images::Run<'_>| finish(run, Some(r));
+            conv2d::forward(g, x, w, bias.as_deref(), derived, Some(&then))
+        },
+    };
+    let (x, w, r) = (x.contiguous()?, w.contiguous()?, residual.contiguous()?);
+    Ok(x.apply_op3_no_bwd(&w, &r, &op)?)
 }
 
-fn conv2d_then(
-    x: &Tensor,
-    w: &Tensor,
+/// A convolution's bias as values (checked against `g`), and the kernels kept for `w`.
+fn conv_operands<'a>(
     bias: Option<&Tensor>,
     g: &ConvGeometry,
-    cache: Option<&ConvCache>,
-    then: Option<images::Then<'_>>,
-) -> Result<Tensor> {
+    cache: Option<&'a ConvCache>,
+    w: &Tensor,
+) -> Result<(Option<Vec<f32>>, Option<&'a conv2d::Derived>)> {
     g.check()?;
     let bias = match bias {
         Some(b) => Some(b.flatten_all()?.to_dtype(DType::F32)?.to_vec1::<f32>()?),
@@ -133,7 +163,18 @@ fn conv2d_then(
             g.out_channels
         )));
     }
-    let derived = ConvCache::for_weights(cache, w);
+    Ok((bias, ConvCache::for_weights(cache, w)))
+}
+
+fn conv2d_then(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    g: &ConvGeometry,
+    cache: Option<&ConvCache>,
+    then: Option<images::Then<'_>>,
+) -> Result<Tensor> {
+    let (bias, derived) = conv_operands(bias, g, cache, w)?;
     let op = Kernel2 {
         name: "convscope-conv2d",
         lens: [g.input_len(), g.weight_len()],
@@ -417,68 +458,4 @@ pub fn plane_fill(g: &Tensor, shape: &Shape, factor: f32) -> Result<Tensor> {
         f: |g: &[f32]| elementwise::plane_fill(g, plane, factor),
     };
     Ok(g.contiguous()?.apply_op1_no_bwd(&op)?)
-}
-
-/// The f32 elements of a contiguous CPU tensor, which must number `len`.
-fn elements<'a>(
-    s: &'a CpuStorage,
-    l: &Layout,
-    name: &str,
-    len: usize,
-) -> candle_core::Result<&'a [f32]> {
-    match (s, l.contiguous_offsets()) {
-        (CpuStorage::F32(v), Some((from, to))) if to - from == len => Ok(&v[from..to]),
-        (CpuStorage::F32(_), Some((from, to))) => {
-            candle_core::bail!(
-                "{name}: an operand has {} elements where {len} fit",
-                to - from
-            )
-        }
-        _ => candle_core::bail!("{name}: expected contiguous f32 operands"),
-    }
-}
-
-/// A one-operand kernel as a candle op (CPU only: other devices never reach it).
-struct Kernel1<F> {
-    name: &'static str,
-    len: usize,
-    out: Shape,
-    f: F,
-}
-
-impl<F: Fn(&[f32]) -> Vec<f32> + Send + Sync> CustomOp1 for Kernel1<F> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let x = elements(s, l, self.name, self.len)?;
-        Ok((CpuStorage::F32((self.f)(x)), self.out.clone()))
-    }
-}
-
-/// A two-operand kernel as a candle op.
-struct Kernel2<F> {
-    name: &'static str,
-    lens: [usize; 2],
-    out: Shape,
-    f: F,
-}
-
-impl<F: Fn(&[f32], &[f32]) -> Vec<f32> + Send + Sync> CustomOp2 for Kernel2<F> {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let a = elements(s1, l1, self.name, self.lens[0])?;
-        let b = elements(s2, l2, self.name, self.lens[1])?;
-        Ok((CpuStorage::F32((self.f)(a, b)), self.out.clone()))
-    }
 }

@@ -14,12 +14,15 @@
 //! `Aᵀ = [1 1 1 0; 0 1 −1 −1]`. Only additions and halvings, so the rounding stays within the
 //! tolerance of the direct sum (`tests.rs` checks it against the definition in f64).
 
+use std::cell::Cell;
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
+use super::images::Finish;
 use super::matmul::{matmul_raw, MatRef, SharedOut};
+use super::scratch::{floats, with_reused};
 use super::simd::vectorized;
 
 /// Below this many input or output channels the 16 GEMMs are too thin to beat im2col (the
@@ -172,13 +175,16 @@ pub struct Scratch {
     rows: Vec<f32>,
 }
 
-/// One image: `y := conv(x, w) (+ bias)`, `x` `[C, H, W]`, `y` `[K, OH, OW]`.
+/// One image: `y := conv(x, w) (+ bias)`, `x` `[C, H, W]`, `y` `[K, OH, OW]`, each channel's
+/// rows handed to `finish` as the output transform writes them.
+#[allow(clippy::too_many_arguments)]
 pub fn image(
     g: &ConvGeometry,
     x: &[f32],
     u: &Weights,
     bias: Option<&[f32]>,
     y: &mut [MaybeUninit<f32>],
+    finish: Finish<'_>,
     threads: usize,
 ) {
     assert!(applies(g), "winograd: unsupported geometry {g:?}");
@@ -200,15 +206,21 @@ pub fn image(
             .for_each_init(Scratch::default, |s, rows| {
                 // SAFETY: blocks write disjoint output rows of `y`, which is borrowed mutably
                 // for the whole loop.
-                unsafe { block(g, x, u, bias, out.ptr(), rows, s, 1) }
+                unsafe { block(g, x, u, bias, out.ptr(), rows, s, finish, 1) }
             });
     } else {
-        let mut s = Scratch::default();
-        for rows in blocks {
-            // SAFETY: one block at a time, inside `y` (checked above).
-            unsafe { block(g, x, u, bias, out.ptr(), rows, &mut s, threads) }
-        }
+        with_reused(&SCRATCH, |s| {
+            for rows in blocks {
+                // SAFETY: one block at a time, inside `y` (checked above).
+                unsafe { block(g, x, u, bias, out.ptr(), rows, s, finish, threads) }
+            }
+        })
     }
+}
+
+thread_local! {
+    /// The buffers of the images a thread convolves one after another (see `scratch`).
+    static SCRATCH: Cell<Scratch> = Cell::new(Scratch::default());
 }
 
 /// Tile rows and columns: 2x2 outputs each, the last ones cut off by the output's edge.
@@ -231,14 +243,16 @@ unsafe fn block(
     y: *mut f32,
     rows: std::ops::Range<usize>,
     s: &mut Scratch,
+    finish: Finish<'_>,
     threads: usize,
 ) {
     let (c, k) = (g.in_channels, g.out_channels);
     let (_, tw) = tiles(g);
     let n = rows.len() * tw;
     let iplane = g.in_plane();
-    s.v.resize(c * 16 * n, 0.0);
-    s.m.resize(k * 16 * n, 0.0);
+    // Every element is written below: the input transform fills `v`, the GEMMs `m`.
+    let v = floats(&mut s.v, c * 16 * n);
+    let m = floats(&mut s.m, k * 16 * n);
 
     let width = 2 * (tw + 1);
     let transform = |(ch, (v, buf)): (usize, (&mut [f32], &mut Vec<f32>))| {
@@ -246,18 +260,18 @@ unsafe fn block(
         input_transform(g, &x[ch * iplane..][..iplane], rows.clone(), tw, v, buf);
     };
     if threads > 1 {
-        s.v.par_chunks_exact_mut(16 * n)
+        v.par_chunks_exact_mut(16 * n)
             .enumerate()
             .for_each_init(Vec::new, |buf, (ch, v)| transform((ch, (v, buf))));
     } else {
         s.rows.resize(5 * width, 0.0);
-        for (ch, v) in s.v.chunks_exact_mut(16 * n).enumerate() {
+        for (ch, v) in v.chunks_exact_mut(16 * n).enumerate() {
             transform((ch, (v, &mut s.rows)));
         }
     }
 
-    let products = SharedOut(s.m.as_mut_ptr());
-    let v = &s.v;
+    let products = SharedOut(m.as_mut_ptr());
+    let v = &*v;
     let gemm = |xi: usize| {
         let rhs = MatRef {
             data: &v[xi * n..],
@@ -290,14 +304,15 @@ unsafe fn block(
         };
         let b = bias.map_or(0.0, |b| b[ch]);
         output_transform(m, rows.len(), tw, ow, b, dst, tmp);
+        finish.run(ch, first * ow, dst);
     };
     if threads > 1 {
-        s.m.par_chunks_exact(16 * n)
+        m.par_chunks_exact(16 * n)
             .enumerate()
             .for_each_init(Vec::new, |tmp, (ch, m)| back(tmp, (ch, m)));
     } else {
         let tmp = &mut s.rows;
-        s.m.chunks_exact(16 * n)
+        m.chunks_exact(16 * n)
             .enumerate()
             .for_each(|(ch, m)| back(tmp, (ch, m)));
     }

@@ -119,6 +119,9 @@ pub struct ConvolutionBatchNorm<'a> {
     pub cache: Option<&'a cpu::ConvCache>,
     pub scale: &'a Tensor,
     pub shift: &'a Tensor,
+    /// The other operand of the residual sum after the batch norm, where the pass runs that
+    /// sum too (the activation then follows the sum).
+    pub residual: Option<&'a Tensor>,
 }
 
 /// `a(batch_norm(conv(x)))`, or `batch_norm(conv(x))` without an activation, in one pass on
@@ -163,7 +166,8 @@ impl Before<'_> {
             Before::BatchNorm(scale, shift) => cpu::plane_map(x, scale, Some(shift), name, f),
             Before::Sum(y) => cpu::zip_map(x, y, name, move |a, b| f(a + b)),
             Before::Convolution(c) => {
-                cpu::conv2d_batch_norm(x, c.w, c.bias, c.geometry, c.cache, c.scale, c.shift, f)
+                let (g, bn) = (c.geometry, (c.scale, c.shift));
+                cpu::conv2d_batch_norm(x, c.w, c.bias, g, c.cache, bn.0, bn.1, c.residual, f)
             }
         }
     }

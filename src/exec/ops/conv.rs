@@ -90,25 +90,35 @@ pub fn forward(
     })
 }
 
-/// The convolution (weights `p`), the batch norm after it (`bn`: scale and shift) and the
-/// activation after that, or none, as one pass on the CPU: the same values as the layers one
-/// after the other, to the bit, without the first two's outputs. `None` where there is no such
-/// pass (off the CPU; an activation without a scalar form).
+/// The convolution (weights `p`), the batch norm after it (`bn`: scale and shift), the sum
+/// with `residual` after that where given, and the activation after those, or none, as one
+/// pass on the CPU: the same values as the layers one after the other, to the bit, without the
+/// outputs in between. `None` where there is no such pass (off the CPU; an activation without a
+/// scalar form).
 pub fn forward_batch_norm(
     x: &Tensor,
     p: LayerWeights<'_>,
     c: &Conv2dConfig,
     bn: &[Tensor],
+    residual: Option<&Tensor>,
     act: Option<&Activation>,
 ) -> Option<Result<Tensor>> {
-    if !([x, &p[0], &bn[0], &bn[1]].into_iter().all(cpu::takes) && p.get(1).is_none_or(cpu::takes))
-    {
+    let operands = [x, &p[0], &bn[0], &bn[1]]
+        .into_iter()
+        .chain(p.get(1))
+        .chain(residual);
+    if !operands.into_iter().all(cpu::takes) {
         return None;
     }
     let geometry = match geometry(c, x.dims()) {
         Ok(g) => g,
         Err(e) => return Some(Err(e)),
     };
+    let (n, k, [oh, ow]) = (geometry.batch, geometry.out_channels, geometry.out_hw);
+    if residual.is_some_and(|r| r.dims() != [n, k, oh, ow]) {
+        // A sum that broadcasts: the layers run one after the other.
+        return None;
+    }
     let conv = ConvolutionBatchNorm {
         w: &p[0],
         bias: p.get(1),
@@ -116,6 +126,7 @@ pub fn forward_batch_norm(
         cache: p.conv_cache,
         scale: &bn[0],
         shift: &bn[1],
+        residual,
     };
     activation::forward_after_convolution(x, &conv, act)
 }

@@ -85,13 +85,15 @@ pub fn forward_batch_norm_activation(
     activation::forward_after_batch_norm(x, &bn[0], &bn[1], a)
 }
 
-/// The convolution layer `conv` (weights `p`), the batch norm after it (parameters `bn`) and
-/// the activation layer after that, or none, in one pass over the convolution's input `x`
-/// (see `conv::forward_batch_norm`); `None` where there is no such pass.
+/// The convolution layer `conv` (weights `p`), the batch norm after it (parameters `bn`), the
+/// residual sum with `residual` after that where given, and the activation layer after those,
+/// or none, in one pass over the convolution's input `x` (see `conv::forward_batch_norm`);
+/// `None` where there is no such pass.
 pub fn forward_convolution_batch_norm(
     conv: &Layer,
     p: LayerWeights<'_>,
     bn: &[Tensor],
+    residual: Option<&Tensor>,
     act: Option<&Layer>,
     x: &Tensor,
 ) -> Option<Result<Tensor>> {
@@ -103,7 +105,7 @@ pub fn forward_convolution_batch_norm(
         Some(LayerKind::Activation(a)) => Some(a),
         Some(_) => return None,
     };
-    conv::forward_batch_norm(x, p, c, bn, act)
+    conv::forward_batch_norm(x, p, c, bn, residual, act)
 }
 
 /// The activation layer `act` of the sum of `x` and `y` (a residual join), in one pass over
