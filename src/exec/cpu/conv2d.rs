@@ -158,7 +158,8 @@ fn forward_winograd(
     bias: Option<&[f32]>,
     then: Option<Then<'_>>,
 ) -> Vec<f32> {
-    per_image_output(g, x, bias, then, |yi, xi, finish, threads| {
+    let group = winograd::images_per_call(g, rayon::current_num_threads());
+    per_image_output(g, x, bias, then, group, |yi, xi, finish, threads| {
         winograd::image(g, xi, u, bias, yi, finish, threads)
     })
 }
@@ -193,7 +194,7 @@ fn forward_with(
     bias: Option<&[f32]>,
     then: Option<Then<'_>>,
 ) -> Vec<f32> {
-    per_image_output(g, x, bias, then, |yi, xi, finish, threads| {
+    per_image_output(g, x, bias, then, 1, |yi, xi, finish, threads| {
         // The GEMM adds to the bias where there is one, else it writes every element.
         if let Some(b) = bias {
             for (plane, &v) in yi.chunks_exact_mut(g.out_plane()).zip(b) {
@@ -357,9 +358,14 @@ pub fn input_grad(g: &ConvGeometry, dy: &[f32], w: &[f32], derived: Option<&Deri
     }
     let mut dx = vec![0f32; g.input_len()];
     let (image_in, image_out) = (g.in_channels * g.in_plane(), g.out_channels * g.out_plane());
-    per_image(&mut dx, image_in, dy, image_out, |dxi, dyi, _, threads| {
-        input_grad_image(g, dyi, w, dxi, threads)
-    });
+    per_image(
+        &mut dx,
+        image_in,
+        dy,
+        image_out,
+        1,
+        |dxi, dyi, _, threads| input_grad_image(g, dyi, w, dxi, threads),
+    );
     dx
 }
 

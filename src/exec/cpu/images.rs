@@ -40,6 +40,11 @@ impl<'a> Finish<'a> {
         Finish { then, image }
     }
 
+    /// The same for the image `k` places after this one (a kernel that takes several images).
+    pub fn image(&self, k: usize) -> Self {
+        Finish::new(self.then, self.image + k)
+    }
+
     /// Hands over `values`, the elements from `at` of channel `channel`'s plane.
     pub fn run(&self, channel: usize, at: usize, values: &mut [f32]) {
         if let Some(then) = self.then {
@@ -87,8 +92,9 @@ impl<'a> Finish<'a> {
 }
 
 /// A convolution's output over a batch (input `x`, checked against `g` with `bias`), each
-/// image written whole by `each` (output image, input image, where to hand its finished runs,
-/// threads; see [`per_image`]) on the thread that computes it.
+/// image written whole by `each` (output images, input images, where to hand their finished
+/// runs, threads; see [`per_image`], which says how many images a call takes: `group`) on the
+/// thread that computes it.
 /// Not zeroed first: `vec![0; len]` zeroed it on one thread while the other waited, ~8% of
 /// ResNet50's time at batch 16, for values the GEMM and Winograd's output transform overwrite.
 /// `each` must write every element of its image; the unit tests fill the buffer with a
@@ -98,6 +104,7 @@ pub(super) fn per_image_output(
     x: &[f32],
     bias: Option<&[f32]>,
     then: Option<Then<'_>>,
+    group: usize,
     each: impl Fn(&mut [MaybeUninit<f32>], &[f32], Finish<'_>, usize) + Sync,
 ) -> Vec<f32> {
     assert_eq!(x.len(), g.input_len(), "conv2d: input length");
@@ -110,7 +117,7 @@ pub(super) fn per_image_output(
     let out = &mut y.spare_capacity_mut()[..len];
     #[cfg(test)]
     out.fill(MaybeUninit::new(f32::from_bits(UNWRITTEN)));
-    per_image(out, out_len, x, in_len, |yi, xi, image, threads| {
+    per_image(out, out_len, x, in_len, group, |yi, xi, image, threads| {
         each(yi, xi, Finish::new(then, image), threads)
     });
     // SAFETY: `each` wrote every element of every image, and the images tile `len`.
@@ -127,9 +134,10 @@ pub(super) fn per_image_output(
 #[cfg(test)]
 const UNWRITTEN: u32 = 0x7fc0_dead;
 
-/// Runs `each(output image, input image, its index, threads)` over a batch: whole images per thread for
-/// as many images as the threads divide evenly (no synchronisation inside an image), and each
-/// image left over with every thread. Five images on two threads as whole images took three
+/// Runs `each(output images, input images, the first one's index, threads)` over a batch:
+/// `group` whole images a call, each call on one thread, for as many images as the threads
+/// divide evenly (no synchronisation inside an image), and each image left over alone with
+/// every thread. Five images on two threads as whole images took three
 /// image-times with one thread idle for the last (SmoothGrad's batches of five: 1.06x
 /// captum's time on ResNet50 while batches of ten ran at 0.85x).
 pub(super) fn per_image<T: Send>(
@@ -137,22 +145,25 @@ pub(super) fn per_image<T: Send>(
     out_len: usize,
     input: &[f32],
     in_len: usize,
+    group: usize,
     each: impl Fn(&mut [T], &[f32], usize, usize) + Sync,
 ) {
     let threads = rayon::current_num_threads();
     let (outs, ins) = (out.len() / out_len.max(1), input.len() / in_len.max(1));
-    let whole = if threads > 1 {
-        outs.min(ins) / threads * threads
+    let group = group.max(1);
+    let unit = threads * group;
+    let whole = if unit > 1 {
+        outs.min(ins) / unit * unit
     } else {
         0
     };
     let (out_whole, out_rest) = out.split_at_mut(whole * out_len);
     let (in_whole, in_rest) = input.split_at(whole * in_len);
     out_whole
-        .par_chunks_exact_mut(out_len.max(1))
-        .zip(in_whole.par_chunks_exact(in_len.max(1)))
+        .par_chunks_exact_mut((out_len * group).max(1))
+        .zip(in_whole.par_chunks_exact((in_len * group).max(1)))
         .enumerate()
-        .for_each(|(n, (o, i))| each(o, i, n, 1));
+        .for_each(|(call, (o, i))| each(o, i, call * group, 1));
     for (n, (o, i)) in out_rest
         .chunks_exact_mut(out_len.max(1))
         .zip(in_rest.chunks_exact(in_len.max(1)))

@@ -17,6 +17,8 @@ mod elementwise;
 #[cfg(test)]
 mod elementwise_tests;
 mod enabled;
+#[cfg(test)]
+mod fused_tests;
 mod geometry;
 mod heap;
 mod images;

@@ -423,13 +423,25 @@ fn winograd_convolutions_match_the_definition() {
         out_hw: [40, 64],
         ..base
     };
+    // Small maps: a thread takes several images at once (two at a time on two threads, the
+    // fifth alone; all five on one thread, in two blocks of tile rows, the first ending in the
+    // middle of the fifth image), and the last tile row and column fall off the edge.
+    let several = ConvGeometry {
+        batch: 5,
+        in_channels: 40,
+        in_hw: [29, 23],
+        out_channels: 40,
+        out_hw: [29, 23],
+        ..base
+    };
+    assert!(super::winograd::groups_images(&several));
     let one_thread = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
         .build()
         .expect("a one-thread pool");
     let mut rng = Rng(23);
     let (fwd, grad) = (winograd_forward, winograd_input_grad);
-    for g in [base, unpadded, asymmetric, cropped, two_blocks] {
+    for g in [base, unpadded, asymmetric, cropped, two_blocks, several] {
         assert!(super::winograd::applies(&g), "{g:?}");
         check_with(&g, &mut rng, true, fwd, grad);
         one_thread.install(|| check_with(&g, &mut rng, false, fwd, grad));
