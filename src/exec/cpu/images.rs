@@ -23,8 +23,10 @@ pub struct Run<'a> {
 
 /// What runs on each [`Run`] in place as soon as the kernel has written it, while it is still
 /// in cache: the layers after a convolution that a partial pass runs with it (a batch norm,
-/// its activation, a residual sum). Handed whole images, ResNet50's 56x56 layers (3.2 MB an
-/// image) had left the core's 2 MB L2 before their batch norm read them back.
+/// its activation, a residual sum). Runs rather than whole images because the kernels finish
+/// their output in parts: Winograd one channel's rows at a time (then still in L1), im2col
+/// one band of rows of every channel, and a kernel taking several images at once finishes
+/// parts of each.
 pub type Then<'a> = &'a (dyn Fn(Run<'_>) + Sync);
 
 /// Where a kernel hands the runs it finishes of one image: [`Then`] (if any) and the image's
