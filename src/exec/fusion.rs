@@ -76,28 +76,18 @@ impl Fusions {
         values: &[Option<Tensor>],
         keep: Option<&[LayerId]>,
     ) -> Option<Result<Fused>> {
-        let y = self.forward_inner(g, p, id, xs, values, keep)?;
-        if let Ok(fused) = &y {
-            self.skips.fetch_add(fused.skipped.len(), Ordering::Relaxed);
-        }
-        Some(y)
-    }
-
-    fn forward_inner(
-        &self,
-        g: &Graph,
-        p: &Params,
-        id: LayerId,
-        xs: &[&Tensor],
-        values: &[Option<Tensor>],
-        keep: Option<&[LayerId]>,
-    ) -> Option<Result<Fused>> {
         // Only partial passes fuse: they alone may skip a layer's output.
         let skippable = |l: LayerId| keep.is_some_and(|k| !k.contains(&l));
         if !skippable(id) {
             return None;
         }
-        let fused = |last: LayerId, skipped: Vec<LayerId>| move |y| Fused { last, y, skipped };
+        // What a pass that ran gives, counted (see `skips`).
+        let fused = |last: LayerId, skipped: Vec<LayerId>| {
+            move |y| {
+                self.skips.fetch_add(skipped.len(), Ordering::Relaxed);
+                Fused { last, y, skipped }
+            }
+        };
         if let Some(bn) = self.convs[id.0].filter(|&bn| skippable(bn)) {
             let conv = |residual: Option<&Tensor>, act: Option<LayerId>| {
                 let (conv, act) = (g.layer(id), act.map(|a| g.layer(a)));
