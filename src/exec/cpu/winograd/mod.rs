@@ -27,7 +27,7 @@ use super::simd::vectorized;
 
 mod tiles;
 
-use tiles::{input_transform, output_transform, segments};
+use tiles::{input_buffer_len, input_transform, output_transform, segments};
 
 /// Below this many input or output channels the 16 GEMMs are too thin to beat im2col (the
 /// RGB stem has 3).
@@ -51,9 +51,14 @@ const MIN_WORK: usize = 1 << 25;
 const WIDE_CHANNELS: usize = 256;
 const WIDE_MIN_TILES: usize = 196;
 
-/// Bytes of transformed input and products one block of tiles may hold: about the L2 and L3
-/// share of one core, so the transforms' output is still cached when the GEMMs read it.
-const BLOCK_BYTES: usize = 4 << 20;
+/// Bytes of transformed input and products one block of tiles may hold: large enough that the
+/// GEMMs get many columns, small enough that the transforms' output is still in the caches
+/// when the GEMMs read it. Measured on ResNet50's 3x3 layers at batch 16 on 2 threads with
+/// AVX-512 (56x56, 28x28, 14x14, 7x7 maps, ms): 2 MB 16.5 / 14.2 / 12.2 / 13.6, 4 MB 17.2 /
+/// 13.7 / 12.4 / 11.7, 8 MB 14.6 / 12.2 / 11.2 / 10.8, 16 MB 14.9 / 12.0 / 11.7 / 10.7, 64 MB
+/// 16.1 / 14.0 / 12.6 / 11.9. At 8 MB a 56x56 image of 64 channels is one block that both
+/// threads share, rather than two blocks a thread each.
+const BLOCK_BYTES: usize = 8 << 20;
 
 /// Whether [`image`] can compute this convolution.
 pub fn applies(g: &ConvGeometry) -> bool {
@@ -290,9 +295,8 @@ unsafe fn block(
     let v = floats(&mut s.v, c * 16 * n);
     let m = floats(&mut s.m, k * 16 * n);
 
-    let width = 2 * (tw + 1);
     let transform = |(ch, (v, buf)): (usize, (&mut [f32], &mut Vec<f32>))| {
-        buf.resize(5 * width, 0.0);
+        buf.resize(input_buffer_len(tw), 0.0);
         for part in &parts {
             let plane = &x[(part.image * c + ch) * iplane..][..iplane];
             input_transform(g, plane, part, tw, v, n, buf);
@@ -303,7 +307,7 @@ unsafe fn block(
             .enumerate()
             .for_each_init(Vec::new, |buf, (ch, v)| transform((ch, (v, buf))));
     } else {
-        s.rows.resize(5 * width, 0.0);
+        s.rows.resize(input_buffer_len(tw), 0.0);
         for (ch, v) in v.chunks_exact_mut(16 * n).enumerate() {
             transform((ch, (v, &mut s.rows)));
         }
