@@ -354,7 +354,15 @@ fn max_pooling_matches_the_definition() {
         out_hw: [4, 3],
         ..odd
     };
-    let mut cases = vec![vgg, odd, ceil];
+    // ResNet's stem pool: 3x3 windows at stride 2 over a padding of 1 (the stride-2 path).
+    let stem = ConvGeometry {
+        in_hw: [9, 11],
+        out_hw: [5, 6],
+        kernel: [3, 3],
+        pad: [1, 1],
+        ..vgg
+    };
+    let mut cases = vec![vgg, odd, ceil, stem];
     for _ in 0..200 {
         let mut g = random_geometry(&mut rng, true);
         g.pad = [g.pad[0].max(0), g.pad[1].max(0)];
