@@ -127,7 +127,11 @@ fn window_max_stride2(g: &ConvGeometry, plane: &[f32], out: &mut [f32]) {
                     }
                     for b in 0..g.kernel[1] {
                         let p = b * g.dilation[1];
-                        let half = if p.is_multiple_of(2) { &even[..] } else { &odd[..] };
+                        let half = if p.is_multiple_of(2) {
+                            &even[..]
+                        } else {
+                            &odd[..]
+                        };
                         for (o, &v) in out.iter_mut().zip(&half[p / 2..][..ow]) {
                             *o = o.max(v);
                         }
