@@ -423,12 +423,13 @@ fn winograd_convolutions_match_the_definition() {
         pad: [-1, 1],
         ..base
     };
+    // 36 tile rows of 32 tiles: blocks of 8 MB hold 32 such rows at 64 + 64 channels.
     let two_blocks = ConvGeometry {
         batch: 1,
         in_channels: 64,
-        in_hw: [40, 64],
+        in_hw: [72, 64],
         out_channels: 64,
-        out_hw: [40, 64],
+        out_hw: [72, 64],
         ..base
     };
     // Small maps: a thread takes several images at once (two at a time on two threads, the

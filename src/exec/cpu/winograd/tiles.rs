@@ -33,10 +33,9 @@ pub(super) fn segments(rows: std::ops::Range<usize>, th: usize, tw: usize) -> Ve
 
 /// Floats of the row buffer [`input_transform`] needs for tiles `tw` wide: four padded input
 /// rows split into their even and odd columns, kept from one tile row to the next (each reads
-/// two of the previous one's), the four rows `Bᵀ` makes of them, and one padded row before
-/// its split.
+/// two of the previous one's), and the four rows `Bᵀ` makes of them.
 pub(super) fn input_buffer_len(tw: usize) -> usize {
-    9 * 2 * (tw + 1)
+    8 * 2 * (tw + 1)
 }
 
 /// One input channel's tiles over a part's tile rows, into `v` as `[ξ][tile]` (`n` tiles a
@@ -61,8 +60,7 @@ pub(super) fn input_transform(
     let left = g.pad[1];
     let from = left.clamp(0, width as isize) as usize;
     let to = (w + left).clamp(from as isize, width as isize) as usize;
-    let (raw, rest) = buf[..9 * width].split_at_mut(4 * width);
-    let (rows4, line) = rest.split_at_mut(4 * width);
+    let (raw, rows4) = buf[..8 * width].split_at_mut(4 * width);
     let row = PaddedRow {
         plane,
         h,
@@ -79,7 +77,7 @@ pub(super) fn input_transform(
                 // Tile row ty reads padded rows 2ty .. 2ty+3; the previous one loaded the first two.
                 let fresh = if r == 0 { 0 } else { 2 };
                 for i in fresh..4 {
-                    row.load(raw, line, 2 * ty + i);
+                    row.load(raw, width, 2 * ty + i);
                 }
                 let d = |i: usize| &raw[(2 * ty + i) % 4 * width..][..width];
                 let (d0, d1, d2, d3) = (d(0), d(1), d(2), d(3));
@@ -199,21 +197,45 @@ struct PaddedRow<'a> {
 }
 
 impl PaddedRow<'_> {
-    /// Padded row `p` (0 = the first row of padding) into slot `p % 4` of `raw`, split into
-    /// its even and odd columns. Always inlined, so that it is compiled inside `vectorized`.
+    /// Padded row `p` (0 = the first row of padding) into slot `p % 4` of `raw` (`width`
+    /// floats a slot), split into its even and odd columns straight from the input row:
+    /// staged through a zero-filled padded row first, the copy and the fill cost more than
+    /// the split (the input transform's loads stalled on the copy's stores). Always inlined,
+    /// so that it is compiled inside `vectorized`.
     #[inline(always)]
-    fn load(&self, raw: &mut [f32], line: &mut [f32], p: usize) {
-        let (width, half) = (line.len(), line.len() / 2);
+    fn load(&self, raw: &mut [f32], width: usize, p: usize) {
+        let (even, odd) = raw[p % 4 * width..][..width].split_at_mut(width / 2);
         let iy = p as isize - self.top;
-        line.fill(0.0);
-        if (0..self.h).contains(&iy) {
-            let (from, to) = (self.from, self.to);
-            let src = &self.plane[(iy * self.w) as usize..][..self.w as usize];
-            line[from..to]
-                .copy_from_slice(&src[(from as isize - self.left) as usize..][..to - from]);
+        if !(0..self.h).contains(&iy) {
+            even.fill(0.0);
+            odd.fill(0.0);
+            return;
         }
-        let (even, odd) = raw[p % 4 * width..][..width].split_at_mut(half);
-        for ((pair, e), o) in line.chunks_exact(2).zip(even).zip(odd) {
+        let (from, to) = (self.from, self.to);
+        // The padding columns (a slot holds whatever row was there before).
+        for c in (0..from).chain(to..width) {
+            if c % 2 == 0 {
+                even[c / 2] = 0.0;
+            } else {
+                odd[c / 2] = 0.0;
+            }
+        }
+        let row = &self.plane[(iy * self.w) as usize..][..self.w as usize];
+        let mut src = &row[(from as isize - self.left) as usize..][..to - from];
+        let mut c = from;
+        // From an even padded column on, the input comes in (even, odd) pairs.
+        if c % 2 == 1 {
+            if let Some((&first, rest)) = src.split_first() {
+                odd[c / 2] = first;
+                (src, c) = (rest, c + 1);
+            }
+        }
+        let pairs = src.chunks_exact(2);
+        if let [last] = pairs.remainder() {
+            even[(c + src.len() - 1) / 2] = *last;
+        }
+        let (even, odd) = (&mut even[c / 2..], &mut odd[c / 2..]);
+        for ((pair, e), o) in pairs.zip(even).zip(odd) {
             *e = pair[0];
             *o = pair[1];
         }
