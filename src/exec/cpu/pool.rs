@@ -115,8 +115,12 @@ fn window_max_stride2(g: &ConvGeometry, plane: &[f32], out: &mut [f32]) {
                         continue;
                     }
                     let row = &plane[g.source(0, oy, a) * w as usize..][..w as usize];
-                    let src = (from as isize - g.pad[1]) as usize;
-                    line[from..to].copy_from_slice(&row[src..][..to - from]);
+                    // Where `from < to`, `from − pad` ≥ 0; where the pad reaches past the padded
+                    // row, no column is copied and the row is padding only.
+                    if from < to {
+                        let src = (from as isize - g.pad[1]) as usize;
+                        line[from..to].copy_from_slice(&row[src..][..to - from]);
+                    }
                     let pairs = line.chunks_exact(2);
                     if let [last] = pairs.remainder() {
                         even[span / 2] = *last;

@@ -362,7 +362,15 @@ fn max_pooling_matches_the_definition() {
         pad: [1, 1],
         ..vgg
     };
-    let mut cases = vec![vgg, odd, ceil, stem];
+    // A leading pad wider than the windows reach: every window is padding only.
+    let past = ConvGeometry {
+        in_hw: [5, 5],
+        out_hw: [3, 2],
+        kernel: [3, 3],
+        pad: [1, 9],
+        ..vgg
+    };
+    let mut cases = vec![vgg, odd, ceil, stem, past];
     for _ in 0..200 {
         let mut g = random_geometry(&mut rng, true);
         g.pad = [g.pad[0].max(0), g.pad[1].max(0)];
@@ -450,7 +458,18 @@ fn winograd_convolutions_match_the_definition() {
         .expect("a one-thread pool");
     let mut rng = Rng(23);
     let (fwd, grad) = (winograd_forward, winograd_input_grad);
-    for g in [base, unpadded, asymmetric, cropped, two_blocks, several] {
+    // A leading pad of 20 before 4 columns and 3 outputs: every tap reads padding (and the
+    // input gradient's adjoint crops 18 columns off a row of 3).
+    let past = ConvGeometry {
+        batch: 1,
+        in_hw: [6, 4],
+        out_hw: [6, 3],
+        pad: [1, 20],
+        ..base
+    };
+    for g in [
+        base, unpadded, asymmetric, cropped, two_blocks, several, past,
+    ] {
         assert!(super::winograd::applies(&g), "{g:?}");
         check_with(&g, &mut rng, true, fwd, grad);
         one_thread.install(|| check_with(&g, &mut rng, false, fwd, grad));

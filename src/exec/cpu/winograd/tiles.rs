@@ -220,6 +220,11 @@ impl PaddedRow<'_> {
                 odd[c / 2] = 0.0;
             }
         }
+        if from == to {
+            // No input column in the padded row (a leading pad wider than it reaches past it).
+            return;
+        }
+        // From here on `from − left` ≥ 0 (`from` is the leading pad clamped into the row).
         let row = &self.plane[(iy * self.w) as usize..][..self.w as usize];
         let mut src = &row[(from as isize - self.left) as usize..][..to - from];
         let mut c = from;
