@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::geometry::ConvGeometry;
 use super::simd::vectorized;
+use super::strided::split_padded;
 
 /// No maximum: a window of padding (or NaN) only.
 const NONE: usize = usize::MAX;
@@ -88,22 +89,18 @@ fn window_max(g: &ConvGeometry, plane: &[f32], out: &mut [f32]) {
 
 /// [`window_max`] for windows two columns apart (ResNet's 3x3 stride-2 stem pool), without
 /// the strided reads that kept it scalar (3% of ResNet50's deletion and insertion): each input
-/// row a window row reads is laid out once as a padded row of −∞ (padding never wins, and a
-/// window of padding only stays −∞) split into its even and odd columns, where each tap
-/// column reads a contiguous run, one output after another. `f32::max` skips NaN as there.
+/// row a window row reads is split once into the even and odd columns of its row padded with
+/// −∞ (padding never wins, and a window of padding only stays −∞), where each tap column
+/// reads a contiguous run, one output after another. `f32::max` skips NaN as there.
 fn window_max_stride2(g: &ConvGeometry, plane: &[f32], out: &mut [f32]) {
-    let (w, ow) = (g.in_hw[1] as isize, g.out_hw[1]);
+    let (w, ow) = (g.in_hw[1], g.out_hw[1]);
     if ow == 0 {
         return;
     }
     out.fill(f32::NEG_INFINITY);
-    // Padded column p reads input column p − pad; output ox's tap b reads p = 2·ox + b·dilation.
+    // Output ox's tap b reads padded column 2·ox + b·dilation.
     let span = 2 * (ow - 1) + (g.kernel[1] - 1) * g.dilation[1] + 1;
-    let from = g.pad[1].clamp(0, span as isize);
-    let to = (w + g.pad[1]).clamp(from, span as isize);
-    let (from, to) = (from as usize, to as usize);
-    let mut buf = vec![f32::NEG_INFINITY; 2 * span];
-    let (line, halves) = buf.split_at_mut(span);
+    let mut halves = vec![0f32; span];
     let (even, odd) = halves.split_at_mut(span.div_ceil(2));
     vectorized(
         #[inline(always)]
@@ -114,21 +111,8 @@ fn window_max_stride2(g: &ConvGeometry, plane: &[f32], out: &mut [f32]) {
                     if oy < y_lo || oy >= y_hi {
                         continue;
                     }
-                    let row = &plane[g.source(0, oy, a) * w as usize..][..w as usize];
-                    // Where `from < to`, `from − pad` ≥ 0; where the pad reaches past the padded
-                    // row, no column is copied and the row is padding only.
-                    if from < to {
-                        let src = (from as isize - g.pad[1]) as usize;
-                        line[from..to].copy_from_slice(&row[src..][..to - from]);
-                    }
-                    let pairs = line.chunks_exact(2);
-                    if let [last] = pairs.remainder() {
-                        even[span / 2] = *last;
-                    }
-                    for ((pair, e), o) in pairs.zip(even.iter_mut()).zip(odd.iter_mut()) {
-                        *e = pair[0];
-                        *o = pair[1];
-                    }
+                    let row = &plane[g.source(0, oy, a) * w..][..w];
+                    split_padded(row, g.pad[1], f32::NEG_INFINITY, even, odd);
                     for b in 0..g.kernel[1] {
                         let p = b * g.dilation[1];
                         let half = if p.is_multiple_of(2) {

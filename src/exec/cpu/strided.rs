@@ -3,6 +3,9 @@
 //! 2 a loop over pairs that vectorizes: through `step_by`, both were one scalar load and store
 //! per element (a third of the depthwise kernels' time; most of the im2col of ResNet's 7x7
 //! stride-2 stem).
+//!
+//! Also the padded rows the stride-2 kernels read (Winograd's input transform, max pooling at
+//! stride 2), split into their even and odd columns.
 
 use super::simd::vectorized;
 
@@ -78,6 +81,49 @@ fn scatter_with(dst: &mut [f32], src: &[f32], step: usize, put: impl Fn(&mut f32
     }
 }
 
+/// The padded row whose column `c` is `row[c − left]` where that lies inside `row` and `fill`
+/// elsewhere, `even.len() + odd.len()` columns wide, split into its even columns (`even`,
+/// ⌈width/2⌉ of them) and its odd ones (`odd`, ⌊width/2⌋): where a kernel reads every other
+/// column, each of its taps then reads a contiguous run of one half. Read straight from `row`,
+/// with no padded copy staged first (the loads stalled on such a copy's stores).
+#[inline(always)]
+pub fn split_padded(row: &[f32], left: isize, fill: f32, even: &mut [f32], odd: &mut [f32]) {
+    let width = even.len() + odd.len();
+    debug_assert_eq!(even.len(), width.div_ceil(2), "split_padded: halves");
+    // The columns `from..to` hold the input; `from − left` ≥ 0 wherever `from < to`.
+    let from = left.clamp(0, width as isize) as usize;
+    let to = (row.len() as isize + left).clamp(from as isize, width as isize) as usize;
+    for c in (0..from).chain(to..width) {
+        if c % 2 == 0 {
+            even[c / 2] = fill;
+        } else {
+            odd[c / 2] = fill;
+        }
+    }
+    if from == to {
+        // No input column in the row (a leading pad wider than it reaches past it).
+        return;
+    }
+    let mut src = &row[(from as isize - left) as usize..][..to - from];
+    let mut c = from;
+    // From an even column on, the input comes in (even, odd) pairs.
+    if c % 2 == 1 {
+        if let Some((&first, rest)) = src.split_first() {
+            odd[c / 2] = first;
+            (src, c) = (rest, c + 1);
+        }
+    }
+    let pairs = src.chunks_exact(2);
+    if let [last] = pairs.remainder() {
+        even[(c + src.len() - 1) / 2] = *last;
+    }
+    let (even, odd) = (&mut even[c / 2..], &mut odd[c / 2..]);
+    for ((pair, e), o) in pairs.zip(even).zip(odd) {
+        *e = pair[0];
+        *o = pair[1];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +157,31 @@ mod tests {
                     }
                     assert_eq!(put, want_put, "scatter step {step} n {n} extra {extra}");
                     assert_eq!(add, want_add, "scatter_add step {step} n {n} extra {extra}");
+                }
+            }
+        }
+    }
+
+    /// Every width, leading pad (negative: a crop; past the row: padding only) and row length
+    /// against the padded row built element by element; the halves start out holding garbage.
+    #[test]
+    fn padded_rows_split_as_defined() {
+        for len in 0..7 {
+            let row: Vec<f32> = (0..len).map(|i| 1.0 + i as f32).collect();
+            for width in 0..12 {
+                for left in -8..12isize {
+                    let mut halves = vec![f32::NAN; width];
+                    let (even, odd) = halves.split_at_mut(width.div_ceil(2));
+                    split_padded(&row, left, -5.0, even, odd);
+                    let padded: Vec<f32> = (0..width as isize)
+                        .map(|c| *row.get((c - left) as usize).unwrap_or(&-5.0))
+                        .collect();
+                    let want: Vec<f32> = (0..width)
+                        .step_by(2)
+                        .chain((1..width).step_by(2))
+                        .map(|c| padded[c])
+                        .collect();
+                    assert_eq!(halves, want, "len {len} width {width} left {left}");
                 }
             }
         }

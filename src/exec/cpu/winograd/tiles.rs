@@ -4,6 +4,7 @@
 
 use super::super::geometry::ConvGeometry;
 use super::super::simd::vectorized;
+use super::super::strided::split_padded;
 
 /// The part of a block of tile rows that lies in one image: the image, its tile rows there,
 /// and where their tiles start among the block's.
@@ -56,19 +57,13 @@ pub(super) fn input_transform(
     let (h, w) = (g.in_hw[0] as isize, g.in_hw[1] as isize);
     let half = tw + 1;
     let width = 2 * half;
-    // Padded column xo reads input column xo − pad; the valid ones are a contiguous run.
-    let left = g.pad[1];
-    let from = left.clamp(0, width as isize) as usize;
-    let to = (w + left).clamp(from as isize, width as isize) as usize;
     let (raw, rows4) = buf[..8 * width].split_at_mut(4 * width);
     let row = PaddedRow {
         plane,
         h,
         w,
         top: g.pad[0],
-        left,
-        from,
-        to,
+        left: g.pad[1],
     };
     vectorized(
         #[inline(always)]
@@ -191,58 +186,22 @@ struct PaddedRow<'a> {
     w: isize,
     top: isize,
     left: isize,
-    /// The padded columns `from..to` hold input columns; the others are padding.
-    from: usize,
-    to: usize,
 }
 
 impl PaddedRow<'_> {
     /// Padded row `p` (0 = the first row of padding) into slot `p % 4` of `raw` (`width`
-    /// floats a slot), split into its even and odd columns straight from the input row:
-    /// staged through a zero-filled padded row first, the copy and the fill cost more than
-    /// the split (the input transform's loads stalled on the copy's stores). Always inlined,
+    /// floats a slot), split into its even and odd columns ([`split_padded`]). Always inlined,
     /// so that it is compiled inside `vectorized`.
     #[inline(always)]
     fn load(&self, raw: &mut [f32], width: usize, p: usize) {
         let (even, odd) = raw[p % 4 * width..][..width].split_at_mut(width / 2);
         let iy = p as isize - self.top;
-        if !(0..self.h).contains(&iy) {
+        if (0..self.h).contains(&iy) {
+            let row = &self.plane[(iy * self.w) as usize..][..self.w as usize];
+            split_padded(row, self.left, 0.0, even, odd);
+        } else {
             even.fill(0.0);
             odd.fill(0.0);
-            return;
-        }
-        let (from, to) = (self.from, self.to);
-        // The padding columns (a slot holds whatever row was there before).
-        for c in (0..from).chain(to..width) {
-            if c % 2 == 0 {
-                even[c / 2] = 0.0;
-            } else {
-                odd[c / 2] = 0.0;
-            }
-        }
-        if from == to {
-            // No input column in the padded row (a leading pad wider than it reaches past it).
-            return;
-        }
-        // From here on `from − left` ≥ 0 (`from` is the leading pad clamped into the row).
-        let row = &self.plane[(iy * self.w) as usize..][..self.w as usize];
-        let mut src = &row[(from as isize - self.left) as usize..][..to - from];
-        let mut c = from;
-        // From an even padded column on, the input comes in (even, odd) pairs.
-        if c % 2 == 1 {
-            if let Some((&first, rest)) = src.split_first() {
-                odd[c / 2] = first;
-                (src, c) = (rest, c + 1);
-            }
-        }
-        let pairs = src.chunks_exact(2);
-        if let [last] = pairs.remainder() {
-            even[(c + src.len() - 1) / 2] = *last;
-        }
-        let (even, odd) = (&mut even[c / 2..], &mut odd[c / 2..]);
-        for ((pair, e), o) in pairs.zip(even).zip(odd) {
-            *e = pair[0];
-            *o = pair[1];
         }
     }
 }
