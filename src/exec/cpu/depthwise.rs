@@ -25,19 +25,21 @@ use super::strided::{gather, scatter};
 /// Flat output positions per block: the accumulator stays in L1 across a block's taps.
 const BLOCK: usize = 1024;
 
-/// How the padded, phase-split copy of one input plane is laid out.
-struct Phases {
+/// How the padded, phase-split copy of one input plane is laid out. Max pooling reads the
+/// same layout, padded with −∞ instead of 0.
+pub(super) struct Phases {
     /// Phases along rows and columns: the strides.
     s: [usize; 2],
     /// Rows per phase plane and the common row width `W`.
     rows: usize,
-    width: usize,
+    pub(super) width: usize,
     /// Padded extent actually read by some tap.
     padded: [usize; 2],
 }
 
 impl Phases {
-    fn new(g: &ConvGeometry) -> Phases {
+    /// The layout for `g`, which must have outputs.
+    pub(super) fn new(g: &ConvGeometry) -> Phases {
         let extent =
             |a: usize| (g.out_hw[a] - 1) * g.stride[a] + (g.kernel[a] - 1) * g.dilation[a] + 1;
         let padded = [extent(0), extent(1)];
@@ -53,7 +55,7 @@ impl Phases {
         self.rows * self.width
     }
 
-    fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.s[0] * self.s[1] * self.plane()
     }
 
@@ -65,7 +67,7 @@ impl Phases {
 
     /// Each tap's offset, in the kernel's row-major order: output (oy, ox) reads tap (a, b)
     /// at `offset + oy·W + ox`.
-    fn taps(&self, g: &ConvGeometry) -> Vec<usize> {
+    pub(super) fn taps(&self, g: &ConvGeometry) -> Vec<usize> {
         let [kh, kw] = g.kernel;
         (0..kh * kw)
             .map(|t| self.index((t / kw) * g.dilation[0], (t % kw) * g.dilation[1]))
@@ -73,7 +75,7 @@ impl Phases {
     }
 
     /// Flat output positions computed: up to the last output of the last row.
-    fn span(&self, g: &ConvGeometry) -> usize {
+    pub(super) fn span(&self, g: &ConvGeometry) -> usize {
         (g.out_hw[0] - 1) * self.width + g.out_hw[1]
     }
 
@@ -122,9 +124,9 @@ fn phase_runs(
 }
 
 /// Copies input plane `x` into its phase planes, over the values of the previous plane: every
-/// plane fills the same positions, so the padding, zeroed once when the buffer is made, stays
-/// zero (zeroing the whole buffer per plane was a tenth of the kernel's time).
-fn scatter_input(g: &ConvGeometry, ph: &Phases, x: &[f32], planes: &mut [f32]) {
+/// plane fills the same positions, so the padding, filled once when the buffer is made, keeps
+/// its value (zeroing the whole buffer per plane was a tenth of the kernel's time).
+pub(super) fn scatter_input(g: &ConvGeometry, ph: &Phases, x: &[f32], planes: &mut [f32]) {
     let sx = ph.s[1];
     ph.for_each_input_row(g, |r, iy, j0, lo, hi| {
         let row = &x[iy * g.in_hw[1]..][lo..hi];
@@ -154,6 +156,28 @@ fn axpy(acc: &mut [f32], w: f32, src: &[f32]) {
     }
 }
 
+/// For each block of the flat outputs `acc` (laid out `W` wide) and each tap `t` in order:
+/// `f(block, t, the run of the phase planes that tap reads for the block)`. Vectorized.
+#[inline(always)]
+pub(super) fn for_each_tap_run(
+    acc: &mut [f32],
+    planes: &[f32],
+    offsets: &[usize],
+    mut f: impl FnMut(&mut [f32], usize, &[f32]),
+) {
+    vectorized(
+        #[inline(always)]
+        || {
+            for (at, block) in acc.chunks_mut(BLOCK).enumerate() {
+                let at = at * BLOCK;
+                for (t, &off) in offsets.iter().enumerate() {
+                    f(block, t, &planes[off + at..]);
+                }
+            }
+        },
+    )
+}
+
 /// `y[n, o] = bias[o] + Σ_taps w[o, 0, a, b] · x[n, o / multiplier] (shifted)`.
 pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (mult, taps) = (g.out_per_group(), g.taps());
@@ -175,16 +199,12 @@ pub fn forward(g: &ConvGeometry, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> 
                     let o = c * mult + k;
                     let kernel = &w[o * taps..][..taps];
                     acc.fill(bias.map_or(0.0, |b| b[o]));
-                    vectorized(
+                    for_each_tap_run(
+                        acc,
+                        planes,
+                        &offsets,
                         #[inline(always)]
-                        || {
-                            for (at, block) in acc.chunks_mut(BLOCK).enumerate() {
-                                let at = at * BLOCK;
-                                for (&wv, &off) in kernel.iter().zip(&offsets) {
-                                    axpy(block, wv, &planes[off + at..]);
-                                }
-                            }
-                        },
+                        |block, t, src| axpy(block, kernel[t], src),
                     );
                     for (oy, row) in out.chunks_exact_mut(g.out_hw[1]).enumerate() {
                         row.copy_from_slice(&acc[oy * width..][..g.out_hw[1]]);

@@ -4,8 +4,8 @@
 //! per element (a third of the depthwise kernels' time; most of the im2col of ResNet's 7x7
 //! stride-2 stem).
 //!
-//! Also the padded rows the stride-2 kernels read (Winograd's input transform, max pooling at
-//! stride 2), split into their even and odd columns.
+//! Also the zero-padded rows Winograd's input transform reads, split into their even and odd
+//! columns.
 
 use super::simd::vectorized;
 
@@ -81,13 +81,13 @@ fn scatter_with(dst: &mut [f32], src: &[f32], step: usize, put: impl Fn(&mut f32
     }
 }
 
-/// The padded row whose column `c` is `row[c − left]` where that lies inside `row` and `fill`
+/// The padded row whose column `c` is `row[c − left]` where that lies inside `row` and 0
 /// elsewhere, `even.len() + odd.len()` columns wide, split into its even columns (`even`,
 /// ⌈width/2⌉ of them) and its odd ones (`odd`, ⌊width/2⌋): where a kernel reads every other
 /// column, each of its taps then reads a contiguous run of one half. Read straight from `row`,
 /// with no padded copy staged first (the loads stalled on such a copy's stores).
 #[inline(always)]
-pub fn split_padded(row: &[f32], left: isize, fill: f32, even: &mut [f32], odd: &mut [f32]) {
+pub fn split_padded(row: &[f32], left: isize, even: &mut [f32], odd: &mut [f32]) {
     let width = even.len() + odd.len();
     debug_assert_eq!(even.len(), width.div_ceil(2), "split_padded: halves");
     // The columns `from..to` hold the input; `from − left` ≥ 0 wherever `from < to`.
@@ -95,9 +95,9 @@ pub fn split_padded(row: &[f32], left: isize, fill: f32, even: &mut [f32], odd: 
     let to = (row.len() as isize + left).clamp(from as isize, width as isize) as usize;
     for c in (0..from).chain(to..width) {
         if c % 2 == 0 {
-            even[c / 2] = fill;
+            even[c / 2] = 0.0;
         } else {
-            odd[c / 2] = fill;
+            odd[c / 2] = 0.0;
         }
     }
     if from == to {
@@ -172,9 +172,9 @@ mod tests {
                 for left in -8..12isize {
                     let mut halves = vec![f32::NAN; width];
                     let (even, odd) = halves.split_at_mut(width.div_ceil(2));
-                    split_padded(&row, left, -5.0, even, odd);
+                    split_padded(&row, left, even, odd);
                     let padded: Vec<f32> = (0..width as isize)
-                        .map(|c| *row.get((c - left) as usize).unwrap_or(&-5.0))
+                        .map(|c| *row.get((c - left) as usize).unwrap_or(&0.0))
                         .collect();
                     let want: Vec<f32> = (0..width)
                         .step_by(2)

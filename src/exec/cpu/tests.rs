@@ -354,7 +354,7 @@ fn max_pooling_matches_the_definition() {
         out_hw: [4, 3],
         ..odd
     };
-    // ResNet's stem pool: 3x3 windows at stride 2 over a padding of 1 (the stride-2 path).
+    // ResNet's stem pool: 3x3 windows at stride 2 over a padding of 1.
     let stem = ConvGeometry {
         in_hw: [9, 11],
         out_hw: [5, 6],

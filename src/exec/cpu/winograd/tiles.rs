@@ -198,7 +198,7 @@ impl PaddedRow<'_> {
         let iy = p as isize - self.top;
         if (0..self.h).contains(&iy) {
             let row = &self.plane[(iy * self.w) as usize..][..self.w as usize];
-            split_padded(row, self.left, 0.0, even, odd);
+            split_padded(row, self.left, even, odd);
         } else {
             even.fill(0.0);
             odd.fill(0.0);
