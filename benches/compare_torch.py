@@ -23,8 +23,8 @@ a second reference row), pytorch-grad-cam's ScoreCAM with batch_size 16.
 Peak memory (`--only memory`, Linux): forward at batch 1 and 16 and forward + input gradient, each
 row once in a fresh process on both sides: after the model and input are loaded the peak resident
 set is reset through /proc/self/clear_refs, the operation runs, and the row is the peak (VmHWM)
-minus the resident set just before, in MB. PyTorch's input-gradient row also holds the weight
-gradients, as captum's Saliency computes them.
+minus the resident set just before, in MB. Both sides compute the input's gradient alone (no
+weight gradients), as the maps do.
 
 Deletion and insertion (`--only trust`): RISE's 224 steps at 224x224 for one map, both games,
 once each side; the reference is RISE's CausalMetric loop batched by 16 with torch.no_grad.
@@ -142,8 +142,9 @@ def forward_times():
 
         def input_grad(batch):
             x = batch.clone().requires_grad_(True)
-            # parameter grads too, as captum's Saliency computes them
-            model(x)[:, 0].sum().backward()
+            # The input's gradient alone, as convscope computes it and captum's Saliency asks
+            # for it (torch.autograd.grad): `.backward()` would add every weight's gradient.
+            torch.autograd.grad(model(x)[:, 0].sum(), x)
 
         out[f"{name}/forward_input_grad_b1"] = median_ms(RUNS, lambda: input_grad(x1))
         out[f"{name}/forward_input_grad_b{BIG_BATCH}"] = median_ms((RUNS + 1) // 2,
@@ -168,7 +169,7 @@ def memory_row(key):
         f.write("5")
     if row == "forward_input_grad_b1":
         x.requires_grad_(True)
-        model(x)[0, 0].backward()
+        torch.autograd.grad(model(x)[0, 0], x)  # no weight gradients, as in forward_times
     else:
         with torch.no_grad():
             model(x)
