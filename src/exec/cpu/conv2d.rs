@@ -242,14 +242,16 @@ fn forward_image(
         .collect();
     if threads > 1 && blocks.len() >= threads {
         let out = SharedOut(y);
-        blocks
-            .into_par_iter()
-            .for_each_init(Vec::new, |cols, block| {
+        // Each thread's own columns, kept from call to call (not fresh, zero-filled ones for
+        // every piece rayon splits the blocks into).
+        blocks.into_par_iter().for_each(|block| {
+            with_reused(&COLUMNS, |cols| {
                 // SAFETY: blocks are disjoint parts of `y` (distinct groups' channels or distinct
                 // output rows), `y` is borrowed mutably for the whole loop, and each block is
                 // written by one task only.
                 unsafe { forward_block(g, x, w, accumulate, out.ptr(), &block, cols, finish, 1) }
-            });
+            })
+        });
     } else {
         with_reused(&COLUMNS, |cols| {
             for block in &blocks {

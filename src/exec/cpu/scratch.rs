@@ -2,7 +2,7 @@
 //! columns, Winograd's transformed tiles. Made afresh for each image, these buffers were
 //! zero-filled on every call (`Vec::resize`) before the kernel overwrote every element: 1.6% of
 //! ResNet50's deletion/insertion passes went to that `memset` alone. A thread keeps at most
-//! one band of columns (2 MB) and one Winograd block (4 MB) this way.
+//! one band of columns (2 MB) and one Winograd block (8 MB) this way.
 
 use std::cell::Cell;
 use std::thread::LocalKey;

@@ -218,13 +218,16 @@ pub fn image(
     // The output transform writes every element (it never reads `y`).
     let out = SharedOut(y.as_mut_ptr().cast());
     if threads > 1 && blocks.len() >= threads {
-        blocks
-            .into_par_iter()
-            .for_each_init(Scratch::default, |s, rows| {
+        // Each thread's own buffers, kept from call to call: `for_each_init` made fresh ones
+        // for every piece rayon split the blocks into, each zero-filled as it grew (up to 8 MB
+        // a block): 4% of a VGG16 saliency map went to that `memset`.
+        blocks.into_par_iter().for_each(|rows| {
+            with_reused(&SCRATCH, |s| {
                 // SAFETY: blocks write disjoint output rows of `y`, which is borrowed mutably
                 // for the whole loop.
                 unsafe { block(g, x, u, bias, out.ptr(), rows, s, finish, 1) }
-            });
+            })
+        });
     } else {
         with_reused(&SCRATCH, |s| {
             for rows in blocks {
