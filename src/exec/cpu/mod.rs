@@ -24,6 +24,7 @@ mod heap;
 mod images;
 mod linear;
 mod matmul;
+mod phases;
 mod pool;
 mod scratch;
 mod simd;

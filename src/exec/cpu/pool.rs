@@ -1,14 +1,14 @@
 //! Max pooling and its backward rule, plane by plane (any kernel, stride, dilation and padding;
 //! ceil mode is in the given output size). Padding never wins a window. The forward pass runs
-//! on the depthwise kernels' phase planes, the backward pass as direct loops over the windows.
-//! The backward pass routes each output's gradient to the first maximum of its window, as
+//! on the phase planes the depthwise kernels use ([`super::phases`]), the backward pass as
+//! direct loops over the windows. The backward pass routes each output's gradient to the first maximum of its window, as
 //! PyTorch does; candle had no max-pool backward for overlapping windows (ResNet's stem), and
 //! the index tables we used instead cost 77 ms of VGG16's backward pass.
 
 use rayon::prelude::*;
 
-use super::depthwise::{for_each_tap_run, scatter_input, Phases};
 use super::geometry::ConvGeometry;
+use super::phases::{for_each_tap_run, scatter_input, Phases};
 use super::simd::vectorized;
 
 /// No maximum: a window of padding (or NaN) only.
@@ -69,7 +69,7 @@ fn window_maxima(g: &ConvGeometry, plane: &[f32], best: &mut [f32], at: &mut [us
 
 /// Each output's window maximum alone, for the forward pass at any window, stride, dilation
 /// and padding: the value [`window_maxima`] finds, without tracking where it is. The plane is
-/// laid out once as the depthwise kernels' padded phase planes, padded with −∞ (`planes` comes
+/// laid out once as the depthwise kernels' phase planes ([`Phases`]), padded with −∞ (`planes` comes
 /// filled with it: padding never wins, and a window of padding only stays −∞), where each tap
 /// is one contiguous `max` over every output; `f32::max` skips NaN. `acc` holds `span` flat
 /// outputs laid out `W` wide. Looping per window row and column instead ran scalar (strided
