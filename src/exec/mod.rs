@@ -75,13 +75,32 @@ fn inputs_of(graph: &Graph, i: usize) -> impl Iterator<Item = LayerId> + '_ {
     graph.layer(LayerId(i)).inputs.iter().copied()
 }
 
-/// Every layer's output from one forward pass (kept for the reverse pass).
+/// Every layer's output from one forward pass (kept for the reverse pass), or, from a pass for
+/// gradients ([`Executor::forward_for_gradients`]), the outputs that pass kept.
 pub struct Activations {
+    /// Each layer's output, or a stand-in for one the pass did not keep: a tensor of its shape
+    /// that holds one NaN (broadcast), for the rules that read only shapes. A rule that read
+    /// its values by mistake would give NaN, not a plausible wrong answer.
     values: Vec<Tensor>,
+    kept: Vec<bool>,
 }
 
 impl Activations {
+    /// `id`'s output. Panics if the pass did not keep it: the caller names what it reads.
     pub fn get(&self, id: LayerId) -> &Tensor {
+        assert!(self.kept[id.0], "layer {} was not kept by this pass", id.0);
+        &self.values[id.0]
+    }
+
+    /// The bytes the kept outputs hold (views of one tensor counted in full).
+    pub fn kept_bytes(&self) -> usize {
+        let kept = self.values.iter().zip(&self.kept).filter(|(_, &k)| k);
+        kept.map(|(v, _)| v.elem_count() * v.dtype().size_in_bytes())
+            .sum()
+    }
+
+    /// `id`'s output or its stand-in, for backward rules ([`ops::backward_reads`]).
+    fn for_rules(&self, id: LayerId) -> &Tensor {
         &self.values[id.0]
     }
 
@@ -94,6 +113,7 @@ impl Activations {
                 .iter()
                 .map(|t| row_of(t, i))
                 .collect::<Result<_>>()?,
+            kept: self.kept.clone(),
         })
     }
 }
@@ -125,6 +145,13 @@ fn row_of(t: &Tensor, i: usize) -> Result<Tensor> {
     Ok(t.narrow(0, i, 1)?)
 }
 
+/// What [`Executor::run`] gives: each layer's output where the pass kept it, and each one's
+/// shape.
+struct Pass {
+    values: Vec<Option<Tensor>>,
+    shapes: Vec<Vec<usize>>,
+}
+
 pub struct Executor<'a> {
     pub graph: &'a Graph,
     pub params: &'a Params,
@@ -154,10 +181,45 @@ impl<'a> Executor<'a> {
 
     /// Runs the graph on `input` (the first graph input; any batch size).
     pub fn forward(&self, input: &Tensor, hook: &mut dyn Hook) -> Result<Activations> {
-        let values = self.run(input, hook, None)?;
+        let values = self.run(input, hook, None)?.values;
         Ok(Activations {
+            kept: vec![true; values.len()],
             values: values.into_iter().map(|v| v.expect("all kept")).collect(),
         })
+    }
+
+    /// A forward pass for reverse passes ([`Self::backward_to`]) that read `keep`'s outputs
+    /// (the objective's layer, a CAM's layer): it keeps those and the values backward rules
+    /// read ([`ops::backward_reads`]), and drops the rest as [`Self::forward_to`] does, running
+    /// fused where that allows. Most convolution and batch-norm outputs go: a VGG16 pass holds
+    /// half the maps of a full one, a ResNet50 pass about a third.
+    pub fn forward_for_gradients(&self, input: &Tensor, keep: &[LayerId]) -> Result<Activations> {
+        let g = self.graph;
+        let mut wanted = keep.to_vec();
+        for id in g.ids() {
+            let layer = g.layer(id);
+            let reads = ops::backward_reads(layer);
+            if reads.output {
+                wanted.push(id);
+            }
+            if reads.inputs {
+                wanted.extend(&layer.inputs);
+            }
+        }
+        wanted.sort_unstable_by_key(|l| l.0);
+        wanted.dedup();
+        let pass = self.run(input, &mut NoHook, Some(&wanted))?;
+        let kept: Vec<bool> = pass.values.iter().map(Option::is_some).collect();
+        let values = pass
+            .values
+            .into_iter()
+            .zip(pass.shapes)
+            .map(|(v, shape)| match v {
+                Some(v) => Ok(v),
+                None => Ok(Tensor::new(f32::NAN, input.device())?.broadcast_as(shape)?),
+            })
+            .collect::<Result<_>>()?;
+        Ok(Activations { values, kept })
     }
 
     /// How many layer outputs this executor's partial passes have skipped so far, running a
@@ -171,7 +233,7 @@ impl<'a> Executor<'a> {
     /// them, and the next layer reuses their memory while it is still in cache (MobileNetV2 at
     /// batch 16: about 15% faster).
     pub fn forward_to(&self, input: &Tensor, keep: &[LayerId]) -> Result<Vec<Tensor>> {
-        let values = self.run(input, &mut NoHook, Some(keep))?;
+        let values = self.run(input, &mut NoHook, Some(keep))?.values;
         Ok(keep
             .iter()
             .map(|id| values[id.0].clone().expect("kept layers stay"))
@@ -183,12 +245,7 @@ impl<'a> Executor<'a> {
         Ok(self.forward_to(input, &[layer])?.remove(0))
     }
 
-    fn run(
-        &self,
-        input: &Tensor,
-        hook: &mut dyn Hook,
-        keep: Option<&[LayerId]>,
-    ) -> Result<Vec<Option<Tensor>>> {
+    fn run(&self, input: &Tensor, hook: &mut dyn Hook, keep: Option<&[LayerId]>) -> Result<Pass> {
         let g = self.graph;
         let expected = &g.layer(g.inputs[0]).out_shape;
         if input.rank() != expected.len() || input.dims()[1..] != expected[1..] {
@@ -210,6 +267,7 @@ impl<'a> Executor<'a> {
             last
         });
         let mut values: Vec<Option<Tensor>> = Vec::with_capacity(g.layers.len());
+        let mut shapes: Vec<Vec<usize>> = Vec::with_capacity(g.layers.len());
         // Outputs computed ahead, by a pass that ran their layer with the one before it; and
         // the layers such a pass ran without keeping their output.
         let mut ahead: Vec<Option<Tensor>> = vec![None; g.layers.len()];
@@ -248,6 +306,11 @@ impl<'a> Executor<'a> {
                 Some(out) => Some(hook.after(id, &out)?.unwrap_or(out)),
                 None => None,
             };
+            // A layer run with the next ones and never kept has its planned shape.
+            shapes.push(match &out {
+                Some(out) => out.dims().to_vec(),
+                None => [&[input.dim(0)?][..], &layer.out_shape[1..]].concat(),
+            });
             values.push(out);
             if let (Some(keep), Some(last)) = (keep, &last_reader) {
                 for i in layer.inputs.iter().chain([&id]) {
@@ -257,7 +320,7 @@ impl<'a> Executor<'a> {
                 }
             }
         }
-        Ok(values)
+        Ok(Pass { values, shapes })
     }
 
     /// Propagates `seed` (the gradient of the objective with respect to `from`'s output) back
@@ -312,7 +375,7 @@ impl<'a> Executor<'a> {
                 Some(grad) if kept => grad.clone(),
                 Some(_) => grads[i].take().expect("matched Some"),
             };
-            let xs: Vec<&Tensor> = layer.inputs.iter().map(|j| acts.get(*j)).collect();
+            let xs: Vec<&Tensor> = layer.inputs.iter().map(|j| acts.for_rules(*j)).collect();
             // An activation after a batch norm whose gradient is not kept: both backward rules
             // in one pass, straight to the batch norm's input (which then has nothing to do).
             let through = keep
@@ -326,8 +389,8 @@ impl<'a> Executor<'a> {
                     let x = ops::backward_activation_batch_norm(
                         &self.params.of(bn),
                         layer,
-                        acts.get(bn),
-                        acts.get(id),
+                        acts.for_rules(bn),
+                        acts.for_rules(id),
                         &grad,
                         rule,
                     )?;
@@ -340,8 +403,15 @@ impl<'a> Executor<'a> {
                 ),
                 None => (
                     &layer.inputs,
-                    ops::backward(layer, self.params.of(id), &xs, acts.get(id), &grad, rule)
-                        .map_err(|e| context(&layer.name, e))?,
+                    ops::backward(
+                        layer,
+                        self.params.of(id),
+                        &xs,
+                        acts.for_rules(id),
+                        &grad,
+                        rule,
+                    )
+                    .map_err(|e| context(&layer.name, e))?,
                 ),
             };
             drop(grad);

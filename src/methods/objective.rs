@@ -16,7 +16,7 @@
 use candle_core::Tensor;
 
 use crate::error::{Error, Result};
-use crate::exec::{Activations, Executor, Gradients, NoHook, ReluRule};
+use crate::exec::{Activations, Executor, Gradients, ReluRule};
 use crate::model::{Graph, LayerId};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -170,14 +170,15 @@ impl Objective {
     }
 
     /// Forward, seed, backward: d(objective summed over the batch)/d(inputs) under `rule`,
-    /// with the activations of the forward pass (the objective's values are read from them).
+    /// with the activations of the forward pass, which keeps only what the reverse pass reads
+    /// and the objective's layer (its values are read from them).
     pub fn input_gradient_with(
         &self,
         exec: &Executor<'_>,
         inputs: &Tensor,
         rule: ReluRule,
     ) -> Result<(Activations, Tensor)> {
-        let acts = exec.forward(inputs, &mut NoHook)?;
+        let acts = exec.forward_for_gradients(inputs, &[self.layer()])?;
         let g = input_of(
             exec,
             &self.gradients(exec, &acts, rule, &[exec.graph.inputs[0]])?,

@@ -256,13 +256,36 @@ fn check_path(graph: &Graph, x: &[f32], rng: &mut Rng) -> f64 {
         "{label}: output shape"
     );
     let r = rng.vec(numel(&out_dims), -1.0, 1.0);
-    let seed = Tensor::from_vec(r.clone(), out_dims.as_slice(), &crate::common::device()).unwrap();
+    let seed_of = |r: &[f32]| {
+        Tensor::from_vec(r.to_vec(), out_dims.as_slice(), &crate::common::device()).unwrap()
+    };
+    let seed = seed_of(&r);
     let grads = exec.backward(&acts, out, seed, ReluRule::Normal).unwrap();
     let g = grads
         .get(LayerId(0))
         .unwrap_or_else(|| panic!("{label}: no gradient at the input"));
     assert_eq!(g.dims(), shape.as_slice(), "{label}: gradient shape");
     let g: Vec<f32> = g.flatten_all().unwrap().to_vec1().unwrap();
+    // A pass for gradients keeps only the values the rules read, the rest stand-ins that hold
+    // NaN: a rule that read one would show here.
+    let lean = exec.forward_for_gradients(&input, &[out]).unwrap();
+    let lean_g = exec
+        .backward_to(&lean, out, seed_of(&r), ReluRule::Normal, &[LayerId(0)])
+        .unwrap();
+    let lean_g: Vec<f32> = lean_g
+        .get(LayerId(0))
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    assert!(
+        lean_g
+            .iter()
+            .zip(&g)
+            .all(|(a, b)| a.to_bits() == b.to_bits()),
+        "{label}: the pass for gradients changed the gradient"
+    );
 
     let mut fd = Vec::with_capacity(x.len());
     let mut xs = x.to_vec();
@@ -600,6 +623,12 @@ fn activation_relu() {
 #[test]
 fn activation_leaky_relu() {
     check_activation(21, Activation::LeakyRelu { alpha: 0.1 }, -1.0, 1.0, &[0.0]);
+}
+
+#[test]
+fn activation_leaky_relu_negative_slope() {
+    // Its output is positive on both sides of 0, so its rule must read the input.
+    check_activation(41, Activation::LeakyRelu { alpha: -0.5 }, -1.0, 1.0, &[0.0]);
 }
 
 #[test]

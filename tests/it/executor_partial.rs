@@ -100,6 +100,36 @@ fn check(arch: &str) -> usize {
             &format!("{arch}: backward_to the input, {rule:?}"),
         );
     }
+
+    // A pass for gradients keeps the values the backward rules read and the layers asked for,
+    // the rest stand-ins that hold NaN: every rule's gradients come out as from a full pass.
+    let lean = exec.forward_for_gradients(&x, &[scores, mid]).unwrap();
+    same(
+        lean.get(mid),
+        full.get(mid),
+        &format!("{arch}: lean pass, middle layer"),
+    );
+    let share = lean.kept_bytes() as f64 / full.kept_bytes() as f64;
+    println!(
+        "{arch}: a pass for gradients holds {:.0}% of a full pass",
+        100.0 * share
+    );
+    for rule in [ReluRule::Normal, ReluRule::Guided, ReluRule::Deconvnet] {
+        let all = exec.backward(&full, scores, seed(), rule).unwrap();
+        for at in [input, mid] {
+            let lean_g = exec
+                .backward_to(&lean, scores, seed(), rule, &[at])
+                .unwrap();
+            same(
+                lean_g.get(at).unwrap(),
+                all.get(at).unwrap(),
+                &format!(
+                    "{arch}: from a pass for gradients to layer {}, {rule:?}",
+                    at.0
+                ),
+            );
+        }
+    }
     skipped
 }
 

@@ -238,6 +238,19 @@ fn forward_cpu(x: &Tensor, a: &Activation, around: Before<'_>) -> Option<Result<
     })
 }
 
+/// Whether `a`'s backward rules read its input. The ReLU family's pass a gradient exactly
+/// where the output is strictly inside the linear range, which is where the input is (the
+/// output equals the input there and sits on a bound or below zero elsewhere, for a leaky
+/// slope that is not negative), so their rules read the output in its place: a pass for
+/// gradients need not keep the input.
+pub fn reads_input(a: &Activation) -> bool {
+    match *a {
+        Activation::Relu | Activation::Clip { .. } => false,
+        Activation::LeakyRelu { alpha } if alpha >= 0.0 => false,
+        _ => true,
+    }
+}
+
 /// Whether a ReLU-family activation passes a gradient at `x` (strictly inside its linear
 /// range, as PyTorch's rules are).
 fn active(a: &Activation) -> impl Fn(f32) -> bool + Send + Sync + Copy {
@@ -259,6 +272,7 @@ pub fn backward_through_batch_norm(
     rule: ReluRule,
     scale: &Tensor,
 ) -> Option<Result<Tensor>> {
+    let x = if reads_input(a) { x } else { y };
     if ![x, y, g, scale].into_iter().all(cpu::takes) {
         return None;
     }
@@ -375,6 +389,7 @@ pub fn backward(
     a: &Activation,
     rule: ReluRule,
 ) -> Result<Tensor> {
+    let x = if reads_input(a) { x } else { y };
     if cpu::takes(x) && cpu::takes(y) && cpu::takes(g) {
         if let Some(dx) = backward_cpu(x, y, g, a, rule, Around::Alone) {
             return dx;

@@ -181,8 +181,48 @@ pub fn forward_unpadded(layer: &Layer, p: LayerWeights<'_>, x: &Tensor) -> Resul
     }
 }
 
+/// Which values a layer's backward rule reads besides the gradient and the weights. Every rule
+/// may read its inputs' shapes; only these read what they hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reads {
+    pub inputs: bool,
+    pub output: bool,
+}
+
+/// What [`backward`] reads for `layer`, under every [`ReluRule`]: a pass for gradients keeps
+/// these values and drops the rest (a convolution's output before its batch norm and ReLU, say).
+pub fn backward_reads(layer: &Layer) -> Reads {
+    use crate::model::BinaryOp;
+    let (inputs, output) = match &layer.kind {
+        LayerKind::Activation(a) => (activation::reads_input(a), true),
+        LayerKind::Softmax { .. } => (false, true),
+        LayerKind::Binary(b) => (!matches!(b.op, BinaryOp::Add | BinaryOp::Sub), false),
+        LayerKind::PRelu
+        | LayerKind::MaxPool2d(_)
+        | LayerKind::GlobalMaxPool
+        | LayerKind::MatMul
+        | LayerKind::LayerNorm(_) => (true, false),
+        LayerKind::Input
+        | LayerKind::Conv2d(_)
+        | LayerKind::ConvTranspose2d(_)
+        | LayerKind::Upsample(_)
+        | LayerKind::BatchNorm(_)
+        | LayerKind::AvgPool2d(_)
+        | LayerKind::GlobalAvgPool
+        | LayerKind::Reshape(_)
+        | LayerKind::Linear(_)
+        | LayerKind::Dropout { .. }
+        | LayerKind::Identity
+        | LayerKind::Concat { .. }
+        | LayerKind::Transpose { .. }
+        | LayerKind::Pad(_)
+        | LayerKind::ReduceMean { .. } => (false, false),
+    };
+    Reads { inputs, output }
+}
+
 /// Gradients with respect to each of the layer's inputs, given the gradient `g` of its output
-/// `y`. `None` where an input receives no gradient.
+/// `y`. `None` where an input receives no gradient. It reads what [`backward_reads`] says.
 pub fn backward(
     layer: &Layer,
     p: LayerWeights<'_>,
