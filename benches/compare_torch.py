@@ -20,7 +20,7 @@ minutes: they run once each, without a warm-up, on both sides. convscope evaluat
 of 16; captum's Occlusion is timed with perturbations_per_eval 16 (the ratio) and 1 (its default,
 a second reference row), pytorch-grad-cam's ScoreCAM with batch_size 16.
 
-Peak memory (`--only memory`, Linux): forward at batch 1 and 16 and forward + input gradient, each
+Peak memory (`--only memory`, Linux): forward and forward + input gradient at batch 1 and 16, each
 row once in a fresh process on both sides: after the model and input are loaded the peak resident
 set is reset through /proc/self/clear_refs, the operation runs, and the row is the peak (VmHWM)
 minus the resident set just before, in MB. Both sides compute the input's gradient alone (no
@@ -167,9 +167,9 @@ def memory_row(key):
     before = status_kb("VmRSS:")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")
-    if row == "forward_input_grad_b1":
+    if row.startswith("forward_input_grad"):
         x.requires_grad_(True)
-        torch.autograd.grad(model(x)[0, 0], x)  # no weight gradients, as in forward_times
+        torch.autograd.grad(model(x)[:, 0].sum(), x)  # no weight gradients, as in forward_times
     else:
         with torch.no_grad():
             model(x)
@@ -181,7 +181,8 @@ def memory_times():
     for name in ARCHS:
         if MODELS and name not in MODELS:
             continue
-        for row in ("forward_b1", f"forward_b{BIG_BATCH}", "forward_input_grad_b1"):
+        for row in ("forward_b1", f"forward_b{BIG_BATCH}", "forward_input_grad_b1",
+                    f"forward_input_grad_b{BIG_BATCH}"):
             key = f"{name}/{row}"
             child = subprocess.run([sys.executable, __file__, "--memory-row", key]
                                    + (["--quick"] if QUICK else []),

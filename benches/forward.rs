@@ -34,8 +34,15 @@ fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec
         sync(&device);
     });
     out.push((format!("{name}/forward_b{big_batch}"), t));
+    // At batch 1 as saliency runs it (a full clean pass, which the input's other maps share);
+    // batched as SmoothGrad and integrated gradients run it (keeping only what the reverse pass
+    // reads).
     let input_grad = |x: &Tensor| {
-        let acts = exec.forward(x, &mut NoHook).unwrap();
+        let acts = if x.dim(0).unwrap() == 1 {
+            exec.forward(x, &mut NoHook).unwrap()
+        } else {
+            exec.forward_for_gradients(x, &[logits]).unwrap()
+        };
         let seed = one_hot_seed(&[x.dim(0).unwrap(), 1000], 0, &device).unwrap();
         exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
             .unwrap();

@@ -1,7 +1,9 @@
 //! `cargo bench --bench memory [-- --quick] [-- --json PATH]` (Linux)
 //!
-//! Peak memory of forward (batch 1 and 16) and forward + input gradient (batch 1) of the models
-//! `benches/forward.rs` times, run as `predict` and saliency run them. Each row runs once in a
+//! Peak memory of forward (batch 1 and 16) and forward + input gradient (batch 1 and 16) of the
+//! models `benches/forward.rs` times, run as `predict`, saliency (a full clean pass, which the
+//! other maps of the input share) and SmoothGrad's and integrated gradients' batches (a pass
+//! that keeps only what the reverse pass reads) run them. Each row runs once in a
 //! fresh child process: after the weights and the input are loaded, the peak resident set is
 //! reset (`/proc/self/clear_refs`, after the memory loading freed is handed back), the
 //! operation runs, and the row is the peak (`VmHWM`) minus the resident set just before, in MB. `benches/compare_torch.py` measures PyTorch the same
@@ -14,7 +16,12 @@ use std::process::Command;
 use candle_core::{Device, Tensor};
 use convscope::exec::{one_hot_seed, Executor, Params, ReluRule};
 
-const ROWS: [&str; 3] = ["forward_b1", "forward_b{big}", "forward_input_grad_b1"];
+const ROWS: [&str; 4] = [
+    "forward_b1",
+    "forward_b{big}",
+    "forward_input_grad_b1",
+    "forward_input_grad_b{big}",
+];
 
 /// A `/proc/self/status` field, in kB.
 fn status_kb(field: &str) -> f64 {
@@ -49,9 +56,13 @@ fn child(name: &str, row: &str, big_batch: usize) {
     }
     let before = status_kb("VmRSS:");
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak resident set");
-    if row == "forward_input_grad_b1" {
-        let acts = exec.forward(&x, &mut convscope::exec::NoHook).unwrap();
-        let seed = one_hot_seed(&[1, 1000], 0, &device).unwrap();
+    if row.starts_with("forward_input_grad") {
+        let acts = if batch == 1 {
+            exec.forward(&x, &mut convscope::exec::NoHook).unwrap()
+        } else {
+            exec.forward_for_gradients(&x, &[logits]).unwrap()
+        };
+        let seed = one_hot_seed(&[batch, 1000], 0, &device).unwrap();
         exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
             .unwrap();
     } else {

@@ -50,9 +50,10 @@ pub trait Method: Sync {
     fn run(&self, cx: &mut Cx<'_>) -> Result<Output>;
 }
 
-/// Bytes one input of a batched pass holds: every layer's output is kept for the reverse pass,
-/// and its gradient flows back through the same sizes (about twice the sum of the output
-/// sizes).
+/// Bytes one input of a batched pass holds at most: a full pass keeps every layer's output for
+/// the reverse pass (a pass for gradients, a third to a half of them), and its gradient flows
+/// back through the same sizes (about twice the sum of the output sizes). Kept as the bound,
+/// so that batch sizes, and with them the maps' float sums, stay as they were.
 fn bytes_per_input(graph: &crate::model::Graph) -> usize {
     graph
         .layers
