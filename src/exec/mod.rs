@@ -12,6 +12,7 @@ pub mod incremental;
 pub mod memory;
 pub mod ops;
 mod params;
+mod values;
 
 use candle_core::{DType, Device, Tensor};
 
@@ -19,6 +20,7 @@ pub use cancel::CancelToken;
 pub use device::{device_label, select_device};
 pub use hook::{Capture, Hook, NoHook};
 pub use params::{to_graph_layout, LayerWeights, Params};
+pub use values::{Activations, Gradients};
 
 use crate::error::{Error, Result};
 use crate::model::{Graph, LayerId, LayerKind};
@@ -73,76 +75,6 @@ impl ReluRule {
 
 fn inputs_of(graph: &Graph, i: usize) -> impl Iterator<Item = LayerId> + '_ {
     graph.layer(LayerId(i)).inputs.iter().copied()
-}
-
-/// Every layer's output from one forward pass (kept for the reverse pass), or, from a pass for
-/// gradients ([`Executor::forward_for_gradients`]), the outputs that pass kept.
-pub struct Activations {
-    /// Each layer's output, or a stand-in for one the pass did not keep: a tensor of its shape
-    /// that holds one NaN (broadcast), for the rules that read only shapes. A rule that read
-    /// its values by mistake would give NaN, not a plausible wrong answer.
-    values: Vec<Tensor>,
-    kept: Vec<bool>,
-}
-
-impl Activations {
-    /// `id`'s output. Panics if the pass did not keep it: the caller names what it reads.
-    pub fn get(&self, id: LayerId) -> &Tensor {
-        assert!(self.kept[id.0], "layer {} was not kept by this pass", id.0);
-        &self.values[id.0]
-    }
-
-    /// The bytes the kept outputs hold (views of one tensor counted in full).
-    pub fn kept_bytes(&self) -> usize {
-        let kept = self.values.iter().zip(&self.kept).filter(|(_, &k)| k);
-        kept.map(|(v, _)| v.elem_count() * v.dtype().size_in_bytes())
-            .sum()
-    }
-
-    /// `id`'s output or its stand-in, for backward rules ([`ops::backward_reads`]).
-    fn for_rules(&self, id: LayerId) -> &Tensor {
-        &self.values[id.0]
-    }
-
-    /// Input `i`'s share of a pass over a batch: every layer's output narrowed to row `i`
-    /// (views of the batch's storage, no copy), as a pass of that input alone would hold them.
-    pub fn row(&self, i: usize) -> Result<Activations> {
-        Ok(Activations {
-            values: self
-                .values
-                .iter()
-                .map(|t| row_of(t, i))
-                .collect::<Result<_>>()?,
-            kept: self.kept.clone(),
-        })
-    }
-}
-
-/// Gradients of one objective with respect to layer outputs; `None` where none flows.
-pub struct Gradients {
-    values: Vec<Option<Tensor>>,
-}
-
-impl Gradients {
-    pub fn get(&self, id: LayerId) -> Option<&Tensor> {
-        self.values[id.0].as_ref()
-    }
-
-    /// Input `i`'s share of a reverse pass over a batch (see [`Activations::row`]).
-    pub fn row(&self, i: usize) -> Result<Gradients> {
-        Ok(Gradients {
-            values: self
-                .values
-                .iter()
-                .map(|t| t.as_ref().map(|t| row_of(t, i)).transpose())
-                .collect::<Result<_>>()?,
-        })
-    }
-}
-
-/// Row `i` of a batch-first tensor, keeping the batch dim (`[1, …]`).
-fn row_of(t: &Tensor, i: usize) -> Result<Tensor> {
-    Ok(t.narrow(0, i, 1)?)
 }
 
 /// What [`Executor::run`] gives: each layer's output where the pass kept it, and each one's
