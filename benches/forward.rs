@@ -38,14 +38,16 @@ fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec
     // batched as SmoothGrad and integrated gradients run it (keeping only what the reverse pass
     // reads).
     let input_grad = |x: &Tensor| {
-        let acts = if x.dim(0).unwrap() == 1 {
-            exec.forward(x, &mut NoHook).unwrap()
-        } else {
-            exec.forward_for_gradients(x, &[logits]).unwrap()
-        };
         let seed = one_hot_seed(&[x.dim(0).unwrap(), 1000], 0, &device).unwrap();
-        exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
-            .unwrap();
+        if x.dim(0).unwrap() == 1 {
+            let acts = exec.forward(x, &mut NoHook).unwrap();
+            exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
+                .unwrap();
+        } else {
+            let acts = exec.forward_for_gradients(x, &[logits]).unwrap();
+            exec.backward_to_releasing(acts, logits, seed, ReluRule::Normal, &graph.inputs)
+                .unwrap();
+        }
         sync(&device);
     };
     let t = median_ms(runs, || input_grad(&x1));

@@ -57,14 +57,16 @@ fn child(name: &str, row: &str, big_batch: usize) {
     let before = status_kb("VmRSS:");
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak resident set");
     if row.starts_with("forward_input_grad") {
-        let acts = if batch == 1 {
-            exec.forward(&x, &mut convscope::exec::NoHook).unwrap()
-        } else {
-            exec.forward_for_gradients(&x, &[logits]).unwrap()
-        };
         let seed = one_hot_seed(&[batch, 1000], 0, &device).unwrap();
-        exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
-            .unwrap();
+        if batch == 1 {
+            let acts = exec.forward(&x, &mut convscope::exec::NoHook).unwrap();
+            exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
+                .unwrap();
+        } else {
+            let acts = exec.forward_for_gradients(&x, &[logits]).unwrap();
+            exec.backward_to_releasing(acts, logits, seed, ReluRule::Normal, &graph.inputs)
+                .unwrap();
+        }
     } else {
         exec.output(&x, logits).unwrap();
     }

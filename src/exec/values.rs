@@ -1,7 +1,7 @@
 //! What the passes hand on: each layer's output from a forward pass, each gradient from a
 //! reverse pass, and an input's row of either from a pass over a batch.
 
-use candle_core::Tensor;
+use candle_core::{Device, Tensor};
 
 use crate::error::Result;
 use crate::model::LayerId;
@@ -9,9 +9,7 @@ use crate::model::LayerId;
 /// Every layer's output from one forward pass (kept for the reverse pass), or, from a pass for
 /// gradients ([`Executor::forward_for_gradients`]), the outputs that pass kept.
 pub struct Activations {
-    /// Each layer's output, or a stand-in for one the pass did not keep: a tensor of its shape
-    /// that holds one NaN (broadcast), for the rules that read only shapes. A rule that read
-    /// its values by mistake would give NaN, not a plausible wrong answer.
+    /// Each layer's output, or a [`stand_in`] for one the pass did not keep.
     pub(super) values: Vec<Tensor>,
     pub(super) kept: Vec<bool>,
 }
@@ -28,6 +26,18 @@ impl Activations {
         let kept = self.values.iter().zip(&self.kept).filter(|(_, &k)| k);
         kept.map(|(v, _)| v.elem_count() * v.dtype().size_in_bytes())
             .sum()
+    }
+
+    /// Frees the outputs of `ids`, each replaced by a stand-in of its shape.
+    pub(super) fn release(&mut self, ids: std::ops::Range<usize>) -> Result<()> {
+        for i in ids {
+            if self.kept[i] {
+                let v = &self.values[i];
+                self.values[i] = stand_in(v.dims(), v.device())?;
+                self.kept[i] = false;
+            }
+        }
+        Ok(())
     }
 
     /// `id`'s output or its stand-in, for backward rules ([`super::ops::backward_reads`]).
@@ -74,4 +84,11 @@ impl Gradients {
 /// Row `i` of a batch-first tensor, keeping the batch dim (`[1, …]`).
 fn row_of(t: &Tensor, i: usize) -> Result<Tensor> {
     Ok(t.narrow(0, i, 1)?)
+}
+
+/// What an output the pass did not keep is replaced by: a tensor of its shape that holds one
+/// NaN, broadcast, for the rules that read only shapes. A rule that read its values by mistake
+/// would give NaN, not a plausible wrong answer.
+pub(super) fn stand_in(dims: &[usize], device: &Device) -> Result<Tensor> {
+    Ok(Tensor::new(f32::NAN, device)?.broadcast_as(dims)?)
 }

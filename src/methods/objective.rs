@@ -169,21 +169,21 @@ impl Objective {
         exec.backward_to(acts, self.layer(), seed, rule, keep)
     }
 
-    /// Forward, seed, backward: d(objective summed over the batch)/d(inputs) under `rule`,
-    /// with the activations of the forward pass, which keeps only what the reverse pass reads
-    /// and the objective's layer (its values are read from them).
+    /// Forward, seed, backward: the objective for each input of a batch, and d(objective summed
+    /// over the batch)/d(inputs) under `rule`. The forward pass keeps only what the reverse pass
+    /// reads and the objective's layer, and the reverse pass frees it as it goes.
     pub fn input_gradient_with(
         &self,
         exec: &Executor<'_>,
         inputs: &Tensor,
         rule: ReluRule,
-    ) -> Result<(Activations, Tensor)> {
+    ) -> Result<(Vec<f32>, Tensor)> {
         let acts = exec.forward_for_gradients(inputs, &[self.layer()])?;
-        let g = input_of(
-            exec,
-            &self.gradients(exec, &acts, rule, &[exec.graph.inputs[0]])?,
-        )?;
-        Ok((acts, g))
+        let out = acts.get(self.layer());
+        let (values, seed) = (self.values(out)?, self.seed(out)?);
+        let keep = [exec.graph.inputs[0]];
+        let grads = exec.backward_to_releasing(acts, self.layer(), seed, rule, &keep)?;
+        Ok((values, input_of(exec, &grads)?))
     }
 
     /// The objective for a batch-1 input.
@@ -193,8 +193,8 @@ impl Objective {
 
     /// The objective for a batch-1 input, and its gradient with respect to that input.
     pub fn value_and_grad(&self, exec: &Executor<'_>, x: &Tensor) -> Result<(f32, Tensor)> {
-        let (acts, g) = self.input_gradient_with(exec, x, ReluRule::Normal)?;
-        Ok((self.values(acts.get(self.layer()))?[0], g))
+        let (values, g) = self.input_gradient_with(exec, x, ReluRule::Normal)?;
+        Ok((values[0], g))
     }
 
     /// Checks an output shape against the objective: rank, and the unit's index.

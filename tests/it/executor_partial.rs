@@ -6,6 +6,8 @@
 //! (SiLU, ReLU, ReLU6 here), under each backward rule; and forward, each convolution with its
 //! batch norm and activation, and each residual sum with the convolution and batch norm of one
 //! branch and the activation after it (ResNet-18), or without one (MobileNetV2, EfficientNet).
+//! A pass for gradients (keeping only what the backward rules read), and a reverse pass that
+//! frees it as it goes, give every rule's gradients bit for bit too.
 
 use candle_core::{Device, Tensor};
 use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};
@@ -127,6 +129,19 @@ fn check(arch: &str) -> usize {
                     "{arch}: from a pass for gradients to layer {}, {rule:?}",
                     at.0
                 ),
+            );
+        }
+        // Handed over, the pass is freed as the gradient moves down: nothing a rule still
+        // reads may go.
+        let owned = exec.forward_for_gradients(&x, &[scores]).unwrap();
+        let released = exec
+            .backward_to_releasing(owned, scores, seed(), rule, &[input, mid])
+            .unwrap();
+        for at in [input, mid] {
+            same(
+                released.get(at).unwrap(),
+                all.get(at).unwrap(),
+                &format!("{arch}: releasing the pass, layer {}, {rule:?}", at.0),
             );
         }
     }
