@@ -11,7 +11,7 @@ mod common;
 
 use candle_core::Tensor;
 use common::{median_ms, sync};
-use convscope::exec::{one_hot_seed, Executor, NoHook, Params, ReluRule};
+use convscope::exec::{one_hot_seed, Executor, Params, ReluRule};
 use convscope::model::Graph;
 
 fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec<(String, f64)>) {
@@ -34,17 +34,16 @@ fn bench(name: &str, graph: &Graph, runs: usize, big_batch: usize, out: &mut Vec
         sync(&device);
     });
     out.push((format!("{name}/forward_b{big_batch}"), t));
-    // At batch 1 as saliency runs it (a full clean pass, which the input's other maps share);
-    // batched as SmoothGrad and integrated gradients run it (keeping only what the reverse pass
-    // reads).
+    // A forward pass that keeps only what the reverse pass reads; at batch 1 kept after it, as
+    // `render saliency` keeps its input's clean pass, and batched freed as the reverse pass
+    // goes, as SmoothGrad's and integrated gradients' batches are.
     let input_grad = |x: &Tensor| {
         let seed = one_hot_seed(&[x.dim(0).unwrap(), 1000], 0, &device).unwrap();
+        let acts = exec.forward_for_gradients(x, &[logits]).unwrap();
         if x.dim(0).unwrap() == 1 {
-            let acts = exec.forward(x, &mut NoHook).unwrap();
             exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
                 .unwrap();
         } else {
-            let acts = exec.forward_for_gradients(x, &[logits]).unwrap();
             exec.backward_to_releasing(acts, logits, seed, ReluRule::Normal, &graph.inputs)
                 .unwrap();
         }

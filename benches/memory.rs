@@ -1,13 +1,14 @@
 //! `cargo bench --bench memory [-- --quick] [-- --json PATH]` (Linux)
 //!
 //! Peak memory of forward (batch 1 and 16) and forward + input gradient (batch 1 and 16) of the
-//! models `benches/forward.rs` times, run as `predict`, saliency (a full clean pass, which the
-//! other maps of the input share) and SmoothGrad's and integrated gradients' batches (a pass
-//! that keeps only what the reverse pass reads) run them. Each row runs once in a
-//! fresh child process: after the weights and the input are loaded, the peak resident set is
-//! reset (`/proc/self/clear_refs`, after the memory loading freed is handed back), the
-//! operation runs, and the row is the peak (`VmHWM`) minus the resident set just before, in MB. `benches/compare_torch.py` measures PyTorch the same
-//! way, in the same run, and prints the ratios.
+//! models `benches/forward.rs` times, run as `predict`, `render saliency` (a pass that keeps
+//! only what the reverse pass reads, kept after it as the input's clean pass) and SmoothGrad's
+//! and integrated gradients' batches (the same pass, freed as the reverse pass goes) run them.
+//! Each row runs once in a fresh child process: after the weights and the input are loaded, the
+//! peak resident set is reset (`/proc/self/clear_refs`, after the memory loading freed is handed
+//! back), the operation runs, and the row is the peak (`VmHWM`) minus the resident set just
+//! before, in MB. `benches/compare_torch.py` measures PyTorch the same way, in the same run, and
+//! prints the ratios.
 
 mod common;
 
@@ -58,12 +59,11 @@ fn child(name: &str, row: &str, big_batch: usize) {
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak resident set");
     if row.starts_with("forward_input_grad") {
         let seed = one_hot_seed(&[batch, 1000], 0, &device).unwrap();
+        let acts = exec.forward_for_gradients(&x, &[logits]).unwrap();
         if batch == 1 {
-            let acts = exec.forward(&x, &mut convscope::exec::NoHook).unwrap();
             exec.backward_to(&acts, logits, seed, ReluRule::Normal, &graph.inputs)
                 .unwrap();
         } else {
-            let acts = exec.forward_for_gradients(&x, &[logits]).unwrap();
             exec.backward_to_releasing(acts, logits, seed, ReluRule::Normal, &graph.inputs)
                 .unwrap();
         }

@@ -29,6 +29,7 @@ mod hub_download;
 mod keras_apps;
 mod keras_bad_input;
 mod keras_reference;
+mod lean_subject;
 mod maps_reference;
 mod methods_analytic;
 mod occlusion_incremental;

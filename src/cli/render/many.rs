@@ -85,7 +85,7 @@ impl Work for RenderWork<'_> {
     }
 
     fn run(&mut self, item: &Item, input: Input) -> Result<Done> {
-        let subject = Subject::new(&self.s.session, Arc::new(input))?;
+        let subject = self.s.subject(input)?;
         self.explain_one(item, &subject)
     }
 

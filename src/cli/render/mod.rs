@@ -24,7 +24,7 @@ use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::import::labels;
 use crate::input::preprocess::Preprocess;
-use crate::methods::{self, LayerNeed, Method, Options};
+use crate::methods::{self, Family, LayerNeed, Method, Options};
 use crate::model::LayerId;
 use picture::Look;
 
@@ -106,6 +106,21 @@ struct Setup {
     unit: bool,
     layer: Option<LayerId>,
     load_ms: f64,
+}
+
+impl Setup {
+    /// The subject for `input`. A gradient or CAM map reads only the scores and its layer of
+    /// the clean pass, so that pass keeps those and what the reverse passes read.
+    fn subject(&self, input: crate::input::Input) -> Result<Subject> {
+        let subject = Subject::new(&self.session, Arc::new(input))?;
+        Ok(match self.method.info().family {
+            Family::Gradient | Family::Cam => {
+                let scores = self.session.graph.logits_layer();
+                subject.reading([Some(scores), self.layer].into_iter().flatten().collect())
+            }
+            _ => subject,
+        })
+    }
 }
 
 /// Checks the arguments, opens the model and resolves everything that does not depend on the
@@ -253,7 +268,7 @@ pub fn run(a: Args) -> Result<()> {
     // chooses the class, as it is the input of every other method.
     let sample_picks_target = a.target.is_none() && !s.unit && graph.sample_image.is_some();
     let subject = if a.input.given() || s.method.info().needs_input || sample_picks_target {
-        Subject::new(&s.session, Arc::new(a.input.prepare(&graph)?))?
+        s.subject(a.input.prepare(&graph)?)?
     } else {
         Subject::blank(&s.session)?
     };
