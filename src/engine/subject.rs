@@ -65,6 +65,11 @@ impl Subject {
         self
     }
 
+    /// The layers its clean pass keeps, if not all ([`Subject::reading`]).
+    pub(super) fn reads(&self) -> Option<&[LayerId]> {
+        self.reads.as_deref()
+    }
+
     /// The clean forward pass: computed on first use (stopping at a layer once `cancel` is
     /// set), then shared.
     pub fn clean(&self, session: &Session, cancel: &CancelToken) -> Result<Arc<Activations>> {

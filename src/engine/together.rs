@@ -8,8 +8,8 @@
 //! may round differently (measured in `tests/it/stacked.rs`). The rows do not interact: every
 //! layer convscope runs treats the inputs of a batch independently (batch norm at inference).
 //!
-//! Memory: the batch's clean pass (rows × [`Subject::clean_bytes`]) and one reverse pass's
-//! kept gradients per rule.
+//! Memory: the batch's clean pass (rows × [`Subject::clean_bytes`], or less for subjects that
+//! read only some layers) and one reverse pass's kept gradients per rule.
 //!
 //! [`MethodInfo::stackable`]: crate::methods::MethodInfo::stackable
 
@@ -48,7 +48,14 @@ impl<'a> Together<'a> {
         }
         let stacked = Tensor::cat(&rows, 0)?;
         let exec = session.executor().with_cancel(cancel.clone());
-        let acts = exec.forward(&stacked, &mut NoHook)?;
+        // Subjects that read only some layers, all the same ones (`Subject::reading`), share a
+        // pass that keeps only those and what the reverse passes read.
+        let acts = match subjects.first().and_then(Subject::reads) {
+            Some(layers) if subjects.iter().all(|s| s.reads() == Some(layers)) => {
+                exec.forward_for_gradients(&stacked, layers)?
+            }
+            _ => exec.forward(&stacked, &mut NoHook)?,
+        };
         for (i, subject) in subjects.iter().enumerate() {
             subject.set_clean(Arc::new(acts.row(i)?));
         }

@@ -1,5 +1,6 @@
 //! Several images in one pass (`engine::Together`, `--images-per-pass`): each image's map is
-//! the one a pass of that image alone gives, for every stackable method, on the demo and on
+//! the one a pass of that image alone gives, for every stackable method (the gradient and CAM
+//! methods from a stacked pass that keeps only what they read, as `render` runs them), on the demo and on
 //! fixture networks with batch norm, residual sums and depthwise convolutions; rows with
 //! different targets keep their own gradients; and the dataset commands give the same
 //! manifests and maps with several images a pass as with one.
@@ -19,7 +20,7 @@ use candle_core::Device;
 use convscope::engine::{explain, Request, Session, Subject, Together};
 use convscope::input::preprocess::Preprocess;
 use convscope::input::{Input, Source};
-use convscope::methods::{self, cam, Control, LayerNeed, Objective, Options};
+use convscope::methods::{self, cam, Control, Family, LayerNeed, Objective, Options};
 use convscope::model::Graph;
 use tempfile::TempDir;
 
@@ -67,9 +68,17 @@ fn together_equals_alone(what: &str, graph: Graph, class: impl Fn(usize) -> usiz
     for method in stackable {
         let id = method.info().id;
         let mut blank = 0;
+        // As `render` makes them: a gradient or CAM map's subjects keep only the scores and
+        // the map's layer of their clean pass (and what the reverse passes read).
+        let lean = matches!(method.info().family, Family::Gradient | Family::Cam);
+        let layer = cam::default_layer(&session.graph).unwrap();
         let subjects: Vec<Subject> = inputs
             .iter()
             .map(|i| Subject::new(&session, i.clone()).unwrap())
+            .map(|s| match lean {
+                true => s.reading(vec![session.graph.logits_layer(), layer]),
+                false => s,
+            })
             .collect();
         let together = Together::forward(&session, &subjects, &Default::default()).unwrap();
         let requests = (0..inputs.len())
@@ -91,6 +100,11 @@ fn together_equals_alone(what: &str, graph: Graph, class: impl Fn(usize) -> usiz
             assert!(err <= TOLERANCE, "{what} {id} image {i}: {err:e}");
             largest = largest.max(err);
             assert_eq!(got.facts.target, want.facts.target, "{what} {id} image {i}");
+            let held = |s: &Subject| s.cached().unwrap().kept_bytes();
+            assert!(
+                !lean || held(&subjects[i]) < held(&alone),
+                "{what} {id}: the stacked pass keeps only what the map reads"
+            );
             let shared = got.output.extras.get("stacked").is_some();
             assert!(
                 shared,

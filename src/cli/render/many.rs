@@ -3,8 +3,6 @@
 //! `.npy` with `--npy`), with one manifest line each holding what `render --json` reports for
 //! one image, plus the top classes.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 
 use super::{ask, encode, explain_subject, ms, npy, report, setup, Args, Explanation, Setup};
@@ -95,10 +93,8 @@ impl Work for RenderWork<'_> {
         let (a, s) = (self.a, self.s);
         let n = group.len();
         let (items, inputs): (Vec<&Item>, Vec<Input>) = group.into_iter().unzip();
-        let subjects: Result<Vec<Subject>> = inputs
-            .into_iter()
-            .map(|input| Subject::new(&s.session, Arc::new(input)))
-            .collect();
+        let subjects: Result<Vec<Subject>> =
+            inputs.into_iter().map(|input| s.subject(input)).collect();
         let subjects = match subjects {
             Ok(subjects) => subjects,
             Err(e) => return (0..n).map(|_| Err(same_error(&e))).collect(),
