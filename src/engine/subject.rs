@@ -55,7 +55,7 @@ impl Subject {
 
     /// This subject with a clean pass that keeps only `layers` (the scores, a CAM's layer) and
     /// what reverse passes read ([`Executor::forward_for_gradients`]), for a subject that one
-    /// gradient or CAM map reads and nothing else: VGG16's saliency map then peaks at 107 MB
+    /// gradient or CAM map reads and nothing else: VGG16's saliency map then peaks at 120 MB
     /// above the loaded model instead of 178 (a full pass keeps every convolution's output).
     /// Reading any other layer of that pass is a bug, and panics.
     ///
