@@ -112,10 +112,7 @@ impl<'a> Cx<'a> {
     /// d(objective summed over the batch)/d(inputs) for a batch of inputs, with the given rule
     /// for ReLU-family layers.
     pub fn input_gradient(&self, inputs: &Tensor, rule: ReluRule) -> Result<Tensor> {
-        Ok(self
-            .objective
-            .input_gradient_with(&self.exec, inputs, rule)?
-            .1)
+        self.objective.input_gradient_with(&self.exec, inputs, rule)
     }
 
     /// The objective (the target's raw score) for each input of a batch.

@@ -169,18 +169,36 @@ impl Objective {
         exec.backward_to(acts, self.layer(), seed, rule, keep)
     }
 
-    /// Forward, seed, backward: the objective for each input of a batch, and d(objective summed
-    /// over the batch)/d(inputs) under `rule`. The forward pass keeps only what the reverse pass
-    /// reads and the objective's layer, and the reverse pass frees it as it goes.
+    /// Forward, seed, backward: d(objective summed over the batch)/d(inputs) under `rule`.
+    /// The forward pass keeps only what the reverse pass reads and the objective's layer, and
+    /// the reverse pass frees it as it goes. The scores stay on the device (no copy to the host
+    /// per batch, which SmoothGrad's and IG's many batches would pay on a GPU).
     pub fn input_gradient_with(
         &self,
         exec: &Executor<'_>,
         inputs: &Tensor,
         rule: ReluRule,
+    ) -> Result<Tensor> {
+        Ok(self.input_pass(exec, inputs, rule, false)?.1)
+    }
+
+    /// The pass of [`Self::input_gradient_with`], also reading the objective for each input
+    /// (`read_values`) before the reverse pass frees its layer.
+    fn input_pass(
+        &self,
+        exec: &Executor<'_>,
+        inputs: &Tensor,
+        rule: ReluRule,
+        read_values: bool,
     ) -> Result<(Vec<f32>, Tensor)> {
         let acts = exec.forward_for_gradients(inputs, &[self.layer()])?;
         let out = acts.get(self.layer());
-        let (values, seed) = (self.values(out)?, self.seed(out)?);
+        let values = if read_values {
+            self.values(out)?
+        } else {
+            Vec::new()
+        };
+        let seed = self.seed(out)?;
         let keep = [exec.graph.inputs[0]];
         let grads = exec.backward_to_releasing(acts, self.layer(), seed, rule, &keep)?;
         Ok((values, input_of(exec, &grads)?))
@@ -193,7 +211,7 @@ impl Objective {
 
     /// The objective for a batch-1 input, and its gradient with respect to that input.
     pub fn value_and_grad(&self, exec: &Executor<'_>, x: &Tensor) -> Result<(f32, Tensor)> {
-        let (values, g) = self.input_gradient_with(exec, x, ReluRule::Normal)?;
+        let (values, g) = self.input_pass(exec, x, ReluRule::Normal, true)?;
         Ok((values[0], g))
     }
 
