@@ -166,7 +166,9 @@ impl Work for Predict<'_> {
 
     fn run(&mut self, _: &Item, input: Input) -> Result<Done> {
         let t = std::time::Instant::now();
-        let logits = Subject::new(self.session, Arc::new(input))?.scores(self.session)?;
+        let logits = Subject::new(self.session, Arc::new(input))?
+            .scores_only(&self.session.graph)
+            .scores(self.session)?;
         Ok(self.done(&logits, t.elapsed().as_secs_f64() * 1e3))
     }
 
@@ -176,7 +178,9 @@ impl Work for Predict<'_> {
         let n = group.len();
         let subjects: Result<Vec<Subject>> = group
             .into_iter()
-            .map(|(_, input)| Subject::new(self.session, Arc::new(input)))
+            .map(|(_, input)| {
+                Ok(Subject::new(self.session, Arc::new(input))?.scores_only(&self.session.graph))
+            })
             .collect();
         let subjects = match subjects {
             Ok(subjects) => subjects,

@@ -7,7 +7,8 @@
 //! memory is the sum of the layers' output sizes × 4 bytes ([`Subject::clean_bytes`]): about
 //! 60 MB for VGG16 at 224×224, 2 MB for the demo. It lives as long as the subject: one input at
 //! a time in the interface, one for a `render`. A `render` of one gradient or CAM map keeps
-//! only what that map reads ([`Subject::reading`]).
+//! only what that map reads ([`Subject::for_map`]), and `predict` only the scores
+//! ([`Subject::scores_only`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -15,9 +16,10 @@ use candle_core::{DType, Tensor};
 
 use super::Session;
 use crate::error::{Error, Result};
-use crate::exec::{Activations, CancelToken, NoHook};
+use crate::exec::{Activations, CancelToken, Executor, NoHook};
 use crate::input::preprocess::InputSpec;
 use crate::input::Input;
+use crate::methods::{Family, Method};
 use crate::model::{Graph, LayerId};
 
 pub struct Subject {
@@ -26,8 +28,31 @@ pub struct Subject {
     /// The prepared input, batch 1, on the session's device.
     pub tensor: Tensor,
     clean: Mutex<Option<Arc<Activations>>>,
-    /// The layers the clean pass keeps when it need not keep them all ([`Subject::reading`]).
-    reads: Option<Vec<LayerId>>,
+    /// What the clean pass keeps.
+    keeps: Keeps,
+}
+
+/// What a subject's clean pass keeps: every layer's output unless the subject's one reader
+/// needs fewer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Keeps {
+    /// Every layer's output (the interface: any map may follow).
+    All,
+    /// These layers and what reverse passes read ([`Subject::reading`]).
+    ForGradients(Vec<LayerId>),
+    /// These layers only ([`Subject::scores_only`]).
+    Only(Vec<LayerId>),
+}
+
+impl Keeps {
+    /// The forward pass that keeps this.
+    pub(super) fn forward(&self, exec: &Executor<'_>, input: &Tensor) -> Result<Activations> {
+        match self {
+            Keeps::All => exec.forward(input, &mut NoHook),
+            Keeps::ForGradients(layers) => exec.forward_for_gradients(input, layers),
+            Keeps::Only(layers) => exec.forward_keeping(input, layers.clone()),
+        }
+    }
 }
 
 impl Subject {
@@ -36,7 +61,7 @@ impl Subject {
             tensor: input.prepared.to_tensor(&session.device)?,
             input: Some(input),
             clean: Mutex::default(),
-            reads: None,
+            keeps: Keeps::All,
         })
     }
 
@@ -49,7 +74,7 @@ impl Subject {
             input: None,
             tensor: Tensor::zeros(spec.shape(1), DType::F32, &session.device)?,
             clean: Mutex::default(),
-            reads: None,
+            keeps: Keeps::All,
         })
     }
 
@@ -58,16 +83,37 @@ impl Subject {
     /// gradient or CAM map reads and nothing else: VGG16's saliency map then peaks at 120 MB
     /// above the loaded model instead of 178 (a full pass keeps every convolution's output).
     /// Reading any other layer of that pass is a bug, and panics.
-    ///
-    /// [`Executor::forward_for_gradients`]: crate::exec::Executor::forward_for_gradients
     pub fn reading(mut self, layers: Vec<LayerId>) -> Subject {
-        self.reads = Some(layers);
+        self.keeps = Keeps::ForGradients(layers);
         self
     }
 
-    /// The layers its clean pass keeps, if not all ([`Subject::reading`]).
-    pub(super) fn reads(&self) -> Option<&[LayerId]> {
-        self.reads.as_deref()
+    /// This subject for one map of `method` at `layer` and nothing else: a gradient or CAM map
+    /// reads only the scores (its target, its facts) and its layer (a CAM's, or a unit
+    /// objective's) of the clean pass, so that pass keeps those and what reverse passes read
+    /// ([`Subject::reading`]). Other maps (feature maps, occlusion's cached pass, Score-CAM's
+    /// activations) may read any layer, and keep the full pass.
+    pub fn for_map(self, graph: &Graph, method: &dyn Method, layer: Option<LayerId>) -> Subject {
+        match method.info().family {
+            Family::Gradient | Family::Cam => {
+                let scores = graph.logits_layer();
+                self.reading([Some(scores), layer].into_iter().flatten().collect())
+            }
+            _ => self,
+        }
+    }
+
+    /// This subject with a clean pass that keeps the scores only, freeing every other output
+    /// after its last reader: for a caller that reads the scores and nothing else (`predict`).
+    /// A ResNet50 pass then holds a few maps at a time instead of all 100 MB of them.
+    pub fn scores_only(mut self, graph: &Graph) -> Subject {
+        self.keeps = Keeps::Only(vec![graph.logits_layer()]);
+        self
+    }
+
+    /// What its clean pass keeps.
+    pub(super) fn keeps(&self) -> &Keeps {
+        &self.keeps
     }
 
     /// The clean forward pass: computed on first use (stopping at a layer once `cancel` is
@@ -77,10 +123,7 @@ impl Subject {
             return Ok(acts);
         }
         let exec = session.executor().with_cancel(cancel.clone());
-        let acts = Arc::new(match &self.reads {
-            Some(layers) => exec.forward_for_gradients(&self.tensor, layers)?,
-            None => exec.forward(&self.tensor, &mut NoHook)?,
-        });
+        let acts = Arc::new(self.keeps.forward(&exec, &self.tensor)?);
         *self.clean.lock().unwrap_or_else(|e| e.into_inner()) = Some(acts.clone());
         Ok(acts)
     }

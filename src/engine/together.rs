@@ -19,9 +19,10 @@ use std::sync::{Arc, Mutex};
 use candle_core::Tensor;
 
 use super::explain::explain_in;
+use super::subject::Keeps;
 use super::{Explained, Request, Session, Subject};
 use crate::error::{Error, Result};
-use crate::exec::{Activations, CancelToken, Executor, Gradients, NoHook, ReluRule};
+use crate::exec::{Activations, CancelToken, Executor, Gradients, ReluRule};
 use crate::methods::{Control, Objective, Shared, SharedGradients};
 use crate::model::LayerId;
 
@@ -48,14 +49,13 @@ impl<'a> Together<'a> {
         }
         let stacked = Tensor::cat(&rows, 0)?;
         let exec = session.executor().with_cancel(cancel.clone());
-        // Subjects that read only some layers, all the same ones (`Subject::reading`), share a
-        // pass that keeps only those and what the reverse passes read.
-        let acts = match subjects.first().and_then(Subject::reads) {
-            Some(layers) if subjects.iter().all(|s| s.reads() == Some(layers)) => {
-                exec.forward_for_gradients(&stacked, layers)?
-            }
-            _ => exec.forward(&stacked, &mut NoHook)?,
+        // Subjects that read only some layers, all the same ones (`Subject::reading`,
+        // `Subject::scores_only`), share a pass that keeps only what they read.
+        let keeps = match subjects.first().map(Subject::keeps) {
+            Some(k) if subjects.iter().all(|s| s.keeps() == k) => k.clone(),
+            _ => Keeps::All,
         };
+        let acts = keeps.forward(&exec, &stacked)?;
         for (i, subject) in subjects.iter().enumerate() {
             subject.set_clean(Arc::new(acts.row(i)?));
         }

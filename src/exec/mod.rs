@@ -138,9 +138,16 @@ impl<'a> Executor<'a> {
                 wanted.extend(&layer.inputs);
             }
         }
-        wanted.sort_unstable_by_key(|l| l.0);
-        wanted.dedup();
-        let pass = self.run(input, &mut NoHook, Some(&wanted))?;
+        self.forward_keeping(input, wanted)
+    }
+
+    /// A forward pass that keeps the outputs of `keep` only, as [`Self::forward_to`] does, as
+    /// [`Activations`]: each dropped output is a stand-in of its shape (reading one is a bug).
+    /// For a caller that reads those layers and nothing else (the scores of `predict`).
+    pub fn forward_keeping(&self, input: &Tensor, mut keep: Vec<LayerId>) -> Result<Activations> {
+        keep.sort_unstable_by_key(|l| l.0);
+        keep.dedup();
+        let pass = self.run(input, &mut NoHook, Some(&keep))?;
         let kept: Vec<bool> = pass.values.iter().map(Option::is_some).collect();
         let values = pass
             .values

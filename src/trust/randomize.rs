@@ -137,12 +137,18 @@ pub fn check(
         let weights = redraw(graph.layer(layer), seed)?;
         let params = from.with_layers(graph, vec![(layer, weights)], &session.device)?;
         let randomized = session.with_params(params);
-        let subject = Subject::new(&randomized, input.clone())?;
+        // One map is all this subject serves: its clean pass keeps only what that map reads.
+        let asked = request();
+        let subject = Subject::new(&randomized, input.clone())?.for_map(
+            &randomized.graph,
+            asked.method,
+            asked.layer,
+        );
         let inner = Control {
             cancel: control.cancel.clone(),
             progress: None,
         };
-        let map = explain(&randomized, &subject, request(), inner)?
+        let map = explain(&randomized, &subject, asked, inner)?
             .output
             .artifact;
         let (abs, signed) = (values(&map, Sign::Abs)?, values(&map, Sign::Signed)?);

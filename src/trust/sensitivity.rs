@@ -62,14 +62,15 @@ pub fn sensitivity_max(
             preprocess: input.preprocess,
             path: input.path.clone(),
         });
-        let subject = Subject::new(session, moved)?;
+        // One map is all this subject serves: its clean pass keeps only what that map reads.
+        let asked = request();
+        let subject =
+            Subject::new(session, moved)?.for_map(&session.graph, asked.method, asked.layer);
         let inner = Control {
             cancel: control.cancel.clone(),
             progress: None,
         };
-        let map = explain(session, &subject, request(), inner)?
-            .output
-            .artifact;
+        let map = explain(session, &subject, asked, inner)?.output.artifact;
         let diff = norm(
             &mut e0
                 .iter()

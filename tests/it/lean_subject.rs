@@ -1,13 +1,15 @@
-//! A subject whose clean pass keeps only the scores, the map's layer and what the reverse
-//! passes read (`Subject::reading`, which `render` uses for one gradient or CAM map) gives
-//! every gradient and CAM method's map bit for bit as a full clean pass does, on the demo and
-//! on fixture networks with batch norm, residual sums, depthwise convolutions and
-//! concatenations, while that pass holds less.
+//! A subject whose clean pass keeps only what its one map reads (`Subject::for_map`, which
+//! `render` and `evaluate`'s randomization and sensitivity checks use) gives every gradient and
+//! CAM method's map bit for bit as a full clean pass does, on the demo and on fixture networks
+//! with batch norm, residual sums, depthwise convolutions and concatenations, while that pass
+//! holds less; the other maps keep the full pass. A subject that keeps only the scores
+//! (`Subject::scores_only`, `predict`'s) gives the same scores, alone and stacked.
 
 use std::sync::Arc;
 
 use candle_core::Device;
-use convscope::engine::{explain, Request, Session, Subject};
+use convscope::engine::{explain, Request, Session, Subject, Together};
+use convscope::exec::CancelToken;
 use convscope::input::preprocess::Preprocess;
 use convscope::input::{Input, Source};
 use convscope::methods::{self, cam, Control, Family, LayerNeed, Objective, Options};
@@ -32,17 +34,19 @@ fn lean_equals_full(what: &str, graph: Graph) {
     assert!(chosen.len() >= 12, "{}", chosen.len());
     for method in chosen {
         let id = method.info().id;
+        let at = (method.info().layer != LayerNeed::None).then_some(layer);
         let request = || Request {
             method,
-            layer: (method.info().layer != LayerNeed::None).then_some(layer),
+            layer: at,
             objective: Objective::Class { scores, class: 1 },
             options: Options::Default,
             batch: 4,
         };
         let full = Subject::new(&session, input.clone()).unwrap();
-        let lean = Subject::new(&session, input.clone())
-            .unwrap()
-            .reading(vec![scores, layer]);
+        let lean =
+            Subject::new(&session, input.clone())
+                .unwrap()
+                .for_map(&session.graph, method, at);
         let want = explain(&session, &full, request(), Control::default()).unwrap();
         let got = explain(&session, &lean, request(), Control::default()).unwrap();
         let (g, w) = (got.output.artifact.data(), want.output.artifact.data());
@@ -68,6 +72,98 @@ fn a_lean_clean_pass_gives_every_gradient_and_cam_map_of_a_full_one() {
     for net in ["resnet_like", "mobilenet_like", "densenet_like"] {
         let path = fixtures().join(format!("nets/{net}.onnx"));
         lean_equals_full(
+            net,
+            convscope::import::open_model(path.to_str().unwrap()).unwrap(),
+        );
+    }
+}
+
+/// Maps that may read any layer of the clean pass (feature maps, occlusion's cached pass,
+/// Score-CAM's activations, filters) keep all of it.
+#[test]
+fn other_maps_keep_the_full_clean_pass() {
+    let session = Session::new(convscope::import::demo::graph().unwrap(), Device::Cpu).unwrap();
+    let dir = TempDir::new().unwrap();
+    let source = Source::Image(dir.path().join(&pictures(dir.path(), 1)[0]));
+    let input = Arc::new(Input::load(&session.graph, &source, Preprocess::Imagenet).unwrap());
+    let layer = cam::default_layer(&session.graph);
+    let full = Subject::new(&session, input.clone()).unwrap();
+    let full_bytes = full
+        .clean(&session, &CancelToken::new())
+        .unwrap()
+        .kept_bytes();
+    let others: Vec<_> = methods::all()
+        .into_iter()
+        .filter(|m| !matches!(m.info().family, Family::Gradient | Family::Cam))
+        .collect();
+    assert!(others.len() >= 4, "{}", others.len());
+    for method in others {
+        let subject =
+            Subject::new(&session, input.clone())
+                .unwrap()
+                .for_map(&session.graph, method, layer);
+        let bytes = subject
+            .clean(&session, &CancelToken::new())
+            .unwrap()
+            .kept_bytes();
+        assert_eq!(bytes, full_bytes, "{}", method.info().id);
+    }
+}
+
+/// `predict`'s subjects: the scores of a pass that keeps nothing else are those of a full
+/// pass, bit for bit, one input at a time and several stacked, and the pass holds only them.
+fn scores_only_equal_full(what: &str, graph: Graph) {
+    let session = Session::new(graph, Device::Cpu).unwrap();
+    let dir = TempDir::new().unwrap();
+    let inputs: Vec<Arc<Input>> = pictures(dir.path(), 3)
+        .iter()
+        .map(|rel| {
+            let source = Source::Image(dir.path().join(rel));
+            Arc::new(Input::load(&session.graph, &source, Preprocess::Imagenet).unwrap())
+        })
+        .collect();
+    let make = |lean: bool| -> Vec<Subject> {
+        inputs
+            .iter()
+            .map(|input| {
+                let s = Subject::new(&session, input.clone()).unwrap();
+                if lean {
+                    s.scores_only(&session.graph)
+                } else {
+                    s
+                }
+            })
+            .collect()
+    };
+    let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
+    let logits = session.graph.layer(session.graph.logits_layer());
+    let scores_bytes = logits.out_shape[1..].iter().product::<usize>() * 4;
+    for stacked in [false, true] {
+        let (full, lean) = (make(false), make(true));
+        if stacked {
+            Together::forward(&session, &full, &CancelToken::new()).unwrap();
+            Together::forward(&session, &lean, &CancelToken::new()).unwrap();
+        }
+        for (f, l) in full.iter().zip(&lean) {
+            let (want, got) = (f.scores(&session).unwrap(), l.scores(&session).unwrap());
+            assert_eq!(bits(got), bits(want), "{what}, stacked {stacked}");
+        }
+        if !stacked {
+            let held = lean[0].cached().unwrap().kept_bytes();
+            assert_eq!(
+                held, scores_bytes,
+                "{what}: the scores-only pass keeps more"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_scores_only_pass_gives_the_scores_of_a_full_one() {
+    scores_only_equal_full("demo", convscope::import::demo::graph().unwrap());
+    for net in ["resnet_like", "mobilenet_like", "densenet_like"] {
+        let path = fixtures().join(format!("nets/{net}.onnx"));
+        scores_only_equal_full(
             net,
             convscope::import::open_model(path.to_str().unwrap()).unwrap(),
         );

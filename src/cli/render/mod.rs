@@ -24,7 +24,7 @@ use crate::imaging::npy::npy_bytes_f32;
 use crate::imaging::png::encode_png;
 use crate::import::labels;
 use crate::input::preprocess::Preprocess;
-use crate::methods::{self, Family, LayerNeed, Method, Options};
+use crate::methods::{self, LayerNeed, Method, Options};
 use crate::model::LayerId;
 use picture::Look;
 
@@ -109,17 +109,10 @@ struct Setup {
 }
 
 impl Setup {
-    /// The subject for `input`. A gradient or CAM map reads only the scores and its layer of
-    /// the clean pass, so that pass keeps those and what the reverse passes read.
+    /// The subject for `input`, whose clean pass keeps only what this map reads.
     fn subject(&self, input: crate::input::Input) -> Result<Subject> {
         let subject = Subject::new(&self.session, Arc::new(input))?;
-        Ok(match self.method.info().family {
-            Family::Gradient | Family::Cam => {
-                let scores = self.session.graph.logits_layer();
-                subject.reading([Some(scores), self.layer].into_iter().flatten().collect())
-            }
-            _ => subject,
-        })
+        Ok(subject.for_map(&self.session.graph, self.method, self.layer))
     }
 }
 
