@@ -50,11 +50,7 @@ fn child(name: &str, row: &str, big_batch: usize) {
     let logits = graph.logits_layer();
     // Freed memory stays in the process (`keep_freed_memory`): hand what loading freed back
     // first, or the row would reuse it unseen and read lower than the memory it needs.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free heap pages to the kernel.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    convscope::exec::cpu::give_back_freed_memory();
     let before = status_kb("VmRSS:");
     std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak resident set");
     if row.starts_with("forward_input_grad") {

@@ -108,6 +108,7 @@ pub struct Gauge {
     now: AtomicUsize,
     peak: AtomicUsize,
     started: AtomicUsize,
+    gave_back: AtomicUsize,
 }
 
 impl Gauge {
@@ -119,6 +120,11 @@ impl Gauge {
     /// How many jobs have started computing.
     pub fn started(&self) -> usize {
         self.started.load(Ordering::SeqCst)
+    }
+
+    /// How many times the runner, going idle, gave the memory its jobs freed back to the system.
+    pub fn gave_back(&self) -> usize {
+        self.gave_back.load(Ordering::SeqCst)
     }
 
     fn enter(&self) {
@@ -242,6 +248,13 @@ impl Worker {
                 }
                 None => {
                     slots.running = None;
+                    drop(slots);
+                    // Idle now, perhaps for long: what the jobs freed goes back to the system
+                    // instead of staying in the process until the next map (ResNet50 after
+                    // SmoothGrad: 660 -> 400 MB resident). Not between chained jobs, whose
+                    // next one would only fault the pages in again.
+                    crate::exec::cpu::give_back_freed_memory();
+                    self.gauge.gave_back.fetch_add(1, Ordering::SeqCst);
                     return;
                 }
             }

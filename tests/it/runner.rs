@@ -1,6 +1,7 @@
 //! The interface's job runner is single-flight: holding `j` over a hundred layers with the
 //! Feature maps view open runs one pass at a time (at most two alive: the one stopping and the
-//! one starting), and the last layer's view starts within one pass of the last key.
+//! one starting), and the last layer's view starts within one pass of the last key. Idle, it
+//! gives the memory its jobs freed back to the system.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -116,5 +117,16 @@ fn holding_j_runs_one_pass_at_a_time_and_ends_on_the_last_layer() {
         gauge.started() - started_at_last_key <= 1,
         "{} passes started after the last key; the last layer's should be the only one",
         gauge.started() - started_at_last_key
+    );
+    // Idle, the runner gives the memory its jobs freed back, once per idle spell (not after
+    // each of the chained jobs that the keys superseded).
+    while gauge.gave_back() == 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        (1..gauge.started()).contains(&gauge.gave_back()),
+        "gave memory back {} times after {} jobs",
+        gauge.gave_back(),
+        gauge.started()
     );
 }

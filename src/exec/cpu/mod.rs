@@ -39,7 +39,7 @@ use custom_ops::{Kernel1, Kernel2, Kernel3};
 
 pub use enabled::{kernels_on, with_kernels};
 pub use geometry::ConvGeometry;
-pub use heap::keep_freed_memory;
+pub use heap::{give_back_freed_memory, keep_freed_memory};
 pub use simd::{exp, sigmoid};
 
 use crate::error::Result;
