@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 target=${CARGO_TARGET_DIR:-target}
-tests="onnx_reference maps_reference backward_fd zoo_reference occlusion_incremental device_generic"
+tests="onnx_reference maps_reference backward_fd zoo_reference occlusion_incremental device_generic lean_subject"
 
 toolkit() {
     # nvcc from the machine when it has one (CUDA 12.x or 13.0-13.4), else CUDA 13.0 from PyPI.
