@@ -7,8 +7,8 @@
 //! memory is the sum of the layers' output sizes × 4 bytes ([`Subject::clean_bytes`]): about
 //! 60 MB for VGG16 at 224×224, 2 MB for the demo. It lives as long as the subject: one input at
 //! a time in the interface, one for a `render`. A `render` of one gradient or CAM map keeps
-//! only what that map reads ([`Subject::for_map`]), and `predict` only the scores
-//! ([`Subject::scores_only`]).
+//! only what that map reads ([`Subject::for_map`]), `evaluate` of gradient and CAM maps what
+//! they read ([`Subject::for_maps`]), and `predict` only the scores ([`Subject::scores_only`]).
 
 use std::sync::{Arc, Mutex};
 
@@ -94,18 +94,30 @@ impl Subject {
     /// ([`Subject::reading`]). Other maps (feature maps, occlusion's cached pass, Score-CAM's
     /// activations) may read any layer, and keep the full pass.
     pub fn for_map(self, graph: &Graph, method: &dyn Method, layer: Option<LayerId>) -> Subject {
-        match method.info().family {
-            Family::Gradient | Family::Cam => {
-                let scores = graph.logits_layer();
-                self.reading([Some(scores), layer].into_iter().flatten().collect())
-            }
-            _ => self,
+        self.for_maps(graph, &[(method, layer)])
+    }
+
+    /// This subject for the maps of `maps` (each method at its layer) and nothing else, as
+    /// [`Subject::for_map`]: a lean clean pass when every one is a gradient or CAM map (it
+    /// keeps the scores and all their layers), else the full pass.
+    pub fn for_maps(self, graph: &Graph, maps: &[(&dyn Method, Option<LayerId>)]) -> Subject {
+        let lean = maps
+            .iter()
+            .all(|(m, _)| matches!(m.info().family, Family::Gradient | Family::Cam));
+        if !lean {
+            return self;
         }
+        let layers = maps.iter().filter_map(|&(_, layer)| layer);
+        self.reading(
+            std::iter::once(graph.logits_layer())
+                .chain(layers)
+                .collect(),
+        )
     }
 
     /// This subject with a clean pass that keeps the scores only, freeing every other output
     /// after its last reader: for a caller that reads the scores and nothing else (`predict`).
-    /// A ResNet50 pass then holds a few maps at a time instead of all 100 MB of them.
+    /// A ResNet50 pass then holds a few maps at a time instead of all 144 MB of them.
     pub fn scores_only(mut self, graph: &Graph) -> Subject {
         self.keeps = Keeps::Only(vec![graph.logits_layer()]);
         self

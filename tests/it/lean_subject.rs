@@ -140,7 +140,74 @@ fn other_maps_keep_the_full_clean_pass() {
             .unwrap()
             .kept_bytes();
         assert_eq!(bytes, full_bytes, "{}", method.info().id);
+        // With gradient and CAM maps beside it (`evaluate --methods`), still the full pass.
+        let (saliency, gradcam) = (
+            methods::by_id("saliency").unwrap(),
+            methods::by_id("gradcam").unwrap(),
+        );
+        let maps = [(saliency, None), (gradcam, layer), (method, layer)];
+        let subject = Subject::new(&session, input.clone())
+            .unwrap()
+            .for_maps(&session.graph, &maps);
+        let acts = subject.clean(&session, &CancelToken::new()).unwrap();
+        assert_eq!(
+            acts.kept_bytes(),
+            full_bytes,
+            "{} among others",
+            method.info().id
+        );
     }
+}
+
+/// Several gradient and CAM maps at different layers (`evaluate --methods`): one lean pass
+/// that keeps every layer they read, and gives each map of a full pass.
+#[test]
+fn several_maps_share_a_lean_pass_that_keeps_all_their_layers() {
+    let session = Session::new(convscope::import::demo::graph().unwrap(), Device::Cpu).unwrap();
+    let dir = TempDir::new().unwrap();
+    let source = Source::Image(dir.path().join(&pictures(dir.path(), 1)[0]));
+    let input = Arc::new(Input::load(&session.graph, &source, Preprocess::Imagenet).unwrap());
+    let graph = &session.graph;
+    let spatial: Vec<_> = graph
+        .ids()
+        .filter(|&id| cam::check_spatial(graph, id).is_ok())
+        .collect();
+    let (early, late) = (spatial[1], *spatial.last().unwrap());
+    let gradcam = methods::by_id("gradcam").unwrap();
+    let maps = [
+        (methods::by_id("ig").unwrap(), None),
+        (gradcam, Some(early)),
+        (gradcam, Some(late)),
+    ];
+    let lean = Subject::new(&session, input.clone())
+        .unwrap()
+        .for_maps(graph, &maps);
+    let full = Subject::new(&session, input.clone()).unwrap();
+    for (method, layer) in maps {
+        let request = || Request {
+            method,
+            layer,
+            objective: Objective::Class {
+                scores: graph.logits_layer(),
+                class: 2,
+            },
+            options: Options::Default,
+            batch: 4,
+        };
+        let want = explain(&session, &full, request(), Control::default()).unwrap();
+        let got = explain(&session, &lean, request(), Control::default()).unwrap();
+        let what = format!("{} at {layer:?}", method.info().id);
+        assert!(
+            same(
+                got.output.artifact.data(),
+                want.output.artifact.data(),
+                true
+            ),
+            "{what}"
+        );
+    }
+    let (lean, full) = (lean.cached().unwrap(), full.cached().unwrap());
+    assert!(lean.kept_bytes() < full.kept_bytes());
 }
 
 /// `predict`'s subjects: the scores of a pass that keeps nothing else are those of a full

@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{ms, Args, Setup, Source, RANDOM};
-use crate::engine::{explain, Request};
+use crate::engine::{explain, Request, Subject};
 use crate::error::{Error, Result};
 use crate::imaging::npy::read_npy_f32_at_most;
 use crate::input::Input;
-use crate::methods::{target, Control, LayerNeed, Objective, Options};
+use crate::methods::{target, Control, LayerNeed, Method, Objective, Options};
+use crate::model::LayerId;
 use crate::trust::report::{Document, Scored};
 use crate::trust::{elements, Evaluator, Metric, Ranking, Scores};
 
@@ -46,9 +47,18 @@ pub(super) fn evaluate(
         None => None,
     };
 
-    // The one forward pass of the input: the scores, the target and every method's clean pass.
+    // The one forward pass of the input: the scores, the target and every method's clean pass,
+    // keeping only what the methods read when they are all gradient or CAM maps.
     let t = Instant::now();
-    let subject = session.subject(input)?;
+    let maps: Vec<_> = s
+        .sources
+        .iter()
+        .filter_map(|source| match source {
+            Source::Method(method) => Some((*method, layer_of(*method, s))),
+            _ => None,
+        })
+        .collect();
+    let subject = Subject::new(session, input.clone())?.for_maps(graph, &maps);
     let scores = subject.scores(session)?;
     let forward_ms = ms(t);
     let class = match &a.target {
@@ -75,9 +85,7 @@ pub(super) fn evaluate(
             }
             Source::Method(method) => {
                 let id = method.info().id;
-                let layer = (method.info().layer == LayerNeed::SpatialMap)
-                    .then_some(s.cam_layer)
-                    .flatten();
+                let layer = layer_of(*method, s);
                 let scores_layer = graph.logits_layer();
                 let request = move || Request {
                     method: *method,
@@ -184,4 +192,11 @@ impl Evaluated {
             rows: &self.rows,
         }
     }
+}
+
+/// The layer `method`'s map is made at: the CAM layer for the methods that take one.
+fn layer_of(method: &dyn Method, s: &Setup) -> Option<LayerId> {
+    (method.info().layer == LayerNeed::SpatialMap)
+        .then_some(s.cam_layer)
+        .flatten()
 }
