@@ -41,12 +41,24 @@ fn on_both_paths(check: impl Fn(&str, Device)) {
     with_kernels(false, || check("generic", device()));
 }
 
+/// `n` generated pictures, loaded for `session`'s model (the folder lives as long as the
+/// first value).
+fn inputs(session: &Session, n: usize) -> (TempDir, Vec<Arc<Input>>) {
+    let dir = TempDir::new().unwrap();
+    let inputs = pictures(dir.path(), n)
+        .iter()
+        .map(|rel| {
+            let source = Source::Image(dir.path().join(rel));
+            Arc::new(Input::load(&session.graph, &source, Preprocess::Imagenet).unwrap())
+        })
+        .collect();
+    (dir, inputs)
+}
+
 fn lean_equals_full(what: &str, graph: Graph, device: Device) {
     let session = Session::new(graph, device).unwrap();
-    let dir = TempDir::new().unwrap();
-    let rel = &pictures(dir.path(), 1)[0];
-    let source = Source::Image(dir.path().join(rel));
-    let input = Arc::new(Input::load(&session.graph, &source, Preprocess::Imagenet).unwrap());
+    let (_dir, mut loaded) = inputs(&session, 1);
+    let input = loaded.remove(0);
     let scores = session.graph.logits_layer();
     let layer = cam::default_layer(&session.graph).unwrap();
     let chosen: Vec<_> = methods::all()
@@ -116,9 +128,8 @@ fn a_lean_clean_pass_gives_every_gradient_and_cam_map_of_a_full_one() {
 #[test]
 fn other_maps_keep_the_full_clean_pass() {
     let session = Session::new(convscope::import::demo::graph().unwrap(), Device::Cpu).unwrap();
-    let dir = TempDir::new().unwrap();
-    let source = Source::Image(dir.path().join(&pictures(dir.path(), 1)[0]));
-    let input = Arc::new(Input::load(&session.graph, &source, Preprocess::Imagenet).unwrap());
+    let (_dir, mut loaded) = inputs(&session, 1);
+    let input = loaded.remove(0);
     let layer = cam::default_layer(&session.graph);
     let full = Subject::new(&session, input.clone()).unwrap();
     let full_bytes = full
@@ -164,9 +175,8 @@ fn other_maps_keep_the_full_clean_pass() {
 #[test]
 fn several_maps_share_a_lean_pass_that_keeps_all_their_layers() {
     let session = Session::new(convscope::import::demo::graph().unwrap(), Device::Cpu).unwrap();
-    let dir = TempDir::new().unwrap();
-    let source = Source::Image(dir.path().join(&pictures(dir.path(), 1)[0]));
-    let input = Arc::new(Input::load(&session.graph, &source, Preprocess::Imagenet).unwrap());
+    let (_dir, mut loaded) = inputs(&session, 1);
+    let input = loaded.remove(0);
     let graph = &session.graph;
     let spatial: Vec<_> = graph
         .ids()
@@ -214,14 +224,7 @@ fn several_maps_share_a_lean_pass_that_keeps_all_their_layers() {
 /// pass, bit for bit, one input at a time and several stacked, and the pass holds only them.
 fn scores_only_equal_full(what: &str, graph: Graph, device: Device) {
     let session = Session::new(graph, device).unwrap();
-    let dir = TempDir::new().unwrap();
-    let inputs: Vec<Arc<Input>> = pictures(dir.path(), 3)
-        .iter()
-        .map(|rel| {
-            let source = Source::Image(dir.path().join(rel));
-            Arc::new(Input::load(&session.graph, &source, Preprocess::Imagenet).unwrap())
-        })
-        .collect();
+    let (_dir, inputs) = inputs(&session, 3);
     let make = |lean: bool| -> Vec<Subject> {
         inputs
             .iter()
