@@ -226,12 +226,19 @@ def method_times():
         def actmax():
             # Adam on the pixels (lr 0.05) towards the class logit, as the performance issue
             # measured it; convscope's lucid recipe adds its parameterization and transforms.
+            # The weights are frozen for it: `.backward()` would otherwise compute every
+            # weight's gradient each step, which convscope does not (and which flattered
+            # convscope's ratio before 2026-12-08).
             img = (torch.randn(1, 3, SIZE, SIZE, device=DEVICE) * 0.01).requires_grad_(True)
             opt = torch.optim.Adam([img], lr=0.05)
-            for _ in range(ACTMAX_STEPS):
-                opt.zero_grad()
-                (-model(img)[0, t]).backward()
-                opt.step()
+            model.requires_grad_(False)
+            try:
+                for _ in range(ACTMAX_STEPS):
+                    opt.zero_grad()
+                    (-model(img)[0, t]).backward()
+                    opt.step()
+            finally:
+                model.requires_grad_(True)
 
         if not METHODS or "actmax" in METHODS:
             out[f"{name}/actmax"] = once_ms(actmax)
