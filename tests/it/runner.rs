@@ -118,13 +118,13 @@ fn holding_j_runs_one_pass_at_a_time_and_ends_on_the_last_layer() {
         "{} passes started after the last key; the last layer's should be the only one",
         gauge.started() - started_at_last_key
     );
-    // Idle, the runner gives the memory its jobs freed back, once per idle spell (not after
-    // each of the chained jobs that the keys superseded).
+    // Idle, the runner gives the memory its jobs freed back: at most once a job (once per idle
+    // spell; how many spells the keys left depends on the machine's speed).
     while gauge.gave_back() == 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert!(
-        (1..gauge.started()).contains(&gauge.gave_back()),
+        (1..=gauge.started()).contains(&gauge.gave_back()),
         "gave memory back {} times after {} jobs",
         gauge.gave_back(),
         gauge.started()
