@@ -38,7 +38,7 @@ pub struct Subject {
 pub(super) enum Keeps {
     /// Every layer's output (the interface: any map may follow).
     All,
-    /// These layers and what reverse passes read ([`Subject::reading`]).
+    /// These layers and what reverse passes read (`Subject::reading`).
     ForGradients(Vec<LayerId>),
     /// These layers only ([`Subject::scores_only`]).
     Only(Vec<LayerId>),
@@ -50,7 +50,7 @@ impl Keeps {
         match self {
             Keeps::All => exec.forward(input, &mut NoHook),
             Keeps::ForGradients(layers) => exec.forward_for_gradients(input, layers),
-            Keeps::Only(layers) => exec.forward_keeping(input, layers.clone()),
+            Keeps::Only(layers) => exec.forward_keeping(input, layers),
         }
     }
 }
@@ -83,7 +83,7 @@ impl Subject {
     /// gradient or CAM map reads and nothing else: VGG16's saliency map then peaks at 120 MB
     /// above the loaded model instead of 178 (a full pass keeps every convolution's output).
     /// Reading any other layer of that pass is a bug, and panics.
-    pub fn reading(mut self, layers: Vec<LayerId>) -> Subject {
+    fn reading(mut self, layers: Vec<LayerId>) -> Subject {
         self.keeps = Keeps::ForGradients(layers);
         self
     }
@@ -91,7 +91,7 @@ impl Subject {
     /// This subject for one map of `method` at `layer` and nothing else: a gradient or CAM map
     /// reads only the scores (its target, its facts) and its layer (a CAM's, or a unit
     /// objective's) of the clean pass, so that pass keeps those and what reverse passes read
-    /// ([`Subject::reading`]). Other maps (feature maps, occlusion's cached pass, Score-CAM's
+    /// (`reading`). Other maps (feature maps, occlusion's cached pass, Score-CAM's
     /// activations) may read any layer, and keep the full pass.
     pub fn for_map(self, graph: &Graph, method: &dyn Method, layer: Option<LayerId>) -> Subject {
         self.for_maps(graph, &[(method, layer)])

@@ -49,7 +49,7 @@ impl<'a> Together<'a> {
         }
         let stacked = Tensor::cat(&rows, 0)?;
         let exec = session.executor().with_cancel(cancel.clone());
-        // Subjects that read only some layers, all the same ones (`Subject::reading`,
+        // Subjects that read only some layers, all the same ones (`Subject::for_map`,
         // `Subject::scores_only`), share a pass that keeps only what they read.
         let keeps = match subjects.first().map(Subject::keeps) {
             Some(k) if subjects.iter().all(|s| s.keeps() == k) => k.clone(),

@@ -138,13 +138,14 @@ impl<'a> Executor<'a> {
                 wanted.extend(&layer.inputs);
             }
         }
-        self.forward_keeping(input, wanted)
+        self.forward_keeping(input, &wanted)
     }
 
     /// A forward pass that keeps the outputs of `keep` only, as [`Self::forward_to`] does, as
     /// [`Activations`]: each dropped output is a stand-in of its shape (reading one is a bug).
     /// For a caller that reads those layers and nothing else (the scores of `predict`).
-    pub fn forward_keeping(&self, input: &Tensor, mut keep: Vec<LayerId>) -> Result<Activations> {
+    pub fn forward_keeping(&self, input: &Tensor, keep: &[LayerId]) -> Result<Activations> {
+        let mut keep = keep.to_vec();
         keep.sort_unstable_by_key(|l| l.0);
         keep.dedup();
         let pass = self.run(input, &mut NoHook, Some(&keep))?;

@@ -68,17 +68,15 @@ fn together_equals_alone(what: &str, graph: Graph, class: impl Fn(usize) -> usiz
     for method in stackable {
         let id = method.info().id;
         let mut blank = 0;
-        // As `render` makes them: a gradient or CAM map's subjects keep only the scores and
-        // the map's layer of their clean pass (and what the reverse passes read).
+        // As `render` makes them (`Subject::for_map`): a gradient or CAM map's subjects keep
+        // only the scores and the map's layer of their clean pass (and what the reverse passes
+        // read).
         let lean = matches!(method.info().family, Family::Gradient | Family::Cam);
         let layer = cam::default_layer(&session.graph).unwrap();
         let subjects: Vec<Subject> = inputs
             .iter()
             .map(|i| Subject::new(&session, i.clone()).unwrap())
-            .map(|s| match lean {
-                true => s.reading(vec![session.graph.logits_layer(), layer]),
-                false => s,
-            })
+            .map(|s| s.for_map(&session.graph, method, Some(layer)))
             .collect();
         let together = Together::forward(&session, &subjects, &Default::default()).unwrap();
         let requests = (0..inputs.len())
