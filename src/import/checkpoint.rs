@@ -4,11 +4,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use memmap2::Mmap;
 use safetensors::{Dtype as SafeDtype, SafeTensors};
 
 use crate::error::{Error, Result};
-pub use crate::model::weights::Mapped;
+use crate::files::ReadMap;
+pub use crate::model::mapped::Mapped;
 use crate::model::StoredType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,7 +104,7 @@ fn looks_like(head: &[u8]) -> Option<Format> {
 
 /// Opens a weight file, telling the formats apart by their first bytes, not the extension.
 pub fn open(path: &Path) -> Result<Checkpoint> {
-    let map = Arc::new(crate::files::map_regular(
+    let map = Arc::new(ReadMap::of_file(
         path,
         "a weight file (.safetensors, .pth)",
     )?);
@@ -113,10 +113,7 @@ pub fn open(path: &Path) -> Result<Checkpoint> {
 
 /// Reads a weight file held in memory (`path` names it in messages): the fuzz targets' way in.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
-    let mut anon =
-        memmap2::MmapMut::map_anon(bytes.len().max(1)).map_err(|e| Error::io(path, e))?;
-    anon[..bytes.len()].copy_from_slice(bytes);
-    let map = anon.make_read_only().map_err(|e| Error::io(path, e))?;
+    let map = ReadMap::of_bytes(bytes).map_err(|e| Error::io(path, e))?;
     if bytes.is_empty() {
         return Err(Error::Checkpoint {
             path: path.to_path_buf(),
@@ -126,7 +123,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
     from_map(Arc::new(map), path)
 }
 
-fn from_map(map: Arc<Mmap>, path: &Path) -> Result<Checkpoint> {
+fn from_map(map: Arc<ReadMap>, path: &Path) -> Result<Checkpoint> {
     let fail = |detail: String| Error::Checkpoint {
         path: path.to_path_buf(),
         detail,
@@ -145,7 +142,7 @@ fn from_map(map: Arc<Mmap>, path: &Path) -> Result<Checkpoint> {
     Ok(ckpt)
 }
 
-fn read_safetensors(map: &Arc<Mmap>) -> Result<Checkpoint, String> {
+fn read_safetensors(map: &Arc<ReadMap>) -> Result<Checkpoint, String> {
     let st = SafeTensors::deserialize(&map[..])
         .map_err(|e| format!("is not a valid safetensors file: {e}"))?;
     let base = map.as_ptr() as usize;

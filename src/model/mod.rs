@@ -5,6 +5,7 @@ pub mod build;
 pub mod describe;
 pub mod graph;
 pub mod kind;
+pub mod mapped;
 mod rng;
 pub mod shape;
 pub mod weights;

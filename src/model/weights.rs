@@ -126,28 +126,7 @@ impl std::fmt::Debug for Deferred {
     }
 }
 
-/// Values inside a memory-mapped file: `offset` in bytes, `strides` in elements (PyTorch
-/// tensors may be views; safetensors are contiguous). The importer checks the extent.
-#[derive(Clone, Debug)]
-pub struct Mapped {
-    pub map: Arc<memmap2::Mmap>,
-    pub offset: usize,
-    pub strides: Vec<usize>,
-}
-
-impl Mapped {
-    /// Whether the view is row-major over `shape` with no gaps (strides of size-1 dims do not
-    /// matter), so that its values are one slice of the map.
-    pub fn is_contiguous(&self, shape: &[usize]) -> bool {
-        let mut expect = 1;
-        let mut contiguous = self.strides.len() == shape.len();
-        for (&n, &s) in shape.iter().zip(&self.strides).rev() {
-            contiguous &= n <= 1 || s == expect;
-            expect *= n;
-        }
-        contiguous
-    }
-}
+pub use super::mapped::Mapped;
 
 #[derive(Clone, Debug)]
 pub struct Weight {
@@ -212,7 +191,7 @@ fn load_data(
         }
         WeightData::Mapped(m) => Ok(Arc::new(HostTensor {
             shape: shape.to_vec(),
-            data: read_mapped(m, shape, stored).ok_or_else(|| {
+            data: m.read(shape, stored).ok_or_else(|| {
                 Error::Input(format!(
                     "weight '{name}' lies outside its file (the importer should have refused it)"
                 ))
@@ -335,56 +314,36 @@ fn check_contained(file: &Path, model: &Path) -> Result<()> {
     })
 }
 
-/// Gathers a strided view (row-major over `shape`) and decodes it; a contiguous view is one
-/// slice.
-fn read_mapped(m: &Mapped, shape: &[usize], stored: StoredType) -> Option<Vec<f32>> {
-    let size = stored.size();
-    let numel: usize = shape.iter().product();
-    if m.is_contiguous(shape) {
-        let bytes = m.map.get(m.offset..m.offset.checked_add(numel * size)?)?;
-        return Some(decode_le(bytes, stored));
-    }
-    let mut bytes = Vec::with_capacity(numel * size);
-    let mut index = vec![0usize; shape.len()];
-    for _ in 0..numel {
-        let at = m.offset
-            + index
-                .iter()
-                .zip(&m.strides)
-                .map(|(i, s)| i * s)
-                .sum::<usize>()
-                * size;
-        bytes.extend_from_slice(m.map.get(at..at + size)?);
-        for d in (0..shape.len()).rev() {
-            index[d] += 1;
-            if index[d] < shape[d] {
-                break;
-            }
-            index[d] = 0;
-        }
-    }
-    Some(decode_le(&bytes, stored))
-}
-
 /// Decodes little-endian bytes of the given type into f32 values.
 pub fn decode_le(bytes: &[u8], stored: StoredType) -> Vec<f32> {
+    let mut values = Vec::with_capacity(bytes.len() / stored.size());
+    decode_le_into(bytes, stored, &mut values);
+    values
+}
+
+/// [`decode_le`], appending to `out`.
+pub fn decode_le_into(bytes: &[u8], stored: StoredType, out: &mut Vec<f32>) {
     match stored {
-        StoredType::F32 => bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect(),
-        StoredType::F64 => bytes
-            .chunks_exact(8)
-            .map(|c| f64::from_le_bytes(c.try_into().expect("chunk of 8")) as f32)
-            .collect(),
-        StoredType::F16 => bytes
-            .chunks_exact(2)
-            .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
-            .collect(),
-        StoredType::BF16 => bytes
-            .chunks_exact(2)
-            .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16))
-            .collect(),
+        StoredType::F32 => out.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
+        ),
+        StoredType::F64 => out.extend(
+            bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_le_bytes(c.try_into().expect("chunk of 8")) as f32),
+        ),
+        StoredType::F16 => out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]]))),
+        ),
+        StoredType::BF16 => out.extend(
+            bytes
+                .chunks_exact(2)
+                .map(|c| f32::from_bits((u16::from_le_bytes([c[0], c[1]]) as u32) << 16)),
+        ),
     }
 }
 

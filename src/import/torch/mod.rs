@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 use std::sync::Arc;
 
-use memmap2::Mmap;
+use crate::files::ReadMap;
 
 use self::pickle::{unpickle, Dtype, Obj, PickleError, Unpickled};
 use crate::import::checkpoint::{Checkpoint, Format, Mapped};
@@ -24,7 +24,7 @@ const LEGACY_MAGIC: [u8; 10] = [0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 
 type Storages = HashMap<String, (usize, usize)>;
 
 /// Reads a zip-format checkpoint from its mapped bytes. Errors are phrases for after the path.
-pub fn read_zip(map: Arc<Mmap>) -> Result<Checkpoint, String> {
+pub fn read_zip(map: Arc<ReadMap>) -> Result<Checkpoint, String> {
     let mut zip = zip::ZipArchive::new(Cursor::new(&map[..]))
         .map_err(|e| format!("is not a readable zip archive ({e})"))?;
     let pkl_name = (0..zip.len())
@@ -66,7 +66,7 @@ pub fn read_zip(map: Arc<Mmap>) -> Result<Checkpoint, String> {
 /// The bytes of a stored (uncompressed) entry, or None when absent.
 fn entry_bytes<'m>(
     zip: &mut zip::ZipArchive<Cursor<&[u8]>>,
-    map: &'m Mmap,
+    map: &'m ReadMap,
     name: &str,
 ) -> Result<Option<&'m [u8]>, String> {
     Ok(entry_range(zip, name, map.len())?.map(|(start, len)| &map[start..start + len]))
@@ -102,7 +102,7 @@ fn entry_range(
 }
 
 /// Reads a legacy-format checkpoint (`_use_new_zipfile_serialization=False`).
-pub fn read_legacy(map: Arc<Mmap>) -> Result<Checkpoint, String> {
+pub fn read_legacy(map: Arc<ReadMap>) -> Result<Checkpoint, String> {
     let mut pos = 0;
     let mut next = |what: &str| -> Result<Unpickled, String> {
         let u = unpickle(&map[pos..]).map_err(|e| match e {
@@ -195,7 +195,7 @@ fn pickle_message(e: PickleError) -> String {
 
 /// A tensor's view of its storage, checked against the storage's extent.
 pub(crate) fn view(
-    map: &Arc<Mmap>,
+    map: &Arc<ReadMap>,
     storage: (usize, usize),
     dtype: Dtype,
     base: u64,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use memmap2::Mmap;
+use crate::files::ReadMap;
 
 use super::pickle::{Dtype, Id, Obj, Unpickled};
 use super::Storages;
@@ -26,7 +26,7 @@ pub const STATE_DICT_ENTRIES: [&str; 9] = [
 
 pub(super) fn collect(
     u: &Unpickled,
-    map: &Arc<Mmap>,
+    map: &Arc<ReadMap>,
     storages: &Storages,
     format: Format,
 ) -> Result<Checkpoint, String> {
