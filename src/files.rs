@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 
 /// Maps a regular file read-only (as [`open_regular`] opens it): the checkpoint and HDF5
 /// readers read only the parts a layer needs.
-pub fn map_regular(path: &Path, what: &str) -> Result<memmap2::Mmap> {
+fn map_regular(path: &Path, what: &str) -> Result<memmap2::Mmap> {
     let (file, _) = open_regular(path, what)?;
     // SAFETY: the map is read-only; a file truncated by another process while mapped could
     // fault, as with every memory-mapping reader (safetensors, PyTorch's mmap=True).
@@ -35,14 +35,18 @@ pub fn map_regular(path: &Path, what: &str) -> Result<memmap2::Mmap> {
 /// stay.
 pub struct ReadMap {
     map: memmap2::Mmap,
+    /// The bytes held (a map of no bytes maps one, as mmap takes no empty maps).
+    len: usize,
     of_file: bool,
 }
 
 impl ReadMap {
     /// Maps the regular file `path` (see [`map_regular`]).
     pub fn of_file(path: &Path, what: &str) -> Result<ReadMap> {
+        let map = map_regular(path, what)?;
         Ok(ReadMap {
-            map: map_regular(path, what)?,
+            len: map.len(),
+            map,
             of_file: true,
         })
     }
@@ -54,6 +58,7 @@ impl ReadMap {
         anon[..bytes.len()].copy_from_slice(bytes);
         Ok(ReadMap {
             map: anon.make_read_only()?,
+            len: bytes.len(),
             of_file: false,
         })
     }
@@ -62,7 +67,7 @@ impl ReadMap {
     /// of a file map; their contents are unchanged for every reader. Does nothing on a map of
     /// memory, or off Linux, or when the kernel refuses (it is only a saving).
     pub fn release(&self, range: std::ops::Range<usize>) {
-        if !self.of_file || range.start >= range.end || range.end > self.map.len() {
+        if !self.of_file || range.start >= range.end || range.end > self.len {
             return;
         }
         #[cfg(target_os = "linux")]
@@ -103,14 +108,14 @@ impl ReadMap {
 impl std::ops::Deref for ReadMap {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
-        &self.map
+        &self.map[..self.len]
     }
 }
 
 impl std::fmt::Debug for ReadMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = if self.of_file { "file" } else { "memory" };
-        write!(f, "ReadMap({} bytes of {kind})", self.map.len())
+        write!(f, "ReadMap({} bytes of {kind})", self.len)
     }
 }
 

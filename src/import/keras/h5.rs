@@ -3,12 +3,14 @@
 //! turned into one line naming the file.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use hdf5_reader::error::Error as H5Error;
 use hdf5_reader::group::Group;
 use hdf5_reader::{Dataset, Hdf5File, OpenOptions};
 
 use crate::error::{Error, Result};
+use crate::files::ReadMap;
 use crate::model::{weights::decode_le, HostTensor, StoredType};
 
 /// HDF5's signature, at offset 0 of every file Keras writes (h5py never adds a user block).
@@ -20,13 +22,15 @@ const MAX_READ_BYTES: usize = 4 << 30;
 
 pub struct H5 {
     file: Hdf5File,
+    /// The mapped file the datasets are read from (None for bytes held in memory).
+    map: Option<Arc<ReadMap>>,
     /// The file named in messages (for a `.keras` archive: the archive and its member).
     pub label: PathBuf,
 }
 
 /// A byte range of a mapped file, checked against its length when made.
 struct Member {
-    map: memmap2::Mmap,
+    map: Arc<ReadMap>,
     start: usize,
     len: usize,
 }
@@ -43,31 +47,41 @@ fn options() -> OpenOptions {
 
 impl H5 {
     pub fn open(path: &Path) -> Result<H5> {
-        let map = crate::files::map_regular(path, "a Keras weight file (.h5)")?;
-        let file = Hdf5File::from_mmap_with_options(map, options()).map_err(|e| bad(path, e))?;
-        Ok(H5 {
-            file,
-            label: path.to_path_buf(),
-        })
+        let map = ReadMap::of_file(path, "a Keras weight file (.h5)")?;
+        let len = map.len();
+        Self::in_map(path.to_path_buf(), map, 0, len)
     }
 
     /// The HDF5 file stored uncompressed at `start..start + len` of a mapped archive, read in
     /// place (a `.keras` archive's `model.weights.h5`, which Keras stores uncompressed).
-    pub fn in_map(label: PathBuf, map: memmap2::Mmap, start: usize, len: usize) -> Result<H5> {
+    pub fn in_map(label: PathBuf, map: ReadMap, start: usize, len: usize) -> Result<H5> {
         if start.checked_add(len).is_none_or(|end| end > map.len()) {
             return Err(bad(
                 &label,
                 "the archive says it lies beyond the archive's end",
             ));
         }
-        let member = Member { map, start, len };
+        let map = Arc::new(map);
+        let member = Member {
+            map: map.clone(),
+            start,
+            len,
+        };
         let file = Hdf5File::from_owner(member, options()).map_err(|e| bad(&label, e))?;
-        Ok(H5 { file, label })
+        Ok(H5 {
+            file,
+            map: Some(map),
+            label,
+        })
     }
 
     pub fn from_bytes(label: PathBuf, bytes: Vec<u8>) -> Result<H5> {
         let file = Hdf5File::from_vec_with_options(bytes, options()).map_err(|e| bad(&label, e))?;
-        Ok(H5 { file, label })
+        Ok(H5 {
+            file,
+            map: None,
+            label,
+        })
     }
 
     pub fn root(&self) -> Result<Group> {
@@ -182,6 +196,7 @@ impl H5 {
         };
         Ok(Stored {
             label: self.label.clone(),
+            map: self.map.clone(),
             dataset: ds.clone(),
             shape,
             dtype: stored,
@@ -194,6 +209,9 @@ impl H5 {
 #[derive(Clone)]
 pub struct Stored {
     label: PathBuf,
+    /// Released once the values are read, so that the file's pages do not stay resident beside
+    /// the tensors (the next read faults what it needs back from the page cache).
+    map: Option<Arc<ReadMap>>,
     dataset: Dataset,
     pub shape: Vec<usize>,
     pub dtype: StoredType,
@@ -233,6 +251,9 @@ impl Stored {
             // native on every platform convscope builds for.
             decode_le(&bytes, self.dtype)
         };
+        if let Some(map) = &self.map {
+            map.release(0..map.len());
+        }
         Ok(HostTensor {
             data,
             shape: self.shape.clone(),
@@ -253,4 +274,37 @@ fn bad(path: &Path, e: impl std::fmt::Display) -> Error {
 /// Whether the bytes start like an HDF5 file.
 pub fn sniff(head: &[u8]) -> bool {
     head.starts_with(MAGIC)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+    use hdf5_writer::{DatasetBuilder, Hdf5Builder, WriteOptions};
+
+    /// Reading a dataset lets the file's pages go: the values live in the tensor, and a model's
+    /// weights are not resident twice.
+    #[test]
+    fn reading_a_weight_releases_the_files_pages() {
+        let values: Vec<f32> = (0..1 << 20).map(|i| (i % 977) as f32 - 400.0).collect();
+        let bytes = Hdf5Builder::new()
+            .dataset(DatasetBuilder::typed_data::<f32>("w", vec![1 << 20], &values).unwrap())
+            .into_plan()
+            .unwrap()
+            .encode(WriteOptions::default())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.h5");
+        std::fs::write(&path, bytes).unwrap();
+
+        let h5 = H5::open(&path).unwrap();
+        let stored = h5
+            .stored(&h5.dataset(&h5.root().unwrap(), "w").unwrap())
+            .unwrap();
+        let map = h5.map.clone().unwrap();
+        let checksum = map.iter().fold(0u8, |a, &b| a ^ b); // faults every page in
+        assert!(map.resident_kb().unwrap() >= 4096, "{checksum}");
+        assert_eq!(stored.read().unwrap().data, values);
+        assert_eq!(map.resident_kb(), Some(0));
+        assert_eq!(stored.read().unwrap().data, values);
+    }
 }

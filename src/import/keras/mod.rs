@@ -192,7 +192,7 @@ fn open_archive(path: &Path) -> Result<Graph> {
     let h5 = match stored_extent(&mut zip, "model.weights.h5") {
         // Stored uncompressed, as Keras writes it: read in place, each weight when loaded.
         Some((start, len)) => {
-            let map = crate::files::map_regular(path, "a Keras model (.keras)")?;
+            let map = crate::files::ReadMap::of_file(path, "a Keras model (.keras)")?;
             h5::H5::in_map(path.join("model.weights.h5"), map, start, len)?
         }
         // Compressed (re-zipped by another tool): inflated whole, at most the archive's size.
