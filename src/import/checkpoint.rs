@@ -8,7 +8,7 @@ use safetensors::{Dtype as SafeDtype, SafeTensors};
 
 use crate::error::{Error, Result};
 use crate::files::ReadMap;
-pub use crate::model::mapped::Mapped;
+pub use crate::model::mapped::{contiguous_strides, Mapped};
 use crate::model::StoredType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -184,14 +184,6 @@ fn read_safetensors(map: &Arc<ReadMap>) -> Result<Checkpoint, String> {
         entry: None,
         stripped: None,
     })
-}
-
-pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1; shape.len()];
-    for d in (0..shape.len().saturating_sub(1)).rev() {
-        strides[d] = strides[d + 1] * shape[d + 1];
-    }
-    strides
 }
 
 fn strip_wrapper_prefix(ckpt: &mut Checkpoint) {

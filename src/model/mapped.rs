@@ -20,7 +20,27 @@ pub struct Mapped {
     pub strides: Vec<usize>,
 }
 
+/// Row-major strides, in elements, of a tensor of `shape` stored without gaps.
+pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; shape.len()];
+    for d in (0..shape.len().saturating_sub(1)).rev() {
+        strides[d] = strides[d + 1] * shape[d + 1];
+    }
+    strides
+}
+
 impl Mapped {
+    /// The `bytes` of a tensor of `shape` stored row-major without gaps, if they are a slice of
+    /// `map` (a protobuf field decoded from the map without a copy).
+    pub fn slice_of(map: &Arc<ReadMap>, bytes: &[u8], shape: &[usize]) -> Option<Mapped> {
+        let offset = (bytes.as_ptr() as usize).checked_sub(map.as_ptr() as usize)?;
+        (offset.checked_add(bytes.len())? <= map.len()).then(|| Mapped {
+            map: map.clone(),
+            offset,
+            strides: contiguous_strides(shape),
+        })
+    }
+
     /// Whether the view is row-major over `shape` with no gaps (strides of size-1 dims do not
     /// matter), so that its values are one slice of the map.
     pub fn is_contiguous(&self, shape: &[usize]) -> bool {

@@ -167,7 +167,7 @@ fn absurd_tensor_size_is_refused_without_allocating() {
         .find(|t| t.name == "features.0.weight")
         .unwrap();
     w.dims = vec![1_000_000, 1_000_000, 1000];
-    w.raw_data = vec![0; 64];
+    w.raw_data = vec![0; 64].into();
     let path = write_model(dir.path(), "absurd.onnx", &m);
     let start = Instant::now();
     let line = expect_error(&mut summary(&path), &["features.0.weight", "corrupt"]);

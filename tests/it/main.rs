@@ -47,5 +47,6 @@ mod tui;
 mod tui_pty;
 mod tui_tmux;
 mod tui_trust;
+mod weights_in_place;
 mod zoo_candle_oracle;
 mod zoo_reference;

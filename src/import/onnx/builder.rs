@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::attrs::node_label;
 use super::proto::NodeProto;
 use super::tensor::Const;
 use crate::error::{Error, Result};
+use crate::files::ReadMap;
 use crate::model::{shape, Graph, Layer, LayerId, LayerKind, Weight};
 
 #[derive(Clone, Debug)]
@@ -18,6 +20,8 @@ pub enum Value {
 
 pub struct Builder {
     pub path: PathBuf,
+    /// The model file, which tensors' raw data are read from.
+    pub file: Arc<ReadMap>,
     pub opset: i64,
     pub layers: Vec<Layer>,
     pub values: HashMap<String, Value>,
@@ -26,9 +30,10 @@ pub struct Builder {
 }
 
 impl Builder {
-    pub fn new(path: PathBuf, opset: i64) -> Self {
+    pub fn new(path: PathBuf, file: Arc<ReadMap>, opset: i64) -> Self {
         Builder {
             path,
+            file,
             opset,
             layers: Vec::new(),
             values: HashMap::new(),

@@ -11,12 +11,14 @@ mod tensor;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
+use std::sync::Arc;
 
 use prost::Message;
 
 use self::builder::{Builder, Value};
 use self::proto::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
 use crate::error::{Error, Result};
+use crate::files::ReadMap;
 use crate::model::{Graph, LayerId, LayerKind};
 
 pub use ops::supported_ops;
@@ -33,25 +35,47 @@ const MAX_ONNX_BYTES: u64 = 2 << 30;
 
 /// Input dims an export leaves symbolic (e.g. `batch_size`) are taken as 1 for the batch; a
 /// symbolic spatial dim is an error, since convscope's shapes are static.
+///
+/// The file is mapped, not read: weights stay in it (tensors' raw data are views of the map)
+/// until a pass reads them, and their pages are let go once read (`files::ReadMap`).
 pub fn load(path: &Path) -> Result<Graph> {
-    let bytes = crate::files::read_bounded(
-        path,
-        "an ONNX model",
-        MAX_ONNX_BYTES,
-        "protobuf allows an ONNX file (larger models keep their weights in external data files)",
-    )?;
-    parse(&bytes, path)
+    let file = ReadMap::of_file(path, "an ONNX model")?;
+    if file.len() as u64 > MAX_ONNX_BYTES {
+        return Err(Error::Usage(format!(
+            "{} is {} bytes, more than the {MAX_ONNX_BYTES} that protobuf allows an ONNX file \
+             (larger models keep their weights in external data files)",
+            path.display(),
+            file.len()
+        )));
+    }
+    parse_map(Arc::new(file), path)
 }
 
-/// Parses ONNX bytes; `path` locates external data and names the file in messages.
+/// Parses ONNX bytes held in memory (the demo model, the fuzz targets); `path` locates
+/// external data and names the file in messages.
 pub fn parse(bytes: &[u8], path: &Path) -> Result<Graph> {
+    let file = ReadMap::of_bytes(bytes).map_err(|e| Error::io(path, e))?;
+    parse_map(Arc::new(file), path)
+}
+
+/// Lets a shared map be the owner of the `Bytes` that protobuf decoding slices.
+struct MapOwner(Arc<ReadMap>);
+
+impl AsRef<[u8]> for MapOwner {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn parse_map(file: Arc<ReadMap>, path: &Path) -> Result<Graph> {
     let bad = |detail: String| Error::BadModel {
         path: path.to_path_buf(),
         detail,
     };
-    if bytes.is_empty() {
+    if file.is_empty() {
         return Err(bad("the file is empty".into()));
     }
+    let bytes = prost::bytes::Bytes::from_owner(MapOwner(file.clone()));
     let model = ModelProto::decode(bytes).map_err(|e| {
         bad(format!(
             "protobuf decoding failed ({e}); the file is not ONNX or is truncated"
@@ -75,10 +99,10 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Graph> {
              re-export it, e.g. torch.onnx.export(..., opset_version=17)"
         )));
     }
-    let mut b = Builder::new(path.to_path_buf(), opset);
+    let mut b = Builder::new(path.to_path_buf(), file, opset);
 
     for init in &graph.initializer {
-        let mut c = tensor::decode(init, path)?;
+        let mut c = tensor::decode(init, path, &b.file)?;
         c.initializer = true;
         b.values.insert(init.name.clone(), Value::Const(c));
     }

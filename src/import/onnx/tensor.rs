@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use super::proto::{data_type as dt, TensorProto};
 use crate::error::{Error, Result};
+use crate::files::ReadMap;
+use crate::model::mapped::Mapped;
 use crate::model::weights::{decode_le, f16_to_f32};
 use crate::model::{HostTensor, ParamCount, StoredType, Weight, WeightData, WeightRole};
 
@@ -124,7 +126,8 @@ impl Const {
 }
 
 /// Decodes a tensor. `model` is the model file's path: external data is resolved next to it.
-pub fn decode(t: &TensorProto, model: &Path) -> Result<Const> {
+/// Float raw data that is a slice of `file` stays there, read when a pass needs it.
+pub fn decode(t: &TensorProto, model: &Path, file: &Arc<ReadMap>) -> Result<Const> {
     let bad = |detail: String| Error::BadModel {
         path: model.to_path_buf(),
         detail: format!("tensor '{}': {detail}", t.name),
@@ -217,7 +220,18 @@ pub fn decode(t: &TensorProto, model: &Path) -> Result<Const> {
             )));
         }
         return match (float_type, t.data_type) {
-            (Some(st), _) => float(decode_le(raw, st)),
+            (Some(stored), _) => match Mapped::slice_of(file, raw, &shape) {
+                Some(view) => Ok(Const {
+                    name,
+                    shape,
+                    data: ConstData::Float {
+                        stored,
+                        data: WeightData::Mapped(view),
+                    },
+                    initializer: false,
+                }),
+                None => float(decode_le(raw, stored)),
+            },
             (None, dt::INT64) => int(raw
                 .chunks_exact(8)
                 .map(|c| i64::from_le_bytes(c.try_into().expect("8")))

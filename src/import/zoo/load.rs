@@ -152,7 +152,7 @@ pub fn load(graph: &mut Graph, arch: &Arch, ckpt: &Checkpoint, path: &Path) -> R
                 w.stored = stored;
                 let mut data = e.data.clone();
                 if e.shape != w.shape {
-                    data.strides = crate::import::checkpoint::contiguous_strides(&w.shape);
+                    data.strides = crate::model::mapped::contiguous_strides(&w.shape);
                 }
                 w.data = WeightData::Mapped(data);
                 tensors += 1;

@@ -122,5 +122,5 @@ pub fn externalize(m: &mut ModelProto, location: &str) -> Vec<u8> {
         value,
     })
     .to_vec();
-    bytes
+    bytes.to_vec()
 }

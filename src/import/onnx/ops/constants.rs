@@ -34,7 +34,7 @@ pub fn constant(b: &mut Builder, node: &NodeProto) -> Result<Value> {
     let a = Attrs::new(node);
     let name = &node.output[0];
     if let Some(t) = a.tensor("value")? {
-        let mut c = decode(t, &b.path)?;
+        let mut c = decode(t, &b.path, &b.file)?;
         c.name = name.clone();
         return Ok(Value::Const(c));
     }
@@ -149,7 +149,7 @@ pub fn constant_of_shape(b: &mut Builder, node: &NodeProto) -> Result<Value> {
     }
     let (value, is_int) = match Attrs::new(node).tensor("value")? {
         Some(t) => {
-            let c = decode(t, &b.path)?;
+            let c = decode(t, &b.path, &b.file)?;
             let v = Nd::from_const(&c)?;
             (v.data.first().copied().unwrap_or(0.0), v.is_int)
         }

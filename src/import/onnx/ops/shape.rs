@@ -205,11 +205,12 @@ pub fn transpose(b: &mut Builder, node: &NodeProto) -> Result<Value> {
         ));
     }
     if let Value::Const(c) = b.input(node, 0)? {
-        // A 2-D weight in an external file stays unread: summary and config need only shapes.
+        // A 2-D weight still in its file (the model's or an external one) stays unread: summary
+        // and config need only shapes.
         if let (
             ConstData::Float {
                 stored,
-                data: data @ WeightData::External { .. },
+                data: data @ (WeightData::External { .. } | WeightData::Mapped(_)),
             },
             [r, c2],
         ) = (&c.data, c.shape.as_slice())
