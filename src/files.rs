@@ -16,108 +16,8 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
-/// Maps a regular file read-only (as [`open_regular`] opens it): the checkpoint and HDF5
-/// readers read only the parts a layer needs.
-fn map_regular(path: &Path, what: &str) -> Result<memmap2::Mmap> {
-    let (file, _) = open_regular(path, what)?;
-    // SAFETY: the map is read-only; a file truncated by another process while mapped could
-    // fault, as with every memory-mapping reader (safetensors, PyTorch's mmap=True).
-    unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))
-}
-
-/// A read-only map of a weight file, or of bytes held in memory (the fuzz targets' way in),
-/// that can let go of the pages whose values have been copied out.
-///
-/// A file map's pages count in the process's resident set as long as they stay mapped, beside
-/// the tensors decoded from them: a VGG16 checkpoint would show twice in `top`. They are the
-/// page cache's pages, so [`ReadMap::release`] unmaps them (the file stays cached, and a later
-/// read faults them back from the cache). A map of memory holds the only copy, so its pages
-/// stay.
-pub struct ReadMap {
-    map: memmap2::Mmap,
-    /// The bytes held (a map of no bytes maps one, as mmap takes no empty maps).
-    len: usize,
-    of_file: bool,
-}
-
-impl ReadMap {
-    /// Maps the regular file `path` (see [`map_regular`]).
-    pub fn of_file(path: &Path, what: &str) -> Result<ReadMap> {
-        let map = map_regular(path, what)?;
-        Ok(ReadMap {
-            len: map.len(),
-            map,
-            of_file: true,
-        })
-    }
-
-    /// Copies `bytes` into a private anonymous map, so that what reads a file map reads them
-    /// the same way.
-    pub fn of_bytes(bytes: &[u8]) -> io::Result<ReadMap> {
-        let mut anon = memmap2::MmapMut::map_anon(bytes.len().max(1))?;
-        anon[..bytes.len()].copy_from_slice(bytes);
-        Ok(ReadMap {
-            map: anon.make_read_only()?,
-            len: bytes.len(),
-            of_file: false,
-        })
-    }
-
-    /// Lets the pages under `range` (and the partial pages at its ends) leave the resident set
-    /// of a file map; their contents are unchanged for every reader. Does nothing on a map of
-    /// memory, or off Linux, or when the kernel refuses (it is only a saving).
-    pub fn release(&self, range: std::ops::Range<usize>) {
-        if !self.of_file || range.start >= range.end || range.end > self.len {
-            return;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            use memmap2::UncheckedAdvice::DontNeed;
-            // SAFETY: MADV_DONTNEED on a shared, read-only file mapping drops this process's
-            // page-table entries only; the next access reads the same bytes from the page cache
-            // (madvise(2)). It would zero a private anonymous map, which `of_file` rules out.
-            let _ = unsafe {
-                self.map
-                    .unchecked_advise_range(DontNeed, range.start, range.end - range.start)
-            };
-        }
-    }
-
-    /// How much of the map is in this process's resident set, in kB (from /proc/self/smaps,
-    /// so Linux only): what tests and benchmarks check [`ReadMap::release`] by.
-    pub fn resident_kb(&self) -> Option<u64> {
-        let at = self.map.as_ptr() as usize;
-        let smaps = std::fs::read_to_string("/proc/self/smaps").ok()?;
-        let mut inside = false;
-        for line in smaps.lines() {
-            // A mapping's header line starts with its address range, `start-end`, in hex.
-            let first = line.split_whitespace().next().unwrap_or("");
-            if let Some((Ok(start), Ok(end))) = first
-                .split_once('-')
-                .map(|(a, b)| (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)))
-            {
-                inside = (start..end).contains(&at);
-            } else if let Some(kb) = line.strip_prefix("Rss:").filter(|_| inside) {
-                return kb.trim().trim_end_matches("kB").trim().parse().ok();
-            }
-        }
-        None
-    }
-}
-
-impl std::ops::Deref for ReadMap {
-    type Target = [u8];
-    fn deref(&self) -> &[u8] {
-        &self.map[..self.len]
-    }
-}
-
-impl std::fmt::Debug for ReadMap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = if self.of_file { "file" } else { "memory" };
-        write!(f, "ReadMap({} bytes of {kind})", self.len)
-    }
-}
+mod read_map;
+pub use read_map::ReadMap;
 
 /// Opens `path` for reading if it is (or links to) a regular file, without blocking on FIFOs;
 /// returns the file and its length. `what` names the expected content in messages ("an image").
@@ -265,36 +165,6 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let e = open_regular(&fifo, "an image").unwrap_err().to_string();
         assert!(e.contains("FIFO") && e.contains("an image"), "{e}");
-    }
-
-    /// A file map's released pages leave the resident set and read back the same bytes; a map
-    /// of memory keeps its bytes (there, releasing like a file map would zero them).
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn released_pages_leave_the_resident_set_and_keep_their_bytes() {
-        let bytes: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("w.safetensors");
-        std::fs::write(&f, &bytes).unwrap();
-        let map = ReadMap::of_file(&f, "weights").unwrap();
-        assert_eq!(&map[..], &bytes[..]); // reads every page
-        assert!(
-            map.resident_kb().unwrap() >= 1000,
-            "{} kB",
-            map.resident_kb().unwrap()
-        );
-        map.release(4096..map.len());
-        assert!(
-            map.resident_kb().unwrap() <= 4,
-            "{} kB",
-            map.resident_kb().unwrap()
-        );
-        assert_eq!(&map[..], &bytes[..]);
-
-        let memory = ReadMap::of_bytes(&bytes).unwrap();
-        memory.release(0..memory.len());
-        assert_eq!(&memory[..], &bytes[..]);
-        assert!(memory.resident_kb().unwrap() >= 1000);
     }
 
     #[cfg(unix)]

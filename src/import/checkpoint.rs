@@ -44,7 +44,7 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The values as f32, read from the map (a float tensor; None for integer ones).
+    /// The values as f32, read from the file (a float tensor; None for integer ones).
     pub fn values(&self) -> Option<Vec<f32>> {
         let EntryType::Float(stored) = self.dtype else {
             return None;

@@ -1,15 +1,15 @@
-//! Weights read in place from a memory-mapped file (safetensors, PyTorch checkpoints): where a
-//! view lies in the map, and decoding it into f32 values while letting the map's pages go, so
-//! that a checkpoint is resident once, as tensors, and not also as the file's pages.
+//! Weights left in their file (safetensors, PyTorch checkpoints, ONNX initializers): where a
+//! view lies in the file's map, and decoding it into f32 values when a pass needs them.
 
+use std::io;
 use std::sync::Arc;
 
 use super::weights::{decode_le, decode_le_into, StoredType};
 use crate::files::ReadMap;
 
-/// How much of a contiguous view is decoded before its pages are released: VGG16's first
-/// dense kernel is 411 MB, which would otherwise all be resident twice at the end of its read.
-const RELEASE_EVERY: usize = 4 << 20;
+/// How many bytes of a contiguous view are copied out of the file at a time: the buffer is all
+/// that is held besides the values (VGG16's first dense kernel is 411 MB).
+const PIECE: usize = 4 << 20;
 
 /// Values inside a memory-mapped file: `offset` in bytes, `strides` in elements (PyTorch
 /// tensors may be views; safetensors are contiguous). The importer checks the extent.
@@ -53,51 +53,58 @@ impl Mapped {
         contiguous
     }
 
-    /// Decodes the view (row-major over `shape`), releasing the map's pages under it once
-    /// read: a later read (weight statistics) faults them back from the page cache. None when
-    /// the view reaches outside the map.
-    pub(crate) fn read(&self, shape: &[usize], stored: StoredType) -> Option<Vec<f32>> {
+    /// Decodes the view (row-major over `shape`), copying it out of the file a piece at a time
+    /// (see `files::ReadMap` for why not through the map). An error when the view reaches
+    /// outside the file, or the file changed since it was opened.
+    pub(crate) fn read(&self, shape: &[usize], stored: StoredType) -> io::Result<Vec<f32>> {
         let size = stored.size();
         let numel: usize = shape.iter().product();
+        let outside = || io::Error::other("a tensor lies outside the file");
+        if numel == 0 {
+            return Ok(Vec::new());
+        }
         if self.is_contiguous(shape) {
-            let end = self.offset.checked_add(numel.checked_mul(size)?)?;
-            let bytes = self.map.get(self.offset..end)?;
+            let len = numel.checked_mul(size).ok_or_else(outside)?;
             let mut values = Vec::with_capacity(numel);
-            // A multiple of every element size, so no value straddles two pieces.
-            for (i, piece) in bytes.chunks(RELEASE_EVERY).enumerate() {
-                decode_le_into(piece, stored, &mut values);
-                let start = self.offset + i * RELEASE_EVERY;
-                self.map.release(start..start + piece.len());
+            let mut piece = vec![0u8; len.min(PIECE)];
+            for start in (0..len).step_by(PIECE) {
+                let n = (len - start).min(PIECE);
+                let at = self.offset.checked_add(start).ok_or_else(outside)?;
+                self.map.copy_at(at, &mut piece[..n])?;
+                decode_le_into(&piece[..n], stored, &mut values);
             }
-            return Some(values);
+            return Ok(values);
         }
-        let values = self.gather(shape, stored, numel)?;
-        if numel > 0 {
-            let last: usize = shape
-                .iter()
-                .zip(&self.strides)
-                .map(|(n, s)| (n - 1) * s)
-                .sum();
-            self.map
-                .release(self.offset..self.offset + (last + 1) * size);
-        }
-        Some(values)
-    }
-
-    /// A strided view's values, element by element.
-    fn gather(&self, shape: &[usize], stored: StoredType, numel: usize) -> Option<Vec<f32>> {
-        let size = stored.size();
+        // A strided view (a PyTorch tensor that is a view of a larger storage): its extent is
+        // copied out, then gathered element by element in row-major order.
+        let last = shape
+            .iter()
+            .zip(&self.strides)
+            .try_fold(0usize, |acc, (&n, &s)| {
+                acc.checked_add((n - 1).checked_mul(s)?)
+            })
+            .ok_or_else(outside)?;
+        let extent = last
+            .checked_add(1)
+            .and_then(|n| n.checked_mul(size))
+            .filter(|&e| {
+                self.offset
+                    .checked_add(e)
+                    .is_some_and(|end| end <= self.map.len())
+            })
+            .ok_or_else(outside)?;
+        let mut stored_bytes = vec![0u8; extent];
+        self.map.copy_at(self.offset, &mut stored_bytes)?;
         let mut bytes = Vec::with_capacity(numel * size);
         let mut index = vec![0usize; shape.len()];
         for _ in 0..numel {
-            let at = self.offset
-                + index
-                    .iter()
-                    .zip(&self.strides)
-                    .map(|(i, s)| i * s)
-                    .sum::<usize>()
-                    * size;
-            bytes.extend_from_slice(self.map.get(at..at + size)?);
+            let at = index
+                .iter()
+                .zip(&self.strides)
+                .map(|(i, s)| i * s)
+                .sum::<usize>()
+                * size;
+            bytes.extend_from_slice(&stored_bytes[at..at + size]);
             for d in (0..shape.len()).rev() {
                 index[d] += 1;
                 if index[d] < shape[d] {
@@ -106,6 +113,6 @@ impl Mapped {
                 index[d] = 0;
             }
         }
-        Some(decode_le(&bytes, stored))
+        Ok(decode_le(&bytes, stored))
     }
 }

@@ -6,6 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::mapped::Mapped;
 use crate::error::{Error, Result};
 
 /// What a weight is to its layer. Decides how it counts (Keras rules) and how it is shown.
@@ -126,8 +127,6 @@ impl std::fmt::Debug for Deferred {
     }
 }
 
-pub use super::mapped::Mapped;
-
 #[derive(Clone, Debug)]
 pub struct Weight {
     /// The name in the source file (e.g. `features.0.weight`).
@@ -191,10 +190,12 @@ fn load_data(
         }
         WeightData::Mapped(m) => Ok(Arc::new(HostTensor {
             shape: shape.to_vec(),
-            data: m.read(shape, stored).ok_or_else(|| {
-                Error::Input(format!(
-                    "weight '{name}' lies outside its file (the importer should have refused it)"
-                ))
+            data: m.read(shape, stored).map_err(|e| {
+                let e = std::io::Error::other(format!("weight '{name}': {e}"));
+                match m.map.path() {
+                    Some(path) => Error::io(path, e),
+                    None => Error::Input(e.to_string()),
+                }
             })?,
         })),
         WeightData::Random {

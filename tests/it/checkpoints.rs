@@ -48,7 +48,7 @@ fn check_against_torch(path: &Path, format: Format) {
             .map(|v| v.as_f64().unwrap() as f32)
             .collect();
         assert_eq!(t.values().unwrap(), values, "{}", t.name);
-        // Again, now that the first read released the map's pages under the view.
+        // Again: reading copies the values out of the file afresh each time.
         assert_eq!(t.values().unwrap(), values, "{} read twice", t.name);
     }
 }

@@ -37,7 +37,7 @@ const MAX_ONNX_BYTES: u64 = 2 << 30;
 /// symbolic spatial dim is an error, since convscope's shapes are static.
 ///
 /// The file is mapped, not read: weights stay in it (tensors' raw data are views of the map)
-/// until a pass reads them, and their pages are let go once read (`files::ReadMap`).
+/// until a pass copies them out (`files::ReadMap`).
 pub fn load(path: &Path) -> Result<Graph> {
     let file = ReadMap::of_file(path, "an ONNX model")?;
     if file.len() as u64 > MAX_ONNX_BYTES {
