@@ -17,7 +17,7 @@ use std::path::Path;
 use crate::error::{Error, Result};
 
 mod read_map;
-pub use read_map::ReadMap;
+pub use read_map::{MapSlice, ReadMap};
 
 /// Opens `path` for reading if it is (or links to) a regular file, without blocking on FIFOs;
 /// returns the file and its length. `what` names the expected content in messages ("an image").

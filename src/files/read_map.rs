@@ -10,7 +10,9 @@
 
 use std::fs::File;
 use std::io;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::error::{Error, Result};
@@ -102,7 +104,7 @@ impl ReadMap {
     /// have copied the values out. Their contents are unchanged for every reader; the next
     /// access faults them back from the page cache. Does nothing on a map of memory, or off
     /// Linux, or when the kernel refuses (it is only a saving).
-    pub fn release(&self, range: std::ops::Range<usize>) {
+    pub fn release(&self, range: Range<usize>) {
         if self.file.is_none() || range.start >= range.end || range.end > self.len {
             return;
         }
@@ -138,6 +140,33 @@ impl ReadMap {
             }
         }
         None
+    }
+}
+
+/// A range of a shared map that keeps the map alive: what readers that take an owner of bytes
+/// are given (prost's `Bytes`, which then slices fields out of it without a copy; the HDF5
+/// reader, for a whole file or a `.keras` archive's member).
+pub struct MapSlice {
+    map: Arc<ReadMap>,
+    range: Range<usize>,
+}
+
+impl MapSlice {
+    /// None when `range` is not within the map.
+    pub fn new(map: Arc<ReadMap>, range: Range<usize>) -> Option<MapSlice> {
+        (range.start <= range.end && range.end <= map.len()).then_some(MapSlice { map, range })
+    }
+
+    /// All of the map.
+    pub fn whole(map: Arc<ReadMap>) -> MapSlice {
+        let range = 0..map.len();
+        MapSlice { map, range }
+    }
+}
+
+impl AsRef<[u8]> for MapSlice {
+    fn as_ref(&self) -> &[u8] {
+        &self.map[self.range.clone()]
     }
 }
 

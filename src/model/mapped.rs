@@ -76,7 +76,7 @@ impl Mapped {
             return Ok(values);
         }
         // A strided view (a PyTorch tensor that is a view of a larger storage): its extent is
-        // copied out, then gathered element by element in row-major order.
+        // copied out and decoded, then gathered element by element in row-major order.
         let last = shape
             .iter()
             .zip(&self.strides)
@@ -93,18 +93,14 @@ impl Mapped {
                     .is_some_and(|end| end <= self.map.len())
             })
             .ok_or_else(outside)?;
-        let mut stored_bytes = vec![0u8; extent];
-        self.map.copy_at(self.offset, &mut stored_bytes)?;
-        let mut bytes = Vec::with_capacity(numel * size);
+        let mut bytes = vec![0u8; extent];
+        self.map.copy_at(self.offset, &mut bytes)?;
+        let extent_values = decode_le(&bytes, stored);
+        let mut values = Vec::with_capacity(numel);
         let mut index = vec![0usize; shape.len()];
         for _ in 0..numel {
-            let at = index
-                .iter()
-                .zip(&self.strides)
-                .map(|(i, s)| i * s)
-                .sum::<usize>()
-                * size;
-            bytes.extend_from_slice(&stored_bytes[at..at + size]);
+            let at: usize = index.iter().zip(&self.strides).map(|(i, s)| i * s).sum();
+            values.push(extent_values[at]);
             for d in (0..shape.len()).rev() {
                 index[d] += 1;
                 if index[d] < shape[d] {
@@ -113,6 +109,6 @@ impl Mapped {
                 index[d] = 0;
             }
         }
-        Ok(decode_le(&bytes, stored))
+        Ok(values)
     }
 }

@@ -10,7 +10,7 @@ use hdf5_reader::group::Group;
 use hdf5_reader::{Dataset, Hdf5File, OpenOptions};
 
 use crate::error::{Error, Result};
-use crate::files::ReadMap;
+use crate::files::{MapSlice, ReadMap};
 use crate::model::{weights::decode_le, HostTensor, StoredType};
 
 /// HDF5's signature, at offset 0 of every file Keras writes (h5py never adds a user block).
@@ -28,19 +28,6 @@ pub struct H5 {
     pub label: PathBuf,
 }
 
-/// A byte range of a mapped file, checked against its length when made.
-struct Member {
-    map: Arc<ReadMap>,
-    start: usize,
-    len: usize,
-}
-
-impl AsRef<[u8]> for Member {
-    fn as_ref(&self) -> &[u8] {
-        &self.map[self.start..self.start + self.len]
-    }
-}
-
 fn options() -> OpenOptions {
     OpenOptions::default().with_max_read_bytes(MAX_READ_BYTES)
 }
@@ -55,18 +42,11 @@ impl H5 {
     /// The HDF5 file stored uncompressed at `start..start + len` of a mapped archive, read in
     /// place (a `.keras` archive's `model.weights.h5`, which Keras stores uncompressed).
     pub fn in_map(label: PathBuf, map: ReadMap, start: usize, len: usize) -> Result<H5> {
-        if start.checked_add(len).is_none_or(|end| end > map.len()) {
-            return Err(bad(
-                &label,
-                "the archive says it lies beyond the archive's end",
-            ));
-        }
         let map = Arc::new(map);
-        let member = Member {
-            map: map.clone(),
-            start,
-            len,
-        };
+        let member = start
+            .checked_add(len)
+            .and_then(|end| MapSlice::new(map.clone(), start..end))
+            .ok_or_else(|| bad(&label, "the archive says it lies beyond the archive's end"))?;
         let file = Hdf5File::from_owner(member, options()).map_err(|e| bad(&label, e))?;
         Ok(H5 {
             file,

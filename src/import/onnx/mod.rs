@@ -18,7 +18,7 @@ use prost::Message;
 use self::builder::{Builder, Value};
 use self::proto::{GraphProto, ModelProto, NodeProto, ValueInfoProto};
 use crate::error::{Error, Result};
-use crate::files::ReadMap;
+use crate::files::{MapSlice, ReadMap};
 use crate::model::{Graph, LayerId, LayerKind};
 
 pub use ops::supported_ops;
@@ -58,15 +58,6 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<Graph> {
     parse_map(Arc::new(file), path)
 }
 
-/// Lets a shared map be the owner of the `Bytes` that protobuf decoding slices.
-struct MapOwner(Arc<ReadMap>);
-
-impl AsRef<[u8]> for MapOwner {
-    fn as_ref(&self) -> &[u8] {
-        &self.0
-    }
-}
-
 fn parse_map(file: Arc<ReadMap>, path: &Path) -> Result<Graph> {
     let bad = |detail: String| Error::BadModel {
         path: path.to_path_buf(),
@@ -75,7 +66,7 @@ fn parse_map(file: Arc<ReadMap>, path: &Path) -> Result<Graph> {
     if file.is_empty() {
         return Err(bad("the file is empty".into()));
     }
-    let bytes = prost::bytes::Bytes::from_owner(MapOwner(file.clone()));
+    let bytes = prost::bytes::Bytes::from_owner(MapSlice::whole(file.clone()));
     let model = ModelProto::decode(bytes).map_err(|e| {
         bad(format!(
             "protobuf decoding failed ({e}); the file is not ONNX or is truncated"
